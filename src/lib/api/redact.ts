@@ -1,0 +1,124 @@
+/**
+ * Keeping secrets out of error messages and `--debug` output (field case
+ * FC-32, design §7: "a key or token never appears in a log line, error body or
+ * URL").
+ *
+ * Rules: a secret is shown at most as its last 4 characters, and only when it
+ * is long enough (≥ {@link MIN_LENGTH_FOR_HINT} characters) and those 4
+ * characters are plain `[A-Za-z0-9_-]` — so a very short key or one ending in a
+ * line break or control character shows nothing at all.
+ */
+import {KEY_SCAN_PATTERN} from '../../core/key-format.js'
+import {SESSION_TOKEN_PREFIX} from '../../core/wire.js'
+
+/** The marker that replaces a secret. */
+export const REDACTED = '***'
+
+/** A secret shorter than this (in characters) is masked without a hint. */
+export const MIN_LENGTH_FOR_HINT = 16
+
+/**
+ * Masks a secret: `***` followed by its last 4 characters when the value is at
+ * least {@link MIN_LENGTH_FOR_HINT} characters long and those characters are
+ * `[A-Za-z0-9_-]`; otherwise just `***`.
+ *
+ * @example maskSecret('ak_weather-app_dev_4fT9…Xy12ab') === '***12ab'
+ */
+export function maskSecret(value: string): string {
+  if (value.length < MIN_LENGTH_FOR_HINT) return REDACTED
+  const tail = value.slice(-4)
+  return /^[A-Za-z0-9_-]{4}$/.test(tail) ? `${REDACTED}${tail}` : REDACTED
+}
+
+/** Names of query parameters whose values are always redacted by {@link redactUrl}. */
+const SECRET_QUERY_PARAM = /^(?:token|access_token|refresh_token|id_token|key|api_key|apikey|api-key|password|passwd|secret|client_secret|sig|signature|code)$/i
+
+/**
+ * A URL fit for messages and logs: credentials removed, secret-looking query
+ * parameters masked.
+ *
+ * - `user:password@` → `user:***@` (the user name helps when debugging a proxy);
+ * - a user name without a password → `***@` (it may be a token, as some proxies
+ *   and Git hosts use);
+ * - values of `token`, `key`, `password`, `secret`, `sig`… query parameters → `***`.
+ *
+ * Input that does not parse as a URL is returned with any `//userinfo@`
+ * replaced by `//***@`.
+ *
+ * @param url - absolute URL as a string or `URL`.
+ * @returns the redacted URL as a string (never throws).
+ */
+export function redactUrl(url: string | URL): string {
+  let parsed: URL
+  try {
+    parsed = new URL(typeof url === 'string' ? url : url.href)
+  } catch {
+    return String(url).replace(/\/\/[^/@\s]*@/g, `//${REDACTED}@`)
+  }
+  if (parsed.password) {
+    parsed.password = REDACTED
+  } else if (parsed.username) {
+    parsed.username = REDACTED
+  }
+  for (const name of [...parsed.searchParams.keys()]) {
+    if (SECRET_QUERY_PARAM.test(name)) parsed.searchParams.set(name, REDACTED)
+  }
+  // URL serialisation percent-encodes `*` in userinfo? It does not; keep the literal form.
+  return parsed.href
+}
+
+/** Field names whose string values are secrets in request and response bodies. */
+const SECRET_FIELD = /^(?:password|passphrase|passwd|token|key|secret|apikey|api_key|authorization|cookie|set-cookie|proxy-authorization)$|(?:password|secret|token)$/i
+
+/** Session tokens, in any text. */
+const SESSION_TOKEN_PATTERN = new RegExp(`\\b${SESSION_TOKEN_PREFIX}[A-Za-z0-9_-]{4,}`, 'g')
+
+/**
+ * Replaces every secret in free text: each of `knownSecrets` (exact
+ * occurrences), anything shaped like an API key ({@link KEY_SCAN_PATTERN}) or a
+ * session token (`aks_…`), and the credentials of `Bearer`/`Basic`
+ * authorization values.
+ *
+ * @param text - any text (a message, a debug line, a response snippet).
+ * @param knownSecrets - secrets in play (the session token, the key); empty
+ *   strings are ignored.
+ */
+export function scrubText(text: string, knownSecrets: readonly (string | undefined)[] = []): string {
+  let out = text
+  // Longest first, so a secret containing another is replaced whole.
+  const secrets = knownSecrets.filter((s): s is string => typeof s === 'string' && s.length > 0).sort((a, b) => b.length - a.length)
+  for (const secret of secrets) out = out.split(secret).join(maskSecret(secret))
+  out = out.replace(new RegExp(KEY_SCAN_PATTERN.source, 'g'), (m) => maskSecret(m))
+  out = out.replace(SESSION_TOKEN_PATTERN, (m) => maskSecret(m))
+  out = out.replace(/\b(Bearer|Basic)\s+([^\s"',;]+)/gi, (_m, scheme: string, cred: string) => `${scheme} ${maskSecret(cred)}`)
+  return out
+}
+
+/**
+ * A deep copy of a JSON value with secrets masked: string values of fields
+ * named like `password`, `token`, `key`, `secret`, `authorization` (or ending in
+ * `password`/`secret`/`token`), plus any string that {@link scrubText} would
+ * change. Objects under such names (e.g. a `key` object describing a key) are
+ * walked, not dropped.
+ */
+export function redactJson(value: unknown, knownSecrets: readonly (string | undefined)[] = []): unknown {
+  if (typeof value === 'string') return scrubText(value, knownSecrets)
+  if (Array.isArray(value)) return value.map((v) => redactJson(v, knownSecrets))
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {}
+    for (const [name, v] of Object.entries(value as Record<string, unknown>)) {
+      out[name] = typeof v === 'string' && SECRET_FIELD.test(name) ? maskSecret(v) : redactJson(v, knownSecrets)
+    }
+    return out
+  }
+  return value
+}
+
+/**
+ * Masks the credentials of an `Authorization` (or `Proxy-Authorization`)
+ * header value, keeping the scheme: `Bearer ***wxyz`.
+ */
+export function redactAuthorization(value: string): string {
+  const m = /^(\S+)\s+(.*)$/s.exec(value)
+  return m ? `${m[1]} ${maskSecret(m[2] ?? '')}` : maskSecret(value)
+}

@@ -1,0 +1,109 @@
+/**
+ * Base class of every `apikey` command: thin shells that parse flags, call a
+ * service, render, and return a typed result which *is* the `--json` output
+ * (Salesforce CLI style). One place maps errors to exit codes (design §5).
+ */
+import {Command, Flags, type Interfaces} from '@oclif/core'
+import {ApikeyError, ExitCode} from '../core/errors.js'
+import {createDeps, type Deps} from './deps.js'
+
+/** Flags every network command accepts. */
+export const networkFlags = {
+  server: Flags.string({description: 'key service URL (default: APIKEY_SERVER, apikey.json, or the last login)', helpGroup: 'GLOBAL'}),
+  timeout: Flags.integer({description: 'overall deadline for the command, in seconds', default: 15, min: 1, max: 600, helpGroup: 'GLOBAL'}),
+}
+
+/** Flags of every command. */
+export const globalFlags = {
+  debug: Flags.boolean({description: 'print request traces (secrets redacted) to stderr', helpGroup: 'GLOBAL'}),
+}
+
+/** Parsed flags of a command class. */
+export type FlagsOf<T extends typeof Command> = Interfaces.InferredFlags<(typeof ApikeyCommand)['baseFlags'] & T['flags']>
+
+/**
+ * Base command. Subclasses implement `run()` and return their result object;
+ * errors are rendered by {@link ApikeyCommand.catch}.
+ */
+export abstract class ApikeyCommand<TResult> extends Command {
+  static override enableJsonFlag = true
+  static override baseFlags = globalFlags
+
+  private lazyDeps: Deps | undefined
+
+  /** The composition root, built on first use. */
+  protected get deps(): Deps {
+    this.lazyDeps ??= createDeps({
+      env: process.env,
+      cwd: process.cwd(),
+      stdin: process.stdin,
+      tty: {stdin: Boolean(process.stdin.isTTY), stdout: Boolean(process.stdout.isTTY), stderr: Boolean(process.stderr.isTTY)},
+      json: this.jsonEnabled(),
+      debug: this.argv.includes('--debug'),
+      warn: (message) => this.warnLine(message),
+      version: this.config.version,
+    })
+    return this.lazyDeps
+  }
+
+  abstract override run(): Promise<TResult>
+
+  /** Prints a warning line on stderr (also with `--json`: stdout stays data-only). */
+  protected warnLine(message: string): void {
+    process.stderr.write(`${this.paint('yellow', '⚠')} ${message}\n`)
+  }
+
+  /** Prints a progress/info line on stderr unless `--json`. */
+  protected info(message: string): void {
+    if (!this.jsonEnabled()) process.stderr.write(`${message}\n`)
+  }
+
+  /** Colours text when stderr is a TTY and NO_COLOR is unset. */
+  protected paint(color: 'red' | 'green' | 'yellow' | 'cyan' | 'dim' | 'bold', text: string): string {
+    const codes: Record<string, [number, number]> = {red: [31, 39], green: [32, 39], yellow: [33, 39], cyan: [36, 39], dim: [2, 22], bold: [1, 22]}
+    const useColor = Boolean(process.stderr.isTTY) && process.env.NO_COLOR === undefined && process.env.TERM !== 'dumb'
+    const [open, close] = codes[color] ?? [0, 0]
+    return useColor ? `\u001B[${open}m${text}\u001B[${close}m` : text
+  }
+
+  /**
+   * Renders any failure: `--json` prints `{error: {code, message, exitCode,
+   * suggestions, details}}` on stdout; otherwise the message and suggestions go
+   * to stderr. Sets the process exit code; never prints a stack trace unless `--debug`.
+   */
+  protected override async catch(err: Error & {oclif?: {exit?: number}; exitCode?: number}): Promise<void> {
+    // this.exit(n) throws an ExitError: let oclif handle it.
+    if (err.oclif?.exit !== undefined && err.name === 'ExitError') throw err
+    const error = toApikeyError(err)
+    process.exitCode = error.exitCode
+    if (this.jsonEnabled()) {
+      this.logJson(error.toJSON())
+      return
+    }
+    const lines = [`${this.paint('red', 'Error:')} ${error.message}`]
+    for (const s of error.suggestions) lines.push(`  ${this.paint('cyan', '→')} ${s}`)
+    if (this.argv.includes('--debug') && error.cause instanceof Error && error.cause.stack) lines.push(this.paint('dim', error.cause.stack))
+    process.stderr.write(`${lines.join('\n')}\n`)
+  }
+}
+
+/** Converts anything thrown into an {@link ApikeyError} with the right exit code. */
+export function toApikeyError(err: unknown): ApikeyError {
+  if (err instanceof ApikeyError) return err
+  const e = err as Error & {oclif?: {exit?: number}; code?: string}
+  // oclif's parser errors (unknown flag, missing arg, failed validation) exit 2.
+  if (e?.oclif?.exit === 2 || e?.name === 'CLIParseError' || /Parse|Flag|Arg/.test(e?.constructor?.name ?? '')) {
+    return new ApikeyError(stripAnsi(e.message), {code: 'usage', exitCode: ExitCode.Usage, suggestions: ['see: apikey COMMAND --help']})
+  }
+  if (e?.name === 'ExitPromptError' || e?.name === 'AbortPromptError') return new ApikeyError('cancelled', {code: 'cancelled'})
+  return new ApikeyError(`unexpected error: ${e?.message ?? String(err)}`, {
+    code: 'internal',
+    cause: err,
+    suggestions: ['re-run with --debug and report it with the output'],
+  })
+}
+
+function stripAnsi(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\u001B\[[0-9;]*m/g, '')
+}

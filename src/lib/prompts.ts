@@ -1,0 +1,86 @@
+/**
+ * Questions to the developer, through Inquirer (@inquirer/prompts), loaded
+ * lazily so commands that never ask do not pay for it.
+ *
+ * Rule (design §5): never prompt unless stdin and stdout are TTYs and CI is not
+ * truthy. Without a TTY a missing value is a usage error (exit 2) that names
+ * the flag to pass instead.
+ */
+import {ApikeyError, usageError} from '../core/errors.js'
+
+/** A question for a free-text answer. */
+export interface InputQuestion {
+  message: string
+  /** Flag that supplies the same value without a prompt, e.g. `--app`. */
+  flag: string
+  default?: string
+  /** Returns an error message, or `true` when the answer is acceptable. */
+  validate?: (value: string) => string | true
+}
+
+/** A question with a fixed set of answers. */
+export interface SelectQuestion<T extends string> {
+  message: string
+  flag: string
+  choices: Array<{value: T; name?: string; description?: string}>
+  default?: T
+}
+
+/** Asks the developer; every method throws a usage error naming `flag` when prompting is not allowed. */
+export interface Prompter {
+  /** Whether questions can be asked at all. */
+  readonly interactive: boolean
+  input(question: InputQuestion): Promise<string>
+  password(question: {message: string; flag: string}): Promise<string>
+  select<T extends string>(question: SelectQuestion<T>): Promise<T>
+  confirm(question: {message: string; flag: string; default?: boolean}): Promise<boolean>
+}
+
+/**
+ * Maps Inquirer's cancellation (Ctrl+C, closed stream) to exit 3.
+ * @throws ApikeyError `cancelled` for prompt cancellation; rethrows anything else.
+ */
+function rethrowCancel(error: unknown): never {
+  const name = (error as Error | undefined)?.name
+  if (name === 'ExitPromptError' || name === 'AbortPromptError' || name === 'CancelPromptError') {
+    throw new ApikeyError('cancelled; nothing was changed by the unanswered question', {code: 'cancelled'})
+  }
+  throw error
+}
+
+/** Usage error for a question that cannot be asked without a TTY. */
+export function cannotAsk(flag: string, what: string): ApikeyError {
+  return usageError(`${what} is needed and cannot be asked: no interactive terminal (or CI is set); pass ${flag}`, [`re-run with ${flag} …`], {flag})
+}
+
+/**
+ * Creates the prompter. When `interactive` is false every question throws
+ * {@link cannotAsk}. Prompts render on stderr so stdout stays data-only.
+ */
+export function createPrompter(interactive: boolean, streams?: {input: NodeJS.ReadableStream; output: NodeJS.WritableStream}): Prompter {
+  const context = streams === undefined ? {output: process.stderr} : {input: streams.input, output: streams.output}
+  const load = () => import('@inquirer/prompts')
+  return {
+    interactive,
+    async input(q) {
+      if (!interactive) throw cannotAsk(q.flag, q.message.replace(/[?:]\s*$/, ''))
+      const {input} = await load()
+      return input({message: q.message, ...(q.default === undefined ? {} : {default: q.default}), ...(q.validate ? {validate: q.validate} : {})}, context as never).catch(rethrowCancel)
+    },
+    async password(q) {
+      if (!interactive) throw cannotAsk(q.flag, q.message.replace(/[?:]\s*$/, ''))
+      const {password} = await load()
+      return password({message: q.message, mask: true}, context as never).catch(rethrowCancel)
+    },
+    async select(q) {
+      if (!interactive) throw cannotAsk(q.flag, q.message.replace(/[?:]\s*$/, ''))
+      const {select} = await load()
+      return select({message: q.message, choices: q.choices, ...(q.default === undefined ? {} : {default: q.default})}, context as never).catch(rethrowCancel) as Promise<never>
+    },
+    async confirm(q) {
+      if (!interactive) throw cannotAsk(q.flag, q.message.replace(/[?:]\s*$/, ''))
+      const {confirm} = await load()
+      return confirm({message: q.message, default: q.default ?? true}, context as never).catch(rethrowCancel)
+    },
+  }
+}
