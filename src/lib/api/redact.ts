@@ -63,7 +63,6 @@ export function redactUrl(url: string | URL): string {
   for (const name of [...parsed.searchParams.keys()]) {
     if (SECRET_QUERY_PARAM.test(name)) parsed.searchParams.set(name, REDACTED)
   }
-  // URL serialisation percent-encodes `*` in userinfo? It does not; keep the literal form.
   return parsed.href
 }
 
