@@ -1,0 +1,81 @@
+/**
+ * Opens the service database: a SQLite file through better-sqlite3 in WAL
+ * mode with a busy timeout, wrapped in Kysely, migrated to the latest schema.
+ */
+import {mkdirSync} from 'node:fs'
+import {dirname} from 'node:path'
+import BetterSqlite3 from 'better-sqlite3'
+import {Kysely, Migrator, SqliteDialect, type MigrationProvider, type Migration} from 'kysely'
+import type {Database} from './schema.js'
+import {migrations} from './migrations/index.js'
+
+/** How long a writer waits for a lock held by another connection, in ms. */
+export const BUSY_TIMEOUT_MS = 5_000
+
+/** An open database. */
+export interface DatabaseHandle {
+  /** Query builder over the whole schema. Only repositories use it. */
+  db: Kysely<Database>
+  /** Absolute or relative path of the SQLite file as opened. */
+  path: string
+  /** SQLite `journal_mode` in effect (`wal` for files). */
+  journalMode: string
+  /** Closes the connection (idempotent). */
+  close(): Promise<void>
+}
+
+/** The static migration provider (see `migrations/index.ts`). */
+export const staticMigrationProvider: MigrationProvider = {
+  getMigrations: async (): Promise<Record<string, Migration>> => ({...migrations}),
+}
+
+/**
+ * Opens (creating if missing, with a 0700 parent directory) the SQLite file at
+ * `path`, sets `journal_mode=WAL`, `busy_timeout`, `foreign_keys=ON` and
+ * `synchronous=NORMAL`, and applies pending migrations.
+ * @throws Error when the file cannot be opened or a migration fails (the
+ *   database is closed before throwing).
+ */
+export async function openDatabase(path: string): Promise<DatabaseHandle> {
+  mkdirSync(dirname(path), {recursive: true, mode: 0o700})
+  const sqlite = new BetterSqlite3(path)
+  let journalMode: string
+  try {
+    sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`)
+    journalMode = String(sqlite.pragma('journal_mode = WAL', {simple: true}))
+    sqlite.pragma('foreign_keys = ON')
+    sqlite.pragma('synchronous = NORMAL')
+  } catch (error) {
+    sqlite.close()
+    throw error
+  }
+  const db = new Kysely<Database>({dialect: new SqliteDialect({database: sqlite})})
+  let closed = false
+  const close = async (): Promise<void> => {
+    if (closed) return
+    closed = true
+    await db.destroy()
+    if (sqlite.open) sqlite.close()
+  }
+  try {
+    await migrateToLatest(db)
+  } catch (error) {
+    await close()
+    throw error
+  }
+  return {db, path, journalMode, close}
+}
+
+/**
+ * Applies every pending migration from {@link staticMigrationProvider}.
+ * @throws Error naming the failed migration.
+ */
+export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
+  const migrator = new Migrator({db, provider: staticMigrationProvider})
+  const {error, results} = await migrator.migrateToLatest()
+  const failed = results?.find((r) => r.status === 'Error')
+  if (error !== undefined) {
+    throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${error instanceof Error ? error.message : String(error)}`, {cause: error})
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
+}

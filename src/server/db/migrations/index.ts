@@ -1,0 +1,12 @@
+/**
+ * Static migration list. Listed by hand (no folder scan) so migrations work
+ * from the compiled `dist/` and from bundles. Names are ISO dates and sort in
+ * the order they must run; add new ones at the end.
+ */
+import type {Migration} from 'kysely'
+import * as initial from './2025-11-30T10-00-00_initial.js'
+
+/** Every migration by name, in order. */
+export const migrations: Readonly<Record<string, Migration>> = {
+  '2025-11-30T10-00-00_initial': initial,
+}

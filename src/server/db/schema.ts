@@ -1,0 +1,107 @@
+/**
+ * Kysely table types of the service database (design §4). Used only by
+ * `db/` and `repositories/`; row types never leak past the repositories.
+ * Timestamps are integer milliseconds since the Unix epoch (UTC); booleans are 0/1.
+ */
+import type {Generated} from 'kysely'
+
+/** `users`: local accounts. */
+export interface UsersTable {
+  id: string
+  username: string
+  /** `scrypt$<N>$<r>$<p>$<salt b64>$<hash b64>`. */
+  password_hash: string
+  is_admin: number
+  created_at: number
+  disabled_at: number | null
+}
+
+/** `teams`: owners of apps. */
+export interface TeamsTable {
+  id: string
+  slug: string
+  name: string
+  contact_email: string | null
+  created_at: number
+}
+
+/** `memberships`: user ↔ team with a role. */
+export interface MembershipsTable {
+  user_id: string
+  team_id: string
+  role: 'member' | 'owner'
+  created_at: number
+}
+
+/** `apps`: registered applications. */
+export interface AppsTable {
+  id: string
+  slug: string
+  name: string
+  team_id: string
+  contact_email: string
+  description: string | null
+  created_by: string
+  created_at: number
+}
+
+/** `api_keys`: issued keys — HMAC of the key and its display start, never the key. */
+export interface ApiKeysTable {
+  id: string
+  app_id: string
+  env: string
+  kind: string
+  name: string | null
+  /** Hex HMAC-SHA256(pepper, whole key). */
+  hash: string
+  start: string
+  created_by: string
+  created_at: number
+  expires_at: number | null
+  revoked_at: number | null
+  revoked_by: string | null
+  last_used_at: number | null
+  /** JSON object ({@link KeyMetadata}). */
+  metadata: string
+}
+
+/** `sessions`: developer session tokens, stored as SHA-256. */
+export interface SessionsTable {
+  id: string
+  /** Hex SHA-256 of the token. */
+  token_hash: string
+  user_id: string
+  created_at: number
+  expires_at: number
+  revoked_at: number | null
+}
+
+/** `audit_events`: append-only (triggers refuse UPDATE and DELETE). */
+export interface AuditEventsTable {
+  id: Generated<number>
+  at: number
+  actor_user_id: string | null
+  action: string
+  target_type: string
+  target_id: string | null
+  /** JSON object; never secrets. */
+  details: string
+}
+
+/** `server_meta`: name/value facts about this database (e.g. the pepper fingerprint). */
+export interface ServerMetaTable {
+  name: string
+  value: string
+}
+
+/** The whole database, for `Kysely<Database>`. */
+export interface Database {
+  users: UsersTable
+  teams: TeamsTable
+  memberships: MembershipsTable
+  apps: AppsTable
+  api_keys: ApiKeysTable
+  sessions: SessionsTable
+  audit_events: AuditEventsTable
+  server_meta: ServerMetaTable
+}

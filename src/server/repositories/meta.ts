@@ -1,0 +1,19 @@
+import type {Kysely} from 'kysely'
+import type {Database} from '../db/schema.js'
+
+/** SQL for `server_meta` (name/value facts about this database). */
+export class MetaRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** The value stored under `name`, or undefined. */
+  async get(name: string): Promise<string | undefined> {
+    const row = await this.db.selectFrom('server_meta').select('value').where('name', '=', name).executeTakeFirst()
+    return row?.value
+  }
+
+  /** Stores `value` under `name` unless a value exists; returns the value now stored. */
+  async setIfAbsent(name: string, value: string): Promise<string> {
+    await this.db.insertInto('server_meta').values({name, value}).onConflict((oc) => oc.column('name').doNothing()).execute()
+    return (await this.get(name)) ?? value
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * Settings of the key service and where it keeps its data.
+ *
+ * Nothing here reads `process.env`: callers pass the environment in
+ * ({@link resolveServerPaths}) so the composition root stays the only place
+ * that touches globals.
+ */
+import {homedir} from 'node:os'
+import {isAbsolute, join} from 'node:path'
+import {DEFAULT_KEY_PREFIX, PREFIX_PATTERN, type KeyEnvironment} from '../core/key-format.js'
+import {DEFAULT_KEY_ENV_VAR} from '../core/wire.js'
+
+/** One day in milliseconds. */
+export const DAY_MS = 86_400_000
+
+/**
+ * Cost parameters of scrypt (RFC 7914) for password hashing.
+ * Memory used is `128 * N * r` bytes.
+ */
+export interface ScryptCost {
+  /** CPU/memory cost, a power of two. */
+  N: number
+  /** Block size. */
+  r: number
+  /** Parallelisation. */
+  p: number
+}
+
+/**
+ * OWASP Password Storage Cheat Sheet minimum for scrypt: N = 2^17, r = 8,
+ * p = 1 (128 MiB, ~0.2–0.5 s on a small machine).
+ */
+export const DEFAULT_SCRYPT_COST: ScryptCost = {N: 2 ** 17, r: 8, p: 1}
+
+/**
+ * Token-bucket policy: a bucket holds at most `capacity` tokens and gains one
+ * token every `refillIntervalMs` ms. Each attempt takes one token.
+ */
+export interface RateLimitPolicy {
+  /** Bucket size (burst), in attempts. */
+  capacity: number
+  /** Time to regain one token, in ms. */
+  refillIntervalMs: number
+}
+
+/** Tunable settings of the key service. All durations in milliseconds. */
+export interface ServerSettings {
+  /** API key prefix (2–8 lowercase letters). Default `ak`. */
+  keyPrefix: string
+  /** Environment variable apps read their key from. Default `API_KEY`. */
+  keyEnvVar: string
+  /** Where developers read more; served by `GET /v1/meta`. */
+  docsUrl: string
+  /** Lifetime of a developer session token, in ms. Default 30 days. */
+  sessionTtlMs: number
+  /** Default key lifetime per environment, in ms, used when a request gives no `expiresAt`. */
+  keyTtlMs: Record<KeyEnvironment, number>
+  /** Longest lifetime a request may ask for with `expiresAt`, in ms. Default 730 days. */
+  maxKeyTtlMs: number
+  /** Login attempts allowed per username (lower-cased). Default 10 per 5 minutes. */
+  loginLimitPerUsername: RateLimitPolicy
+  /** Login attempts allowed per client address (IPv6 by /64). Default 10 per 5 minutes. */
+  loginLimitPerIp: RateLimitPolicy
+  /** scrypt cost for new password hashes (stored hashes keep their own cost). */
+  scryptCost: ScryptCost
+  /**
+   * Fastify `trustProxy`: whether `X-Forwarded-For` is believed. Default false
+   * (the socket peer address is used). Pass addresses/CIDRs to trust specific proxies.
+   */
+  trustProxy: boolean | string | string[]
+}
+
+/** Defaults of {@link ServerSettings}. */
+export const DEFAULT_SETTINGS: ServerSettings = {
+  keyPrefix: DEFAULT_KEY_PREFIX,
+  keyEnvVar: DEFAULT_KEY_ENV_VAR,
+  docsUrl: 'https://apikey.invalid/docs',
+  sessionTtlMs: 30 * DAY_MS,
+  keyTtlMs: {dev: 90 * DAY_MS, test: 30 * DAY_MS, stage: 90 * DAY_MS, prod: 365 * DAY_MS, ci: 7 * DAY_MS},
+  maxKeyTtlMs: 730 * DAY_MS,
+  loginLimitPerUsername: {capacity: 10, refillIntervalMs: 30_000},
+  loginLimitPerIp: {capacity: 10, refillIntervalMs: 30_000},
+  scryptCost: DEFAULT_SCRYPT_COST,
+  trustProxy: false,
+}
+
+/** Partial settings as accepted by {@link resolveSettings}; `keyTtlMs` may be partial too. */
+export type ServerSettingsInput = Partial<Omit<ServerSettings, 'keyTtlMs'>> & {keyTtlMs?: Partial<Record<KeyEnvironment, number>>}
+
+/**
+ * Merges `input` over {@link DEFAULT_SETTINGS} and checks it.
+ * @throws RangeError when the key prefix breaks its rule or a duration is not a positive integer.
+ */
+export function resolveSettings(input: ServerSettingsInput = {}): ServerSettings {
+  const settings: ServerSettings = {
+    ...DEFAULT_SETTINGS,
+    ...input,
+    keyTtlMs: {...DEFAULT_SETTINGS.keyTtlMs, ...input.keyTtlMs},
+  }
+  if (!PREFIX_PATTERN.test(settings.keyPrefix)) throw new RangeError(`settings.keyPrefix "${settings.keyPrefix}" must be 2–8 lowercase letters`)
+  const durations: Array<[string, number]> = [
+    ['sessionTtlMs', settings.sessionTtlMs],
+    ['maxKeyTtlMs', settings.maxKeyTtlMs],
+    ['loginLimitPerUsername.refillIntervalMs', settings.loginLimitPerUsername.refillIntervalMs],
+    ['loginLimitPerIp.refillIntervalMs', settings.loginLimitPerIp.refillIntervalMs],
+    ...Object.entries(settings.keyTtlMs).map(([env, ms]): [string, number] => [`keyTtlMs.${env}`, ms]),
+  ]
+  for (const [name, value] of durations) {
+    if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`settings.${name} must be a positive integer number of ms, got ${value}`)
+  }
+  return settings
+}
+
+/** Where the service keeps its files. */
+export interface ServerPaths {
+  /** Data directory: `$XDG_DATA_HOME/apikey` or `~/.local/share/apikey`. */
+  dataDir: string
+  /** SQLite database file: `<dataDir>/apikey.db`. */
+  dbPath: string
+}
+
+/** Inputs of {@link resolveServerPaths}. */
+export interface ServerPathsEnv {
+  /** Environment variables; only `XDG_DATA_HOME` is read. */
+  env?: Record<string, string | undefined>
+  /** Home directory; defaults to `os.homedir()`. */
+  homedir?: string
+}
+
+/**
+ * Resolves the data directory and database path following the XDG Base
+ * Directory Specification: `$XDG_DATA_HOME/apikey` when `XDG_DATA_HOME` is set
+ * to an absolute path (relative values are ignored, as the spec requires),
+ * else `<home>/.local/share/apikey`.
+ */
+export function resolveServerPaths(input: ServerPathsEnv = {}): ServerPaths {
+  const xdg = input.env?.XDG_DATA_HOME
+  const base = xdg !== undefined && xdg !== '' && isAbsolute(xdg) ? xdg : join(input.homedir ?? homedir(), '.local', 'share')
+  const dataDir = join(base, 'apikey')
+  return {dataDir, dbPath: join(dataDir, 'apikey.db')}
+}
+
+/** Default data directory (see {@link resolveServerPaths}). */
+export function defaultDataDir(input: ServerPathsEnv = {}): string {
+  return resolveServerPaths(input).dataDir
+}
+
+/** Default database path, `<defaultDataDir>/apikey.db` (see {@link resolveServerPaths}). */
+export function defaultDbPath(input: ServerPathsEnv = {}): string {
+  return resolveServerPaths(input).dbPath
+}
