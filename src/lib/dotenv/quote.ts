@@ -30,19 +30,21 @@ export type DotenvQuoting = 'plain' | 'single' | 'double'
  *
  * The rule, first match wins:
  * 1. only characters of {@link PLAIN_VALUE_PATTERN} (and not empty) → written as is;
- * 2. no `'` → single quotes, `'value'`. Inside single quotes dotenv (both
- *    parsers) and dotenvx take every character literally (no `\n` escape, no
- *    `$` expansion), and so does `sh` — this is what makes `sk_$live$1234` or
- *    `pa$$word` safe (FC-07). An empty value is written `''` so that a quote on
- *    the next line can never be taken as its value;
+ * 2. no `'` and not ending in `\` → single quotes, `'value'`. Inside single
+ *    quotes dotenv (both parsers) and dotenvx take every character literally
+ *    (no `\n` escape, no `$` expansion), and so does `sh` — this is what makes
+ *    `sk_$live$1234` or `pa$$word` safe (FC-07). A trailing `\` is excluded
+ *    because dotenv's matcher takes `\'` as an escaped quote and would run on
+ *    to the next `'` further down the file. An empty value is written `''` so
+ *    that a quote on the next line can never be taken as its value;
  * 3. contains `'` but none of `"`, `$`, backtick, `\` → double quotes,
  *    `"value"`. Those four are exactly the characters that are special inside
  *    double quotes for some reader: `"` ends the string, `$` and backtick
  *    expand in `sh` (and `$` in dotenvx/dotenv-expand), and `\` starts an
  *    escape (`\n` becomes a newline in dotenv; `\"`, `\\`, `\$` in `sh`);
- * 4. otherwise (a `'` together with one of those four) → refused: no quoting
- *    reads back identically everywhere, and we never rely on backslash escapes
- *    because the readers disagree about them (FC-08).
+ * 4. otherwise (a `'` together with one of those four, or a trailing `\`)
+ *    → refused: no quoting reads back identically everywhere, and we never
+ *    rely on backslash escapes because the readers disagree about them (FC-08).
  *
  * Values with a line break, NUL or other control character (TAB excepted) are
  * always refused ({@link UNWRITABLE_VALUE_PATTERN}); a newline is never
@@ -67,8 +69,13 @@ export function quoteDotenvValue(value: string): {text: string; quoting: DotenvQ
     ])
   }
   if (PLAIN_VALUE_PATTERN.test(value)) return {text: value, quoting: 'plain'}
-  if (!value.includes("'")) return {text: `'${value}'`, quoting: 'single'}
+  if (!value.includes("'") && !value.endsWith('\\')) return {text: `'${value}'`, quoting: 'single'}
   if (!DOUBLE_QUOTE_UNSAFE.test(value)) return {text: `"${value}"`, quoting: 'double'}
+  if (!value.includes("'")) {
+    throw usageError('Cannot write this value to a .env file: it ends with a backslash (\\), which dotenv would read as escaping the closing quote.', [
+      'Use a value that does not end with a backslash, or keep it in the OS keychain instead (--store keychain).',
+    ])
+  }
   throw usageError(
     'Cannot write this value to a .env file: it contains a single quote (\') together with one of " $ ` \\, so neither single nor double quotes read back the same in dotenv, dotenvx and sh.',
     ['Use a value without that combination of characters, or keep it in the OS keychain instead (--store keychain).'],

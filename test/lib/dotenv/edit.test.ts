@@ -226,7 +226,6 @@ describe("FC-08 values with ', \", both, backslashes, a literal \\n", () => {
     ['say "hi"', `'say "hi"'`, 'single'],
     ['back\\slash', "'back\\slash'", 'single'],
     ['literal\\nnot-a-newline', "'literal\\nnot-a-newline'", 'single'],
-    ['trailing\\', "'trailing\\'", 'single'],
     ["it's #1 & more", `"it's #1 & more"`, 'double'],
   ])('%j → %s', (value, written, quoting) => {
     const result = setVariable('API_KEY=old\n', 'API_KEY', value)
@@ -237,10 +236,18 @@ describe("FC-08 values with ', \", both, backslashes, a literal \\n", () => {
     expect(readWithShell(result.text, ['API_KEY'])).toEqual([value])
   })
 
-  it.each([`both ' and "`, "it's $HOME", "it's `x`", "it's a\\b", "it's \\n"])('%j is refused (no quote fits) and nothing changes', (value) => {
+  it.each([`both ' and "`, "it's $HOME", "it's `x`", "it's a\\b", "it's \\n"])('%j is refused (no quote fits)', (value) => {
     const error = catchApikeyError(() => setVariable('API_KEY=old\n', 'API_KEY', value))
     expect(error.code).toBe('usage')
     expect(error.message).toMatch(/single quote/)
+  })
+
+  it('a trailing backslash is refused: dotenv would take \\\' as an escaped closing quote', () => {
+    const error = catchApikeyError(() => setVariable('API_KEY=old\n', 'API_KEY', 'trailing\\'))
+    expect(error.code).toBe('usage')
+    expect(error.message).toMatch(/ends with a backslash/)
+    // What would go wrong: the next quoted line is swallowed.
+    expect(parse("A='x\\'\nB='#'\n")).not.toEqual({A: 'x\\', B: '#'})
   })
 })
 
