@@ -15,6 +15,8 @@
  *   subdomains; `.example.com` and `*.example.com` likewise), IP addresses,
  *   CIDR blocks (`10.0.0.0/8`), each optionally with `:port`.
  */
+import http from 'node:http'
+import https from 'node:https'
 import {BlockList, isIP} from 'node:net'
 import {ProxyAgent} from 'proxy-agent'
 
@@ -136,6 +138,9 @@ export function validateProxyUrl(proxyUrl: string): string | undefined {
  * {@link resolveProxy} over `env`: direct, through an HTTP(S) proxy (absolute
  * URI for `http:` targets, `CONNECT` tunnel for `https:` targets), or SOCKS.
  *
+ * Direct connections are kept alive between the calls of a command; proxied
+ * ones are not (see the note in the body).
+ *
  * No `ca` option is set, so Node's default CA store — including certificates
  * added with `NODE_EXTRA_CA_CERTS` — verifies both the server and an
  * `https://` proxy.
@@ -143,8 +148,12 @@ export function validateProxyUrl(proxyUrl: string): string | undefined {
  * @param env - environment record to read proxy variables from.
  */
 export function createProxyAgent(env: EnvRecord): ProxyAgent {
+  // Keep-alive only on the direct agents: a keep-alive ProxyAgent reuses pooled
+  // sockets without asking the HTTP proxy agent again, which then sends
+  // origin-form paths (`GET /v1/me`) to the proxy instead of absolute URIs.
   return new ProxyAgent({
-    keepAlive: true,
+    httpAgent: new http.Agent({keepAlive: true}),
+    httpsAgent: new https.Agent({keepAlive: true}),
     getProxyForUrl: (url: string) => resolveProxy(url, env)?.url ?? '',
   })
 }
