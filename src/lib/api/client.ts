@@ -182,7 +182,7 @@ function makeClient(shared: Shared, token: string | undefined): ApiClient {
     const headers: Record<string, string> = {'user-agent': shared.userAgent, accept: 'application/json, application/problem+json'}
     if (spec.bearer !== undefined) headers['authorization'] = `Bearer ${spec.bearer}`
     const ctx = {url, proxyUrl: proxy?.url, proxyEnvVar: proxy?.envVar, timeoutMs: shared.deadline.budgetMs, secrets: shared.secrets}
-    const via = proxy ? ` via proxy ${redactUrl(proxy.url)} (${proxy.envVar})` : ''
+    const via = proxy ? ` via proxy ${redactUrl(proxy.url).replace(/\/$/, '')} (${proxy.envVar})` : ''
     say(`HTTP -> ${spec.method} ${shownUrl}${via} (${Math.round(remaining)} ms left)${spec.bearer !== undefined ? ` authorization: ${redactAuthorization(headers['authorization'] ?? '')}` : ''}`)
     if (spec.body !== undefined) say(`HTTP -> body ${truncate(JSON.stringify(redactJson(spec.body, shared.secrets)))}`)
 

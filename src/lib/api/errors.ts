@@ -95,6 +95,11 @@ function factsOf(err: unknown): ErrorFacts {
   return {code, message, name, timings}
 }
 
+/** A proxy URL for messages: credentials redacted, no trailing `/`. */
+function showProxy(url: string): string {
+  return redactUrl(url).replace(/\/$/, '')
+}
+
 function hostOf(url: string): string {
   try {
     return new URL(url).host
@@ -122,7 +127,7 @@ function phaseFromTimings(timings: Record<string, unknown> | undefined, url: str
 
 function describeTarget(ctx: NetworkErrorContext): {target: string; via: string} {
   const target = redactUrl(ctx.url)
-  const via = ctx.proxyUrl ? ` through proxy ${redactUrl(ctx.proxyUrl)}${ctx.proxyEnvVar ? ` (from ${ctx.proxyEnvVar})` : ''}` : ''
+  const via = ctx.proxyUrl ? ` through proxy ${showProxy(ctx.proxyUrl)}${ctx.proxyEnvVar ? ` (from ${ctx.proxyEnvVar})` : ''}` : ''
   return {target, via}
 }
 
@@ -168,7 +173,7 @@ export function classifyNetworkError(err: unknown, ctx: NetworkErrorContext): Ap
   const f = factsOf(err)
   const secrets = ctx.secrets ?? []
   const {target, via} = describeTarget(ctx)
-  const proxy = ctx.proxyUrl ? redactUrl(ctx.proxyUrl) : undefined
+  const proxy = ctx.proxyUrl ? showProxy(ctx.proxyUrl) : undefined
   const baseDetails: Record<string, unknown> = {url: target}
   if (proxy) {
     baseDetails['proxy'] = proxy
@@ -199,11 +204,14 @@ export function classifyNetworkError(err: unknown, ctx: NetworkErrorContext): Ap
     const plainProxy = /wrong version number|packet length too long|unknown protocol|http request|record layer failure/i.test(f.message) || code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' || code === 'EPROTO' || ((code === 'ECONNRESET' || code === 'ERR_SSL_RECORD_LAYER_FAILURE') && f.timings?.['response'] === undefined)
     if (plainProxy) {
       const httpForm = (proxy ?? '').replace(/^https:/i, 'http:')
+      const hasCredentials = /\/\/[^/]*@/.test(httpForm)
       return new ApikeyError(
         `Could not reach ${target}: the proxy ${proxy}${ctx.proxyEnvVar ? ` (from ${ctx.proxyEnvVar})` : ''} did not answer the TLS handshake (${code || 'TLS error'}). The proxy URL uses https://, but the proxy seems to speak plain HTTP.`,
         {
           code: 'network',
-          suggestions: [`Use the http:// scheme for the proxy: export ${ctx.proxyEnvVar ?? 'HTTPS_PROXY'}=${httpForm}`],
+          suggestions: [
+            `Use the http:// scheme for the proxy: export ${ctx.proxyEnvVar ?? 'HTTPS_PROXY'}=${httpForm}${hasCredentials ? ' (with your real credentials in place of ***)' : ''}`,
+          ],
           details: {...baseDetails, phase: 'tls', proxyScheme: 'https'},
           cause,
         },
@@ -462,7 +470,7 @@ export function notApikeyServiceError(info: {
 }): ApikeyError {
   const url = redactUrl(info.url)
   const server = redactUrl(info.baseUrl).replace(/\/$/, '')
-  const proxy = info.proxyUrl ? redactUrl(info.proxyUrl) : undefined
+  const proxy = info.proxyUrl ? showProxy(info.proxyUrl) : undefined
   const via = proxy ? ` through proxy ${proxy}${info.proxyEnvVar ? ` (from ${info.proxyEnvVar})` : ''}` : ''
   const ct = info.contentType ? info.contentType.split(';')[0] : 'no content type'
   const suggestions: string[] = []
