@@ -183,6 +183,14 @@ export async function writeDotenvVariable(
   const waitMs = opts.lockWaitMs ?? 10_000
   const staleMs = Math.max(2_000, opts.lockStaleMs ?? 10_000)
 
+  try {
+    if (!(await stat(dir)).isDirectory()) throw Object.assign(new Error(`${dir} is not a directory`), {code: 'ENOTDIR'})
+  } catch (error) {
+    throw ioError(`Cannot write ${target}: the directory ${dir} does not exist or is not a directory.`, target, error, [
+      `Create it first (mkdir -p ${dir}) or pass the path of an existing project directory.`,
+    ])
+  }
+
   let compromised: Error | undefined
   let release: () => Promise<void>
   try {
