@@ -30,16 +30,18 @@ const INVALID_CREDENTIALS_MESSAGE = 'the username or password is wrong'
 export class AuthService {
   private readonly byUsername: TokenBucketLimiter
   private readonly byIp: TokenBucketLimiter
-  private dummyHash: Promise<string> | undefined
+  private dummyHash: Promise<string>
 
   constructor(private readonly ctx: ServiceContext) {
     this.byUsername = new TokenBucketLimiter(ctx.settings.loginLimitPerUsername, ctx.clock)
     this.byIp = new TokenBucketLimiter(ctx.settings.loginLimitPerIp, ctx.clock)
+    // Computed up front so the first unknown-user attempt costs no more than the rest.
+    this.dummyHash = hashPassword(ctx.random(32), ctx.settings.scryptCost)
+    this.dummyHash.catch(() => undefined)
   }
 
   /** A hash of a random password at the current cost, verified for unknown users so they take as long as known ones. */
   private dummy(): Promise<string> {
-    this.dummyHash ??= hashPassword(this.ctx.random(32), this.ctx.settings.scryptCost)
     return this.dummyHash
   }
 

@@ -1,0 +1,53 @@
+/**
+ * Logging policy: pino through Fastify's logger. Never a key, session token or
+ * password in a log line: request logs carry method, path (query string
+ * dropped, key- and token-shaped text replaced) and status only; no headers,
+ * no bodies; pino `redact` removes the Authorization header and credential
+ * fields should any code log them anyway.
+ */
+import {KEY_SCAN_PATTERN} from '../core/key-format.js'
+
+/** Replacement text for redacted values. */
+export const REDACTED = '[REDACTED]'
+
+const TOKEN_PATTERN = /aks_[0-9A-Za-z]{8,}/g
+const BEARER_PATTERN = /(Bearer\s+)\S+/gi
+
+/** Replaces API keys, session tokens and bearer credentials in `text` with {@link REDACTED}. */
+export function redactSecrets(text: string): string {
+  return text.replace(KEY_SCAN_PATTERN, REDACTED).replace(TOKEN_PATTERN, REDACTED).replace(BEARER_PATTERN, `$1${REDACTED}`)
+}
+
+/** The path of a URL without its query string, with secrets redacted. */
+export function safePath(url: string): string {
+  const path = url.split('?')[0] ?? ''
+  return redactSecrets(path)
+}
+
+/** pino `redact` paths: credential-bearing fields wherever a careless log call might put them. */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  'headers.cookie',
+  'req.body',
+  'res.body',
+  'body',
+  'password',
+  'token',
+  'key',
+  '*.password',
+  '*.token',
+  '*.key',
+  '*.authorization',
+]
+
+/** pino serializers for Fastify's request/response log lines (no headers, no bodies). */
+export const serializers = {
+  req(request: {method: string; url: string; ip: string}): {method: string; url: string; remoteAddress: string} {
+    return {method: request.method, url: safePath(request.url), remoteAddress: request.ip}
+  },
+  res(reply: {statusCode: number}): {statusCode: number} {
+    return {statusCode: reply.statusCode}
+  },
+}

@@ -1,0 +1,122 @@
+/**
+ * Starts the key service: opens (and migrates) the database, loads or creates
+ * the pepper, builds the app and listens. The only place that calls `listen`.
+ */
+import {dirname, resolve} from 'node:path'
+import type {DestinationStream} from 'pino'
+import {ApikeyError} from '../core/errors.js'
+import {buildApp, type LogLevel} from './app.js'
+import type {Clock} from './clock.js'
+import {openDatabase} from './db/connection.js'
+import {repositories} from './repositories/index.js'
+import type {RandomBase62} from './services/crypto.js'
+import {loadPepper, pepperFingerprint, pepperPathFor} from './services/pepper.js'
+import {resolveServerPaths, type ServerSettingsInput} from './settings.js'
+
+/** Options of {@link startServer}. */
+export interface StartServerOptions {
+  /** Address to listen on; default `127.0.0.1`. */
+  host?: string
+  /** TCP port; default 4000; 0 picks a free port. */
+  port?: number
+  /** SQLite file; default `resolveServerPaths({env, homedir}).dbPath` (XDG data dir). */
+  dbPath?: string
+  /** Environment for defaults: `XDG_DATA_HOME` (paths) and `APIKEY_PEPPER` (when `pepper` is not given). Never read from `process.env` here. */
+  env?: Record<string, string | undefined>
+  /** Home directory for the default path; default `os.homedir()`. */
+  homedir?: string
+  /** HMAC pepper (≥ 32 bytes UTF-8), e.g. from `APIKEY_PEPPER`; default: the file `<dbPath>.pepper`, created 0600 on first start. */
+  pepper?: string
+  /** Writable receiving pino JSON lines; default stderr. */
+  logStream?: DestinationStream | NodeJS.WritableStream
+  /** Log level; default `info`. */
+  logLevel?: LogLevel
+  /** Time source; default the wall clock. */
+  clock?: Clock
+  /** Randomness; default the OS CSPRNG. */
+  random?: RandomBase62
+  /** Settings over the defaults (see `settings.ts`). */
+  settings?: ServerSettingsInput
+}
+
+/** A running service. */
+export interface RunningServer {
+  /** Base URL, e.g. `http://127.0.0.1:4000` (IPv6 hosts in brackets). */
+  url: string
+  /** Absolute path of the SQLite file. */
+  dbPath: string
+  /** Directory holding the database and the pepper file. */
+  dataDir: string
+  /** Where the pepper came from: `option`/env, a file created now, or an existing file. */
+  pepperSource: 'option' | 'file-created' | 'file'
+  /** Stops listening (in-flight requests finish), then closes the database. Idempotent. */
+  close(): Promise<void>
+}
+
+/** Name under which the pepper fingerprint is kept in `server_meta`. */
+export const PEPPER_FINGERPRINT = 'pepper_fingerprint'
+
+/**
+ * Starts the key service.
+ * @throws ApikeyError `validation` when the pepper is too short or differs from
+ *   the one this database was started with (keys would stop verifying);
+ *   `io` when the pepper file cannot be created; Error when the database cannot
+ *   be opened or migrated, or the address is in use. Nothing is left open on failure.
+ */
+export async function startServer(options: StartServerOptions = {}): Promise<RunningServer> {
+  const pathsInput = {...(options.env === undefined ? {} : {env: options.env}), ...(options.homedir === undefined ? {} : {homedir: options.homedir})}
+  const dbPath = resolve(options.dbPath ?? resolveServerPaths(pathsInput).dbPath)
+  const dataDir = dirname(dbPath)
+  const handle = await openDatabase(dbPath)
+  try {
+    const supplied = options.pepper ?? nonEmpty(options.env?.APIKEY_PEPPER)
+    const pepper = await loadPepper(pepperPathFor(dbPath), supplied)
+    const fingerprint = pepperFingerprint(pepper.key)
+    const stored = await repositories(handle.db).meta.setIfAbsent(PEPPER_FINGERPRINT, fingerprint)
+    if (stored !== fingerprint) {
+      throw new ApikeyError(
+        `the pepper ${pepper.source === 'option' ? 'given in APIKEY_PEPPER' : `in ${pepper.path ?? 'the pepper file'}`} is not the one this database was created with; every issued key would stop verifying. Restore the original pepper.`,
+        {code: 'validation'},
+      )
+    }
+    const app = await buildApp({
+      db: handle.db,
+      pepper: pepper.key,
+      ...(options.clock === undefined ? {} : {clock: options.clock}),
+      ...(options.random === undefined ? {} : {random: options.random}),
+      ...(options.settings === undefined ? {} : {settings: options.settings}),
+      ...(options.logStream === undefined ? {} : {logStream: options.logStream as DestinationStream}),
+      ...(options.logLevel === undefined ? {} : {logLevel: options.logLevel}),
+    })
+    for (const warning of pepper.warnings) app.log.warn(warning)
+    if (pepper.source === 'file-created') app.log.info({path: pepper.path}, 'created a new pepper file')
+    let address: ReturnType<typeof app.server.address>
+    try {
+      await app.listen({host: options.host ?? '127.0.0.1', port: options.port ?? 4000})
+      address = app.server.address()
+      if (address === null || typeof address === 'string') throw new Error('the server did not report a TCP address')
+    } catch (error) {
+      await app.close()
+      throw error
+    }
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+    let closing: Promise<void> | undefined
+    return {
+      url: `http://${host}:${address.port}`,
+      dbPath,
+      dataDir,
+      pepperSource: pepper.source,
+      close: () => {
+        closing ??= app.close().then(() => handle.close())
+        return closing
+      },
+    }
+  } catch (error) {
+    await handle.close()
+    throw error
+  }
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value
+}

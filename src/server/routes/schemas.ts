@@ -1,0 +1,217 @@
+/**
+ * JSON Schemas (draft-07, as Fastify/Ajv use them) of the v1 wire types in
+ * src/core/wire.ts. Registered once with `addSchema` and referenced by `$id`,
+ * so `GET /openapi.json` lists them as components. Field rules with human
+ * wording (slug, email, names) are checked by the services, which name the
+ * rule in their 400 problem; the schemas check shape and types.
+ */
+import {KEY_ENVIRONMENTS} from '../../core/key-format.js'
+
+const nullableString = {type: ['string', 'null']} as const
+const nullableInteger = {type: ['integer', 'null']} as const
+const ms = (description: string) => ({type: 'integer', description: `${description} (ms since the Unix epoch, UTC)`}) as const
+
+/** Shared schemas, each with an `$id` used in `$ref`. */
+export const sharedSchemas = [
+  {
+    $id: 'Problem',
+    type: 'object',
+    description: 'Problem details (RFC 9457) with our `code`, optional `suggestions` (commands to run) and extension members.',
+    required: ['type', 'title', 'status', 'code'],
+    properties: {
+      type: {type: 'string'},
+      title: {type: 'string'},
+      status: {type: 'integer'},
+      detail: {type: 'string'},
+      instance: {type: 'string'},
+      code: {type: 'string'},
+      suggestions: {type: 'array', items: {type: 'string'}},
+    },
+    additionalProperties: true,
+  },
+  {
+    $id: 'UserView',
+    type: 'object',
+    required: ['id', 'username', 'isAdmin'],
+    properties: {id: {type: 'string'}, username: {type: 'string'}, isAdmin: {type: 'boolean'}},
+    additionalProperties: false,
+  },
+  {
+    $id: 'TeamView',
+    type: 'object',
+    required: ['slug', 'name', 'contactEmail'],
+    properties: {slug: {type: 'string'}, name: {type: 'string'}, contactEmail: nullableString},
+    additionalProperties: false,
+  },
+  {
+    $id: 'MembershipView',
+    type: 'object',
+    required: ['slug', 'name', 'contactEmail', 'role'],
+    properties: {slug: {type: 'string'}, name: {type: 'string'}, contactEmail: nullableString, role: {type: 'string', enum: ['member', 'owner']}},
+    additionalProperties: false,
+  },
+  {
+    $id: 'AppView',
+    type: 'object',
+    required: ['slug', 'name', 'team', 'contactEmail', 'description', 'createdBy', 'createdAt'],
+    properties: {
+      slug: {type: 'string'},
+      name: {type: 'string'},
+      team: {$ref: 'TeamView#'},
+      contactEmail: {type: 'string', description: 'point of contact for this app'},
+      description: nullableString,
+      createdBy: {type: 'string', description: 'username'},
+      createdAt: ms('registration time'),
+    },
+    additionalProperties: false,
+  },
+  {
+    $id: 'KeyMetadata',
+    type: 'object',
+    properties: Object.fromEntries(
+      ['commit', 'branch', 'build', 'buildUrl', 'version', 'ciProvider', 'repository', 'hostname'].map((name) => [name, {type: 'string', maxLength: 500}]),
+    ),
+    additionalProperties: false,
+  },
+  {
+    $id: 'KeyView',
+    type: 'object',
+    required: ['id', 'app', 'env', 'kind', 'name', 'start', 'createdBy', 'createdAt', 'expiresAt', 'revokedAt', 'revokedBy', 'lastUsedAt', 'status', 'metadata'],
+    properties: {
+      id: {type: 'string', description: 'public id, key_ + 20 base62'},
+      app: {type: 'string'},
+      env: {type: 'string', enum: [...KEY_ENVIRONMENTS]},
+      kind: {type: 'string', enum: ['dev', 'ci', 'service']},
+      name: nullableString,
+      start: {type: 'string', description: 'display start, e.g. ak_weather-app_dev_4fT9…'},
+      createdBy: {type: 'string'},
+      createdAt: ms('issue time'),
+      expiresAt: nullableInteger,
+      revokedAt: nullableInteger,
+      revokedBy: nullableString,
+      lastUsedAt: nullableInteger,
+      status: {type: 'string', enum: ['active', 'expired', 'revoked']},
+      metadata: {$ref: 'KeyMetadata#'},
+    },
+    additionalProperties: false,
+  },
+] as const
+
+/** `$ref` to a shared schema. */
+export const ref = (id: (typeof sharedSchemas)[number]['$id']) => ({$ref: `${id}#`}) as const
+
+/** Error responses every route may give. */
+export function problems(...statuses: number[]): Record<string, unknown> {
+  return Object.fromEntries(statuses.map((status) => [String(status), {...ref('Problem'), description: 'problem details (application/problem+json)'}]))
+}
+
+/** Path parameter `{slug}`. */
+export const slugParams = {
+  type: 'object',
+  required: ['slug'],
+  properties: {slug: {type: 'string', minLength: 1, maxLength: 64, description: 'app slug'}},
+} as const
+
+export const metaResponse = {
+  type: 'object',
+  required: ['service', 'version', 'keyPrefix', 'keyEnvVar', 'authModes', 'docsUrl', 'environments'],
+  properties: {
+    service: {type: 'string', enum: ['apikey']},
+    version: {type: 'string'},
+    keyPrefix: {type: 'string'},
+    keyEnvVar: {type: 'string'},
+    authModes: {type: 'array', items: {type: 'string', enum: ['password']}},
+    docsUrl: {type: 'string'},
+    environments: {type: 'array', items: {type: 'string', enum: [...KEY_ENVIRONMENTS]}},
+  },
+  additionalProperties: false,
+} as const
+
+export const createSessionBody = {
+  type: 'object',
+  required: ['username', 'password'],
+  properties: {username: {type: 'string', minLength: 1, maxLength: 200}, password: {type: 'string', minLength: 1, maxLength: 1024}},
+  additionalProperties: false,
+} as const
+
+export const createSessionResponse = {
+  type: 'object',
+  required: ['token', 'expiresAt', 'user', 'teams'],
+  properties: {
+    token: {type: 'string', description: 'session token aks_ + 40 base62; shown once'},
+    expiresAt: ms('session expiry'),
+    user: ref('UserView'),
+    teams: {type: 'array', items: ref('MembershipView')},
+  },
+  additionalProperties: false,
+} as const
+
+export const meResponse = {
+  type: 'object',
+  required: ['user', 'teams', 'sessionExpiresAt'],
+  properties: {user: ref('UserView'), teams: {type: 'array', items: ref('MembershipView')}, sessionExpiresAt: ms('session expiry')},
+  additionalProperties: false,
+} as const
+
+export const createAppBody = {
+  type: 'object',
+  required: ['slug', 'name', 'team', 'contactEmail'],
+  properties: {
+    slug: {type: 'string', maxLength: 200, description: '3–32 of a-z 0-9 -, starts and ends alphanumeric, no --; immutable'},
+    name: {type: 'string', maxLength: 1000, description: '1–100 printable characters'},
+    team: {type: 'string', maxLength: 200, description: 'slug of the owning team; the caller must be a member'},
+    contactEmail: {type: 'string', maxLength: 1000, description: 'point of contact'},
+    description: {type: 'string', maxLength: 5000},
+  },
+  additionalProperties: false,
+} as const
+
+export const listAppsResponse = {
+  type: 'object',
+  required: ['apps'],
+  properties: {apps: {type: 'array', items: ref('AppView')}},
+  additionalProperties: false,
+} as const
+
+export const createKeyBody = {
+  type: 'object',
+  required: ['env'],
+  properties: {
+    env: {type: 'string', enum: [...KEY_ENVIRONMENTS]},
+    kind: {type: 'string', enum: ['dev', 'ci', 'service']},
+    name: {type: 'string', maxLength: 1000},
+    expiresAt: {type: 'integer', description: 'absolute expiry, ms since the Unix epoch (UTC); default per env from settings'},
+    metadata: ref('KeyMetadata'),
+  },
+  additionalProperties: false,
+} as const
+
+export const createKeyResponse = {
+  type: 'object',
+  required: ['id', 'app', 'env', 'kind', 'name', 'start', 'createdBy', 'createdAt', 'expiresAt', 'revokedAt', 'revokedBy', 'lastUsedAt', 'status', 'metadata', 'key'],
+  description: 'KeyView plus the plaintext key, shown this once',
+  properties: {
+    ...sharedSchemas[6].properties,
+    key: {type: 'string', description: 'the plaintext API key; shown once'},
+  },
+  additionalProperties: false,
+} as const
+
+export const listKeysResponse = {
+  type: 'object',
+  required: ['keys'],
+  properties: {keys: {type: 'array', items: ref('KeyView')}},
+  additionalProperties: false,
+} as const
+
+export const whoamiResponse = {
+  type: 'object',
+  required: ['app', 'key'],
+  properties: {app: ref('AppView'), key: ref('KeyView')},
+  additionalProperties: false,
+} as const
+
+/** OpenAPI security requirement: developer session token. */
+export const sessionSecurity = [{session: []}]
+/** OpenAPI security requirement: the API key itself. */
+export const apiKeySecurity = [{apiKey: []}]
