@@ -76,15 +76,11 @@ process.stdin.on('end', () => {
   reply({results})
 })
 function describeLoadError(e) {
-  const parts = [String((e && e.message) || e).split('\n')[0]]
-  let cause = e && e.cause
-  for (let i = 0; cause && i < 3; i++) {
-    const first = Array.isArray(cause) ? cause[0] : cause
-    if (!first) break
-    parts.push(String(first.message || first).split('\n')[0])
-    cause = first.cause
-  }
-  return parts.join(': ')
+  // @napi-rs/keyring chains its load errors newest-first; the deepest cause is the first attempt.
+  let first = e
+  for (let i = 0; first && first.cause && i < 20; i++) first = first.cause
+  const why = String((first && first.message) || first).split('\n')[0]
+  return 'no native binary for ' + process.platform + '-' + process.arch + ' could be loaded: ' + why
 }
 function reply(obj) { process.stdout.write(JSON.stringify(obj), () => process.exit(0)) }
 `
