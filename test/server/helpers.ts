@@ -1,0 +1,168 @@
+/**
+ * Test harness for the key service: the real server via `startServer` on
+ * 127.0.0.1:0, a real SQLite file in a fresh temp dir, an injected clock, and
+ * every log line captured.
+ */
+import {mkdtemp, rm} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {Writable} from 'node:stream'
+import {startServer, type RunningServer, type StartServerOptions} from '../../src/server/main.js'
+import {addUser, type AddUserResult} from '../../src/server/services/users.js'
+import type {ScryptCost} from '../../src/server/settings.js'
+import type {LogLevel} from '../../src/server/app.js'
+
+/** A cheap scrypt cost so suites with many sign-ins stay fast (the default is exercised in its own test). */
+export const TEST_SCRYPT: ScryptCost = {N: 2 ** 10, r: 8, p: 1}
+export const PASSWORD = 'correct horse battery staple'
+/** 2030-01-01T00:00:00Z. */
+export const T0 = Date.UTC(2030, 0, 1)
+
+/** A clock tests move by hand. */
+export class TestClock {
+  constructor(public t: number = T0) {}
+  now(): number {
+    return this.t
+  }
+  advance(ms: number): void {
+    this.t += ms
+  }
+}
+
+/** A temp directory removed by {@link Harness.cleanup}. */
+export async function tempDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'apikey-server-test-'))
+}
+
+/** An HTTP answer. */
+export interface Answer<T = any> {
+  status: number
+  headers: Headers
+  body: T
+  text: string
+}
+
+/** Options of {@link startHarness}. */
+export interface HarnessOptions extends Omit<StartServerOptions, 'dbPath' | 'clock' | 'logStream'> {
+  dir?: string
+  clock?: TestClock
+}
+
+/** A running service plus helpers. */
+export interface Harness {
+  server: RunningServer
+  url: string
+  dir: string
+  dbPath: string
+  clock: TestClock
+  /** Every log line written so far. */
+  logs: string[]
+  request<T = any>(method: string, path: string, options?: {token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string>}): Promise<Answer<T>>
+  /** Creates a user (and team) directly in the database, as `apikey server users add` does. */
+  addUser(username: string, team: string, options?: {admin?: boolean; teamContactEmail?: string; role?: 'member' | 'owner'; password?: string}): Promise<AddUserResult>
+  /** Signs in and returns the session token. */
+  login(username: string, password?: string): Promise<string>
+  /** Creates an app as `token`'s user. */
+  createApp(token: string, slug: string, team: string, contactEmail?: string): Promise<Answer>
+  /** Issues a key; returns the 201 body. */
+  issueKey(token: string, slug: string, body?: Record<string, unknown>): Promise<any>
+  /** Stops the server (keeps the directory). */
+  stop(): Promise<void>
+  /** Stops the server and removes the directory. */
+  cleanup(): Promise<void>
+}
+
+/** Starts the real service on 127.0.0.1:0 with a fresh (or given) data dir. */
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const dir = options.dir ?? (await tempDir())
+  const dbPath = join(dir, 'apikey.db')
+  const clock = options.clock ?? new TestClock()
+  const logs: string[] = []
+  const logStream = new Writable({
+    write(chunk, _encoding, callback) {
+      logs.push(String(chunk))
+      callback()
+    },
+  })
+  const {dir: _dir, clock: _clock, ...rest} = options
+  const server = await startServer({
+    host: '127.0.0.1',
+    port: 0,
+    logLevel: (options.logLevel ?? 'debug') as LogLevel,
+    ...rest,
+    dbPath,
+    clock,
+    logStream,
+    settings: {scryptCost: TEST_SCRYPT, ...options.settings},
+  })
+  const request: Harness['request'] = async (method, path, opts = {}) => {
+    const headers: Record<string, string> = {...opts.headers}
+    if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`
+    let body: string | undefined
+    if (opts.rawBody !== undefined) body = opts.rawBody
+    else if (opts.body !== undefined) body = JSON.stringify(opts.body)
+    if (body !== undefined && headers['content-type'] === undefined) headers['content-type'] = 'application/json'
+    const res = await fetch(server.url + path, {method, headers, ...(body === undefined ? {} : {body})})
+    const text = await res.text()
+    let parsed: unknown = undefined
+    if (text !== '') {
+      try {
+        parsed = JSON.parse(text)
+      } catch {
+        parsed = text
+      }
+    }
+    return {status: res.status, headers: res.headers, body: parsed as any, text}
+  }
+  const harness: Harness = {
+    server,
+    url: server.url,
+    dir,
+    dbPath,
+    clock,
+    logs,
+    request,
+    addUser: (username, team, o = {}) =>
+      addUser({
+        dbPath,
+        username,
+        password: o.password ?? PASSWORD,
+        team,
+        teamName: `Team ${team}`,
+        teamContactEmail: o.teamContactEmail ?? `${team}-lead@example.com`,
+        admin: o.admin ?? false,
+        ...(o.role === undefined ? {} : {role: o.role}),
+        clock,
+        scryptCost: TEST_SCRYPT,
+      }),
+    async login(username, password = PASSWORD) {
+      const res = await request('POST', '/v1/sessions', {body: {username, password}})
+      if (res.status !== 201) throw new Error(`login of ${username} failed: ${res.status} ${res.text}`)
+      return res.body.token as string
+    },
+    createApp: (token, slug, team, contactEmail = `${slug}-poc@example.com`) =>
+      request('POST', '/v1/apps', {token, body: {slug, name: `App ${slug}`, team, contactEmail}}),
+    async issueKey(token, slug, body = {env: 'dev'}) {
+      const res = await request('POST', `/v1/apps/${slug}/keys`, {token, body})
+      if (res.status !== 201) throw new Error(`issue key failed: ${res.status} ${res.text}`)
+      return res.body
+    },
+    stop: () => server.close(),
+    async cleanup() {
+      await server.close()
+      await rm(dir, {recursive: true, force: true})
+    },
+  }
+  return harness
+}
+
+/** Asserts the common problem-details shape and returns the body. */
+export function expectProblemShape(answer: Answer, status: number, code: string): any {
+  const ct = answer.headers.get('content-type') ?? ''
+  if (!ct.startsWith('application/problem+json')) throw new Error(`expected problem+json, got ${ct}: ${answer.text}`)
+  if (answer.status !== status || answer.body?.code !== code) throw new Error(`expected ${status} ${code}, got ${answer.status}: ${answer.text}`)
+  for (const field of ['type', 'title', 'status', 'detail', 'code']) {
+    if (answer.body[field] === undefined) throw new Error(`problem lacks ${field}: ${answer.text}`)
+  }
+  return answer.body
+}
