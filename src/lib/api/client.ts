@@ -137,8 +137,10 @@ interface Shared {
   debug: ((line: string) => void) | undefined
   retryLimit: number
   backoffMs: number
-  /** Every secret seen by clients of this pool: scrubbed from all output. */
+  /** Every secret seen by clients of this pool: scrubbed from all output (last-4 hint allowed). */
   secrets: string[]
+  /** Passwords seen: scrubbed from all output without any hint. */
+  passwords: string[]
   close: () => void
 }
 
@@ -160,13 +162,35 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value)
 }
 
+/** Rebuilds `error` with `hidden` secrets (passwords) removed from every text it carries. */
+function hideIn(error: unknown, hidden: readonly string[]): unknown {
+  if (!(error instanceof ApikeyError) || hidden.length === 0) return error
+  const text = JSON.stringify({m: error.message, s: error.suggestions, d: error.details})
+  if (!hidden.some((h) => h !== '' && text.includes(h))) return error
+  const scrub = (t: string): string => scrubText(t, [], hidden)
+  return new ApikeyError(scrub(error.message), {
+    code: error.code,
+    exitCode: error.exitCode,
+    suggestions: error.suggestions.map(scrub),
+    details: JSON.parse(scrub(JSON.stringify(error.details))) as Record<string, unknown>,
+  })
+}
+
 function makeClient(shared: Shared, token: string | undefined): ApiClient {
   if (token !== undefined && token !== '') shared.secrets.push(token)
   const say = (line: string): void => {
-    if (shared.debug) shared.debug(oneLine(scrubText(line, shared.secrets)))
+    if (shared.debug) shared.debug(oneLine(scrubText(line, shared.secrets, shared.passwords)))
   }
 
   async function call<T>(spec: CallSpec): Promise<T> {
+    try {
+      return await callOnce<T>(spec)
+    } catch (error) {
+      throw hideIn(error, shared.passwords)
+    }
+  }
+
+  async function callOnce<T>(spec: CallSpec): Promise<T> {
     const url = new URL(spec.path, shared.baseUrl).href
     const shownUrl = redactUrl(url)
     const proxy = resolveProxy(url, shared.env)
@@ -284,7 +308,7 @@ function makeClient(shared: Shared, token: string | undefined): ApiClient {
     deadline: shared.deadline,
     meta: () => call<MetaResponse>({method: 'GET', path: 'v1/meta', auth: 'none', expect: [200], check: (v) => isObject(v) && v['service'] === 'apikey'}),
     login: async (request) => {
-      if (request.password) shared.secrets.push(request.password)
+      if (request.password) shared.passwords.push(request.password)
       const answer = await call<CreateSessionResponse>({method: 'POST', path: 'v1/sessions', body: request, auth: 'none', expect: [200, 201], check: (v) => isObject(v) && typeof v['token'] === 'string'})
       shared.secrets.push(answer.token)
       return answer
@@ -365,6 +389,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     retryLimit,
     backoffMs,
     secrets: [],
+    passwords: [],
     close: () => agent.destroy(),
   }
   return makeClient(shared, options.token)

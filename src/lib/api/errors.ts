@@ -8,7 +8,7 @@
  * `cause` (it carries request headers and bodies), only a sanitised summary.
  */
 import {ApikeyError, type ErrorCode, type ProblemDetails} from '../../core/errors.js'
-import {redactUrl, scrubText} from './redact.js'
+import {redactJson, redactUrl, scrubText} from './redact.js'
 
 /** Where a request failed. `http` means a connection was made and an HTTP exchange failed or timed out. */
 export type FailurePhase = 'dns' | 'connect' | 'tls' | 'http'
@@ -425,7 +425,7 @@ export function problemToError(problem: ProblemDetails, status: number, ctx: Pro
   const suggestions = [...serverSuggestions]
   const extensions: Record<string, unknown> = {}
   for (const [name, value] of Object.entries(problem)) {
-    if (!STANDARD_MEMBERS.has(name)) extensions[name] = value
+    if (!STANDARD_MEMBERS.has(name)) extensions[name] = redactJson(value, secrets)
   }
   const details: Record<string, unknown> = {status, url, method: ctx.method, type: problem.type, title: typeof problem.title === 'string' ? clean(problem.title) : undefined}
   if (typeof problem.detail === 'string') details['detail'] = clean(problem.detail)

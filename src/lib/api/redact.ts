@@ -68,6 +68,8 @@ export function redactUrl(url: string | URL): string {
 
 /** Field names whose string values are secrets in request and response bodies. */
 const SECRET_FIELD = /^(?:password|passphrase|passwd|token|key|secret|apikey|api_key|authorization|cookie|set-cookie|proxy-authorization)$|(?:password|secret|token)$/i
+/** Field names whose values are hidden completely (no last-4 hint: it would leak part of a password). */
+const PASSWORD_FIELD = /(?:password|passphrase|passwd)$/i
 
 /** Session tokens, in any text. */
 const SESSION_TOKEN_PATTERN = new RegExp(`\\b${SESSION_TOKEN_PREFIX}[A-Za-z0-9_-]{4,}`, 'g')
@@ -81,22 +83,25 @@ const SESSION_TOKEN_PATTERN = new RegExp(`\\b${SESSION_TOKEN_PREFIX}[A-Za-z0-9_-
  * @param text - any text (a message, a debug line, a response snippet).
  * @param knownSecrets - secrets in play (the session token, the key); empty
  *   strings are ignored.
+ * @param hidden - secrets replaced by a bare `***` without any hint (passwords).
  */
-export function scrubText(text: string, knownSecrets: readonly (string | undefined)[] = []): string {
+export function scrubText(text: string, knownSecrets: readonly (string | undefined)[] = [], hidden: readonly string[] = []): string {
   let out = text
+  for (const secret of [...hidden].filter((h) => h.length > 0).sort((a, b) => b.length - a.length)) out = out.split(secret).join(REDACTED)
   // Longest first, so a secret containing another is replaced whole.
   const secrets = knownSecrets.filter((s): s is string => typeof s === 'string' && s.length > 0).sort((a, b) => b.length - a.length)
   for (const secret of secrets) out = out.split(secret).join(maskSecret(secret))
   out = out.replace(new RegExp(KEY_SCAN_PATTERN.source, 'g'), (m) => maskSecret(m))
   out = out.replace(SESSION_TOKEN_PATTERN, (m) => maskSecret(m))
-  out = out.replace(/\b(Bearer|Basic)\s+([^\s"',;]+)/gi, (_m, scheme: string, cred: string) => `${scheme} ${maskSecret(cred)}`)
+  // Credentials after an auth scheme, unless already masked above.
+  out = out.replace(/\b(Bearer|Basic)\s+(?!\*\*\*)([^\s"',;]+)/gi, (_m, scheme: string, cred: string) => `${scheme} ${maskSecret(cred)}`)
   return out
 }
 
 /**
  * A deep copy of a JSON value with secrets masked: string values of fields
  * named like `password`, `token`, `key`, `secret`, `authorization` (or ending in
- * `password`/`secret`/`token`), plus any string that {@link scrubText} would
+ * `password`/`secret`/`token`) — passwords as a bare `***`, never with a hint — plus any string that {@link scrubText} would
  * change. Objects under such names (e.g. a `key` object describing a key) are
  * walked, not dropped.
  */
@@ -106,7 +111,8 @@ export function redactJson(value: unknown, knownSecrets: readonly (string | unde
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {}
     for (const [name, v] of Object.entries(value as Record<string, unknown>)) {
-      out[name] = typeof v === 'string' && SECRET_FIELD.test(name) ? maskSecret(v) : redactJson(v, knownSecrets)
+      if (typeof v === 'string' && PASSWORD_FIELD.test(name)) out[name] = REDACTED
+      else out[name] = typeof v === 'string' && SECRET_FIELD.test(name) ? maskSecret(v) : redactJson(v, knownSecrets)
     }
     return out
   }

@@ -10,6 +10,7 @@ import https from 'node:https'
 import net from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {ApikeyError} from '../../../src/core/errors.js'
 
 const HOST = '127.0.0.1'
 
@@ -218,12 +219,13 @@ export function makeSelfSignedCert(dir: string, name: string, san = 'IP:127.0.0.
   return {keyPath, certPath, key: readFileSync(keyPath, 'utf8'), cert: readFileSync(certPath, 'utf8')}
 }
 
-/** Runs `fn` and returns the error it rejects with (fails the test if it resolves). */
-export async function rejection(fn: () => Promise<unknown>): Promise<Error & {code?: string; exitCode?: number; suggestions?: string[]; details?: Record<string, unknown>}> {
+/** Runs `fn` and returns the {@link ApikeyError} it rejects with; throws (failing the test) if it resolves or rejects with anything else. */
+export async function rejection(fn: () => Promise<unknown>): Promise<ApikeyError> {
   try {
     await fn()
   } catch (error) {
-    return error as Error & {code?: string}
+    if (error instanceof ApikeyError) return error
+    throw new Error(`expected an ApikeyError, got: ${String(error)}`, {cause: error})
   }
   throw new Error('expected a rejection, but the call succeeded')
 }
