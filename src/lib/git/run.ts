@@ -100,27 +100,30 @@ export function runGit(args: string[], options: RunGitOptions): Promise<GitRunRe
     })
     const out: Buffer[] = []
     const err: Buffer[] = []
-    let timedOut = false
+    let settled = false
+    const finish = (status: number | null, timedOut: boolean): void => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      resolve({status, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8').trim(), timedOut})
+    }
     const timer = setTimeout(() => {
-      timedOut = true
+      // Answer now: a grandchild may keep the pipes open after git is killed.
       child.kill('SIGKILL')
+      child.stdout.destroy()
+      child.stderr.destroy()
+      finish(null, true)
     }, timeoutMs)
     child.stdout.on('data', (chunk: Buffer) => out.push(chunk))
     child.stderr.on('data', (chunk: Buffer) => err.push(chunk))
     child.stdin.on('error', () => undefined) // git may exit before reading its input
     child.on('error', (error: NodeJS.ErrnoException) => {
+      if (settled) return
+      settled = true
       clearTimeout(timer)
       reject(new GitSpawnError(`Cannot run git: ${error.message}`, error.code))
     })
-    child.on('close', (status) => {
-      clearTimeout(timer)
-      resolve({
-        status,
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8').trim(),
-        timedOut,
-      })
-    })
+    child.on('close', (status) => finish(status, false))
     child.stdin.end(options.input ?? '')
   })
 }
