@@ -17,7 +17,7 @@ import {ApikeyError, usageError} from '../../core/errors.js'
 import {configDir as defaultConfigDir} from '../config.js'
 import {keychainService, serverHost, SESSION_ACCOUNT} from '../keychain/naming.js'
 import type {SecretStore} from '../keychain/keychain.js'
-import type {UnavailableReason} from '../keychain/classify.js'
+import {isKeychainAbsent, type UnavailableReason} from '../keychain/classify.js'
 import {credentialsPath, readCredentialsFile, updateCredentialsFile} from './file.js'
 
 /** Environment variable holding a session token (CI, scripts). */
@@ -135,15 +135,13 @@ export interface CredentialStore {
   locations(serverUrl: string): Promise<TokenLocations>
 }
 
-/** Keychain reasons meaning "there is no keychain here" — skipped without a warning (FC-18). */
-const ABSENT_REASONS: ReadonlySet<string> = new Set<UnavailableReason>(['not-installed', 'no-dbus', 'no-secret-service', 'no-keyring'])
-
 function fingerprint(token: string): string {
   return createHash('sha256').update(token).digest('hex').slice(0, 8)
 }
 
+/** No keychain on this machine (skipped quietly, FC-18) — as opposed to one that cannot be read now (FC-20). */
 function isAbsent(error: ApikeyError): boolean {
-  return error.code === 'keychain_unavailable' && ABSENT_REASONS.has(String(error.details.reason))
+  return isKeychainAbsent(error)
 }
 
 function asApikeyError(error: unknown): ApikeyError {

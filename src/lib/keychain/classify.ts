@@ -163,6 +163,19 @@ export function classifyKeychainError(error: unknown, context: ClassifyContext =
   })
 }
 
+/**
+ * Reasons meaning "there is no keychain on this machine" (as opposed to one
+ * that exists but cannot be read right now: locked, timed out, access denied).
+ * Lookups skip an absent keychain quietly (FC-18); an unreadable one must be
+ * reported (FC-20).
+ */
+export const ABSENT_KEYCHAIN_REASONS: readonly UnavailableReason[] = ['not-installed', 'no-dbus', 'no-secret-service', 'no-keyring']
+
+/** Is `error` a `keychain_unavailable` error whose reason is in {@link ABSENT_KEYCHAIN_REASONS}? */
+export function isKeychainAbsent(error: unknown): error is ApikeyError {
+  return isKeychainUnavailable(error) && (ABSENT_KEYCHAIN_REASONS as readonly unknown[]).includes(error.details.reason)
+}
+
 /** Is `error` a `keychain_unavailable` {@link ApikeyError}? */
 export function isKeychainUnavailable(error: unknown): error is ApikeyError {
   return error instanceof ApikeyError && error.code === 'keychain_unavailable'

@@ -16,7 +16,9 @@ export {
   type SecretStore,
 } from './keychain.js'
 export {
+  ABSENT_KEYCHAIN_REASONS,
   classifyKeychainError,
+  isKeychainAbsent,
   isKeychainUnavailable,
   redactSecrets,
   unavailableError,

@@ -13,7 +13,9 @@
  * - Writes are size-checked first (FC-21) and read back (FC-22).
  */
 import {randomBytes} from 'node:crypto'
+import {existsSync} from 'node:fs'
 import {createRequire} from 'node:module'
+import {join} from 'node:path'
 import {ApikeyError, usageError} from '../../core/errors.js'
 import {classifyKeychainError, redactSecrets, unavailableError, type UnavailableReason} from './classify.js'
 import {runHelper, type HelperOp, type HelperOpResult, type HelperOutcome} from './helper.js'
@@ -188,9 +190,23 @@ export function createKeychain(options: KeychainOptions = {}): SecretStore {
     }
   }
 
+  /**
+   * On Secret Service platforms the binding's libdbus finds the session bus
+   * only through DBUS_SESSION_BUS_ADDRESS (X11 autolaunch is compiled out), so
+   * without it (and without a `$XDG_RUNTIME_DIR/bus` socket, to stay safe if
+   * that lookup is ever added) we skip the helper: the common CI/container case
+   * costs no process start.
+   */
+  function sessionBusConfigured(): boolean {
+    if (platform !== 'linux' && platform !== 'freebsd' && platform !== 'openbsd') return true
+    if (env.DBUS_SESSION_BUS_ADDRESS) return true
+    return Boolean(env.XDG_RUNTIME_DIR && existsSync(join(env.XDG_RUNTIME_DIR, 'bus')))
+  }
+
   /** Runs ops in the helper; returns the per-op results or throws the classified failure. */
   async function run(ops: HelperOp[], action: string, secrets: string[]): Promise<HelperOpResult[]> {
     const context = {action, storeName: name, secrets, timeoutMs}
+    if (broken === undefined && !sessionBusConfigured()) broken = {reason: 'no-dbus', detail: 'DBUS_SESSION_BUS_ADDRESS is not set'}
     if (broken) throw unavailableError(broken.reason, context, broken.detail)
     const path = resolveModule()
     if (path instanceof ApikeyError) throw path

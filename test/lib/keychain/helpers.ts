@@ -73,7 +73,8 @@ export const FAKE_BINDING = fileURLToPath(new URL('./fixtures/fake-binding.cjs',
 
 /** Environment that makes the real `@napi-rs/keyring` load the fake binding in the helper. */
 export function fakeBindingEnv(mode: 'lost-write' | 'leak' | 'record', dir: string): Record<string, string | undefined> {
-  return {...process.env, NAPI_RS_NATIVE_LIBRARY_PATH: FAKE_BINDING, FAKE_KEYRING_MODE: mode, FAKE_KEYRING_FILE: join(dir, 'fake-store.json'), FAKE_KEYRING_LOG: join(dir, 'fake-log.jsonl')}
+  // Any D-Bus address, so the adapter starts the helper (the fake ignores it).
+  return {...process.env, DBUS_SESSION_BUS_ADDRESS: `unix:path=${join(dir, 'fake-bus.sock')}`, NAPI_RS_NATIVE_LIBRARY_PATH: FAKE_BINDING, FAKE_KEYRING_MODE: mode, FAKE_KEYRING_FILE: join(dir, 'fake-store.json'), FAKE_KEYRING_LOG: join(dir, 'fake-log.jsonl')}
 }
 
 /** Are `dbus-daemon`, `gnome-keyring-daemon` and `dbus-send` installed? */

@@ -95,7 +95,7 @@ describe.skipIf(!realKeychainAvailable)('real Secret Service (run under scripts/
   })
 })
 
-describe.skipIf(!realKeychainAvailable)('FC-20: a locked keyring', () => {
+describe('FC-20: a locked keyring (private gnome-keyring, needs dbus-daemon and gnome-keyring-daemon)', () => {
   let service: Awaited<ReturnType<typeof startPrivateSecretService>> | undefined
   beforeAll(async () => {
     if (await canStartPrivateSecretService()) service = await startPrivateSecretService()
@@ -148,9 +148,16 @@ describe('no Secret Service reachable (FC-18, FC-19)', () => {
 
   test('FC-25: entries are never written to the kernel keyring instead (set fails, it does not silently succeed)', async () => {
     // Without a Secret Service an unpinned @napi-rs/keyring entry falls back to the kernel keyring.
-    const keychain = createKeychain({env: {...process.env, DBUS_SESSION_BUS_ADDRESS: undefined}})
+    const keychain = createKeychain({env: envWithoutDbus(tmp.dir)})
     const error = await failure(keychain.set('apikey:x', 'session', 'not-persisted'))
     expect(error.code).toBe('keychain_unavailable')
+  })
+
+  test('with DBUS_SESSION_BUS_ADDRESS unset on Linux it is unavailable at once, without starting the helper', async () => {
+    const env = {...process.env, DBUS_SESSION_BUS_ADDRESS: undefined, XDG_RUNTIME_DIR: tmp.dir, NAPI_RS_NATIVE_LIBRARY_PATH: join(tmp.dir, 'would-fail-differently.node')}
+    const error = await failure(createKeychain({env, platform: 'linux'}).get('apikey:x', 'session'))
+    expect(error.details).toMatchObject({reason: 'no-dbus'})
+    expect(error.message).toContain('DBUS_SESSION_BUS_ADDRESS is not set')
   })
 })
 
@@ -195,7 +202,8 @@ describe('time box (hung D-Bus endpoint)', () => {
 describe('FC-23: the native module cannot be loaded', () => {
   const tmp = tempDir()
   afterAll(() => tmp.remove())
-  const env = () => ({...process.env, NAPI_RS_NATIVE_LIBRARY_PATH: join(tmp.dir, 'missing-binding.node')})
+  // A D-Bus address is set so the adapter gets as far as loading the module.
+  const env = () => ({...envWithoutDbus(tmp.dir), NAPI_RS_NATIVE_LIBRARY_PATH: join(tmp.dir, 'missing-binding.node')})
 
   test('probe says unavailable (not-installed) and names the cause', async () => {
     const probe = await createKeychain({env: env()}).probe()
