@@ -224,6 +224,9 @@ export async function writeDotenvVariable(
     const mode = existing ? existing.mode & 0o7777 : NEW_DOTENV_MODE
 
     if (edit.change !== 'unchanged') {
+      if (existing && existing.nlink > 1) {
+        warnings.push(`${target} had ${existing.nlink} hard links; it was replaced atomically, so its other names keep the previous contents.`)
+      }
       const {tempPath, handle} = await createTemp(target)
       let renamed = false
       try {

@@ -1,5 +1,5 @@
 import {execFile} from 'node:child_process'
-import {chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync} from 'node:fs'
+import {chmodSync, chownSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -140,6 +140,14 @@ describe('writeDotenvVariable', () => {
     expect(lstatSync(file).isSymbolicLink()).toBe(true)
     expect(readlinkSync(file)).toBe('real.env')
     expect(readFileSync(real, 'utf8')).toBe('A=1\nAPI_KEY=k\n')
+  })
+
+  it('warns that other hard links keep the old contents', async () => {
+    writeFileSync(file, 'API_KEY=old\n')
+    linkSync(file, path.join(dir, 'copy.env'))
+    const result = await writeDotenvVariable(file, 'API_KEY', 'new')
+    expect(result.warnings).toEqual([`${file} had 2 hard links; it was replaced atomically, so its other names keep the previous contents.`])
+    expect(readFileSync(path.join(dir, 'copy.env'), 'utf8')).toBe('API_KEY=old\n')
   })
 
   it('a missing directory is an io error', async () => {
