@@ -179,14 +179,15 @@ export function createKeychain(options: KeychainOptions = {}): SecretStore {
   let probeCache: Promise<ProbeResult> | undefined
   let modulePath: string | undefined
 
-  function resolveModule(): string | ApikeyError {
+  /** Absolute path of the binding's entry module, or undefined (and `broken` set) when the package is not installed. */
+  function resolveModule(): string | undefined {
     if (modulePath !== undefined) return modulePath
     try {
       modulePath = createRequire(import.meta.url).resolve('@napi-rs/keyring')
       return modulePath
-    } catch (error) {
+    } catch {
       broken = {reason: 'not-installed', detail: 'package @napi-rs/keyring is not installed'}
-      return unavailableError('not-installed', {storeName: name}, broken.detail)
+      return undefined
     }
   }
 
@@ -207,9 +208,8 @@ export function createKeychain(options: KeychainOptions = {}): SecretStore {
   async function run(ops: HelperOp[], action: string, secrets: string[]): Promise<HelperOpResult[]> {
     const context = {action, storeName: name, secrets, timeoutMs}
     if (broken === undefined && !sessionBusConfigured()) broken = {reason: 'no-dbus', detail: 'DBUS_SESSION_BUS_ADDRESS is not set'}
-    if (broken) throw unavailableError(broken.reason, context, broken.detail)
-    const path = resolveModule()
-    if (path instanceof ApikeyError) throw path
+    const path = broken ? undefined : resolveModule()
+    if (broken || path === undefined) throw unavailableError(broken?.reason ?? 'not-installed', context, broken?.detail)
     const outcome: HelperOutcome = await runHelper({modulePath: path, linuxStore: 'secret-service', ops}, env, timeoutMs)
     switch (outcome.kind) {
       case 'timeout':
