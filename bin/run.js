@@ -1,4 +1,12 @@
 #!/usr/bin/env node
-import {execute} from '@oclif/core'
-
-await execute({dir: import.meta.url})
+// Fast path for `--version` and `whoami --offline KEY` (no oclif load); see src/fast-path.ts.
+const argv = process.argv.slice(2)
+let handled = false
+if (process.env.APIKEY_NO_FAST_PATH === undefined && (argv[0] === 'whoami' || argv[0] === '--version' || argv[0] === '-v')) {
+  const {fastPath} = await import('../dist/fast-path.js')
+  handled = await fastPath(argv, new URL('../package.json', import.meta.url))
+}
+if (!handled) {
+  const {execute} = await import('@oclif/core')
+  await execute({dir: import.meta.url})
+}

@@ -6,6 +6,7 @@
 import {Command, Flags, type Interfaces} from '@oclif/core'
 import {ApikeyError, ExitCode} from '../core/errors.js'
 import {createDeps, type Deps} from './deps.js'
+import {jsonText, painter, renderError, stderrColor} from './render.js'
 
 /** Flags every network command accepts. */
 export const networkFlags = {
@@ -48,6 +49,11 @@ export abstract class ApikeyCommand<TResult> extends Command {
 
   abstract override run(): Promise<TResult>
 
+  /** `--json` output: plain pretty JSON on stdout (no colour codes, stable for pipes). */
+  protected override logJson(json: unknown): void {
+    process.stdout.write(jsonText(json))
+  }
+
   /** Prints a warning line on stderr (also with `--json`: stdout stays data-only). */
   protected warnLine(message: string): void {
     process.stderr.write(`${this.paint('yellow', '⚠')} ${message}\n`)
@@ -60,10 +66,7 @@ export abstract class ApikeyCommand<TResult> extends Command {
 
   /** Colours text when stderr is a TTY and NO_COLOR is unset. */
   protected paint(color: 'red' | 'green' | 'yellow' | 'cyan' | 'dim' | 'bold', text: string): string {
-    const codes: Record<string, [number, number]> = {red: [31, 39], green: [32, 39], yellow: [33, 39], cyan: [36, 39], dim: [2, 22], bold: [1, 22]}
-    const useColor = Boolean(process.stderr.isTTY) && process.env.NO_COLOR === undefined && process.env.TERM !== 'dumb'
-    const [open, close] = codes[color] ?? [0, 0]
-    return useColor ? `\u001B[${open}m${text}\u001B[${close}m` : text
+    return painter(stderrColor(process.env, Boolean(process.stderr.isTTY)))(color, text)
   }
 
   /**
@@ -77,13 +80,10 @@ export abstract class ApikeyCommand<TResult> extends Command {
     const error = toApikeyError(err)
     process.exitCode = error.exitCode
     if (this.jsonEnabled()) {
-      this.logJson(error.toJSON())
+      process.stdout.write(jsonText(error.toJSON()))
       return
     }
-    const lines = [`${this.paint('red', 'Error:')} ${error.message}`]
-    for (const s of error.suggestions) lines.push(`  ${this.paint('cyan', '→')} ${s}`)
-    if (this.argv.includes('--debug') && error.cause instanceof Error && error.cause.stack) lines.push(this.paint('dim', error.cause.stack))
-    process.stderr.write(`${lines.join('\n')}\n`)
+    process.stderr.write(renderError(error, {color: stderrColor(process.env, Boolean(process.stderr.isTTY)), debug: this.argv.includes('--debug')}))
   }
 }
 

@@ -198,7 +198,7 @@ export async function ensureIgnored(filePath: string, options: EnsureIgnoredOpti
             `Stop tracking it (the file stays on disk): git -C ${shellWord(verdict.repoRoot)} rm --cached -- ${shellWord(rel)}`,
             ...(verdict.alsoIgnored ? [] : [`Ignore it: add the line ${rule} to ${path.join(verdict.repoRoot, '.gitignore')}`]),
             `Commit: git -C ${shellWord(verdict.repoRoot)} commit -m "Stop tracking ${rel}"`,
-            `Rotate every key that was ever in ${rel}: it remains in the git history (apikey keys rotate).`,
+            `Rotate every key that was ever in ${rel}: it remains in the git history (issue a new one with apikey init, then revoke the old one on the key service).`,
           ],
         },
       )

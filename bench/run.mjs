@@ -1,0 +1,82 @@
+#!/usr/bin/env node
+// Benchmarks (`npm run bench`): each result is a ratio against a baseline
+// measured in the same run, on the same machine. Writes docs/benchmarks.md.
+//
+// cold start: `apikey --version` and `apikey whoami --offline KEY` against
+// `node -e 0`, timed by hyperfine (target: at most 2.5x).
+import {execFileSync} from 'node:child_process'
+import {mkdtempSync, readFileSync, writeFileSync, rmSync} from 'node:fs'
+import {cpus, totalmem, tmpdir, hostname} from 'node:os'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {checksumOf} from '../dist/core/key-format.js'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const bin = join(root, 'bin', 'run.js')
+const out = join(root, 'docs', 'benchmarks.md')
+
+function have(cmd) {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], {stdio: 'ignore'})
+    return true
+  } catch {
+    return false
+  }
+}
+if (!have('hyperfine')) {
+  console.error('bench: hyperfine is not installed (apt-get install -y hyperfine)')
+  process.exit(1)
+}
+
+const work = mkdtempSync(join(tmpdir(), 'apikey-bench-'))
+const body = 'ak_weather-app_dev_' + 'x7Kq'.repeat(7) + 'ab'
+const key = body + checksumOf(body)
+const env = {...process.env, HOME: work, XDG_CONFIG_HOME: join(work, 'c'), OCLIF_SKIP_NEW_VERSION_CHECK: 'true', NO_COLOR: '1'}
+delete env.API_KEY
+const node = process.execPath
+const commands = {
+  baseline: `${node} -e 0`,
+  version: `${node} ${bin} --version`,
+  whoamiOffline: `${node} ${bin} whoami --offline ${key}`,
+}
+const json = join(work, 'hyperfine.json')
+execFileSync(
+  'hyperfine',
+  ['-N', '--warmup', '5', '--min-runs', '30', '--export-json', json, '-n', 'node -e 0', commands.baseline, '-n', 'apikey --version', commands.version, '-n', 'apikey whoami --offline KEY', commands.whoamiOffline],
+  {cwd: work, env, stdio: ['ignore', 'inherit', 'inherit']},
+)
+const results = JSON.parse(readFileSync(json, 'utf8')).results
+rmSync(work, {recursive: true, force: true})
+const [base, version, whoami] = results
+const ms = (r) => (r.mean * 1000).toFixed(1)
+const sd = (r) => (r.stddev * 1000).toFixed(1)
+const ratio = (r) => r.mean / base.mean
+const row = (r, target) => `| ${r.command} | ${ms(r)} ± ${sd(r)} | ${(r.median * 1000).toFixed(1)} | ${ratio(r).toFixed(2)}x | ${target} | ${ratio(r) <= 2.5 || target === '—' ? 'met' : 'NOT met'} |`
+
+const cpu = cpus()[0]?.model ?? 'unknown CPU'
+const section = `## Cold start (issue 2)
+
+Machine: ${cpu}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${process.platform}/${process.arch} (${hostname()}).
+Date: ${new Date().toISOString()}.
+Method: \`hyperfine -N --warmup 5 --min-runs 30\`, the three commands in one run; ratio = mean / mean of \`node -e 0\`.
+Reproduce: \`npm run bench\`.
+
+| command | mean ± σ (ms) | median (ms) | ratio | target | |
+|---|---|---|---|---|---|
+${row(base, '—')}
+${row(version, '≤ 2.5x')}
+${row(whoami, '≤ 2.5x')}
+`
+
+let doc = '# Benchmarks\n\nEvery number below is a ratio against a baseline measured in the same run on the same machine. Tests never assert on time.\n\n'
+try {
+  const existing = readFileSync(out, 'utf8')
+  // Keep other sections; replace this one.
+  const others = existing.split(/^(?=## )/m).filter((s) => s.startsWith('## ') && !s.startsWith('## Cold start'))
+  doc += [section, ...others].join('\n')
+} catch {
+  doc += section
+}
+writeFileSync(out, doc)
+console.log(`\n${section}\nwritten to ${out}`)
+if (ratio(version) > 2.5 || ratio(whoami) > 2.5) process.exitCode = 1

@@ -1,0 +1,38 @@
+import {Flags} from '@oclif/core'
+import {ApikeyCommand, networkFlags} from '../lib/command.js'
+import {isoTime} from '../lib/render.js'
+import {login, type LoginResult} from '../services/session.js'
+
+export default class Login extends ApikeyCommand<LoginResult> {
+  static override summary = 'Sign in to the key service.'
+  static override description =
+    'Signs in with your username and password and stores the session token in the OS keychain, or — only after a visible warning — in a 0600 file in the config directory. In CI, set APIKEY_TOKEN instead.'
+  static override examples = [
+    '<%= config.bin %> login --server https://keys.example.com',
+    "printf '%s' \"$PASSWORD\" | <%= config.bin %> login --server http://127.0.0.1:4000 --username ann --password-stdin",
+  ]
+  static override flags = {
+    ...networkFlags,
+    username: Flags.string({char: 'u', description: 'username'}),
+    'password-stdin': Flags.boolean({description: 'read the password from standard input (never pass it as an argument)'}),
+    'token-file': Flags.boolean({description: 'store the session token in the 0600 file even if a keychain is available'}),
+  }
+
+  async run(): Promise<LoginResult> {
+    const {flags} = await this.parse(Login)
+    const result = await login(this.deps, {
+      ...(flags.server === undefined ? {} : {server: flags.server}),
+      ...(flags.username === undefined ? {} : {username: flags.username}),
+      passwordStdin: flags['password-stdin'],
+      preferFile: flags['token-file'],
+      timeoutMs: flags.timeout * 1000,
+    })
+    for (const w of result.warnings) this.warnLine(w)
+    if (!this.jsonEnabled()) {
+      const where = result.tokenStorage.location === 'keychain' ? 'the OS keychain' : `${result.tokenStorage.path} (mode 0600)`
+      this.log(`${this.paint('green', '✓')} Signed in to ${result.server.url} as ${result.user.username} (teams: ${result.teams.map((t) => t.slug).join(', ') || 'none'})`)
+      this.info(`  session stored in ${where}; expires ${isoTime(result.expiresAt)}`)
+    }
+    return result
+  }
+}

@@ -1,0 +1,65 @@
+import {Flags} from '@oclif/core'
+import {ApikeyCommand} from '../../lib/command.js'
+
+/** `--json` result of `apikey server start` (printed once the service listens). */
+export interface ServerStartResult {
+  url: string
+  dbPath: string
+  dataDir: string
+}
+
+export default class ServerStart extends ApikeyCommand<ServerStartResult | undefined> {
+  static override summary = 'Run the key service (embedded SQLite by default).'
+  static override description =
+    'Starts the key service and keeps running until SIGINT or SIGTERM, then shuts down cleanly. Data lives in the XDG data dir (~/.local/share/apikey/apikey.db) unless --db is given; the HMAC pepper is kept beside the database (mode 0600) or taken from APIKEY_PEPPER.'
+  static override examples = [
+    '<%= config.bin %> server start',
+    '<%= config.bin %> server start --host 127.0.0.1 --port 4000 --db ./data/apikey.db',
+    '<%= config.bin %> server start --port 0 --json   # free port; prints {"url": …}',
+  ]
+  static override flags = {
+    host: Flags.string({description: 'address to listen on', default: '127.0.0.1'}),
+    port: Flags.integer({description: 'TCP port (0 = any free port)', default: 4000, min: 0, max: 65535}),
+    db: Flags.string({description: 'SQLite database file (default: $XDG_DATA_HOME/apikey/apikey.db)'}),
+    'log-level': Flags.option({options: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const, default: 'info'})(),
+  }
+
+  async run(): Promise<ServerStartResult | undefined> {
+    const {flags} = await this.parse(ServerStart)
+    const {startServer} = await import('../../server/main.js')
+    const server = await startServer({
+      host: flags.host,
+      port: flags.port,
+      ...(flags.db === undefined ? {} : {dbPath: flags.db}),
+      logLevel: flags['log-level'],
+      env: process.env,
+    })
+    const result: ServerStartResult = {url: server.url, dbPath: server.dbPath, dataDir: server.dataDir}
+    if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify(result)}\n`)
+    else {
+      process.stdout.write(`${server.url}\n`)
+      this.info(`apikey key service listening on ${server.url}`)
+      this.info(`  database: ${server.dbPath}`)
+      this.info(`  data dir: ${server.dataDir}`)
+      this.info('  stop with Ctrl+C (SIGINT) or SIGTERM')
+    }
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string) => {
+        this.info(`${signal} received: shutting down`)
+        process.off('SIGINT', onInt)
+        process.off('SIGTERM', onTerm)
+        server.close().then(resolve, (error: unknown) => {
+          process.stderr.write(`error while shutting down: ${(error as Error).message}\n`)
+          process.exitCode = 1
+          resolve()
+        })
+      }
+      const onInt = () => stop('SIGINT')
+      const onTerm = () => stop('SIGTERM')
+      process.on('SIGINT', onInt)
+      process.on('SIGTERM', onTerm)
+    })
+    // The result was already printed when the service started listening.
+    return undefined
+  }
+}

@@ -1,0 +1,62 @@
+import {Args, Flags} from '@oclif/core'
+import {ApikeyCommand} from '../../../lib/command.js'
+import {readSecretFromStdin} from '../../../lib/stdin.js'
+import {MIN_PASSWORD_LENGTH} from '../../../core/validation.js'
+import {usageError} from '../../../core/errors.js'
+
+/** `--json` result of `apikey server users add`. */
+export interface UsersAddResult {
+  user: {id: string; username: string; isAdmin: boolean}
+  team: {slug: string; name: string; contactEmail: string | null}
+  createdTeam: boolean
+  createdUser: boolean
+  role: 'member' | 'owner'
+  dbPath: string
+}
+
+export default class ServerUsersAdd extends ApikeyCommand<UsersAddResult> {
+  static override summary = 'Create a local account and its team on the key service database.'
+  static override description =
+    'Bootstraps local accounts. Creates the team when it does not exist (the first user of a new team becomes its owner). Adding an existing user to another team keeps their password. Run it on the machine that holds the database; the service may be running.'
+  static override examples = [
+    "printf '%s' \"$PASSWORD\" | <%= config.bin %> server users add ann --team weather --password-stdin",
+    '<%= config.bin %> server users add root --team platform --admin   # asks for the password on a terminal',
+  ]
+  static override args = {
+    name: Args.string({description: 'username', required: true}),
+  }
+  static override flags = {
+    team: Flags.string({description: 'team slug (created when missing)', required: true}),
+    'team-name': Flags.string({description: 'display name for a new team'}),
+    'team-contact': Flags.string({description: 'contact email for a new team'}),
+    admin: Flags.boolean({description: 'make the user a service admin'}),
+    owner: Flags.boolean({description: 'make the user an owner of the team'}),
+    'password-stdin': Flags.boolean({description: 'read the password from standard input'}),
+    db: Flags.string({description: 'SQLite database file (default: $XDG_DATA_HOME/apikey/apikey.db)'}),
+  }
+
+  async run(): Promise<UsersAddResult> {
+    const {args, flags} = await this.parse(ServerUsersAdd)
+    const password = flags['password-stdin']
+      ? await readSecretFromStdin(process.stdin, '--password-stdin')
+      : await this.deps.prompter.password({message: `Password for ${args.name}`, flag: '--password-stdin'})
+    if (password.length < MIN_PASSWORD_LENGTH) throw usageError(`the password is too short: at least ${MIN_PASSWORD_LENGTH} characters`)
+    const {addUser} = await import('../../../server/services/users.js')
+    const result = await addUser({
+      env: process.env,
+      ...(flags.db === undefined ? {} : {dbPath: flags.db}),
+      username: args.name,
+      password,
+      team: flags.team,
+      ...(flags['team-name'] === undefined ? {} : {teamName: flags['team-name']}),
+      ...(flags['team-contact'] === undefined ? {} : {teamContactEmail: flags['team-contact']}),
+      admin: flags.admin,
+      ...(flags.owner ? {role: 'owner' as const} : {}),
+    })
+    if (!this.jsonEnabled()) {
+      this.log(`${result.createdUser ? 'created' : 'updated'} user ${result.user.username}${result.user.isAdmin ? ' (admin)' : ''} in team ${result.team.slug} as ${result.role}${result.createdTeam ? ' (new team)' : ''}`)
+      this.info(`database: ${result.dbPath}`)
+    }
+    return result
+  }
+}

@@ -1,0 +1,3 @@
+/** Package entry: the oclif run function and the pure core. */
+export {run} from '@oclif/core'
+export * from './core/index.js'

@@ -1,0 +1,49 @@
+/**
+ * Rendering for people and for pipes (GitHub CLI style): aligned labels on a
+ * TTY, `label<TAB>value` lines with full ISO timestamps when piped.
+ */
+
+/** Renders label/value rows. Rows with undefined values are skipped. */
+export function renderRows(rows: Array<[string, string | undefined]>, tty: boolean): string {
+  const kept = rows.filter((r): r is [string, string] => r[1] !== undefined)
+  if (!tty) return kept.map(([k, v]) => `${k}\t${v}`).join('\n')
+  const width = Math.max(...kept.map(([k]) => k.length))
+  return kept.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n')
+}
+
+/** ISO 8601 UTC timestamp for ms since epoch, or `never` for null. */
+export function isoTime(ms: number | null | undefined): string {
+  return ms === null || ms === undefined ? 'never' : new Date(ms).toISOString()
+}
+
+/** ANSI colour helper; identity when `color` is false. */
+export function painter(color: boolean): (name: 'red' | 'green' | 'yellow' | 'cyan' | 'dim' | 'bold', text: string) => string {
+  const codes: Record<string, [number, number]> = {red: [31, 39], green: [32, 39], yellow: [33, 39], cyan: [36, 39], dim: [2, 22], bold: [1, 22]}
+  return (name, text) => {
+    if (!color) return text
+    const [open, close] = codes[name] ?? [0, 0]
+    return `\u001B[${open}m${text}\u001B[${close}m`
+  }
+}
+
+/** Should stderr be coloured? TTY, `NO_COLOR` unset (https://no-color.org), `TERM` not dumb. */
+export function stderrColor(env: Record<string, string | undefined>, isTTY: boolean): boolean {
+  return isTTY && env.NO_COLOR === undefined && env.TERM !== 'dumb'
+}
+
+/** An error as rendered for people on stderr: the message, then one `→ suggestion` line each. */
+export function renderError(
+  error: {message: string; suggestions: string[]; cause?: unknown},
+  options: {color: boolean; debug: boolean},
+): string {
+  const paint = painter(options.color)
+  const lines = [`${paint('red', 'Error:')} ${error.message}`]
+  for (const s of error.suggestions) lines.push(`  ${paint('cyan', '→')} ${s}`)
+  if (options.debug && error.cause instanceof Error && error.cause.stack) lines.push(paint('dim', error.cause.stack))
+  return `${lines.join('\n')}\n`
+}
+
+/** The `--json` text of a result or error: pretty JSON with a trailing newline. */
+export function jsonText(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`
+}

@@ -1,0 +1,152 @@
+/**
+ * Developer sessions: sign in, sign out, and the token a command should use
+ * (design §5: `APIKEY_TOKEN` → keychain → 0600 file).
+ */
+import {ApikeyError, usageError} from '../core/errors.js'
+import {USERNAME_PATTERN, USERNAME_RULE} from '../core/validation.js'
+import type {MembershipView, UserView} from '../core/wire.js'
+import type {Deps} from '../lib/deps.js'
+import {readSecretFromStdin} from '../lib/stdin.js'
+import {noServerError, resolveServer, type ResolvedServer, type ServerSource} from './server-url.js'
+
+/** Input of {@link login}. */
+export interface LoginInput {
+  server?: string
+  username?: string
+  passwordStdin: boolean
+  /** Store the token in the 0600 file even when a keychain is available. */
+  preferFile?: boolean
+  timeoutMs: number
+}
+
+/** Result of {@link login}; the `--json` output of `apikey login`. */
+export interface LoginResult {
+  server: {url: string; source: ServerSource}
+  user: UserView
+  teams: MembershipView[]
+  /** Session expiry, ms since epoch. */
+  expiresAt: number
+  /** Where the session token was stored. */
+  tokenStorage: {location: 'keychain' | 'file'; path?: string}
+  warnings: string[]
+}
+
+/**
+ * Signs in with a password and stores the session token.
+ * @throws ApikeyError `usage` (exit 2) for a missing value without a TTY,
+ *   `invalid_credentials` (exit 4) for a wrong username or password,
+ *   `network`/`timeout` (exit 1) when the service cannot be reached.
+ */
+export async function login(deps: Deps, input: LoginInput): Promise<LoginResult> {
+  const project = await deps.project()
+  const config = await deps.config()
+  let server = resolveServer(input.server, deps.env, project, config)
+  const warnings: string[] = []
+  if (server === undefined) {
+    if (!deps.prompter.interactive) throw noServerError()
+    const {normaliseServerUrl} = await import('./server-url.js')
+    const url = normaliseServerUrl(await deps.prompter.input({message: 'Key service URL', flag: '--server'}))
+    server = {url, source: 'flag', host: new URL(url).host}
+  }
+  const api = await deps.api({server: server.url, timeoutMs: input.timeoutMs})
+  // Make sure the URL is an apikey service before sending a password to it.
+  await api.meta()
+  const username =
+    input.username ??
+    (await deps.prompter.input({
+      message: 'Username',
+      flag: '--username',
+      ...(config.username === undefined ? {} : {default: config.username}),
+      validate: (v) => USERNAME_PATTERN.test(v) || USERNAME_RULE,
+    }))
+  if (!USERNAME_PATTERN.test(username)) throw usageError(`--username "${username}" is not valid: ${USERNAME_RULE}`)
+  const password = input.passwordStdin
+    ? await readSecretFromStdin(deps.stdin, '--password-stdin')
+    : await deps.prompter.password({message: `Password for ${username}`, flag: '--password-stdin'})
+  let session
+  try {
+    session = await api.login({username, password})
+  } catch (error) {
+    if (error instanceof ApikeyError && error.code === 'invalid_credentials') {
+      throw new ApikeyError(`sign-in to ${server.url} failed: unknown username or wrong password`, {
+        code: 'invalid_credentials',
+        suggestions: [`apikey login --server ${server.url} --username ${username}`],
+      })
+    }
+    throw error
+  }
+  const store = await deps.credentials()
+  const saved = await store.save(server.url, session.token, {preferFile: input.preferFile === true})
+  if (deps.env.APIKEY_TOKEN) warnings.push('APIKEY_TOKEN is set in the environment: it takes precedence over the session just stored; unset it to use this sign-in')
+  await deps.saveConfig({...config, server: server.url, username})
+  return {
+    server: {url: server.url, source: server.source},
+    user: session.user,
+    teams: session.teams,
+    expiresAt: session.expiresAt,
+    tokenStorage: saved.location === 'file' ? {location: 'file', ...(saved.path === undefined ? {} : {path: saved.path})} : {location: 'keychain'},
+    warnings,
+  }
+}
+
+/** A usable session: the server and the token to send. */
+export interface ActiveSession {
+  server: ResolvedServer
+  token: string
+  tokenSource: 'env' | 'keychain' | 'file'
+}
+
+/**
+ * Finds the session token for the resolved server. Credentials resolve before
+ * any prompt decision (FC-29).
+ * @returns undefined when not signed in.
+ * @throws ApikeyError `keychain_unavailable` when the keychain cannot be read (FC-20):
+ *   not the same as "not signed in".
+ */
+export async function currentSession(deps: Deps, server: ResolvedServer): Promise<ActiveSession | undefined> {
+  const store = await deps.credentials()
+  const found = await store.resolve(server.url)
+  if (found === null || found === undefined) return undefined
+  return {server, token: found.token, tokenSource: found.source}
+}
+
+/** The error for a command that needs a session and has none. */
+export function notSignedIn(serverUrl: string): ApikeyError {
+  return new ApikeyError(`not signed in to ${serverUrl}`, {
+    code: 'not_signed_in',
+    suggestions: [`apikey login --server ${serverUrl}`, 'or set APIKEY_TOKEN'],
+  })
+}
+
+/** Result of {@link logout}. */
+export interface LogoutResult {
+  server: string
+  /** Whether the service revoked the session (false when unreachable or already invalid). */
+  revokedOnServer: boolean
+  /** Places the token was removed from. */
+  cleared: string[]
+  warnings: string[]
+}
+
+/** Revokes the session on the service (best effort) and forgets it locally. */
+export async function logout(deps: Deps, input: {server?: string; timeoutMs: number}): Promise<LogoutResult> {
+  const server = resolveServer(input.server, deps.env, await deps.project(), await deps.config())
+  if (server === undefined) throw noServerError()
+  const warnings: string[] = []
+  const store = await deps.credentials()
+  const found = await store.resolve(server.url).catch(() => null)
+  let revokedOnServer = false
+  if (found) {
+    try {
+      const api = await deps.api({server: server.url, token: found.token, timeoutMs: input.timeoutMs})
+      await api.logout()
+      revokedOnServer = true
+    } catch (error) {
+      warnings.push(`could not revoke the session on ${server.url}: ${(error as Error).message}; it expires on its own`)
+    }
+  }
+  const cleared = await store.clear(server.url)
+  for (const f of cleared.failed) warnings.push(`could not remove the session from the ${f.place}: ${f.message}`)
+  if (cleared.envStillSet) warnings.push('APIKEY_TOKEN is still set in this environment; unset it to sign out completely')
+  return {server: server.url, revokedOnServer, cleared: cleared.cleared, warnings}
+}

@@ -1,0 +1,116 @@
+/**
+ * `apikey whoami`: which app and team own a key. The offline part (prefix,
+ * app, env, checksum) always runs and never touches the network; the owner
+ * lookup asks the key service with the key itself as credential.
+ */
+import {ApikeyError} from '../core/errors.js'
+import {parseKey, type KeyProblem} from '../core/key-format.js'
+import type {AppView, KeyView} from '../core/wire.js'
+import type {Deps} from '../lib/deps.js'
+import {locateKey, type KeySourceName, type KeySourceReport} from './key-sources.js'
+import {noServerError, resolveServer, type ServerSource} from './server-url.js'
+
+/** Input of {@link whoami}. */
+export interface WhoamiInput {
+  /** Key from the argument or `--key`. */
+  key?: string
+  /** Skip the owner lookup. */
+  offline: boolean
+  /** `--server`. */
+  server?: string
+  /** Overall deadline, ms. */
+  timeoutMs: number
+  /** `--env-file` override. */
+  envFile?: string
+  /** `--var` override. */
+  variable?: string
+}
+
+/** Result of {@link whoami}; the `--json` output of `apikey whoami`. */
+export interface WhoamiResult {
+  /** What the key says about itself, offline. */
+  key: {start: string; prefix: string; app: string; env: string; checksumValid: true}
+  /** Where the key came from. */
+  source: {name: KeySourceName; location: string}
+  /** Every place looked at (when the key was not given on the command line). */
+  sources: KeySourceReport[]
+  /** The owner lookup: `skipped` with --offline, `ok`, or `failed` with the error. */
+  lookup:
+    | {state: 'skipped'}
+    | {state: 'ok'; server: {url: string; source: ServerSource}; app: AppView; apiKey: KeyView}
+    | {state: 'failed'; server?: {url: string; source: ServerSource}; error: {code: string; message: string; suggestions: string[]}}
+  warnings: string[]
+}
+
+/** Days before expiry from which whoami warns. */
+export const EXPIRY_WARNING_DAYS = 14
+
+/**
+ * Runs whoami.
+ * @throws ApikeyError `not_found` (exit 4) when no key is found anywhere;
+ *   `malformed_key` (exit 1) naming the wrong parts — before any network call.
+ */
+export async function whoami(deps: Deps, input: WhoamiInput): Promise<WhoamiResult> {
+  const project = await deps.project()
+  const config = await deps.config()
+  const server = resolveServer(input.server, deps.env, project, config)
+  const location = await locateKey(deps, {
+    ...(input.key === undefined ? {} : {argument: input.key}),
+    ...(project === undefined ? {} : {project}),
+    ...(input.envFile === undefined ? {} : {envFile: input.envFile}),
+    ...(input.variable === undefined ? {} : {variable: input.variable}),
+    ...(server === undefined ? {} : {serverHost: server.host}),
+    firstOnly: input.key !== undefined,
+  })
+  if (location.chosen === undefined) {
+    throw new ApikeyError('no API key found: not given, not in the environment, not in .env, not in the keychain', {
+      code: 'not_found',
+      exitCode: 4,
+      suggestions: ['apikey init   (get your own key for this project)', 'apikey whoami KEY   (check a key you have)'],
+      details: {sources: location.sources},
+    })
+  }
+  const {key, source, location: where} = location.chosen
+  const parsed = parseKey(key)
+  if (!parsed.valid) throw malformedKeyError(parsed.problems, where)
+  const result: WhoamiResult = {
+    key: {start: parsed.start!, prefix: parsed.prefix!, app: parsed.app!, env: parsed.env!, checksumValid: true},
+    source: {name: source, location: where},
+    sources: location.sources,
+    lookup: {state: 'skipped'},
+    warnings: [...location.warnings],
+  }
+  if (input.offline) return result
+  if (server === undefined) {
+    const error = noServerError() as ApikeyError
+    result.lookup = {state: 'failed', error: {code: error.code, message: error.message, suggestions: error.suggestions}}
+    return result
+  }
+  const serverInfo = {url: server.url, source: server.source}
+  try {
+    const api = await deps.api({server: server.url, timeoutMs: input.timeoutMs})
+    const answer = await api.whoamiKey(key)
+    result.lookup = {state: 'ok', server: serverInfo, app: answer.app, apiKey: answer.key}
+    const k = answer.key
+    if (k.status === 'revoked') result.warnings.push(`this key was revoked${k.revokedAt ? ` at ${new Date(k.revokedAt).toISOString()}` : ''}${k.revokedBy ? ` by ${k.revokedBy}` : ''}; run: apikey init`)
+    else if (k.status === 'expired') result.warnings.push(`this key expired at ${new Date(k.expiresAt ?? 0).toISOString()}; run: apikey init`)
+    else if (k.expiresAt !== null && k.expiresAt - deps.now() < EXPIRY_WARNING_DAYS * 86_400_000) {
+      result.warnings.push(`this key expires at ${new Date(k.expiresAt).toISOString()} (in less than ${EXPIRY_WARNING_DAYS} days); run: apikey init`)
+    }
+  } catch (error) {
+    const e = error instanceof ApikeyError ? error : new ApikeyError((error as Error).message, {code: 'internal', cause: error})
+    const message = e.code === 'key_not_found' || e.code === 'not_found' ? `${server.url} does not know this key (${parsed.start}): it was not issued by this service, or it was deleted` : e.message
+    result.lookup = {state: 'failed', server: serverInfo, error: {code: e.code, message, suggestions: e.suggestions}}
+  }
+  return result
+}
+
+/** The error for a key that fails the offline checks, naming each wrong part. */
+export function malformedKeyError(problems: KeyProblem[], where: string): ApikeyError {
+  const parts = [...new Set(problems.map((p) => p.part))]
+  return new ApikeyError(`the key from ${where} is not valid (${parts.join(', ')}): ${problems.map((p) => p.message).join('; ')}`, {
+    code: 'malformed_key',
+    suggestions: ['copy the key again without edits, or get a new one: apikey init'],
+    details: {problems},
+  })
+}

@@ -1,0 +1,40 @@
+/**
+ * Text rendering of `apikey whoami` results, shared by the oclif command and
+ * the start-up fast path (bin/run.js), so both print the same bytes.
+ */
+import {isoTime, painter, renderRows} from '../lib/render.js'
+import type {WhoamiResult} from '../services/whoami.js'
+
+/** Renders a whoami result: data for stdout, warnings and lookup failures for stderr. */
+export function renderWhoami(r: WhoamiResult, options: {stdoutTTY: boolean; color: boolean}): {stdout: string; stderr: string} {
+  const paint = painter(options.color)
+  const rows: Array<[string, string | undefined]> = [
+    ['key', r.key.start],
+    ['source', r.source.location],
+  ]
+  if (r.lookup.state === 'ok') {
+    const {app, apiKey} = r.lookup
+    rows.push(
+      ['app', `${app.slug} (${app.name})`],
+      ['team', `${app.team.slug} (${app.team.name})`],
+      ['contact', app.contactEmail],
+      ['env', apiKey.env],
+      ['kind', apiKey.kind],
+      ['key id', apiKey.id],
+      ['status', apiKey.status],
+      ['created', `${isoTime(apiKey.createdAt)} by ${apiKey.createdBy}`],
+      ['expires', isoTime(apiKey.expiresAt)],
+      ['revoked', apiKey.revokedAt === null ? undefined : `${isoTime(apiKey.revokedAt)}${apiKey.revokedBy ? ` by ${apiKey.revokedBy}` : ''}`],
+      ['server', r.lookup.server.url],
+    )
+  } else {
+    rows.push(['app', `${r.key.app} (read from the key${r.lookup.state === 'skipped' ? '; --offline: owner not looked up' : '; not confirmed by the service'})`], ['env', r.key.env], ['checksum', 'valid'])
+  }
+  let stderr = ''
+  for (const w of r.warnings) stderr += `${paint('yellow', '⚠')} ${w}\n`
+  if (r.lookup.state === 'failed') {
+    stderr += `${paint('red', 'Owner lookup failed:')} ${r.lookup.error.message}\n`
+    for (const s of r.lookup.error.suggestions) stderr += `  ${paint('cyan', '→')} ${s}\n`
+  }
+  return {stdout: `${renderRows(rows, options.stdoutTTY)}\n`, stderr}
+}
