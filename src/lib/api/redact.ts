@@ -83,11 +83,12 @@ const SESSION_TOKEN_PATTERN = new RegExp(`\\b${SESSION_TOKEN_PREFIX}[A-Za-z0-9_-
  * @param text - any text (a message, a debug line, a response snippet).
  * @param knownSecrets - secrets in play (the session token, the key); empty
  *   strings are ignored.
- * @param hidden - secrets replaced by a bare `***` without any hint (passwords).
+ * @param hidden - secrets replaced by a bare `***` without any hint (passwords);
+ *   values shorter than 4 characters are skipped (they would mangle ordinary text).
  */
 export function scrubText(text: string, knownSecrets: readonly (string | undefined)[] = [], hidden: readonly string[] = []): string {
   let out = text
-  for (const secret of [...hidden].filter((h) => h.length > 0).sort((a, b) => b.length - a.length)) out = out.split(secret).join(REDACTED)
+  for (const secret of [...hidden].filter((h) => h.length >= 4).sort((a, b) => b.length - a.length)) out = out.split(secret).join(REDACTED)
   // Longest first, so a secret containing another is replaced whole.
   const secrets = knownSecrets.filter((s): s is string => typeof s === 'string' && s.length > 0).sort((a, b) => b.length - a.length)
   for (const secret of secrets) out = out.split(secret).join(maskSecret(secret))
