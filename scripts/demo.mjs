@@ -36,9 +36,7 @@ const PASSWORD = 'demo-password-123'
 const step = (text) => process.stdout.write(`\n\u001B[1m$ ${text}\u001B[0m\n`)
 function apikey(args, {input, cwd = project} = {}) {
   step(`apikey ${args.join(' ')}${input ? '   (password on stdin)' : ''}`)
-  const out = execFileSync(process.execPath, [BIN, ...args], {cwd, env, input: input ?? '', stdio: ['pipe', 'pipe', 'inherit'], encoding: 'utf8'})
-  process.stdout.write(out)
-  return out
+  execFileSync(process.execPath, [BIN, ...args], {cwd, env, input: input ?? '', stdio: ['pipe', 'inherit', 'inherit']})
 }
 function sh(cmd, args, cwd = project) {
   step(`${cmd} ${args.join(' ')}`)
@@ -69,7 +67,7 @@ async function main() {
   sh('git', ['commit', '-q', '-m', 'initial'])
 
   apikey(['login', '--server', url, '--username', 'ann', '--password-stdin'], {input: PASSWORD})
-  apikey(['init', '--contact', 'ann@example.com', '--yes'])
+  apikey(['init', '--app', 'weather-app', '--contact', 'ann@example.com', '--yes'])
 
   step('cat .env   (key masked here)')
   process.stdout.write(readFileSync(join(project, '.env'), 'utf8').replace(/(_dev_[0-9A-Za-z]{4})[0-9A-Za-z]{32}/, '$1…'))

@@ -75,7 +75,7 @@ export async function status(deps: Deps, input: {server?: string; timeoutMs: num
     key: {
       source: located.chosen?.location ?? null,
       start: located.sources.find((s) => s.state === 'found')?.start ?? null,
-      sources: located.sources,
+      sources: located.sources.filter((s) => s.source !== 'argument'),
     },
     warnings,
   }

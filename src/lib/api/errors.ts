@@ -191,7 +191,7 @@ export function classifyNetworkError(err: unknown, ctx: NetworkErrorContext): Ap
       code: 'timeout',
       suggestions: [
         `Check that ${hostOf(ctx.url)} is reachable from this machine (VPN, firewall, HTTPS_PROXY / NO_PROXY)`,
-        `Allow more time with --timeout${ctx.timeoutMs === undefined ? '' : ` (now ${ctx.timeoutMs} ms)`}`,
+        `Allow more time with --timeout${ctx.timeoutMs === undefined ? '' : ` (seconds; now ${Math.ceil(ctx.timeoutMs / 1000)})`}`,
         ...proxySuggestions(ctx),
       ],
       details: {...baseDetails, phase, ...(ctx.timeoutMs === undefined ? {} : {timeoutMs: ctx.timeoutMs})},
@@ -306,7 +306,7 @@ export function classifyNetworkError(err: unknown, ctx: NetworkErrorContext): Ap
 export function deadlineExceededError(url: string, timeoutMs: number): ApikeyError {
   return new ApikeyError(`The ${timeoutMs} ms deadline of this command ran out before the request to ${redactUrl(url)} could start.`, {
     code: 'timeout',
-    suggestions: [`Allow more time with --timeout (now ${timeoutMs} ms)`],
+    suggestions: [`Allow more time with --timeout (seconds; now ${Math.ceil(timeoutMs / 1000)})`],
     details: {url: redactUrl(url), timeoutMs, phase: 'connect'},
   })
 }

@@ -207,7 +207,7 @@ export function createKeychain(options: KeychainOptions = {}): SecretStore {
   /** Runs ops in the helper; returns the per-op results or throws the classified failure. */
   async function run(ops: HelperOp[], action: string, secrets: string[]): Promise<HelperOpResult[]> {
     const context = {action, storeName: name, secrets, timeoutMs}
-    if (broken === undefined && !sessionBusConfigured()) broken = {reason: 'no-dbus', detail: 'DBUS_SESSION_BUS_ADDRESS is not set'}
+    if (broken === undefined && !sessionBusConfigured()) broken = {reason: 'no-dbus', detail: undefined}
     const path = broken ? undefined : resolveModule()
     if (broken || path === undefined) throw unavailableError(broken?.reason ?? 'not-installed', context, broken?.detail)
     const outcome: HelperOutcome = await runHelper({modulePath: path, linuxStore: 'secret-service', ops}, env, timeoutMs)

@@ -157,7 +157,7 @@ describe('no Secret Service reachable (FC-18, FC-19)', () => {
     const env = {...process.env, DBUS_SESSION_BUS_ADDRESS: undefined, XDG_RUNTIME_DIR: tmp.dir, NAPI_RS_NATIVE_LIBRARY_PATH: join(tmp.dir, 'would-fail-differently.node')}
     const error = await failure(createKeychain({env, platform: 'linux'}).get('apikey:x', 'session'))
     expect(error.details).toMatchObject({reason: 'no-dbus'})
-    expect(error.message).toContain('DBUS_SESSION_BUS_ADDRESS is not set')
+    expect(error.message).toContain('DBUS_SESSION_BUS_ADDRESS is unset')
   })
 })
 
