@@ -17,7 +17,7 @@ import {ApikeyError} from '../core/errors.js'
 import {systemClock, type Clock} from './clock.js'
 import type {Database} from './db/schema.js'
 import {REDACT_PATHS, REDACTED, safePath, serializers} from './logging.js'
-import {PROBLEM_CONTENT_TYPE, PROBLEM_STATUS, toProblem, unauthenticated} from './problems.js'
+import {PROBLEM_CONTENT_TYPE, toProblem} from './problems.js'
 import type {RouteDeps} from './routes/context.js'
 import {sharedSchemas} from './routes/schemas.js'
 import {v1Routes} from './routes/v1.js'
@@ -197,10 +197,3 @@ function sendProblem(source: ProblemSource | ApikeyError, request: FastifyReques
   if (status === 401) reply.header('www-authenticate', 'Bearer realm="apikey"')
   return reply.code(status).type(PROBLEM_CONTENT_TYPE).send(problem)
 }
-
-/** Status of an error code per the one table in `problems.ts`. */
-export function statusOf(code: keyof typeof PROBLEM_STATUS): number {
-  return PROBLEM_STATUS[code].status
-}
-
-export {unauthenticated}

@@ -105,13 +105,14 @@ export function problems(...statuses: number[]): Record<string, unknown> {
   return Object.fromEntries(statuses.map((status) => [String(status), {...ref('Problem'), description: 'problem details (application/problem+json)'}]))
 }
 
-/** Path parameter `{slug}`. */
+/** Path parameter `{slug}` (any string up to 64 characters; unknown slugs are 404). */
 export const slugParams = {
   type: 'object',
   required: ['slug'],
   properties: {slug: {type: 'string', minLength: 1, maxLength: 64, description: 'app slug'}},
 } as const
 
+/** `GET /v1/meta` 200 body ({@link MetaResponse} in src/core/wire.ts). */
 export const metaResponse = {
   type: 'object',
   required: ['service', 'version', 'keyPrefix', 'keyEnvVar', 'authModes', 'docsUrl', 'environments'],
@@ -127,6 +128,7 @@ export const metaResponse = {
   additionalProperties: false,
 } as const
 
+/** `POST /v1/sessions` body ({@link CreateSessionRequest}); credentials are checked by the service. */
 export const createSessionBody = {
   type: 'object',
   required: ['username', 'password'],
@@ -134,6 +136,7 @@ export const createSessionBody = {
   additionalProperties: false,
 } as const
 
+/** `POST /v1/sessions` 201 body ({@link CreateSessionResponse}). */
 export const createSessionResponse = {
   type: 'object',
   required: ['token', 'expiresAt', 'user', 'teams'],
@@ -146,6 +149,7 @@ export const createSessionResponse = {
   additionalProperties: false,
 } as const
 
+/** `GET /v1/me` 200 body ({@link MeResponse}). */
 export const meResponse = {
   type: 'object',
   required: ['user', 'teams', 'sessionExpiresAt'],
@@ -153,6 +157,7 @@ export const meResponse = {
   additionalProperties: false,
 } as const
 
+/** `POST /v1/apps` body ({@link CreateAppRequest}); slug, name and email rules are checked by the service (400 naming the rule). */
 export const createAppBody = {
   type: 'object',
   required: ['slug', 'name', 'team', 'contactEmail'],
@@ -166,6 +171,7 @@ export const createAppBody = {
   additionalProperties: false,
 } as const
 
+/** `GET /v1/apps` 200 body ({@link ListAppsResponse}). */
 export const listAppsResponse = {
   type: 'object',
   required: ['apps'],
@@ -173,6 +179,7 @@ export const listAppsResponse = {
   additionalProperties: false,
 } as const
 
+/** `POST /v1/apps/{slug}/keys` body ({@link CreateKeyRequest}); expiry bounds are checked by the service. */
 export const createKeyBody = {
   type: 'object',
   required: ['env'],
@@ -186,6 +193,7 @@ export const createKeyBody = {
   additionalProperties: false,
 } as const
 
+/** `POST /v1/apps/{slug}/keys` 201 body ({@link CreateKeyResponse}): a KeyView plus the plaintext key. */
 export const createKeyResponse = {
   type: 'object',
   required: ['id', 'app', 'env', 'kind', 'name', 'start', 'createdBy', 'createdAt', 'expiresAt', 'revokedAt', 'revokedBy', 'lastUsedAt', 'status', 'metadata', 'key'],
@@ -197,6 +205,7 @@ export const createKeyResponse = {
   additionalProperties: false,
 } as const
 
+/** `GET /v1/apps/{slug}/keys` 200 body ({@link ListKeysResponse}). */
 export const listKeysResponse = {
   type: 'object',
   required: ['keys'],
@@ -204,6 +213,7 @@ export const listKeysResponse = {
   additionalProperties: false,
 } as const
 
+/** `POST /v1/keys/whoami` 200 body ({@link KeyWhoamiResponse}). */
 export const whoamiResponse = {
   type: 'object',
   required: ['app', 'key'],

@@ -16,6 +16,9 @@ import {DEFAULT_SCRYPT_COST, resolveServerPaths, type ScryptCost} from '../setti
 import {defaultRandom, hashPassword, newId, type RandomBase62} from './crypto.js'
 import {teamView, userView} from './views.js'
 
+/** Path helpers the CLI needs next to {@link addUser} (XDG data dir; env passed in). */
+export {defaultDataDir, defaultDbPath, resolveServerPaths} from '../settings.js'
+
 /** Input of {@link addUser}. */
 export interface AddUserOptions {
   /** SQLite file; default {@link resolveServerPaths}`({env}).dbPath`. */
