@@ -62,7 +62,10 @@ export interface ServerSettings {
   maxKeyTtlMs: number
   /** Login attempts allowed per username (lower-cased). Default 10 per 5 minutes. */
   loginLimitPerUsername: RateLimitPolicy
-  /** Login attempts allowed per client address (IPv6 by /64). Default 10 per 5 minutes. */
+  /**
+   * Login attempts allowed per client address (IPv6 by /64). Default a burst of 50, then 1 per 2 s:
+   * a whole office behind one NAT address must still be able to sign in.
+   */
   loginLimitPerIp: RateLimitPolicy
   /** scrypt cost for new password hashes (stored hashes keep their own cost). */
   scryptCost: ScryptCost
@@ -82,7 +85,7 @@ export const DEFAULT_SETTINGS: ServerSettings = {
   keyTtlMs: {dev: 90 * DAY_MS, test: 30 * DAY_MS, stage: 90 * DAY_MS, prod: 365 * DAY_MS, ci: 7 * DAY_MS},
   maxKeyTtlMs: 730 * DAY_MS,
   loginLimitPerUsername: {capacity: 10, refillIntervalMs: 30_000},
-  loginLimitPerIp: {capacity: 10, refillIntervalMs: 30_000},
+  loginLimitPerIp: {capacity: 50, refillIntervalMs: 2_000},
   scryptCost: DEFAULT_SCRYPT_COST,
   trustProxy: false,
 }

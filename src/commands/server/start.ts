@@ -1,5 +1,8 @@
 import {Flags} from '@oclif/core'
+import {usageError} from '../../core/errors.js'
+import {PREFIX_PATTERN} from '../../core/key-format.js'
 import {ApikeyCommand} from '../../lib/command.js'
+import {isHttpUrl} from '../../lib/project-file.js'
 
 /** `--json` result of `apikey server start` (printed once the service listens). */
 export interface ServerStartResult {
@@ -21,17 +24,25 @@ export default class ServerStart extends ApikeyCommand<ServerStartResult | undef
     host: Flags.string({description: 'address to listen on', default: '127.0.0.1'}),
     port: Flags.integer({description: 'TCP port (0 = any free port)', default: 4000, min: 0, max: 65535}),
     db: Flags.string({description: 'SQLite database file (default: $XDG_DATA_HOME/apikey/apikey.db)'}),
+    'docs-url': Flags.string({description: 'docs URL served in /v1/meta and named in error messages', env: 'APIKEY_DOCS_URL'}),
+    'key-prefix': Flags.string({description: 'API key prefix, 2–8 lowercase letters (default ak); fixed for the life of a database', env: 'APIKEY_KEY_PREFIX'}),
     'log-level': Flags.option({options: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const, default: 'info'})(),
   }
 
   async run(): Promise<ServerStartResult | undefined> {
     const {flags} = await this.parse(ServerStart)
+    if (flags['key-prefix'] !== undefined && !PREFIX_PATTERN.test(flags['key-prefix'])) throw usageError(`--key-prefix "${flags['key-prefix']}" must be 2–8 lowercase letters`)
+    if (flags['docs-url'] !== undefined && !isHttpUrl(flags['docs-url'])) throw usageError(`--docs-url must be an http(s) URL`)
     const {startServer} = await import('../../server/main.js')
     const server = await startServer({
       host: flags.host,
       port: flags.port,
       ...(flags.db === undefined ? {} : {dbPath: flags.db}),
       logLevel: flags['log-level'],
+      settings: {
+        ...(flags['docs-url'] === undefined ? {} : {docsUrl: flags['docs-url']}),
+        ...(flags['key-prefix'] === undefined ? {} : {keyPrefix: flags['key-prefix']}),
+      },
       env: process.env,
     })
     const result: ServerStartResult = {url: server.url, dbPath: server.dbPath, dataDir: server.dataDir}
