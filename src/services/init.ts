@@ -100,25 +100,29 @@ export async function init(deps: Deps, input: InitInput): Promise<InitResult> {
   const {app, created} = await findOrRegisterApp(deps, api, me, slug, input, warnings)
 
   // 3. Where to store the key, checked before issuing it.
-  const store: KeyStore =
-    input.store ??
-    (project?.project.store ??
-      (deps.prompter.interactive
-        ? await deps.prompter.select<KeyStore>({
-            message: 'Where should your key be stored?',
-            flag: '--store',
-            choices: [
-              {value: 'dotenv', name: `${envFile} (gitignored, checked with git)`},
-              {value: 'keychain', name: 'OS keychain (nothing on disk in the project)'},
-            ],
-            default: 'dotenv',
-          })
-        : 'dotenv'))
+  // Choosing the .env option at this question is also the consent to protect it in .gitignore,
+  // so a new app costs at most four questions: slug, team (only with several), contact, store.
+  let consentFromChoice = false
+  let store: KeyStore | undefined = input.store ?? project?.project.store
+  if (store === undefined) {
+    if (deps.prompter.interactive) {
+      store = await deps.prompter.select<KeyStore>({
+        message: 'Where should your key be stored?',
+        flag: '--store',
+        choices: [
+          {value: 'dotenv', name: `${envFile}, added to .gitignore if needed (git itself is asked)`},
+          {value: 'keychain', name: 'OS keychain (nothing on disk in the project)'},
+        ],
+        default: 'dotenv',
+      })
+      consentFromChoice = store === 'dotenv'
+    } else store = 'dotenv'
+  }
   const envPath = resolve(projectDir, envFile)
   let gitInfo: {state: string; addedRule?: {file: string; line: string}} | undefined
   if (store === 'dotenv') {
     const {ensureIgnored} = await import('../lib/git/index.js')
-    const mayEdit = input.yes
+    const mayEdit = input.yes || consentFromChoice
       ? true
       : deps.prompter.interactive
         ? () => deps.prompter.confirm({message: `${relative(deps.cwd, envPath) || envFile} is not ignored by git. Add it to .gitignore?`, flag: '--yes', default: true})
