@@ -137,6 +137,8 @@ export interface KeyView {
   lastUsedAt: number | null
   status: KeyStatus
   metadata: KeyMetadata
+  /** Set when the key was rotated: it stays valid until `graceEndsAt` (issue 3; optional for older services). */
+  rotation?: KeyRotation | null
 }
 
 /** `POST /v1/apps/{slug}/keys` request. */
@@ -163,4 +165,119 @@ export interface ListKeysResponse {
 export interface KeyWhoamiResponse {
   app: AppView
   key: KeyView
+}
+
+// ---------------------------------------------------------------------------
+// Key lifecycle, audit and CI provisioning (issue 3)
+// ---------------------------------------------------------------------------
+
+/** Prefix of app-scoped provisioning tokens for CI (never confused with API keys or session tokens). */
+export const PROVISIONING_TOKEN_PREFIX = 'akp_'
+
+/** Rotation state of a key (present on {@link KeyView} when the key was rotated). */
+export interface KeyRotation {
+  /** When the key was rotated, ms since epoch. */
+  rotatedAt: number
+  /** Id of the key that replaced it. */
+  replacedBy: string
+  /** End of the grace period: the old key stops verifying at this instant (ms since epoch). */
+  graceEndsAt: number
+}
+
+/** `GET /v1/keys/{id}` response. */
+export interface GetKeyResponse {
+  app: AppView
+  key: KeyView & {rotation: KeyRotation | null}
+}
+
+/** `POST /v1/keys/{id}/rotate` request. */
+export interface RotateKeyRequest {
+  /** Grace period during which the old key stays valid, in ms. 0 = revoke at once. Default and maximum are service settings. */
+  graceMs?: number
+}
+
+/** `POST /v1/keys/{id}/rotate` 201 response: the new key (plaintext once) and the old key's new state. */
+export interface RotateKeyResponse {
+  newKey: CreateKeyResponse
+  oldKey: KeyView & {rotation: KeyRotation}
+}
+
+/** `DELETE /v1/keys/{id}` (revoke) response. Revoking twice is not an error. */
+export interface RevokeKeyResponse {
+  key: KeyView
+  /** True when the key was already revoked before this call (then `key.revokedAt` is the original time). */
+  alreadyRevoked: boolean
+}
+
+/** `POST /v1/apps/{slug}/transfer` request: ownership moves, keys do not change. */
+export interface TransferAppRequest {
+  /** Slug of the new owning team. */
+  team: string
+  /** New point of contact; default unchanged. */
+  contactEmail?: string
+}
+
+/** An audit log entry. Append-only on the service. */
+export interface AuditEventView {
+  id: string
+  /** Username, `token:<id>` for a provisioning token, or null for anonymous (failed sign-in). */
+  actor: string | null
+  /** e.g. `session.create`, `app.create`, `app.transfer`, `key.create`, `key.rotate`, `key.revoke`, `token.create`, `token.revoke`, `membership.add`. */
+  action: string
+  /** e.g. `app:weather-app`, `key:key_…`, `token:tok_…`. */
+  target: string
+  /** ms since epoch. */
+  time: number
+  /** Client address as seen by the service (after trusted-proxy handling), or null. */
+  sourceAddress: string | null
+  details: Record<string, unknown>
+}
+
+/** `GET /v1/audit?app=SLUG&since=MS` response (team owners for their apps; admins for all). */
+export interface ListAuditResponse {
+  events: AuditEventView[]
+}
+
+/** Scopes of provisioning tokens. */
+export type TokenScope = 'ci'
+
+/** `POST /v1/tokens` request. */
+export interface CreateTokenRequest {
+  app: string
+  scope: TokenScope
+  name?: string
+  /** Absolute expiry, ms since epoch; default and maximum are service settings (e.g. 90 d / 365 d). */
+  expiresAt?: number
+}
+
+/** A provisioning token without its secret. */
+export interface TokenView {
+  id: string
+  app: string
+  scope: TokenScope
+  name: string | null
+  /** Display start, e.g. `akp_4fT9…`. */
+  start: string
+  createdBy: string
+  createdAt: number
+  expiresAt: number
+  revokedAt: number | null
+  lastUsedAt: number | null
+  status: KeyStatus
+}
+
+/** `POST /v1/tokens` 201 response; `token` is shown once. */
+export interface CreateTokenResponse extends TokenView {
+  token: string
+}
+
+/** `GET /v1/tokens?app=SLUG` response. */
+export interface ListTokensResponse {
+  tokens: TokenView[]
+}
+
+/** `DELETE /v1/tokens/{id}` response. */
+export interface RevokeTokenResponse {
+  token: TokenView
+  alreadyRevoked: boolean
 }
