@@ -38,16 +38,18 @@ const commands = {
   baseline: `${node} -e 0`,
   version: `${node} ${bin} --version`,
   whoamiOffline: `${node} ${bin} whoami --offline ${key}`,
+  // For reference: the same --version through oclif (what every other command pays).
+  oclifVersion: `env APIKEY_NO_FAST_PATH=1 ${node} ${bin} --version`,
 }
 const json = join(work, 'hyperfine.json')
 execFileSync(
   'hyperfine',
-  ['-N', '--warmup', '5', '--min-runs', '30', '--export-json', json, '-n', 'node -e 0', commands.baseline, '-n', 'apikey --version', commands.version, '-n', 'apikey whoami --offline KEY', commands.whoamiOffline],
+  ['-N', '--warmup', '5', '--min-runs', '30', '--export-json', json, '-n', 'node -e 0', commands.baseline, '-n', 'apikey --version', commands.version, '-n', 'apikey whoami --offline KEY', commands.whoamiOffline, '-n', 'apikey --version via oclif (APIKEY_NO_FAST_PATH=1)', commands.oclifVersion],
   {cwd: work, env, stdio: ['ignore', 'inherit', 'inherit']},
 )
 const results = JSON.parse(readFileSync(json, 'utf8')).results
 rmSync(work, {recursive: true, force: true})
-const [base, version, whoami] = results
+const [base, version, whoami, oclif] = results
 const ms = (r) => (r.mean * 1000).toFixed(1)
 const sd = (r) => (r.stddev * 1000).toFixed(1)
 const ratio = (r) => r.mean / base.mean
@@ -66,6 +68,11 @@ Reproduce: \`npm run bench\`.
 ${row(base, '—')}
 ${row(version, '≤ 2.5x')}
 ${row(whoami, '≤ 2.5x')}
+${row(oclif, '—')}
+
+\`--version\` and \`whoami --offline KEY\` take a fast path in \`bin/run.js\` that skips loading oclif
+(src/fast-path.ts; same output, checked by test/commands/fast-path.e2e.test.ts). The last row shows
+what loading oclif costs every other command.
 `
 
 let doc = '# Benchmarks\n\nEvery number below is a ratio against a baseline measured in the same run on the same machine. Tests never assert on time.\n\n'
