@@ -20,6 +20,16 @@ import {ApikeyError, usageError} from '../../core/errors.js'
 import type {
   AppView,
   CreateAppRequest,
+  CreateTokenRequest,
+  CreateTokenResponse,
+  GetKeyResponse,
+  ListAuditResponse,
+  ListTokensResponse,
+  RevokeKeyResponse,
+  RevokeTokenResponse,
+  RotateKeyRequest,
+  RotateKeyResponse,
+  TransferAppRequest,
   CreateKeyRequest,
   CreateKeyResponse,
   CreateSessionRequest,
@@ -46,7 +56,7 @@ export const RETRYABLE_ERROR_CODES = ['ETIMEDOUT', 'ECONNRESET', 'EADDRINUSE', '
 export interface ApiClientOptions {
   /** Base URL of the key service, `http://` or `https://`, e.g. `https://keys.corp.example`. May carry a path prefix. */
   baseUrl: string
-  /** Developer session token (`aks_…`) sent as `Authorization: Bearer` on session routes. */
+  /** Bearer credential for authenticated routes: a developer session token (`aks_…`) or an app-scoped provisioning token (`akp_…`, CI). */
   token?: string
   /** Overall deadline of the command in ms (default {@link DEFAULT_TIMEOUT_MS}); ignored when `deadline` is given. */
   timeoutMs?: number
@@ -95,10 +105,36 @@ export interface ApiClient {
   createKey(slug: string, request: CreateKeyRequest): Promise<CreateKeyResponse>
   /** `POST /v1/keys/whoami` authenticated by the key itself (`Authorization: Bearer <key>`). Not retried. */
   whoamiKey(key: string): Promise<KeyWhoamiResponse>
+  /** `GET /v1/keys/{id}` — one key (without secret), its app and rotation state. */
+  getKey(id: string): Promise<GetKeyResponse>
+  /** `POST /v1/keys/{id}/rotate` — issues the replacement (plaintext once, in `newKey.key`); the old key stays valid for `graceMs`. Not retried. */
+  rotateKey(id: string, request: RotateKeyRequest): Promise<RotateKeyResponse>
+  /** `DELETE /v1/keys/{id}` — revokes a key; revoking twice answers `alreadyRevoked: true`. Idempotent, so retried. */
+  revokeKey(id: string): Promise<RevokeKeyResponse>
+  /** `POST /v1/apps/{slug}/transfer` — moves the app to another owning team (keys unchanged). Not retried. */
+  transferApp(slug: string, request: TransferAppRequest): Promise<AppView>
+  /** `GET /v1/audit?app=&since=&limit=` — audit events, newest first; `since` in ms since epoch. */
+  listAudit(query: AuditQuery): Promise<ListAuditResponse>
+  /** `POST /v1/tokens` — creates a provisioning token (`akp_…`); the plaintext `token` is in the answer, once. Not retried. */
+  createToken(request: CreateTokenRequest): Promise<CreateTokenResponse>
+  /** `GET /v1/tokens?app=` — provisioning tokens (without secrets), of one app or of every app the caller may see. */
+  listTokens(app?: string): Promise<ListTokensResponse>
+  /** `DELETE /v1/tokens/{id}` — revokes a provisioning token; twice answers `alreadyRevoked: true`. */
+  revokeToken(id: string): Promise<RevokeTokenResponse>
   /** A client for the same server, deadline and connection pool with another session token (e.g. right after `login`). */
   withToken(token: string): ApiClient
   /** Closes pooled connections (shared with clients from {@link ApiClient.withToken}). */
   close(): void
+}
+
+/** Query of {@link ApiClient.listAudit}; every member optional. */
+export interface AuditQuery {
+  /** App slug. */
+  app?: string
+  /** Only events at or after this instant, ms since epoch. */
+  since?: number
+  /** At most this many events. */
+  limit?: number
 }
 
 /** Visible ASCII only: a header value with whitespace or control characters is never sent. */
@@ -301,6 +337,18 @@ function makeClient(shared: Shared, token: string | undefined): ApiClient {
     return encodeURIComponent(slug)
   }
 
+  function idPath(id: string, what: string): string {
+    if (typeof id !== 'string' || id === '') throw usageError(`A ${what} id is required.`)
+    return encodeURIComponent(id)
+  }
+
+  function query(params: Record<string, string | number | undefined>): string {
+    const search = new URLSearchParams()
+    for (const [name, value] of Object.entries(params)) if (value !== undefined) search.set(name, String(value))
+    const text = search.toString()
+    return text === '' ? '' : `?${text}`
+  }
+
   const session = <T>(spec: Omit<CallSpec, 'auth' | 'bearer'>): Promise<T> => call<T>({...spec, auth: 'session', bearer: requireToken()})
 
   return {
@@ -339,6 +387,22 @@ function makeClient(shared: Shared, token: string | undefined): ApiClient {
       }
       return call<KeyWhoamiResponse>({method: 'POST', path: 'v1/keys/whoami', auth: 'key', bearer: key, expect: [200], check: (v) => isObject(v) && isObject(v['key']) && isObject(v['app'])})
     },
+    getKey: (id) => session<GetKeyResponse>({method: 'GET', path: `v1/keys/${idPath(id, 'key')}`, expect: [200], check: (v) => isObject(v) && isObject(v['key']) && isObject(v['app'])}),
+    rotateKey: async (id, request) => {
+      const answer = await session<RotateKeyResponse>({method: 'POST', path: `v1/keys/${idPath(id, 'key')}/rotate`, body: request, expect: [200, 201], check: (v) => isObject(v) && isObject(v['newKey']) && isObject(v['oldKey'])})
+      shared.secrets.push(answer.newKey.key)
+      return answer
+    },
+    revokeKey: (id) => session<RevokeKeyResponse>({method: 'DELETE', path: `v1/keys/${idPath(id, 'key')}`, expect: [200], check: (v) => isObject(v) && isObject(v['key'])}),
+    transferApp: (slug, request) => session<AppView>({method: 'POST', path: `v1/apps/${slugPath(slug)}/transfer`, body: request, expect: [200, 201], check: (v) => isObject(v) && typeof v['slug'] === 'string'}),
+    listAudit: (q) => session<ListAuditResponse>({method: 'GET', path: `v1/audit${query({app: q.app, since: q.since, limit: q.limit})}`, expect: [200], check: (v) => isObject(v) && Array.isArray(v['events'])}),
+    createToken: async (request) => {
+      const answer = await session<CreateTokenResponse>({method: 'POST', path: 'v1/tokens', body: request, expect: [200, 201], check: (v) => isObject(v) && typeof v['token'] === 'string'})
+      shared.secrets.push(answer.token)
+      return answer
+    },
+    listTokens: (app) => session<ListTokensResponse>({method: 'GET', path: `v1/tokens${query({app})}`, expect: [200], check: (v) => isObject(v) && Array.isArray(v['tokens'])}),
+    revokeToken: (id) => session<RevokeTokenResponse>({method: 'DELETE', path: `v1/tokens/${idPath(id, 'token')}`, expect: [200], check: (v) => isObject(v) && isObject(v['token'])}),
     withToken: (next) => makeClient(shared, next),
     close: () => shared.close(),
   }

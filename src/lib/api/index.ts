@@ -2,7 +2,7 @@
  * The key service's API client (design §7) and its building blocks: deadline,
  * proxy selection, error classification and redaction.
  */
-export {createApiClient, RETRYABLE_ERROR_CODES, RETRYABLE_METHODS, RETRYABLE_STATUSES, type ApiClient, type ApiClientOptions} from './client.js'
+export {createApiClient, RETRYABLE_ERROR_CODES, RETRYABLE_METHODS, RETRYABLE_STATUSES, type ApiClient, type ApiClientOptions, type AuditQuery} from './client.js'
 export {createDeadline, Deadline, DEFAULT_TIMEOUT_MS} from './deadline.js'
 export {
   classifyNetworkError,
