@@ -1,0 +1,214 @@
+/**
+ * `apikey ci key`: a per-build key for a CI job, without a person (design §1).
+ *
+ * Authenticated by an app-scoped provisioning token in `APIKEY_TOKEN`
+ * (`apikey tokens create --app APP --scope ci`); the server from `--server`,
+ * `APIKEY_SERVER` or `apikey.json`. No prompt, keychain or config file is
+ * used (FC-29): credentials resolve from the environment first. The key is
+ * tagged with the build's metadata and delivered to exactly one place:
+ * `$GITHUB_ENV`, a gitignored `.env`, JSON on stdout, or the bare key.
+ */
+import {randomBytes} from 'node:crypto'
+import {appendFile, readFile} from 'node:fs/promises'
+import {resolve} from 'node:path'
+import {ApikeyError, usageError} from '../../core/errors.js'
+import type {KeyEnvironment} from '../../core/key-format.js'
+import type {KeyKind, KeyMetadata} from '../../core/wire.js'
+import {maskSecret} from '../../lib/api/redact.js'
+import type {Deps} from '../../lib/deps.js'
+import {VARIABLE_PATTERN} from '../../lib/project-file.js'
+import {durationFlag, resolveApp} from '../common.js'
+import {noServerError, resolveServer} from '../server-url.js'
+import {prepareKeyStore, unstoredKeyError, writeKeyToStore, type StoredKey} from '../store-key.js'
+import {detectBuildMetadata, type MetadataSource} from './metadata.js'
+
+/** Where `apikey ci key` delivers the key. */
+export type CiOutput = 'github-env' | 'dotenv' | 'json' | 'raw'
+
+/** Every {@link CiOutput} as a flag value (`raw` is `--raw`). */
+export const CI_OUTPUTS = ['github-env', 'dotenv', 'json'] as const
+
+/** Input of {@link ciKey} (the flags of `apikey ci key`). */
+export interface CiKeyInput {
+  app?: string
+  server?: string
+  output?: (typeof CI_OUTPUTS)[number]
+  raw: boolean
+  envFile?: string
+  variable?: string
+  /** `--version` of the build; default package.json's. */
+  version?: string
+  name?: string
+  expiresIn?: string
+  /** Consent to add the env file to `.gitignore` (`--output dotenv`). */
+  yes: boolean
+  timeoutMs: number
+}
+
+/** Result of {@link ciKey}; the `--json` output of `apikey ci key` (the key itself only with `--output json` / `--raw`). */
+export interface CiKeyResult {
+  server: string
+  app: string
+  /** Variable the key is delivered as (`API_KEY` by default). */
+  variable: string
+  id: string
+  start: string
+  env: KeyEnvironment
+  kind: KeyKind
+  name: string | null
+  expiresAt: number | null
+  metadata: KeyMetadata
+  /** Where each metadata value came from. */
+  metadataSources: Partial<Record<keyof KeyMetadata, MetadataSource>>
+  output:
+    | {type: 'github-env'; file: string}
+    | {type: 'dotenv'; stored: StoredKey}
+    | {type: 'json'}
+    | {type: 'raw'}
+  /** The key: present only for `--output json` and `--raw`. */
+  key?: string
+  warnings: string[]
+}
+
+/**
+ * `::add-mask::` workflow commands for a secret, one per line of it (GitHub
+ * masks per line; FC-32). Empty lines are skipped.
+ */
+export function maskCommands(secret: string): string[] {
+  return secret
+    .split(/\r\n|\r|\n/)
+    .filter((line) => line.trim() !== '')
+    .map((line) => `::add-mask::${line}`)
+}
+
+/**
+ * The text appended to `$GITHUB_ENV` for one variable: `NAME=value`, or the
+ * heredoc form with a random delimiter when the value has a line break
+ * (GitHub Actions "Multiline strings").
+ */
+export function githubEnvEntry(name: string, value: string): string {
+  if (!/[\r\n]/.test(value)) return `${name}=${value}\n`
+  let delimiter: string
+  do delimiter = `ghadelimiter_${randomBytes(12).toString('hex')}`
+  while (value.includes(delimiter))
+  return `${name}<<${delimiter}\n${value}\n${delimiter}\n`
+}
+
+/**
+ * Issues and delivers a per-build key. Returns the `--json` result and,
+ * separately, the key (`secret`) for the caller's `::add-mask::` lines.
+ * @throws ApikeyError `usage` (2) without an output choice (naming the options), without a
+ *   server or app, for bad flags, or `--output github-env` outside GitHub Actions;
+ *   `not_signed_in` (4) without `APIKEY_TOKEN`; `unauthenticated` (4) for a rejected token;
+ *   `forbidden` (1) for a token of another app; `unsafe` (5) for an unprotected `.env`.
+ */
+export async function ciKey(deps: Deps, input: CiKeyInput): Promise<{result: CiKeyResult; secret: string}> {
+  // 1. Everything that can be refused without the network.
+  if (input.output !== undefined && input.raw) throw usageError('choose one of --output and --raw', [], {flag: '--output'})
+  if (input.output === undefined && !input.raw) {
+    throw usageError('where should the key go? choose --output github-env, --output dotenv, --output json, or --raw (bare key on stdout)', [
+      'GitHub Actions: apikey ci key --output github-env',
+      'GitLab CI / others: apikey ci key --output dotenv --yes',
+    ], {flag: '--output'})
+  }
+  const output: CiOutput = input.raw ? 'raw' : input.output!
+  if (input.variable !== undefined && !VARIABLE_PATTERN.test(input.variable)) throw usageError(`--var "${input.variable}" is not a valid environment variable name`, [], {flag: '--var'})
+  const expiresInMs = input.expiresIn === undefined ? undefined : durationFlag('--expires-in', input.expiresIn)
+  const githubEnv = deps.env.GITHUB_ENV
+  if (output === 'github-env' && (githubEnv === undefined || githubEnv === '')) {
+    throw usageError('--output github-env appends to the file named by $GITHUB_ENV, which is not set (it is set in GitHub Actions steps)', ['outside GitHub Actions use --output dotenv or --output json'], {flag: '--output'})
+  }
+  const token = deps.env.APIKEY_TOKEN
+  if (token === undefined || token === '') {
+    throw new ApikeyError('APIKEY_TOKEN is not set: apikey ci key needs an app-scoped provisioning token', {
+      code: 'not_signed_in',
+      suggestions: ['create one: apikey tokens create --app APP --scope ci', 'store it as a masked CI secret and pass it as APIKEY_TOKEN'],
+    })
+  }
+  const project = await deps.project()
+  // No config file in CI (FC-29): --server, APIKEY_SERVER or apikey.json only.
+  const server = resolveServer(input.server, deps.env, project, {})
+  if (server === undefined) throw usageError('no key service URL: pass --server or set APIKEY_SERVER (or commit apikey.json)', [], {flag: '--server'})
+  const app = await resolveApp(deps, input.app)
+  deps.debug(`ci: server ${server.url} (from ${server.source}), app ${app}, token from APIKEY_TOKEN (${maskSecret(token)})`)
+
+  // 2. Build metadata.
+  const ciInfo = (await import('ci-info')).default
+  const {runGit} = await import('../../lib/git/index.js')
+  const git = async (args: string[]): Promise<string | undefined> => {
+    try {
+      const r = await runGit(args, {cwd: deps.cwd, env: deps.env as NodeJS.ProcessEnv, timeoutMs: 5000})
+      return r.status === 0 ? r.stdout.trim() || undefined : undefined
+    } catch {
+      return undefined
+    }
+  }
+  const detected = await detectBuildMetadata({env: deps.env, cwd: project?.dir ?? deps.cwd, ci: {id: ciInfo.id, name: ciInfo.name}, git, ...(input.version === undefined ? {} : {version: input.version})})
+  deps.debug(`ci: metadata ${JSON.stringify(detected.metadata)}`)
+
+  const api = await deps.api({server: server.url, token, timeoutMs: input.timeoutMs})
+  const variable = input.variable ?? project?.project.variable ?? (output === 'github-env' || output === 'dotenv' ? (await api.meta()).keyEnvVar : 'API_KEY')
+  const warnings: string[] = []
+
+  // 3. Check the destination before issuing.
+  const prepared =
+    output === 'dotenv'
+      ? await prepareKeyStore(
+          deps,
+          {
+            store: 'dotenv',
+            envPath: input.envFile !== undefined ? resolve(deps.cwd, input.envFile) : resolve(project?.dir ?? deps.cwd, project?.project.envFile ?? '.env'),
+            variable,
+            serverHost: server.host,
+            app,
+            env: 'ci',
+          },
+          {mayEditGitignore: input.yes, allowGitignoreEdit: true},
+          warnings,
+        )
+      : undefined
+
+  // 4. Issue.
+  const m = detected.metadata
+  const name = input.name ?? `${m.ciProvider ?? 'ci'}${m.build ? ` #${m.build}` : ''}${m.commit ? ` @${m.commit.slice(0, 12)}` : ''}`.slice(0, 100)
+  const issued = await api.createKey(app, {
+    env: 'ci',
+    kind: 'ci',
+    name,
+    metadata: m,
+    ...(expiresInMs === undefined ? {} : {expiresAt: deps.now() + expiresInMs}),
+  })
+
+  // 5. Deliver.
+  let delivered: CiKeyResult['output']
+  try {
+    if (output === 'github-env') {
+      const file = githubEnv!
+      const existing = await readFile(file, 'utf8').catch(() => '')
+      const separator = existing === '' || existing.endsWith('\n') ? '' : '\n'
+      await appendFile(file, separator + githubEnvEntry(variable, issued.key), {mode: 0o600})
+      delivered = {type: 'github-env', file}
+    } else if (output === 'dotenv') {
+      delivered = {type: 'dotenv', stored: await writeKeyToStore(deps, prepared!, issued.key)}
+    } else delivered = {type: output}
+  } catch (error) {
+    throw unstoredKeyError(issued, error, 'fix the cause and run the job again (the undelivered key expires on its own)')
+  }
+  const result: CiKeyResult = {
+    server: server.url,
+    app,
+    variable,
+    id: issued.id,
+    start: issued.start,
+    env: issued.env,
+    kind: issued.kind,
+    name: issued.name,
+    expiresAt: issued.expiresAt,
+    metadata: issued.metadata,
+    metadataSources: detected.sources,
+    output: delivered,
+    ...(output === 'json' || output === 'raw' ? {key: issued.key} : {}),
+    warnings,
+  }
+  return {result, secret: issued.key}
+}

@@ -1,0 +1,117 @@
+/**
+ * `apikey keys create`: issue one more key for an app (a test, stage, prod or
+ * ci key, or a second dev key), shown once or stored through the same safe
+ * writer as `apikey init`.
+ */
+import {resolve} from 'node:path'
+import {usageError} from '../../core/errors.js'
+import {isKeyEnvironment, KEY_ENVIRONMENTS, type KeyEnvironment} from '../../core/key-format.js'
+import type {KeyKind, KeyMetadata} from '../../core/wire.js'
+import type {Deps} from '../../lib/deps.js'
+import {VARIABLE_PATTERN, type KeyStore} from '../../lib/project-file.js'
+import {durationFlag, resolveApp, signedInApi} from '../common.js'
+import {prepareKeyStore, unstoredKeyError, writeKeyToStore, type StoredKey} from '../store-key.js'
+
+/** Input of {@link createKey} (the flags of `apikey keys create`). */
+export interface CreateKeyInput {
+  app?: string
+  env?: string
+  /** `--expires-in` as given, e.g. `30d`. */
+  expiresIn?: string
+  name?: string
+  store?: KeyStore
+  envFile?: string
+  variable?: string
+  /** Consent to add the env file to `.gitignore`. */
+  yes: boolean
+  noGitignore: boolean
+  server?: string
+  timeoutMs: number
+}
+
+/** Result of {@link createKey}; the `--json` output of `apikey keys create`. */
+export interface CreateKeyResult {
+  server: string
+  app: string
+  id: string
+  start: string
+  env: KeyEnvironment
+  kind: KeyKind
+  name: string | null
+  createdAt: number
+  expiresAt: number | null
+  /** Where the key was stored, or null when it is only printed. */
+  stored: StoredKey | null
+  /** The key itself — present only when it was not stored (it is shown this once). */
+  key?: string
+  warnings: string[]
+}
+
+/** The kind a key of `env` gets: dev keys are personal, ci keys per build, the rest service keys. */
+export function kindForEnv(env: KeyEnvironment): KeyKind {
+  return env === 'dev' ? 'dev' : env === 'ci' ? 'ci' : 'service'
+}
+
+/**
+ * Issues a key; with `store` it is stored (checks before issuing), otherwise returned once.
+ * @throws ApikeyError `usage` (2) for bad flags (naming the flag and rule); `not_signed_in` (4);
+ *   `unsafe` (5) when the env file is tracked or may not be protected; `forbidden` (1) for another team's app.
+ */
+export async function createKey(deps: Deps, input: CreateKeyInput): Promise<CreateKeyResult> {
+  const project = await deps.project()
+  const envText = input.env ?? project?.project.env
+  if (envText === undefined) throw usageError('--env is required outside a project', [`pass --env ${KEY_ENVIRONMENTS.join('|')}`], {flag: '--env'})
+  if (!isKeyEnvironment(envText)) throw usageError(`--env "${envText}" must be one of ${KEY_ENVIRONMENTS.join(', ')}`, [], {flag: '--env'})
+  const env = envText
+  const expiresInMs = input.expiresIn === undefined ? undefined : durationFlag('--expires-in', input.expiresIn)
+  if (input.variable !== undefined && !VARIABLE_PATTERN.test(input.variable)) throw usageError(`--var "${input.variable}" is not a valid environment variable name`, [], {flag: '--var'})
+  if (input.name !== undefined && (input.name.trim() === '' || input.name.length > 100)) throw usageError('--name must be 1–100 characters', [], {flag: '--name'})
+  const app = await resolveApp(deps, input.app)
+  const {api, server} = await signedInApi(deps, input)
+  const warnings: string[] = []
+
+  const prepared =
+    input.store === undefined
+      ? undefined
+      : await (async () => {
+          const variable = input.variable ?? project?.project.variable ?? (await api.meta()).keyEnvVar
+          const envPath = input.envFile !== undefined ? resolve(deps.cwd, input.envFile) : resolve(project?.dir ?? deps.cwd, project?.project.envFile ?? '.env')
+          const mayEdit = input.yes
+            ? true
+            : deps.prompter.interactive
+              ? () => deps.prompter.confirm({message: `${envPath} is not ignored by git. Add it to .gitignore?`, flag: '--yes', default: true})
+              : false
+          return prepareKeyStore(deps, {store: input.store!, envPath, variable, serverHost: server.host, app, env}, {mayEditGitignore: mayEdit, allowGitignoreEdit: !input.noGitignore}, warnings)
+        })()
+
+  const metadata: KeyMetadata = env === 'dev' ? {hostname: deps.hostname} : {}
+  const issued = await api.createKey(app, {
+    env,
+    kind: kindForEnv(env),
+    ...(input.name === undefined ? {} : {name: input.name}),
+    ...(expiresInMs === undefined ? {} : {expiresAt: deps.now() + expiresInMs}),
+    metadata,
+  })
+  let stored: StoredKey | null = null
+  if (prepared !== undefined) {
+    try {
+      stored = await writeKeyToStore(deps, prepared, issued.key)
+    } catch (error) {
+      throw unstoredKeyError(issued, error, `fix the cause, then revoke it (apikey keys revoke ${issued.id} --yes) and create another`)
+    }
+  }
+  return {
+    server: server.url,
+    app,
+    id: issued.id,
+    start: issued.start,
+    env: issued.env,
+    kind: issued.kind,
+    name: issued.name,
+    createdAt: issued.createdAt,
+    expiresAt: issued.expiresAt,
+    stored,
+    ...(stored === null ? {key: issued.key} : {}),
+    warnings,
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * `apikey run -- CMD [ARGS…]`: run a command with the API key in its
+ * environment variable, nothing written to disk (design §5).
+ *
+ * The key is resolved in the documented order (`--key` → environment variable
+ * → the project's `.env` → the OS keychain); the child inherits stdin, stdout
+ * and stderr; SIGINT, SIGTERM and SIGHUP are forwarded; the exit status is
+ * the child's, `128 + n` when it was killed by signal n, 127 when the command
+ * is not found and 126 when it cannot be executed — as a POSIX shell does.
+ */
+import {spawn} from 'node:child_process'
+import {constants} from 'node:os'
+import {ApikeyError, usageError} from '../core/errors.js'
+import {parseKey} from '../core/key-format.js'
+import {DEFAULT_KEY_ENV_VAR} from '../core/wire.js'
+import type {Deps} from '../lib/deps.js'
+import type {Env} from '../lib/io.js'
+import {VARIABLE_PATTERN} from '../lib/project-file.js'
+import {locateKey, type KeySourceName} from './key-sources.js'
+import {resolveServer} from './server-url.js'
+
+/** Signals passed on to the child. */
+export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
+
+/** Input of {@link prepareRun}. */
+export interface RunInput {
+  /** `--key`. */
+  key?: string
+  /** The command and its arguments (everything after `--`). */
+  command: string[]
+  envFile?: string
+  variable?: string
+}
+
+/** A resolved run: what to start and with which environment (holds the key: never print it). */
+export interface PreparedRun {
+  file: string
+  args: string[]
+  env: Env
+  variable: string
+  source: {name: KeySourceName; location: string}
+  warnings: string[]
+}
+
+/**
+ * Resolves the key and the child's environment.
+ * @throws ApikeyError `usage` (2) without a command or with a bad `--var`;
+ *   `not_found` with exit 4 when no key is found anywhere (naming `apikey init`).
+ */
+export async function prepareRun(deps: Deps, input: RunInput): Promise<PreparedRun> {
+  const [file, ...args] = input.command
+  if (file === undefined || file === '') throw usageError('no command given: apikey run -- CMD [ARGS…]', ['apikey run -- npm start'])
+  if (input.variable !== undefined && !VARIABLE_PATTERN.test(input.variable)) throw usageError(`--var "${input.variable}" is not a valid environment variable name`, [], {flag: '--var'})
+  const project = await deps.project()
+  const server = resolveServer(undefined, deps.env, project, await deps.config().catch(() => ({})))
+  const variable = input.variable ?? project?.project.variable ?? DEFAULT_KEY_ENV_VAR
+  const location = await locateKey(deps, {
+    ...(input.key === undefined ? {} : {argument: input.key}),
+    ...(project === undefined ? {} : {project}),
+    ...(input.envFile === undefined ? {} : {envFile: input.envFile}),
+    variable,
+    ...(server === undefined ? {} : {serverHost: server.host}),
+    firstOnly: true,
+  })
+  if (location.chosen === undefined) {
+    throw new ApikeyError(`no API key found for ${variable}: not given with --key, not in the environment, not in .env, not in the keychain`, {
+      code: 'not_found',
+      exitCode: 4,
+      suggestions: ['apikey init   (get your own key for this project)', `or set ${variable} in the environment`],
+      details: {sources: location.sources},
+    })
+  }
+  const warnings = [...location.warnings]
+  const parsed = parseKey(location.chosen.key)
+  if (!parsed.valid) warnings.push(`the key from ${location.chosen.location} is not a valid API key (${parsed.problems.map((p) => p.part).join(', ')}); the command will likely be refused: check it with apikey whoami`)
+  return {
+    file,
+    args,
+    env: {...deps.env, [variable]: location.chosen.key},
+    variable,
+    source: {name: location.chosen.source, location: location.chosen.location},
+    warnings,
+  }
+}
+
+/** Outcome of {@link runChild}. */
+export interface ChildOutcome {
+  /** The exit status to use: the child's, 128+n for signal n, 127 not found, 126 not executable. */
+  exitCode: number
+  /** Signal that ended the child, if any. */
+  signal: NodeJS.Signals | null
+  /** Shell-style message when the command could not be started. */
+  error?: string
+}
+
+/**
+ * Starts the child with inherited stdio and forwards {@link FORWARDED_SIGNALS}
+ * until it exits. Never throws for a child that fails: the outcome says how.
+ */
+export function runChild(prepared: PreparedRun): Promise<ChildOutcome> {
+  return new Promise((resolve) => {
+    const env = Object.fromEntries(Object.entries(prepared.env).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv
+    const child = spawn(prepared.file, prepared.args, {stdio: 'inherit', env, shell: false})
+    const forward = (signal: NodeJS.Signals) => () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+    }
+    const handlers = FORWARDED_SIGNALS.map((signal) => [signal, forward(signal)] as const)
+    for (const [signal, handler] of handlers) process.on(signal, handler)
+    let settled = false
+    const done = (outcome: ChildOutcome): void => {
+      if (settled) return
+      settled = true
+      for (const [signal, handler] of handlers) process.off(signal, handler)
+      resolve(outcome)
+    }
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') done({exitCode: 127, signal: null, error: `${prepared.file}: command not found`})
+      else if (error.code === 'EACCES' || error.code === 'EISDIR' || error.code === 'ENOEXEC') done({exitCode: 126, signal: null, error: `${prepared.file}: permission denied or not executable (${error.code})`})
+      else done({exitCode: 126, signal: null, error: `${prepared.file}: cannot run it: ${error.message}`})
+    })
+    child.on('exit', (code, signal) => {
+      if (signal !== null) done({exitCode: 128 + (constants.signals[signal] ?? 0), signal})
+      else done({exitCode: code ?? 1, signal: null})
+    })
+  })
+}

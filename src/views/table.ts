@@ -1,0 +1,36 @@
+/**
+ * Tables for people and for pipes (GitHub CLI style): on a TTY, a header and
+ * aligned columns with short dates; piped, no header and tab-separated
+ * values with full ISO 8601 timestamps, one record per line.
+ */
+
+/** A column: its header and how to show a row in it (`tty` picks the short form). */
+export interface Column<T> {
+  header: string
+  value: (row: T, tty: boolean) => string | null | undefined
+}
+
+/** Cells never contain tabs or line breaks (they would break the TSV form). */
+function cell(text: string | null | undefined): string {
+  return (text ?? '').replace(/[\t\r\n]+/g, ' ')
+}
+
+/**
+ * Renders rows as a table (TTY) or TSV (piped).
+ * @returns the text with a trailing newline, or '' for no rows.
+ */
+export function renderTable<T>(rows: readonly T[], columns: ReadonlyArray<Column<T>>, tty: boolean): string {
+  if (rows.length === 0) return ''
+  const cells = rows.map((row) => columns.map((c) => cell(c.value(row, tty)) || (tty ? '-' : '')))
+  if (!tty) return cells.map((r) => r.join('\t')).join('\n') + '\n'
+  const all = [columns.map((c) => c.header.toUpperCase()), ...cells]
+  const widths = columns.map((_, i) => Math.max(...all.map((r) => r[i]!.length)))
+  return all.map((r) => r.map((v, i) => (i === r.length - 1 ? v : v.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n'
+}
+
+/** A timestamp: `2027-06-26 14:03` (UTC) on a TTY, full ISO 8601 when piped; '' for null. */
+export function when(ms: number | null | undefined, tty: boolean): string {
+  if (ms === null || ms === undefined) return tty ? 'never' : ''
+  const iso = new Date(ms).toISOString()
+  return tty ? `${iso.slice(0, 10)} ${iso.slice(11, 16)}` : iso
+}
