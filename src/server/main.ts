@@ -10,6 +10,7 @@ import type {Clock} from './clock.js'
 import {openDatabase} from './db/connection.js'
 import {repositories} from './repositories/index.js'
 import type {RandomBase62} from './services/crypto.js'
+import {LifecycleEvents} from './services/lifecycle.js'
 import {loadPepper, pepperFingerprint, pepperPathFor} from './services/pepper.js'
 import {resolveServerPaths, type ServerSettingsInput} from './settings.js'
 
@@ -37,6 +38,8 @@ export interface StartServerOptions {
   random?: RandomBase62
   /** Settings over the defaults (see `settings.ts`). */
   settings?: ServerSettingsInput
+  /** Lifecycle emitter to announce key state changes on; default a new one (see {@link RunningServer.events}). */
+  events?: LifecycleEvents
 }
 
 /** A running service. */
@@ -49,6 +52,8 @@ export interface RunningServer {
   dataDir: string
   /** Where the pepper came from: `option`/env, a file created now, or an existing file. */
   pepperSource: 'option' | 'file-created' | 'file'
+  /** Committed key lifecycle changes of this process (subscribe for cache invalidation; see `services/lifecycle.ts`). */
+  events: LifecycleEvents
   /** Stops listening (in-flight requests finish), then closes the database. Idempotent. */
   close(): Promise<void>
 }
@@ -79,8 +84,10 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
         {code: 'validation'},
       )
     }
+    const events = options.events ?? new LifecycleEvents()
     const app = await buildApp({
       db: handle.db,
+      events,
       pepper: pepper.key,
       ...(options.clock === undefined ? {} : {clock: options.clock}),
       ...(options.random === undefined ? {} : {random: options.random}),
@@ -106,6 +113,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       dbPath,
       dataDir,
       pepperSource: pepper.source,
+      events,
       close: () => {
         closing ??= app.close().then(() => handle.close())
         return closing

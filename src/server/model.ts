@@ -56,8 +56,10 @@ export interface ApiKey {
   name: string | null
   /** Display start, e.g. `ak_weather-app_dev_4fT9…`. */
   start: string
-  /** Username of the issuer. */
+  /** Username of the issuer, or `token:<id>` for a key issued with a provisioning token. */
   createdBy: string
+  /** Provisioning token that issued the key, or null. */
+  createdByTokenId: string | null
   createdAt: number
   expiresAt: number | null
   revokedAt: number | null
@@ -65,6 +67,38 @@ export interface ApiKey {
   revokedBy: string | null
   lastUsedAt: number | null
   metadata: KeyMetadata
+  /** Rotation state, or null when never rotated. */
+  rotation: KeyRotationState | null
+}
+
+/** Rotation state of a key (ms since epoch). */
+export interface KeyRotationState {
+  rotatedAt: number
+  /** Id of the replacement key. */
+  replacedBy: string
+  /** The old key stops verifying at this instant. */
+  graceEndsAt: number
+}
+
+/** An app-scoped provisioning token for CI (the token itself is never stored). */
+export interface ProvisioningToken {
+  /** Public id, `tok_` + 20 base62. */
+  id: string
+  appId: string
+  appSlug: string
+  scope: 'ci'
+  name: string | null
+  /** Display start, e.g. `akp_4fT9…`. */
+  start: string
+  /** Id and username of the creator. */
+  createdByUserId: string
+  createdBy: string
+  createdAt: number
+  expiresAt: number
+  revokedAt: number | null
+  /** Username of whoever revoked it. */
+  revokedBy: string | null
+  lastUsedAt: number | null
 }
 
 /** A developer session (the token itself is never stored). */

@@ -58,8 +58,26 @@ export interface ServerSettings {
   sessionTtlMs: number
   /** Default key lifetime per environment, in ms, used when a request gives no `expiresAt`. */
   keyTtlMs: Record<KeyEnvironment, number>
-  /** Longest lifetime a request may ask for with `expiresAt`, in ms. Default 730 days. */
+  /**
+   * Overall ceiling on any key lifetime, in ms. Default 730 days. Applies on top
+   * of {@link ServerSettings.maxKeyTtlMsByEnv} (the smaller wins).
+   */
   maxKeyTtlMs: number
+  /**
+   * Longest lifetime a request may ask for with `expiresAt`, per environment, in ms.
+   * Defaults: dev 180 d, test 90 d, stage 180 d, prod 730 d, ci 30 d — about twice
+   * the default lifetime for short-lived environments, two years for prod, and a
+   * month for per-build CI keys (a build should not need longer).
+   */
+  maxKeyTtlMsByEnv: Record<KeyEnvironment, number>
+  /** Grace period of a rotation when the request gives no `graceMs`, in ms. Default 24 h. */
+  rotationGraceMs: number
+  /** Longest rotation grace period a request may ask for, in ms. Default 7 days. */
+  maxRotationGraceMs: number
+  /** Lifetime of a provisioning token when the request gives no `expiresAt`, in ms. Default 90 days. */
+  tokenTtlMs: number
+  /** Longest provisioning-token lifetime a request may ask for, in ms. Default 365 days. */
+  maxTokenTtlMs: number
   /** Login attempts allowed per username (lower-cased). Default 10 per 5 minutes. */
   loginLimitPerUsername: RateLimitPolicy
   /**
@@ -84,24 +102,39 @@ export const DEFAULT_SETTINGS: ServerSettings = {
   sessionTtlMs: 30 * DAY_MS,
   keyTtlMs: {dev: 90 * DAY_MS, test: 30 * DAY_MS, stage: 90 * DAY_MS, prod: 365 * DAY_MS, ci: 7 * DAY_MS},
   maxKeyTtlMs: 730 * DAY_MS,
+  maxKeyTtlMsByEnv: {dev: 180 * DAY_MS, test: 90 * DAY_MS, stage: 180 * DAY_MS, prod: 730 * DAY_MS, ci: 30 * DAY_MS},
+  rotationGraceMs: DAY_MS,
+  maxRotationGraceMs: 7 * DAY_MS,
+  tokenTtlMs: 90 * DAY_MS,
+  maxTokenTtlMs: 365 * DAY_MS,
   loginLimitPerUsername: {capacity: 10, refillIntervalMs: 30_000},
   loginLimitPerIp: {capacity: 50, refillIntervalMs: 2_000},
   scryptCost: DEFAULT_SCRYPT_COST,
   trustProxy: false,
 }
 
-/** Partial settings as accepted by {@link resolveSettings}; `keyTtlMs` may be partial too. */
-export type ServerSettingsInput = Partial<Omit<ServerSettings, 'keyTtlMs'>> & {keyTtlMs?: Partial<Record<KeyEnvironment, number>>}
+/** Partial settings as accepted by {@link resolveSettings}; `keyTtlMs` and `maxKeyTtlMsByEnv` may be partial too. */
+export type ServerSettingsInput = Partial<Omit<ServerSettings, 'keyTtlMs' | 'maxKeyTtlMsByEnv'>> & {
+  keyTtlMs?: Partial<Record<KeyEnvironment, number>>
+  maxKeyTtlMsByEnv?: Partial<Record<KeyEnvironment, number>>
+}
+
+/** Longest key lifetime for `env`, in ms: the smaller of the per-env maximum and the overall ceiling. */
+export function maxKeyLifetimeMs(settings: ServerSettings, env: KeyEnvironment): number {
+  return Math.min(settings.maxKeyTtlMsByEnv[env], settings.maxKeyTtlMs)
+}
 
 /**
  * Merges `input` over {@link DEFAULT_SETTINGS} and checks it.
- * @throws RangeError when the key prefix breaks its rule or a duration is not a positive integer.
+ * @throws RangeError when the key prefix breaks its rule, a duration is not a positive
+ *   integer (the rotation grace default may be 0), or a default exceeds its maximum.
  */
 export function resolveSettings(input: ServerSettingsInput = {}): ServerSettings {
   const settings: ServerSettings = {
     ...DEFAULT_SETTINGS,
     ...input,
     keyTtlMs: {...DEFAULT_SETTINGS.keyTtlMs, ...input.keyTtlMs},
+    maxKeyTtlMsByEnv: {...DEFAULT_SETTINGS.maxKeyTtlMsByEnv, ...input.maxKeyTtlMsByEnv},
   }
   if (!PREFIX_PATTERN.test(settings.keyPrefix)) throw new RangeError(`settings.keyPrefix "${settings.keyPrefix}" must be 2–8 lowercase letters`)
   const durations: Array<[string, number]> = [
@@ -109,11 +142,19 @@ export function resolveSettings(input: ServerSettingsInput = {}): ServerSettings
     ['maxKeyTtlMs', settings.maxKeyTtlMs],
     ['loginLimitPerUsername.refillIntervalMs', settings.loginLimitPerUsername.refillIntervalMs],
     ['loginLimitPerIp.refillIntervalMs', settings.loginLimitPerIp.refillIntervalMs],
+    ['maxRotationGraceMs', settings.maxRotationGraceMs],
+    ['tokenTtlMs', settings.tokenTtlMs],
+    ['maxTokenTtlMs', settings.maxTokenTtlMs],
     ...Object.entries(settings.keyTtlMs).map(([env, ms]): [string, number] => [`keyTtlMs.${env}`, ms]),
+    ...Object.entries(settings.maxKeyTtlMsByEnv).map(([env, ms]): [string, number] => [`maxKeyTtlMsByEnv.${env}`, ms]),
   ]
   for (const [name, value] of durations) {
     if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`settings.${name} must be a positive integer number of ms, got ${value}`)
   }
+  if (!Number.isSafeInteger(settings.rotationGraceMs) || settings.rotationGraceMs < 0 || settings.rotationGraceMs > settings.maxRotationGraceMs) {
+    throw new RangeError(`settings.rotationGraceMs must be an integer number of ms between 0 and maxRotationGraceMs (${settings.maxRotationGraceMs}), got ${settings.rotationGraceMs}`)
+  }
+  if (settings.tokenTtlMs > settings.maxTokenTtlMs) throw new RangeError(`settings.tokenTtlMs (${settings.tokenTtlMs}) exceeds maxTokenTtlMs (${settings.maxTokenTtlMs})`)
   return settings
 }
 

@@ -66,6 +66,8 @@ export interface Harness {
   createApp(token: string, slug: string, team: string, contactEmail?: string): Promise<Answer>
   /** Issues a key; returns the 201 body. */
   issueKey(token: string, slug: string, body?: Record<string, unknown>): Promise<any>
+  /** Creates a provisioning token (`POST /v1/tokens`); returns the 201 body (with `token`). */
+  createToken(token: string, app: string, body?: Record<string, unknown>): Promise<any>
   /** Stops the server (keeps the directory). */
   stop(): Promise<void>
   /** Stops the server and removes the directory. */
@@ -145,6 +147,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     async issueKey(token, slug, body = {env: 'dev'}) {
       const res = await request('POST', `/v1/apps/${slug}/keys`, {token, body})
       if (res.status !== 201) throw new Error(`issue key failed: ${res.status} ${res.text}`)
+      return res.body
+    },
+    async createToken(token, app, body = {}) {
+      const res = await request('POST', '/v1/tokens', {token, body: {app, scope: 'ci', ...body}})
+      if (res.status !== 201) throw new Error(`create token failed: ${res.status} ${res.text}`)
       return res.body
     },
     stop: () => server.close(),

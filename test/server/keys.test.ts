@@ -43,6 +43,7 @@ describe('keys', () => {
       lastUsedAt: null,
       status: 'active',
       metadata: {hostname: 'ann-mbp'},
+      rotation: null,
       key: body.key,
     })
   })

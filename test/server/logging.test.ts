@@ -28,7 +28,12 @@ describe('logs', () => {
     const tampered = dev.key.slice(0, -1) + (dev.key.endsWith('A') ? 'B' : 'A')
     secrets.push(tampered)
     expect((await h.request('POST', '/v1/keys/whoami', {token: tampered})).status).toBe(400)
-    expect((await h.request('GET', `/v1/keys/${ci.key}?key=${dev.key}&token=${ann}`)).status).toBe(404)
+    // Without a session: 401; with one: 404 that says "a secret, not a key id" without echoing it.
+    expect((await h.request('GET', `/v1/keys/${ci.key}?key=${dev.key}&token=${ann}`)).status).toBe(401)
+    const keyInUrl = await h.request('GET', `/v1/keys/${ci.key}?key=${dev.key}&token=${ann}`, {token: ann})
+    expect(keyInUrl.status).toBe(404)
+    expect(keyInUrl.text).not.toContain(ci.key)
+    expect(keyInUrl.body.detail).toMatch(/looks like a secret/)
     expect((await h.request('GET', '/v1/me', {token: dev.key})).status).toBe(401)
     // Another user's flow, their 403, and logout.
     const bob = await h.login('bob')

@@ -32,14 +32,36 @@ describe('GET /openapi.json and the error envelope', () => {
         'GET /v1/apps/{slug}/keys',
         'POST /v1/apps/{slug}/keys',
         'POST /v1/keys/whoami',
+        'POST /v1/apps/{slug}/transfer',
+        'GET /v1/keys/{id}',
+        'POST /v1/keys/{id}/rotate',
+        'DELETE /v1/keys/{id}',
+        'GET /v1/audit',
+        'POST /v1/tokens',
+        'GET /v1/tokens',
+        'DELETE /v1/tokens/{id}',
       ].sort(),
     )
     expect(doc.paths['/v1/apps'].post.requestBody).toBeDefined()
     expect(doc.paths['/v1/apps/{slug}/keys'].post.requestBody).toBeDefined()
     expect(doc.paths['/v1/sessions'].post.requestBody).toBeDefined()
-    expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(['Problem', 'AppView', 'KeyView', 'TeamView', 'UserView', 'MembershipView']))
-    expect(Object.keys(doc.components.securitySchemes)).toEqual(['session', 'apiKey'])
+    for (const [path, method] of [['/v1/keys/{id}/rotate', 'post'], ['/v1/apps/{slug}/transfer', 'post'], ['/v1/tokens', 'post']] as const) {
+      expect(doc.paths[path][method].requestBody, `${method} ${path} body`).toBeDefined()
+    }
+    expect(doc.paths['/v1/audit'].get.parameters.map((p: {name: string}) => p.name).sort()).toEqual(['app', 'limit', 'since'])
+    expect(Object.keys(doc.components.schemas)).toEqual(
+      expect.arrayContaining(['Problem', 'AppView', 'KeyView', 'KeyRotation', 'TokenView', 'AuditEventView', 'TeamView', 'UserView', 'MembershipView']),
+    )
+    expect(Object.keys(doc.components.securitySchemes)).toEqual(['session', 'apiKey', 'provisioningToken'])
     expect(doc.paths['/v1/keys/whoami'].post.security).toEqual([{apiKey: []}])
+    // Only key issuance accepts a provisioning token.
+    expect(doc.paths['/v1/apps/{slug}/keys'].post.security).toEqual([{session: []}, {provisioningToken: []}])
+    const tokenRoutes = Object.entries(doc.paths as Record<string, Record<string, {security?: Array<Record<string, unknown>>}>>).flatMap(([path, ops]) =>
+      Object.entries(ops)
+        .filter(([, op]) => op.security?.some((s) => 'provisioningToken' in s))
+        .map(([method]) => `${method.toUpperCase()} ${path}`),
+    )
+    expect(tokenRoutes).toEqual(['POST /v1/apps/{slug}/keys'])
   })
 
   it('unknown routes and methods answer 404 problem details', async () => {

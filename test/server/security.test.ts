@@ -1,7 +1,9 @@
 /**
  * Shared security suite: every authenticated route × {no token, malformed
  * token, API key instead of a session token, unknown token, expired token
- * (injected clock), signed-out token, another team's user}.
+ * (injected clock), signed-out token, another team's user} — and × a
+ * provisioning token (valid for the app, expired, revoked), which may only
+ * issue CI keys for its own app.
  */
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {DAY_MS} from '../../src/server/settings.js'
@@ -9,6 +11,7 @@ import {expectProblemShape, startHarness, type Harness} from './helpers.js'
 
 interface RouteCase {
   method: string
+  /** Path with `{keyId}` / `{tokenId}` placeholders filled per test. */
   path: string
   body?: unknown
   /** What another team's signed-in user gets: 'allowed' (directory/own data) or 403. */
@@ -23,12 +26,28 @@ const ROUTES: RouteCase[] = [
   {method: 'GET', path: '/v1/apps/weather-app', otherTeam: 'allowed'},
   {method: 'GET', path: '/v1/apps/weather-app/keys', otherTeam: 403},
   {method: 'POST', path: '/v1/apps/weather-app/keys', body: {env: 'dev'}, otherTeam: 403},
+  {method: 'POST', path: '/v1/apps/weather-app/transfer', body: {team: 'web'}, otherTeam: 403},
+  {method: 'GET', path: '/v1/keys/{keyId}', otherTeam: 403},
+  {method: 'POST', path: '/v1/keys/{keyId}/rotate', body: {graceMs: 0}, otherTeam: 403},
+  {method: 'DELETE', path: '/v1/keys/{keyId}', otherTeam: 403},
+  {method: 'GET', path: '/v1/audit?app=weather-app', otherTeam: 403},
+  {method: 'POST', path: '/v1/tokens', body: {app: 'weather-app', scope: 'ci'}, otherTeam: 403},
+  {method: 'GET', path: '/v1/tokens?app=weather-app', otherTeam: 403},
+  {method: 'DELETE', path: '/v1/tokens/{tokenId}', otherTeam: 403},
 ]
+
+/** The OpenAPI form of a route case: `{id}` placeholders, no query string. */
+function openApiForm(route: RouteCase): string {
+  return `${route.method} ${route.path.split('?')[0]}`.replace('{keyId}', '{id}').replace('{tokenId}', '{id}')
+}
 
 describe('security suite', () => {
   let h: Harness
   let ann: string
   let apiKey: string
+  let keyId: string
+  let tokenId: string
+  let provisioning: string
   // A fresh service per test (sign-ins here would otherwise meet the per-address login limit).
   beforeEach(async () => {
     h = await startHarness()
@@ -36,7 +55,12 @@ describe('security suite', () => {
     await h.addUser('bob', 'web')
     ann = await h.login('ann')
     await h.createApp(ann, 'weather-app', 'mobile')
-    apiKey = (await h.issueKey(ann, 'weather-app')).key
+    const issued = await h.issueKey(ann, 'weather-app')
+    apiKey = issued.key
+    keyId = issued.id
+    const token = await h.createToken(ann, 'weather-app')
+    provisioning = token.token
+    tokenId = token.id
   })
   afterEach(async () => h.cleanup())
 
@@ -48,12 +72,16 @@ describe('security suite', () => {
         if (op.security?.some((s) => 'session' in s)) secured.push(`${method.toUpperCase()} ${path.replace('{slug}', 'weather-app')}`)
       }
     }
-    expect(secured.sort()).toEqual(ROUTES.map((r) => `${r.method} ${r.path}`).sort())
+    expect(secured.sort()).toEqual(ROUTES.map(openApiForm).sort())
   })
 
   describe.each(ROUTES)('$method $path', (route) => {
     const call = (token?: string, headers?: Record<string, string>) =>
-      h.request(route.method, route.path, {...(token === undefined ? {} : {token}), ...(route.body === undefined ? {} : {body: route.body}), ...(headers ? {headers} : {})})
+      h.request(route.method, route.path.replace('{keyId}', keyId).replace('{tokenId}', tokenId), {
+        ...(token === undefined ? {} : {token}),
+        ...(route.body === undefined ? {} : {body: route.body}),
+        ...(headers ? {headers} : {}),
+      })
 
     it('401 without a token', async () => {
       const problem = expectProblemShape(await call(), 401, 'unauthenticated')
@@ -68,8 +96,10 @@ describe('security suite', () => {
       expect(res.text).not.toContain(apiKey)
     })
 
-    it('401 with a well-formed unknown token', async () => {
+    it('401 with a well-formed unknown token (session or provisioning)', async () => {
       expectProblemShape(await call(`aks_${'A'.repeat(40)}`), 401, 'unauthenticated')
+      expectProblemShape(await call(`akp_${'A'.repeat(40)}`), 401, 'unauthenticated')
+      expectProblemShape(await call('akp_short'), 401, 'unauthenticated')
     })
 
     it('401 with an expired token (injected clock)', async () => {
@@ -97,6 +127,32 @@ describe('security suite', () => {
         expect(res.text).not.toContain(apiKey)
         if (route.path === '/v1/apps') expect(res.body.apps).toEqual([])
       }
+    })
+
+    it('a provisioning token of the app: 403 naming its scope, and nothing changes', async () => {
+      const before = await h.request('GET', '/v1/apps/weather-app/keys', {token: ann})
+      const res = await call(provisioning)
+      const problem = expectProblemShape(res, 403, 'forbidden')
+      expect(problem.detail).toContain('provisioning tokens can only issue CI keys for their app')
+      expect(problem.tokenId).toBe(tokenId)
+      expect(res.text).not.toContain(provisioning)
+      expect(res.text).not.toContain(apiKey)
+      const after = await h.request('GET', '/v1/apps/weather-app/keys', {token: ann})
+      expect(after.body).toEqual(before.body)
+      expect((await h.request('GET', '/v1/apps', {token: ann})).body.apps.map((a: {team: {slug: string}}) => a.team.slug)).toEqual(['mobile'])
+    })
+
+    it('an expired provisioning token: 401 "expired at …"; a revoked one: 401 "revoked at …"', async () => {
+      h.clock.advance(90 * DAY_MS)
+      const expired = expectProblemShape(await call(provisioning), 401, 'unauthenticated')
+      expect(expired.detail).toMatch(/expired at 2030-04-01T00:00:00\.000Z/)
+      h.clock.advance(-90 * DAY_MS)
+      const owner = await h.login('ann')
+      expect((await h.request('DELETE', `/v1/tokens/${tokenId}`, {token: owner})).status).toBe(200)
+      const res = await call(provisioning)
+      const revoked = expectProblemShape(res, 401, 'unauthenticated')
+      expect(revoked.detail).toMatch(/revoked at 2030-01-01T00:00:00\.000Z/)
+      expect(res.text).not.toContain(provisioning)
     })
   })
 })

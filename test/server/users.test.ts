@@ -86,7 +86,7 @@ describe('addUser', () => {
     try {
       expect(raw.prepare('select created_at from users').get()).toEqual({created_at: T0})
       const actions = (raw.prepare('select action from audit_events order by id').all() as Array<{action: string}>).map((r) => r.action)
-      expect(actions).toEqual(['team.create', 'user.create', 'membership.create'])
+      expect(actions).toEqual(['team.create', 'user.create', 'membership.add'])
     } finally {
       raw.close()
     }

@@ -63,6 +63,14 @@ export interface ApiKeysTable {
   last_used_at: number | null
   /** JSON object ({@link KeyMetadata}). */
   metadata: string
+  /** When the key was rotated (ms), or null. */
+  rotated_at: Generated<number | null>
+  /** Id of the key that replaced it, or null. */
+  replaced_by: Generated<string | null>
+  /** End of the rotation grace period (ms); `expires_at` is lowered to it too. */
+  grace_ends_at: Generated<number | null>
+  /** Id of the provisioning token that issued this key (CI), or null. */
+  created_by_token: Generated<string | null>
 }
 
 /** `sessions`: developer session tokens, stored as SHA-256. */
@@ -86,6 +94,29 @@ export interface AuditEventsTable {
   target_id: string | null
   /** JSON object; never secrets. */
   details: string
+  /** Provisioning token that acted (then `actor_user_id` is null), or null. */
+  actor_token_id: Generated<string | null>
+  /** App the event concerns (for owners' reads), or null. */
+  app_id: Generated<string | null>
+  /** Client address as Fastify resolved it (trustProxy), or null (CLI, tests). */
+  source_address: Generated<string | null>
+}
+
+/** `provisioning_tokens`: app-scoped CI tokens, stored as SHA-256 plus display start. */
+export interface ProvisioningTokensTable {
+  id: string
+  app_id: string
+  scope: 'ci'
+  name: string | null
+  /** Hex SHA-256 of the token. */
+  token_hash: string
+  start: string
+  created_by: string
+  created_at: number
+  expires_at: number
+  revoked_at: number | null
+  revoked_by: string | null
+  last_used_at: number | null
 }
 
 /** `server_meta`: name/value facts about this database (e.g. the pepper fingerprint). */
@@ -103,5 +134,6 @@ export interface Database {
   api_keys: ApiKeysTable
   sessions: SessionsTable
   audit_events: AuditEventsTable
+  provisioning_tokens: ProvisioningTokensTable
   server_meta: ServerMetaTable
 }

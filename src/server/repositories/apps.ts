@@ -97,4 +97,19 @@ export class AppsRepository {
       })
       .execute()
   }
+
+  /** Moves an app to another owning team and sets its point of contact. */
+  async transfer(id: string, teamId: string, contactEmail: string): Promise<void> {
+    await this.db.updateTable('apps').set({team_id: teamId, contact_email: contactEmail}).where('id', '=', id).execute()
+  }
+
+  /** Ids of the apps owned by teams in which `userId` has role `owner`. */
+  async idsOwnedBy(userId: string): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('apps')
+      .select('apps.id')
+      .where('apps.team_id', 'in', (eb) => eb.selectFrom('memberships').select('team_id').where('user_id', '=', userId).where('role', '=', 'owner'))
+      .execute()
+    return rows.map((row) => row.id)
+  }
 }

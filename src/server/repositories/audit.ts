@@ -1,15 +1,25 @@
-import type {Kysely} from 'kysely'
+import {sql, type Kysely} from 'kysely'
 import type {Database} from '../db/schema.js'
+
+/** Kinds of audit target. */
+export type AuditTargetType = 'session' | 'user' | 'team' | 'app' | 'key' | 'token'
 
 /** One audit event to append. `details` must never hold secrets. */
 export interface AuditEventInput {
   /** When, ms since epoch. */
   at: number
+  /** Acting user, or null (anonymous, CLI bootstrap, or a provisioning token). */
   actorUserId: string | null
+  /** Acting provisioning token, if any. */
+  actorTokenId?: string | null
   /** Dotted verb, e.g. `session.create`, `app.create`, `key.create`. */
   action: string
-  targetType: 'session' | 'user' | 'team' | 'app' | 'key'
+  targetType: AuditTargetType
   targetId: string | null
+  /** App the event concerns (owners of its team may read it), if any. */
+  appId?: string | null
+  /** Client address as Fastify resolved it (respecting `trustProxy`), if any. */
+  sourceAddress?: string | null
   details?: Record<string, unknown>
 }
 
@@ -18,7 +28,39 @@ export interface AuditEvent extends Required<AuditEventInput> {
   id: number
 }
 
-/** SQL for `audit_events` (append-only: the table's triggers refuse UPDATE and DELETE). */
+/** A stored audit event with names resolved for display. */
+export interface AuditEntry {
+  id: number
+  at: number
+  /** Username, `token:<id>`, or null. */
+  actor: string | null
+  action: string
+  /** `app:<slug>`, `key:<id>`, `token:<id>`, `team:<slug>`, `user:<username>`, `session:<id>`. */
+  target: string
+  sourceAddress: string | null
+  details: Record<string, unknown>
+}
+
+/** Filter of {@link AuditRepository.query}. */
+export interface AuditQuery {
+  /** Only events of these apps; undefined = every event. */
+  appIds?: string[]
+  /** Only events at or after this instant (ms). */
+  since?: number
+  /** At most this many (newest first). */
+  limit: number
+}
+
+function parseDetails(text: string): Record<string, unknown> {
+  try {
+    const parsed: unknown = JSON.parse(text)
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {}
+  } catch {
+    return {}
+  }
+}
+
+/** SQL for `audit_events` (append-only: the table's triggers refuse UPDATE and DELETE; this class has neither). */
 export class AuditRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
@@ -29,25 +71,66 @@ export class AuditRepository {
       .values({
         at: event.at,
         actor_user_id: event.actorUserId,
+        actor_token_id: event.actorTokenId ?? null,
         action: event.action,
         target_type: event.targetType,
         target_id: event.targetId,
+        app_id: event.appId ?? null,
+        source_address: event.sourceAddress ?? null,
         details: JSON.stringify(event.details ?? {}),
       })
       .execute()
   }
 
-  /** Every event in insertion order (for tests and a later `audit` route). */
+  /** Every event in insertion order (tests, exports). */
   async list(): Promise<AuditEvent[]> {
     const rows = await this.db.selectFrom('audit_events').selectAll().orderBy('id').execute()
     return rows.map((row) => ({
       id: row.id,
       at: row.at,
       actorUserId: row.actor_user_id,
+      actorTokenId: row.actor_token_id,
       action: row.action,
-      targetType: row.target_type as AuditEvent['targetType'],
+      targetType: row.target_type as AuditTargetType,
       targetId: row.target_id,
-      details: JSON.parse(row.details) as Record<string, unknown>,
+      appId: row.app_id,
+      sourceAddress: row.source_address,
+      details: parseDetails(row.details),
+    }))
+  }
+
+  /** Events matching `query`, newest first, with actor and target names resolved. */
+  async query(query: AuditQuery): Promise<AuditEntry[]> {
+    if (query.appIds !== undefined && query.appIds.length === 0) return []
+    let q = this.db
+      .selectFrom('audit_events as e')
+      .leftJoin('users as actor', 'actor.id', 'e.actor_user_id')
+      .leftJoin('apps as target_app', (join) => join.onRef('target_app.id', '=', 'e.target_id').on('e.target_type', '=', 'app'))
+      .leftJoin('teams as target_team', (join) => join.onRef('target_team.id', '=', 'e.target_id').on('e.target_type', '=', 'team'))
+      .leftJoin('users as target_user', (join) => join.onRef('target_user.id', '=', 'e.target_id').on('e.target_type', '=', 'user'))
+      .select([
+        'e.id as id',
+        'e.at as at',
+        'e.action as action',
+        'e.target_type as target_type',
+        'e.target_id as target_id',
+        'e.actor_token_id as actor_token_id',
+        'e.source_address as source_address',
+        'e.details as details',
+        'actor.username as actor_username',
+        sql<string | null>`coalesce(target_app.slug, target_team.slug, target_user.username)`.as('target_name'),
+      ])
+    if (query.appIds !== undefined) q = q.where('e.app_id', 'in', query.appIds)
+    if (query.since !== undefined) q = q.where('e.at', '>=', query.since)
+    const rows = await q.orderBy('e.at', 'desc').orderBy('e.id', 'desc').limit(query.limit).execute()
+    return rows.map((row) => ({
+      id: row.id,
+      at: row.at,
+      actor: row.actor_token_id !== null ? `token:${row.actor_token_id}` : row.actor_username,
+      action: row.action,
+      target: `${row.target_type}:${row.target_name ?? row.target_id ?? 'unknown'}`,
+      sourceAddress: row.source_address,
+      details: parseDetails(row.details),
     }))
   }
 }

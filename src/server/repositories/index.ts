@@ -10,6 +10,7 @@ import {KeysRepository} from './keys.js'
 import {MetaRepository} from './meta.js'
 import {SessionsRepository} from './sessions.js'
 import {TeamsRepository} from './teams.js'
+import {TokensRepository} from './tokens.js'
 import {UsersRepository} from './users.js'
 
 /** Every repository over one handle. */
@@ -21,6 +22,7 @@ export interface Repositories {
   sessions: SessionsRepository
   audit: AuditRepository
   meta: MetaRepository
+  tokens: TokensRepository
 }
 
 /** Builds the repositories over `db` (the database or a transaction). */
@@ -33,6 +35,7 @@ export function repositories(db: Kysely<Database>): Repositories {
     sessions: new SessionsRepository(db),
     audit: new AuditRepository(db),
     meta: new MetaRepository(db),
+    tokens: new TokensRepository(db),
   }
 }
 

@@ -19,6 +19,10 @@ interface KeyRow {
   revoked_by_username: string | null
   last_used_at: number | null
   metadata: string
+  rotated_at: number | null
+  replaced_by: string | null
+  grace_ends_at: number | null
+  created_by_token: string | null
 }
 
 function toKey(row: KeyRow): ApiKey {
@@ -38,13 +42,18 @@ function toKey(row: KeyRow): ApiKey {
     kind: row.kind as KeyKind,
     name: row.name,
     start: row.start,
-    createdBy: row.created_by_username,
+    createdBy: row.created_by_token === null ? row.created_by_username : `token:${row.created_by_token}`,
+    createdByTokenId: row.created_by_token,
     createdAt: row.created_at,
     expiresAt: row.expires_at,
     revokedAt: row.revoked_at,
     revokedBy: row.revoked_by_username,
     lastUsedAt: row.last_used_at,
     metadata,
+    rotation:
+      row.rotated_at === null || row.replaced_by === null || row.grace_ends_at === null
+        ? null
+        : {rotatedAt: row.rotated_at, replacedBy: row.replaced_by, graceEndsAt: row.grace_ends_at},
   }
 }
 
@@ -73,6 +82,10 @@ export class KeysRepository {
         'revoker.username as revoked_by_username',
         'api_keys.last_used_at as last_used_at',
         'api_keys.metadata as metadata',
+        'api_keys.rotated_at as rotated_at',
+        'api_keys.replaced_by as replaced_by',
+        'api_keys.grace_ends_at as grace_ends_at',
+        'api_keys.created_by_token as created_by_token',
       ])
   }
 
@@ -89,6 +102,8 @@ export class KeysRepository {
     createdAt: number
     expiresAt: number | null
     metadata: KeyMetadata
+    /** Provisioning token that issued the key (CI), if any. */
+    createdByToken?: string | null
   }): Promise<void> {
     await this.db
       .insertInto('api_keys')
@@ -104,8 +119,41 @@ export class KeysRepository {
         created_at: input.createdAt,
         expires_at: input.expiresAt,
         metadata: JSON.stringify(input.metadata),
+        created_by_token: input.createdByToken ?? null,
       })
       .execute()
+  }
+
+  /**
+   * Records a rotation: rotation columns set and `expires_at` lowered to `graceEndsAt`
+   * (the old key's effective end). Only a key not yet rotated is changed.
+   * @returns whether a row changed.
+   */
+  async markRotated(id: string, rotation: {rotatedAt: number; replacedBy: string; graceEndsAt: number}): Promise<boolean> {
+    const result = await this.db
+      .updateTable('api_keys')
+      .set({rotated_at: rotation.rotatedAt, replaced_by: rotation.replacedBy, grace_ends_at: rotation.graceEndsAt, expires_at: rotation.graceEndsAt})
+      .where('id', '=', id)
+      .where('rotated_at', 'is', null)
+      .executeTakeFirst()
+    return result.numUpdatedRows > 0n
+  }
+
+  /** Marks a key revoked at `at` (ms) by user `byUserId`; no-op when already revoked. @returns whether a row changed. */
+  async revoke(id: string, at: number, byUserId: string): Promise<boolean> {
+    const result = await this.db.updateTable('api_keys').set({revoked_at: at, revoked_by: byUserId}).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst()
+    return result.numUpdatedRows > 0n
+  }
+
+  /** Sets `expires_at` (ms since epoch). */
+  async setExpiry(id: string, expiresAt: number): Promise<void> {
+    await this.db.updateTable('api_keys').set({expires_at: expiresAt}).where('id', '=', id).execute()
+  }
+
+  /** Ids of every key of an app (any status), oldest first. */
+  async idsForApp(appId: string): Promise<string[]> {
+    const rows = await this.db.selectFrom('api_keys').select('id').where('app_id', '=', appId).orderBy('created_at').orderBy('id').execute()
+    return rows.map((row) => row.id)
   }
 
   /** The key with this public id, or undefined. */

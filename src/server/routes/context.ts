@@ -4,12 +4,18 @@
  * enforces it (a route that forgets is treated as `session`, never public).
  */
 import type {AppsService} from '../services/apps.js'
+import type {AuditService} from '../services/audit.js'
 import type {AuthService, Principal} from '../services/auth.js'
 import type {KeysService} from '../services/keys.js'
+import type {ProvisioningPrincipal, TokensService} from '../services/tokens.js'
 import type {ServerSettings} from '../settings.js'
 
-/** How a route authenticates its caller. */
-export type RouteAuth = 'public' | 'session' | 'apiKey'
+/**
+ * How a route authenticates its caller: `public` (nobody), `session` (a developer
+ * session token; a provisioning token gets 403), `sessionOrProvisioning` (either;
+ * only `POST /v1/apps/{slug}/keys`), `apiKey` (the route reads the key itself).
+ */
+export type RouteAuth = 'public' | 'session' | 'sessionOrProvisioning' | 'apiKey'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -19,6 +25,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The signed-in caller of a `session` route (set by the auth hook). */
     principal: Principal | null
+    /** The provisioning token of a `sessionOrProvisioning` route (set by the auth hook; then `principal` is null). */
+    provisioner: ProvisioningPrincipal | null
   }
 }
 
@@ -27,6 +35,8 @@ export interface RouteDeps {
   auth: AuthService
   apps: AppsService
   keys: KeysService
+  tokens: TokensService
+  audit: AuditService
   settings: ServerSettings
   /** Server version for `GET /v1/meta`. */
   version: string

@@ -11,6 +11,45 @@ const nullableString = {type: ['string', 'null']} as const
 const nullableInteger = {type: ['integer', 'null']} as const
 const ms = (description: string) => ({type: 'integer', description: `${description} (ms since the Unix epoch, UTC)`}) as const
 
+const KEY_VIEW_REQUIRED = ['id', 'app', 'env', 'kind', 'name', 'start', 'createdBy', 'createdAt', 'expiresAt', 'revokedAt', 'revokedBy', 'lastUsedAt', 'status', 'metadata', 'rotation'] as const
+
+/** Properties of a KeyView ({@link KeyView} in src/core/wire.ts). */
+const KEY_VIEW_PROPERTIES = {
+  id: {type: 'string', description: 'public id, key_ + 20 base62'},
+  app: {type: 'string'},
+  env: {type: 'string', enum: [...KEY_ENVIRONMENTS]},
+  kind: {type: 'string', enum: ['dev', 'ci', 'service']},
+  name: nullableString,
+  start: {type: 'string', description: 'display start, e.g. ak_weather-app_dev_4fT9…'},
+  createdBy: {type: 'string', description: 'username, or token:<id> for a key issued with a provisioning token'},
+  createdAt: ms('issue time'),
+  expiresAt: {...nullableInteger, description: 'expiry (ms since the Unix epoch, UTC); lowered to the grace end on rotation'},
+  revokedAt: nullableInteger,
+  revokedBy: {...nullableString, description: 'username of whoever revoked it'},
+  lastUsedAt: nullableInteger,
+  status: {type: 'string', enum: ['active', 'expired', 'revoked'], description: 'at the time of the answer'},
+  metadata: {$ref: 'KeyMetadata#'},
+  rotation: {anyOf: [{$ref: 'KeyRotation#'}, {type: 'null'}], description: 'null unless the key was rotated'},
+} as const
+
+const TOKEN_VIEW_REQUIRED = ['id', 'app', 'scope', 'name', 'start', 'createdBy', 'createdAt', 'expiresAt', 'revokedAt', 'revokedBy', 'lastUsedAt', 'status'] as const
+
+/** Properties of a TokenView ({@link TokenView} in src/core/wire.ts) plus `revokedBy`. */
+const TOKEN_VIEW_PROPERTIES = {
+  id: {type: 'string', description: 'public id, tok_ + 20 base62'},
+  app: {type: 'string'},
+  scope: {type: 'string', enum: ['ci']},
+  name: nullableString,
+  start: {type: 'string', description: 'display start, e.g. akp_4fT9…'},
+  createdBy: {type: 'string', description: 'username'},
+  createdAt: ms('creation time'),
+  expiresAt: ms('expiry'),
+  revokedAt: nullableInteger,
+  revokedBy: {...nullableString, description: 'username of whoever revoked it'},
+  lastUsedAt: nullableInteger,
+  status: {type: 'string', enum: ['active', 'expired', 'revoked']},
+} as const
+
 /** Shared schemas, each with an `$id` used in `$ref`. */
 export const sharedSchemas = [
   {
@@ -74,24 +113,44 @@ export const sharedSchemas = [
     additionalProperties: false,
   },
   {
+    $id: 'KeyRotation',
+    type: 'object',
+    description: 'Rotation state of a key: it stays valid until graceEndsAt.',
+    required: ['rotatedAt', 'replacedBy', 'graceEndsAt'],
+    properties: {
+      rotatedAt: ms('rotation time'),
+      replacedBy: {type: 'string', description: 'id of the replacement key'},
+      graceEndsAt: ms('end of the grace period: the old key stops verifying at this instant'),
+    },
+    additionalProperties: false,
+  },
+  {
     $id: 'KeyView',
     type: 'object',
-    required: ['id', 'app', 'env', 'kind', 'name', 'start', 'createdBy', 'createdAt', 'expiresAt', 'revokedAt', 'revokedBy', 'lastUsedAt', 'status', 'metadata'],
+    required: [...KEY_VIEW_REQUIRED],
+    properties: KEY_VIEW_PROPERTIES,
+    additionalProperties: false,
+  },
+  {
+    $id: 'TokenView',
+    type: 'object',
+    description: 'A provisioning token without its secret.',
+    required: [...TOKEN_VIEW_REQUIRED],
+    properties: TOKEN_VIEW_PROPERTIES,
+    additionalProperties: false,
+  },
+  {
+    $id: 'AuditEventView',
+    type: 'object',
+    required: ['id', 'actor', 'action', 'target', 'time', 'sourceAddress', 'details'],
     properties: {
-      id: {type: 'string', description: 'public id, key_ + 20 base62'},
-      app: {type: 'string'},
-      env: {type: 'string', enum: [...KEY_ENVIRONMENTS]},
-      kind: {type: 'string', enum: ['dev', 'ci', 'service']},
-      name: nullableString,
-      start: {type: 'string', description: 'display start, e.g. ak_weather-app_dev_4fT9…'},
-      createdBy: {type: 'string'},
-      createdAt: ms('issue time'),
-      expiresAt: nullableInteger,
-      revokedAt: nullableInteger,
-      revokedBy: nullableString,
-      lastUsedAt: nullableInteger,
-      status: {type: 'string', enum: ['active', 'expired', 'revoked']},
-      metadata: {$ref: 'KeyMetadata#'},
+      id: {type: 'string'},
+      actor: {type: ['string', 'null'], description: 'username, token:<id> for a provisioning token, or null (anonymous)'},
+      action: {type: 'string', description: 'e.g. session.create, app.transfer, key.rotate, token.revoke'},
+      target: {type: 'string', description: 'e.g. app:weather-app, key:key_…, token:tok_…'},
+      time: ms('when'),
+      sourceAddress: {type: ['string', 'null'], description: 'client address after trusted-proxy handling'},
+      details: {type: 'object', additionalProperties: true},
     },
     additionalProperties: false,
   },
@@ -179,10 +238,12 @@ export const listAppsResponse = {
   additionalProperties: false,
 } as const
 
-/** `POST /v1/apps/{slug}/keys` body ({@link CreateKeyRequest}); expiry bounds are checked by the service. */
+/**
+ * `POST /v1/apps/{slug}/keys` body ({@link CreateKeyRequest}); expiry bounds are checked by the service.
+ * `env` is required for session callers (checked by the service) and defaults to `ci` for provisioning tokens.
+ */
 export const createKeyBody = {
   type: 'object',
-  required: ['env'],
   properties: {
     env: {type: 'string', enum: [...KEY_ENVIRONMENTS]},
     kind: {type: 'string', enum: ['dev', 'ci', 'service']},
@@ -196,10 +257,10 @@ export const createKeyBody = {
 /** `POST /v1/apps/{slug}/keys` 201 body ({@link CreateKeyResponse}): a KeyView plus the plaintext key. */
 export const createKeyResponse = {
   type: 'object',
-  required: ['id', 'app', 'env', 'kind', 'name', 'start', 'createdBy', 'createdAt', 'expiresAt', 'revokedAt', 'revokedBy', 'lastUsedAt', 'status', 'metadata', 'key'],
+  required: [...KEY_VIEW_REQUIRED, 'key'],
   description: 'KeyView plus the plaintext key, shown this once',
   properties: {
-    ...sharedSchemas[6].properties,
+    ...KEY_VIEW_PROPERTIES,
     key: {type: 'string', description: 'the plaintext API key; shown once'},
   },
   additionalProperties: false,
@@ -221,7 +282,129 @@ export const whoamiResponse = {
   additionalProperties: false,
 } as const
 
+/** Path parameter `{id}` of a key (unknown or malformed ids are 404). */
+export const keyIdParams = {
+  type: 'object',
+  required: ['id'],
+  properties: {id: {type: 'string', minLength: 1, maxLength: 200, description: 'key id, key_ + 20 base62'}},
+} as const
+
+/** Path parameter `{id}` of a provisioning token (unknown or malformed ids are 404). */
+export const tokenIdParams = {
+  type: 'object',
+  required: ['id'],
+  properties: {id: {type: 'string', minLength: 1, maxLength: 200, description: 'token id, tok_ + 20 base62'}},
+} as const
+
+/** `GET /v1/keys/{id}` 200 body ({@link GetKeyResponse}). */
+export const getKeyResponse = {
+  type: 'object',
+  required: ['app', 'key'],
+  properties: {app: ref('AppView'), key: ref('KeyView')},
+  additionalProperties: false,
+} as const
+
+/** `POST /v1/keys/{id}/rotate` body ({@link RotateKeyRequest}); may be empty. Grace bounds are checked by the service (400 naming the rule). */
+export const rotateKeyBody = {
+  type: 'object',
+  properties: {graceMs: {type: 'integer', description: 'grace period in ms during which the old key stays valid; 0 = ends at once; default and maximum are service settings'}},
+  additionalProperties: false,
+} as const
+
+/** `POST /v1/keys/{id}/rotate` 201 body ({@link RotateKeyResponse}). */
+export const rotateKeyResponse = {
+  type: 'object',
+  required: ['newKey', 'oldKey'],
+  properties: {newKey: createKeyResponse, oldKey: ref('KeyView')},
+  additionalProperties: false,
+} as const
+
+/** `DELETE /v1/keys/{id}` 200 body ({@link RevokeKeyResponse}). */
+export const revokeKeyResponse = {
+  type: 'object',
+  required: ['key', 'alreadyRevoked'],
+  properties: {key: ref('KeyView'), alreadyRevoked: {type: 'boolean', description: 'true when the key was revoked before this call (revokedAt/revokedBy are the originals)'}},
+  additionalProperties: false,
+} as const
+
+/** `POST /v1/apps/{slug}/transfer` body ({@link TransferAppRequest}). */
+export const transferAppBody = {
+  type: 'object',
+  required: ['team'],
+  properties: {
+    team: {type: 'string', maxLength: 200, description: 'slug of the new owning team; the caller must be a member (or admin)'},
+    contactEmail: {type: 'string', maxLength: 1000, description: 'new point of contact; default unchanged'},
+  },
+  additionalProperties: false,
+} as const
+
+/** `GET /v1/audit` query: numbers as decimal strings (query strings are not coerced). */
+export const auditQuery = {
+  type: 'object',
+  properties: {
+    app: {type: 'string', minLength: 1, maxLength: 64, description: 'app slug; default: every app of the teams you own (admins: every event)'},
+    since: {type: 'string', pattern: '^[0-9]{1,16}$', description: 'only events at or after this instant (ms since the Unix epoch, UTC)'},
+    limit: {type: 'string', pattern: '^[0-9]{1,6}$', description: 'at most this many events (1–1000, default 100)'},
+  },
+  additionalProperties: false,
+} as const
+
+/** `GET /v1/audit` 200 body ({@link ListAuditResponse}), newest first. */
+export const listAuditResponse = {
+  type: 'object',
+  required: ['events'],
+  properties: {events: {type: 'array', items: ref('AuditEventView')}},
+  additionalProperties: false,
+} as const
+
+/** `POST /v1/tokens` body ({@link CreateTokenRequest}). */
+export const createTokenBody = {
+  type: 'object',
+  required: ['app', 'scope'],
+  properties: {
+    app: {type: 'string', maxLength: 200, description: 'app slug; the caller must be a member of its owning team'},
+    scope: {type: 'string', enum: ['ci']},
+    name: {type: 'string', maxLength: 1000},
+    expiresAt: {type: 'integer', description: 'absolute expiry, ms since the Unix epoch (UTC); default and maximum are service settings'},
+  },
+  additionalProperties: false,
+} as const
+
+/** `POST /v1/tokens` 201 body ({@link CreateTokenResponse}). */
+export const createTokenResponse = {
+  type: 'object',
+  required: [...TOKEN_VIEW_REQUIRED, 'token'],
+  description: 'TokenView plus the plaintext token, shown this once',
+  properties: {...TOKEN_VIEW_PROPERTIES, token: {type: 'string', description: 'the provisioning token akp_ + 40 base62; shown once'}},
+  additionalProperties: false,
+} as const
+
+/** `GET /v1/tokens` query. */
+export const tokensQuery = {
+  type: 'object',
+  properties: {app: {type: 'string', minLength: 1, maxLength: 64, description: 'app slug; default every app of your teams (admins: all)'}},
+  additionalProperties: false,
+} as const
+
+/** `GET /v1/tokens` 200 body ({@link ListTokensResponse}). */
+export const listTokensResponse = {
+  type: 'object',
+  required: ['tokens'],
+  properties: {tokens: {type: 'array', items: ref('TokenView')}},
+  additionalProperties: false,
+} as const
+
+/** `DELETE /v1/tokens/{id}` 200 body ({@link RevokeTokenResponse}). */
+export const revokeTokenResponse = {
+  type: 'object',
+  required: ['token', 'alreadyRevoked'],
+  properties: {token: ref('TokenView'), alreadyRevoked: {type: 'boolean'}},
+  additionalProperties: false,
+} as const
+
 /** OpenAPI security requirement: developer session token. */
 export const sessionSecurity = [{session: []}]
 /** OpenAPI security requirement: the API key itself. */
 export const apiKeySecurity = [{apiKey: []}]
+/** OpenAPI security requirement: a session token, or a provisioning token (only `POST /v1/apps/{slug}/keys`). */
+export const sessionOrProvisioningSecurity: Array<Record<string, string[]>> = [{session: []}, {provisioningToken: []}]

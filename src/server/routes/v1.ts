@@ -10,11 +10,21 @@ import type {
   CreateKeyRequest,
   CreateSessionRequest,
   CreateSessionResponse,
+  CreateTokenRequest,
+  CreateTokenResponse,
+  GetKeyResponse,
   KeyWhoamiResponse,
   ListAppsResponse,
+  ListAuditResponse,
   ListKeysResponse,
+  ListTokensResponse,
   MeResponse,
   MetaResponse,
+  RevokeKeyResponse,
+  RevokeTokenResponse,
+  RotateKeyRequest,
+  RotateKeyResponse,
+  TransferAppRequest,
 } from '../../core/wire.js'
 import type {Principal} from '../services/auth.js'
 import {bearerToken} from '../services/auth.js'
@@ -26,7 +36,16 @@ function principalOf(request: FastifyRequest): Principal {
   return request.principal
 }
 
-/** Registers every v1 route on `app`. */
+/** Parses a decimal query parameter (already checked against `^[0-9]+$` by the schema). */
+function queryInt(value: string | undefined): number | undefined {
+  return value === undefined ? undefined : Number(value)
+}
+
+/**
+ * Registers every v1 route on `app`. Status codes: 200/201 as documented per route;
+ * 400 `validation`, 401 `unauthenticated`, 403 `forbidden`, 404 `not_found`/`key_not_found`,
+ * 409 `conflict` — all problem details (RFC 9457).
+ */
 export async function v1Routes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
   app.get(
     '/v1/meta',
@@ -145,21 +164,157 @@ export async function v1Routes(app: FastifyInstance, deps: RouteDeps): Promise<v
   app.post<{Params: {slug: string}; Body: CreateKeyRequest}>(
     '/v1/apps/:slug/keys',
     {
-      config: {auth: 'session'},
+      config: {auth: 'sessionOrProvisioning'},
       schema: {
-        summary: 'Issue a key (members of the owning team only); the plaintext is in this response only',
+        summary:
+          'Issue a key (members of the owning team; or a provisioning token for a ci key of its own app, with build metadata); the plaintext is in this response only',
         tags: ['keys'],
-        security: s.sessionSecurity,
+        security: s.sessionOrProvisioningSecurity,
         params: s.slugParams,
         body: s.createKeyBody,
-        response: {201: s.createKeyResponse, ...s.problems(400, 401, 403, 404)},
+        response: {201: s.createKeyResponse, ...s.problems(400, 401, 403, 404, 409)},
       },
     },
     async (request, reply) => {
-      const created = await deps.keys.create(principalOf(request), request.params.slug, request.body)
+      const body = request.body ?? ({} as CreateKeyRequest)
+      const created =
+        request.provisioner === null
+          ? await deps.keys.create(principalOf(request), request.params.slug, body)
+          : await deps.keys.createWithToken(request.provisioner, request.params.slug, body)
+      reply.code(201).header('cache-control', 'no-store').header('location', `/v1/keys/${created.id}`)
+      return created
+    },
+  )
+
+  app.post<{Params: {slug: string}; Body: TransferAppRequest}>(
+    '/v1/apps/:slug/transfer',
+    {
+      config: {auth: 'session'},
+      schema: {
+        summary: 'Move an app to another owning team (owners of the current team or admins; member of the target team); keys do not change',
+        tags: ['apps'],
+        security: s.sessionSecurity,
+        params: s.slugParams,
+        body: s.transferAppBody,
+        response: {200: s.ref('AppView'), ...s.problems(400, 401, 403, 404, 409)},
+      },
+    },
+    async (request) => deps.apps.transfer(principalOf(request), request.params.slug, request.body),
+  )
+
+  app.get<{Params: {id: string}}>(
+    '/v1/keys/:id',
+    {
+      config: {auth: 'session'},
+      schema: {
+        summary: 'One key (without secret), its app, status and rotation state (members of the owning team only)',
+        tags: ['keys'],
+        security: s.sessionSecurity,
+        params: s.keyIdParams,
+        response: {200: s.getKeyResponse, ...s.problems(401, 403, 404)},
+      },
+    },
+    async (request): Promise<GetKeyResponse> => deps.keys.get(principalOf(request), request.params.id),
+  )
+
+  app.post<{Params: {id: string}; Body: RotateKeyRequest | undefined}>(
+    '/v1/keys/:id/rotate',
+    {
+      config: {auth: 'session'},
+      schema: {
+        summary: 'Rotate a key: issue its replacement (plaintext once) and end the old key after graceMs (default 24 h, 0 = at once)',
+        tags: ['keys'],
+        security: s.sessionSecurity,
+        params: s.keyIdParams,
+        body: s.rotateKeyBody,
+        response: {201: s.rotateKeyResponse, ...s.problems(400, 401, 403, 404, 409)},
+      },
+    },
+    async (request, reply): Promise<RotateKeyResponse> => {
+      const rotated = await deps.keys.rotate(principalOf(request), request.params.id, request.body ?? undefined)
+      reply.code(201).header('cache-control', 'no-store').header('location', `/v1/keys/${rotated.newKey.id}`)
+      return rotated
+    },
+  )
+
+  app.delete<{Params: {id: string}}>(
+    '/v1/keys/:id',
+    {
+      config: {auth: 'session'},
+      schema: {
+        summary: 'Revoke a key at once; revoking twice answers 200 with alreadyRevoked: true',
+        tags: ['keys'],
+        security: s.sessionSecurity,
+        params: s.keyIdParams,
+        response: {200: s.revokeKeyResponse, ...s.problems(401, 403, 404)},
+      },
+    },
+    async (request): Promise<RevokeKeyResponse> => deps.keys.revoke(principalOf(request), request.params.id),
+  )
+
+  app.get<{Querystring: {app?: string; since?: string; limit?: string}}>(
+    '/v1/audit',
+    {
+      config: {auth: 'session'},
+      schema: {
+        summary: "Audit events, newest first: owners of an app's team see its events; admins see all",
+        tags: ['audit'],
+        security: s.sessionSecurity,
+        querystring: s.auditQuery,
+        response: {200: s.listAuditResponse, ...s.problems(400, 401, 403, 404)},
+      },
+    },
+    async (request): Promise<ListAuditResponse> =>
+      deps.audit.list(principalOf(request), {app: request.query.app, since: queryInt(request.query.since), limit: queryInt(request.query.limit)}),
+  )
+
+  app.post<{Body: CreateTokenRequest}>(
+    '/v1/tokens',
+    {
+      config: {auth: 'session'},
+      schema: {
+        summary: 'Create a provisioning token for CI (members of the app\'s owning team); the plaintext is in this response only',
+        tags: ['tokens'],
+        security: s.sessionSecurity,
+        body: s.createTokenBody,
+        response: {201: s.createTokenResponse, ...s.problems(400, 401, 403, 404)},
+      },
+    },
+    async (request, reply): Promise<CreateTokenResponse> => {
+      const created = await deps.tokens.create(principalOf(request), request.body)
       reply.code(201).header('cache-control', 'no-store')
       return created
     },
+  )
+
+  app.get<{Querystring: {app?: string}}>(
+    '/v1/tokens',
+    {
+      config: {auth: 'session'},
+      schema: {
+        summary: "Provisioning tokens (without secrets) of an app, or of every app of the caller's teams",
+        tags: ['tokens'],
+        security: s.sessionSecurity,
+        querystring: s.tokensQuery,
+        response: {200: s.listTokensResponse, ...s.problems(401, 403, 404)},
+      },
+    },
+    async (request): Promise<ListTokensResponse> => ({tokens: await deps.tokens.list(principalOf(request), request.query.app)}),
+  )
+
+  app.delete<{Params: {id: string}}>(
+    '/v1/tokens/:id',
+    {
+      config: {auth: 'session'},
+      schema: {
+        summary: 'Revoke a provisioning token at once (keys it issued stay valid); twice answers alreadyRevoked: true',
+        tags: ['tokens'],
+        security: s.sessionSecurity,
+        params: s.tokenIdParams,
+        response: {200: s.revokeTokenResponse, ...s.problems(401, 403, 404)},
+      },
+    },
+    async (request): Promise<RevokeTokenResponse> => deps.tokens.revoke(principalOf(request), request.params.id),
   )
 
   app.post(

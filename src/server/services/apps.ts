@@ -5,13 +5,14 @@
 import {ApikeyError} from '../../core/errors.js'
 import {isValidSlug, SLUG_RULE} from '../../core/key-format.js'
 import {isValidAppName, isValidEmail} from '../../core/validation.js'
-import type {AppView, CreateAppRequest} from '../../core/wire.js'
+import type {AppView, CreateAppRequest, TransferAppRequest} from '../../core/wire.js'
 import type {App} from '../model.js'
 import {validationError} from '../problems.js'
 import {inTransaction, isUniqueViolation, repositories} from '../repositories/index.js'
 import type {Principal} from './auth.js'
 import type {ServiceContext} from './context.js'
 import {newId} from './crypto.js'
+import type {KeyLifecycle} from './lifecycle.js'
 import {appView} from './views.js'
 
 /** Longest app description, in characters. */
@@ -34,9 +35,44 @@ export function appNotFound(slug: string): ApikeyError {
   return new ApikeyError(`no app with slug "${slug}" is registered`, {code: 'not_found', suggestions: [`apikey init --app ${slug}`], details: {app: slug}})
 }
 
-/** Registering and finding apps. */
+/** Registering, finding and transferring apps. */
 export class AppsService {
-  constructor(private readonly ctx: ServiceContext) {}
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly lifecycle: KeyLifecycle,
+  ) {}
+
+  /**
+   * Moves an app to another owning team; its keys do not change (see
+   * {@link KeyLifecycle.transferApp}: audit `app.transfer`, event `app.transferred`).
+   * The caller must be an owner (role `owner`) of the current team or an admin,
+   * and a member of the target team or an admin. Checks, in order: contact email
+   * (400), app exists (404), caller owns it (403 naming the owning team), target
+   * team exists (404), caller belongs to it (403), target differs (409).
+   * @throws ApikeyError `validation` | `not_found` | `forbidden` | `conflict`.
+   */
+  async transfer(principal: Principal, slug: string, request: TransferAppRequest): Promise<AppView> {
+    if (request.contactEmail !== undefined && !isValidEmail(request.contactEmail)) throw validationError('contactEmail', 'a valid email address (name@example.com)')
+    const repos = repositories(this.ctx.db)
+    const app = await this.require(slug)
+    const admin = principal.user.isAdmin
+    if (!admin && (await repos.teams.roleOf(principal.user.id, app.team.id)) !== 'owner') {
+      throw new ApikeyError(
+        `the app "${app.slug}" belongs to team ${app.team.name} (${app.team.slug}); only owners of that team or admins can transfer it. Its point of contact is ${app.contactEmail}.`,
+        {code: 'forbidden', details: {owningTeam: app.team.slug, owningTeamName: app.team.name, contactEmail: app.contactEmail, app: app.slug, requiredRole: 'owner'}},
+      )
+    }
+    const to = await repos.teams.findBySlug(request.team)
+    if (to === undefined) throw new ApikeyError(`no team with slug "${request.team}" exists`, {code: 'not_found', suggestions: ['apikey status'], details: {field: 'team'}})
+    if (!admin && (await repos.teams.roleOf(principal.user.id, to.id)) === undefined) {
+      throw new ApikeyError(
+        `you are not a member of team ${to.name} (${to.slug}), so you cannot transfer apps to it${to.contactEmail === null ? '' : `; its contact is ${to.contactEmail}`}`,
+        {code: 'forbidden', suggestions: ['apikey status'], details: {team: to.slug, ...(to.contactEmail === null ? {} : {contactEmail: to.contactEmail})}},
+      )
+    }
+    const moved = await this.lifecycle.transferApp(app, to, request.contactEmail, {userId: principal.user.id, tokenId: null, sourceAddress: principal.sourceAddress})
+    return appView(moved)
+  }
 
   /**
    * Registers an app for one of the caller's teams and records `app.create`.
@@ -78,7 +114,16 @@ export class AppsService {
           createdBy: principal.user.id,
           createdAt: now,
         })
-        await repos.audit.append({at: now, actorUserId: principal.user.id, action: 'app.create', targetType: 'app', targetId: id, details: {slug: request.slug, team: team.slug}})
+        await repos.audit.append({
+          at: now,
+          actorUserId: principal.user.id,
+          action: 'app.create',
+          targetType: 'app',
+          targetId: id,
+          appId: id,
+          sourceAddress: principal.sourceAddress,
+          details: {slug: request.slug, team: team.slug},
+        })
         const created = await repos.apps.findById(id)
         if (created === undefined) throw new Error(`app ${id} vanished after insert`)
         return created

@@ -16,6 +16,8 @@ import {membershipView, userView} from './views.js'
 export interface Principal {
   user: User
   session: Session
+  /** Client address as Fastify resolved it (respecting `trustProxy`), for audit; null outside HTTP. */
+  sourceAddress: string | null
 }
 
 /** Where a login attempt comes from (for rate limits and audit). */
@@ -71,12 +73,14 @@ export class AuthService {
     if (found === undefined || !ok || found.user.disabledAt !== null) {
       await repos.audit.append({
         at: now,
-        actorUserId: found?.user.id ?? null,
+        // Nobody proved who they are: the actor is anonymous; the target is the account tried.
+        actorUserId: null,
         action: 'session.create.failed',
         targetType: 'user',
         // The attempted name of an unknown user is not stored: people paste passwords into it.
         targetId: found?.user.id ?? null,
-        details: {reason: found === undefined ? 'unknown_user' : found.user.disabledAt !== null ? 'disabled' : 'wrong_password', ip: source.ip},
+        sourceAddress: source.ip,
+        details: {reason: found === undefined ? 'unknown_user' : found.user.disabledAt !== null ? 'disabled' : 'wrong_password'},
       })
       throw new ApikeyError(INVALID_CREDENTIALS_MESSAGE, {code: 'invalid_credentials', suggestions: ['apikey login']})
     }
@@ -89,7 +93,7 @@ export class AuthService {
       createdAt: now,
       expiresAt: now + this.ctx.settings.sessionTtlMs,
     })
-    await repos.audit.append({at: now, actorUserId: user.id, action: 'session.create', targetType: 'session', targetId: session.id, details: {ip: source.ip}})
+    await repos.audit.append({at: now, actorUserId: user.id, action: 'session.create', targetType: 'session', targetId: session.id, sourceAddress: source.ip})
     const teams = await repos.teams.membershipsOf(user.id)
     return {token, expiresAt: session.expiresAt, user: userView(user), teams: teams.map(membershipView)}
   }
@@ -100,7 +104,7 @@ export class AuthService {
    * @throws ApikeyError `unauthenticated` (suggesting `apikey login`) when the header is
    *   missing or malformed, or the session is unknown, revoked or expired, or the user is disabled.
    */
-  async authenticate(authorization: string | undefined): Promise<Principal> {
+  async authenticate(authorization: string | undefined, sourceAddress: string | null = null): Promise<Principal> {
     const token = bearerToken(authorization)
     if (token === undefined) throw unauthenticated('this request needs a session token: send "Authorization: Bearer <token>" (sign in first)')
     if (!SESSION_TOKEN_PATTERN.test(token)) throw unauthenticated('the bearer token is not a session token (aks_ followed by 40 letters and digits)')
@@ -111,7 +115,7 @@ export class AuthService {
     if (session.expiresAt <= this.ctx.clock.now()) throw unauthenticated('the session has expired')
     const user = await repos.users.findById(session.userId)
     if (user === undefined || user.disabledAt !== null) throw unauthenticated('the account of this session is disabled')
-    return {user, session}
+    return {user, session, sourceAddress}
   }
 
   /** Revokes the caller's session (sign out) and records it. */
@@ -119,7 +123,7 @@ export class AuthService {
     const repos = repositories(this.ctx.db)
     const now = this.ctx.clock.now()
     await repos.sessions.revoke(principal.session.id, now)
-    await repos.audit.append({at: now, actorUserId: principal.user.id, action: 'session.revoke', targetType: 'session', targetId: principal.session.id})
+    await repos.audit.append({at: now, actorUserId: principal.user.id, action: 'session.revoke', targetType: 'session', targetId: principal.session.id, sourceAddress: principal.sourceAddress})
   }
 
   /** The caller, their teams and the session expiry (ms). */

@@ -6,7 +6,7 @@
  */
 import {createHash, createHmac, randomBytes, scrypt, timingSafeEqual} from 'node:crypto'
 import {randomBase62} from '../../core/key-format.js'
-import {SESSION_TOKEN_PREFIX} from '../../core/wire.js'
+import {PROVISIONING_TOKEN_PREFIX, SESSION_TOKEN_PREFIX} from '../../core/wire.js'
 import type {ScryptCost} from '../settings.js'
 
 /** Source of random base62 strings of a given length (characters). */
@@ -23,15 +23,31 @@ export const SESSION_TOKEN_LENGTH = 40
 export const SESSION_TOKEN_PATTERN = /^aks_[0-9A-Za-z]{40}$/
 /** Shape of a key id: `key_` + 20 base62. */
 export const KEY_ID_PATTERN = /^key_[0-9A-Za-z]{20}$/
+/** Shape of a provisioning token id: `tok_` + 20 base62. */
+export const TOKEN_ID_PATTERN = /^tok_[0-9A-Za-z]{20}$/
+/** Length of the random part of provisioning tokens, in base62 characters (~238 bits). */
+export const PROVISIONING_TOKEN_LENGTH = 40
+/** Shape of a provisioning token: `akp_` + 40 base62. */
+export const PROVISIONING_TOKEN_PATTERN = /^akp_[0-9A-Za-z]{40}$/
 
 /** A public id: `<prefix>_` + 20 base62 characters, e.g. `key_3kTq…`. */
-export function newId(prefix: 'usr' | 'team' | 'app' | 'key' | 'ses', random: RandomBase62 = defaultRandom): string {
+export function newId(prefix: 'usr' | 'team' | 'app' | 'key' | 'ses' | 'tok', random: RandomBase62 = defaultRandom): string {
   return `${prefix}_${random(ID_LENGTH)}`
 }
 
 /** A new session token: `aks_` + 40 base62 characters. Shown once; store only {@link sha256Hex} of it. */
 export function newSessionToken(random: RandomBase62 = defaultRandom): string {
   return SESSION_TOKEN_PREFIX + random(SESSION_TOKEN_LENGTH)
+}
+
+/** A new provisioning token: `akp_` + 40 base62 characters. Shown once; store only {@link sha256Hex} of it. */
+export function newProvisioningToken(random: RandomBase62 = defaultRandom): string {
+  return PROVISIONING_TOKEN_PREFIX + random(PROVISIONING_TOKEN_LENGTH)
+}
+
+/** Display start of a provisioning token: `akp_` + its first 4 random characters + `…`. */
+export function tokenStart(token: string): string {
+  return `${token.slice(0, PROVISIONING_TOKEN_PREFIX.length + 4)}…`
 }
 
 /**

@@ -1,28 +1,62 @@
 /**
- * Issuing and inspecting API keys (design §3, §4). The plaintext key exists
- * only in the 201 response; the database holds HMAC-SHA256(pepper, key) and
- * the display start.
+ * Issuing, inspecting, rotating and revoking API keys (design §3, §4, §7).
+ * This service decides who may act (members of the app's owning team; a
+ * provisioning token only for `ci` keys of its app) and checks request rules;
+ * every state change is performed by {@link KeyLifecycle}. The plaintext key
+ * exists only in the 201 response; the database holds HMAC-SHA256(pepper, key)
+ * and the display start.
  */
 import {ApikeyError} from '../../core/errors.js'
-import {generateKey, parseKey} from '../../core/key-format.js'
-import type {CreateKeyRequest, CreateKeyResponse, KeyKind, KeyView, KeyWhoamiResponse} from '../../core/wire.js'
-import type {App} from '../model.js'
+import {parseKey, type KeyEnvironment} from '../../core/key-format.js'
+import {PROVISIONING_TOKEN_PREFIX, SESSION_TOKEN_PREFIX} from '../../core/wire.js'
+import type {
+  CreateKeyRequest,
+  CreateKeyResponse,
+  GetKeyResponse,
+  KeyKind,
+  KeyMetadata,
+  KeyView,
+  KeyWhoamiResponse,
+  RevokeKeyResponse,
+  RotateKeyRequest,
+  RotateKeyResponse,
+} from '../../core/wire.js'
+import type {ApiKey, App} from '../model.js'
 import {validationError} from '../problems.js'
-import {inTransaction, isUniqueViolation, repositories} from '../repositories/index.js'
+import {repositories} from '../repositories/index.js'
+import {requireMember} from './access.js'
 import {appNotFound} from './apps.js'
 import type {Principal} from './auth.js'
 import type {ServiceContext} from './context.js'
-import {keyHash, newId} from './crypto.js'
+import {KEY_ID_PATTERN, keyHash} from './crypto.js'
+import {keyNotFound, type KeyLifecycle} from './lifecycle.js'
+import {outOfScope, type ProvisioningPrincipal} from './tokens.js'
 import {appView, keyView} from './views.js'
 
 /** Longest key name, in characters. */
 export const MAX_KEY_NAME_LENGTH = 100
-/** Smallest plausible `expiresAt` in ms (2001-09-09): smaller numbers are almost surely seconds. */
+/** Smallest plausible `expiresAt` in ms (2001-09-09): smaller numbers are almost surely seconds (core `isPlausibleEpochMs`). */
 export const MIN_PLAUSIBLE_MS = 1e12
+/** Environments a provisioning token may issue keys for (only `ci`: a build must not mint dev, stage or prod keys). */
+export const PROVISIONING_ENVS: readonly KeyEnvironment[] = ['ci']
 
-/** Issuing, listing and inspecting keys. */
+/** The 404 for a key id that is not a key id; says so without echoing what was sent (it may be a key). */
+function badKeyId(id: string, keyPrefix: string): ApikeyError {
+  const looksLikeKey = id.startsWith(`${keyPrefix}_`) || id.startsWith(SESSION_TOKEN_PREFIX) || id.startsWith(PROVISIONING_TOKEN_PREFIX)
+  return new ApikeyError(
+    looksLikeKey
+      ? 'no key with this id: that looks like a secret, not a key id — never put keys or tokens in URLs; inspect a key with POST /v1/keys/whoami (apikey whoami)'
+      : 'no key with this id (key ids look like key_ followed by 20 letters and digits)',
+    {code: 'key_not_found', suggestions: looksLikeKey ? ['apikey whoami'] : []},
+  )
+}
+
+/** Issuing, listing, inspecting, rotating and revoking keys. */
 export class KeysService {
-  constructor(private readonly ctx: ServiceContext) {}
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly lifecycle: KeyLifecycle,
+  ) {}
 
   /**
    * The app, when the caller is a member of its owning team.
@@ -33,91 +67,73 @@ export class KeysService {
     const repos = repositories(this.ctx.db)
     const app = await repos.apps.findBySlug(slug)
     if (app === undefined) throw appNotFound(slug)
-    const role = await repos.teams.roleOf(principal.user.id, app.team.id)
-    if (role === undefined) {
-      throw new ApikeyError(
-        `the app "${app.slug}" belongs to team ${app.team.name} (${app.team.slug}); only its members can list or issue its keys. Its point of contact is ${app.contactEmail}. Keys are not shared between teams: ask them to add you to the team, or register your own app.`,
-        {
-          code: 'forbidden',
-          suggestions: ['apikey init --app <another-slug>'],
-          details: {
-            owningTeam: app.team.slug,
-            owningTeamName: app.team.name,
-            contactEmail: app.contactEmail,
-            ...(app.team.contactEmail === null ? {} : {teamContactEmail: app.team.contactEmail}),
-            app: app.slug,
-          },
-        },
-      )
-    }
+    await requireMember(repos, principal, app, 'list or issue its keys')
     return app
   }
 
   /**
-   * Issues a key for an app of one of the caller's teams and records `key.create`.
-   * Expiry: `request.expiresAt` (ms since epoch, in the future, at most
-   * `settings.maxKeyTtlMs` ahead) or now + `settings.keyTtlMs[env]`.
-   * Kind defaults to `ci` for env `ci`, else `dev`.
-   * @returns the key view plus the plaintext `key` (shown this once).
-   * @throws ApikeyError `not_found` | `forbidden` (see {@link appForMember}) | `validation`.
+   * A key and its app, when the caller is a member of the app's owning team.
+   * @throws ApikeyError `key_not_found` (404) for an unknown id; `forbidden` (403) naming the owning team.
    */
-  async create(principal: Principal, slug: string, request: CreateKeyRequest): Promise<CreateKeyResponse> {
-    const app = await this.appForMember(principal, slug)
-    const now = this.ctx.clock.now()
-    const expiresAt = this.expiry(request, now)
-    if (request.name !== undefined && (request.name.length > MAX_KEY_NAME_LENGTH || /[\u0000-\u001f\u007f]/.test(request.name))) {
+  private async keyForMember(principal: Principal, id: string, what: string): Promise<{key: ApiKey; app: App}> {
+    if (!KEY_ID_PATTERN.test(id)) throw badKeyId(id, this.ctx.settings.keyPrefix)
+    const repos = repositories(this.ctx.db)
+    const key = await repos.keys.findById(id)
+    if (key === undefined) throw keyNotFound(id)
+    const app = await repos.apps.findById(key.appId)
+    if (app === undefined) throw new Error(`app of key ${key.id} is missing`)
+    await requireMember(repos, principal, app, what)
+    return {key, app}
+  }
+
+  private static checkName(name: string | undefined): void {
+    if (name !== undefined && (name.length > MAX_KEY_NAME_LENGTH || /[\u0000-\u001f\u007f]/.test(name))) {
       throw validationError('name', `at most ${MAX_KEY_NAME_LENGTH} characters, without control characters`)
-    }
-    const kind: KeyKind = request.kind ?? (request.env === 'ci' ? 'ci' : 'dev')
-    const metadata = request.metadata ?? {}
-    for (let attempt = 0; ; attempt++) {
-      const key = generateKey({prefix: this.ctx.settings.keyPrefix, app: app.slug, env: request.env}, this.ctx.random)
-      const start = parseKey(key).start
-      if (start === undefined) throw new Error('generated key has no display start')
-      const id = newId('key', this.ctx.random)
-      try {
-        const created = await inTransaction(this.ctx.db, async (repos) => {
-          await repos.keys.insert({
-            id,
-            appId: app.id,
-            env: request.env,
-            kind,
-            name: request.name ?? null,
-            hash: keyHash(this.ctx.pepper, key),
-            start,
-            createdBy: principal.user.id,
-            createdAt: now,
-            expiresAt,
-            metadata,
-          })
-          await repos.audit.append({
-            at: now,
-            actorUserId: principal.user.id,
-            action: 'key.create',
-            targetType: 'key',
-            targetId: id,
-            details: {app: app.slug, env: request.env, kind, start, expiresAt},
-          })
-          return repos.keys.findById(id)
-        })
-        if (created === undefined) throw new Error(`key ${id} vanished after insert`)
-        return {...keyView(created, now), key}
-      } catch (error) {
-        // An id or hash collision is astronomically unlikely; retry once with fresh randomness.
-        if (!isUniqueViolation(error) || attempt >= 1) throw error
-      }
     }
   }
 
-  private expiry(request: CreateKeyRequest, now: number): number {
-    const max = now + this.ctx.settings.maxKeyTtlMs
-    if (request.expiresAt === undefined) return Math.min(max, now + this.ctx.settings.keyTtlMs[request.env])
-    const at = request.expiresAt
-    if (!Number.isSafeInteger(at)) throw validationError('expiresAt', 'an integer number of milliseconds since the Unix epoch (UTC)')
-    if (at < MIN_PLAUSIBLE_MS) throw validationError('expiresAt', `milliseconds since the Unix epoch; ${at} looks like seconds (multiply by 1000)`)
-    if (at <= now) throw validationError('expiresAt', `must be in the future (now is ${now} ms)`)
-    if (at > max) throw validationError('expiresAt', `at most ${Math.round(this.ctx.settings.maxKeyTtlMs / 86_400_000)} days ahead (≤ ${max} ms)`)
-    return at
+  /**
+   * Issues a key for an app of one of the caller's teams (`key.create`, `key.created`).
+   * Expiry: `request.expiresAt` (plausible ms since epoch, in the future, within the
+   * env maximum — see {@link KeyLifecycle.expiryFor}) or now + `settings.keyTtlMs[env]`.
+   * Kind defaults to `ci` for env `ci`, else `dev`. A `prod` key needs a point of contact.
+   * @returns the key view plus the plaintext `key` (shown this once).
+   * @throws ApikeyError `not_found` | `forbidden` | `validation` | `conflict`.
+   */
+  async create(principal: Principal, slug: string, request: CreateKeyRequest): Promise<CreateKeyResponse> {
+    const app = await this.appForMember(principal, slug)
+    // `env` is optional in the schema only because provisioning tokens default it.
+    if ((request.env as KeyEnvironment | undefined) === undefined) throw validationError('env', 'is required (one of dev, test, stage, prod, ci)')
+    KeysService.checkName(request.name)
+    const kind: KeyKind = request.kind ?? (request.env === 'ci' ? 'ci' : 'dev')
+    return this.lifecycle.issue(
+      {app, env: request.env, kind, name: request.name ?? null, expiresAt: request.expiresAt, metadata: request.metadata ?? {}, createdByUserId: principal.user.id},
+      {userId: principal.user.id, tokenId: null, sourceAddress: principal.sourceAddress},
+    )
+  }
+
+  /**
+   * Issues a CI key with a provisioning token: only for the token's app, env `ci`
+   * (the default), kind `ci` (the default; another kind is refused). Build metadata
+   * (commit, branch, build, buildUrl, version, ciProvider, repository) is stored with
+   * the key. `createdBy` shows `token:<id>`; the token's creator is recorded as the
+   * accountable user in the database. Default lifetime `settings.keyTtlMs.ci`.
+   * @throws ApikeyError `forbidden` (another app, env or kind) | `not_found` | `validation`.
+   */
+  async createWithToken(caller: ProvisioningPrincipal, slug: string, request: Partial<CreateKeyRequest>): Promise<CreateKeyResponse> {
+    const {token} = caller
+    if (slug !== token.appSlug) throw outOfScope(token, `it cannot issue keys for app "${slug}"`)
+    const env = request.env ?? 'ci'
+    if (!PROVISIONING_ENVS.includes(env)) throw outOfScope(token, `it issues keys for env ci only, not ${env}`)
+    if (request.kind !== undefined && request.kind !== 'ci') throw outOfScope(token, `it issues keys of kind ci only, not ${request.kind}`)
+    KeysService.checkName(request.name)
+    const app = await repositories(this.ctx.db).apps.findById(token.appId)
+    if (app === undefined) throw appNotFound(slug)
+    const metadata: KeyMetadata = {...request.metadata}
+    return this.lifecycle.issue(
+      {app, env, kind: 'ci', name: request.name ?? null, expiresAt: request.expiresAt, metadata, createdByUserId: token.createdByUserId, createdByTokenId: token.id},
+      {userId: null, tokenId: token.id, sourceAddress: caller.sourceAddress},
+    )
   }
 
   /**
@@ -131,13 +147,51 @@ export class KeysService {
   }
 
   /**
-   * What a key is: its app and key view, including revoked and expired keys
-   * (see `status`). The key is parsed offline first; a key that fails its
-   * checksum or rules is rejected without any database lookup.
+   * One key (without secret) and its app, with status at the injected clock and rotation state.
+   * @throws ApikeyError `key_not_found` | `forbidden`.
+   */
+  async get(principal: Principal, id: string): Promise<GetKeyResponse> {
+    const {key, app} = await this.keyForMember(principal, id, 'see its keys')
+    return {app: appView(app), key: keyView(key, this.ctx.clock.now())}
+  }
+
+  /**
+   * Rotates a key (see {@link KeyLifecycle.rotate}): `graceMs` default
+   * `settings.rotationGraceMs`, at most `settings.maxRotationGraceMs`.
+   * @throws ApikeyError `key_not_found` | `forbidden` | `validation` | `conflict`.
+   */
+  async rotate(principal: Principal, id: string, request: RotateKeyRequest | undefined): Promise<RotateKeyResponse> {
+    await this.keyForMember(principal, id, 'rotate its keys')
+    return this.lifecycle.rotate(id, request?.graceMs, {userId: principal.user.id, tokenId: null, sourceAddress: principal.sourceAddress})
+  }
+
+  /**
+   * Revokes a key at once (see {@link KeyLifecycle.revoke}); twice → `alreadyRevoked: true`.
+   * @throws ApikeyError `key_not_found` | `forbidden`.
+   */
+  async revoke(principal: Principal, id: string): Promise<RevokeKeyResponse> {
+    await this.keyForMember(principal, id, 'revoke its keys')
+    const {key, alreadyRevoked} = await this.lifecycle.revoke(id, {userId: principal.user.id, tokenId: null, sourceAddress: principal.sourceAddress})
+    return {key, alreadyRevoked}
+  }
+
+  /**
+   * What a key is: its app and key view, including revoked, expired and rotated
+   * keys (see `status`, `revokedAt`/`revokedBy`, `rotation`). The key is parsed
+   * offline first; a key that fails its checksum or rules is rejected without
+   * any database lookup. A session or provisioning token is named as such.
    * @throws ApikeyError `malformed_key` (with `problems`) for a key that does not parse;
    *   `key_not_found` for a well-formed key this service did not issue.
    */
   async whoami(key: string): Promise<KeyWhoamiResponse> {
+    if (key.startsWith(PROVISIONING_TOKEN_PREFIX) || key.startsWith(SESSION_TOKEN_PREFIX)) {
+      const what = key.startsWith(PROVISIONING_TOKEN_PREFIX) ? 'a provisioning token (akp_…)' : 'a session token (aks_…)'
+      throw new ApikeyError(`this is ${what}, not an API key; whoami inspects API keys only (provisioning tokens are listed with GET /v1/tokens)`, {
+        code: 'malformed_key',
+        suggestions: ['apikey whoami'],
+        details: {credential: key.startsWith(PROVISIONING_TOKEN_PREFIX) ? 'provisioning_token' : 'session_token', problems: [{part: 'prefix', message: `not an API key but ${what}`}]},
+      })
+    }
     const parsed = parseKey(key, this.ctx.settings.keyPrefix)
     if (!parsed.valid) {
       throw new ApikeyError(`the API key is malformed: ${parsed.problems.map((p) => p.message).join('; ')}`, {

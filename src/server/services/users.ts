@@ -67,7 +67,7 @@ export interface AddUserResult {
  * Opens the database (applying migrations), creates the team if missing,
  * creates the user if missing (an existing user keeps their password and is
  * promoted when `admin`), and adds the membership — in one transaction, with
- * audit events `team.create`, `user.create`, `membership.create`.
+ * audit events `team.create`, `user.create`, `membership.add`.
  * @throws ApikeyError `validation` for a bad username, team slug, contact
  *   email or short password (of a new user); `conflict` when the user is
  *   already a member of the team; `io`-like errors from opening the database.
@@ -126,7 +126,7 @@ export async function addUser(options: AddUserOptions): Promise<AddUserResult> {
         if (isUniqueViolation(error)) throw new ApikeyError(`user ${user.username} is already a member of team ${team.slug}`, {code: 'conflict'})
         throw error
       }
-      await repos.audit.append({at: now, actorUserId: null, action: 'membership.create', targetType: 'team', targetId: team.id, details: {user: user.id, role, via: 'cli'}})
+      await repos.audit.append({at: now, actorUserId: null, action: 'membership.add', targetType: 'team', targetId: team.id, details: {user: user.id, role, via: 'cli'}})
       return {user: userView(user), team: teamView(team), createdTeam, createdUser, role, dbPath}
     })
   } finally {

@@ -1,0 +1,450 @@
+/**
+ * The one place that changes key state (SC-02): issue, rotate, revoke, expiry
+ * change and app transfer. Each operation runs in one SQLite transaction that
+ * also appends its audit event, and — only after the transaction committed —
+ * emits a {@link LifecycleEvent} on {@link LifecycleEvents}, which a verifier
+ * cache subscribes to for invalidation (issue 4). No route or other service
+ * writes `api_keys` or `apps.team_id` except through this module.
+ *
+ * Authorization (who may do it) is the caller's job (`services/keys.ts`,
+ * `services/apps.ts`); this module enforces state rules (a revoked key cannot
+ * be rotated, a `prod` key needs a point of contact, …).
+ */
+import {ApikeyError} from '../../core/errors.js'
+import {generateKey, parseKey, type KeyEnvironment} from '../../core/key-format.js'
+import {isValidEmail} from '../../core/validation.js'
+import type {CreateKeyResponse, KeyKind, KeyMetadata, KeyRotation, KeyView, RevokeKeyResponse, RotateKeyResponse} from '../../core/wire.js'
+import type {ApiKey, App, Team} from '../model.js'
+import {inTransaction, isUniqueViolation, type Repositories} from '../repositories/index.js'
+import {DAY_MS, maxKeyLifetimeMs} from '../settings.js'
+import type {ServiceContext} from './context.js'
+import {keyHash, newId} from './crypto.js'
+import {keyStatus, keyView} from './views.js'
+
+/** What changed. `key.*` events list the keys whose verdict may have changed; `app.transferred` lists every key of the app. */
+export type LifecycleEventType = 'key.created' | 'key.rotated' | 'key.revoked' | 'key.expiry_changed' | 'app.transferred'
+
+/**
+ * A committed change of key state, for cache invalidation. Emitted after the
+ * transaction committed, once per operation, synchronously to every listener.
+ */
+export interface LifecycleEvent {
+  type: LifecycleEventType
+  /** Public ids of the keys concerned (`key.rotated`: the old key and its replacement). */
+  keyIds: string[]
+  /** Slug of the app the keys belong to. */
+  app: string
+  /** When the change took effect, ms since epoch (the injected clock). */
+  at: number
+  /** `key.rotated`: id of the replacement key. */
+  replacedBy?: string
+  /** `key.rotated`: the old key stops verifying at this instant (ms); equals `at` for grace 0. */
+  graceEndsAt?: number
+  /** `key.expiry_changed`: the new expiry (ms). */
+  expiresAt?: number
+  /** `app.transferred`: previous and new owning team slugs. */
+  fromTeam?: string
+  toTeam?: string
+}
+
+/** A subscriber of {@link LifecycleEvents}. Must not throw (errors are reported, never propagated to the request). */
+export type LifecycleListener = (event: LifecycleEvent) => void
+
+/**
+ * A small typed in-process emitter of {@link LifecycleEvent}s. One per service
+ * process (see `AppDeps.events` / `StartServerOptions.events`).
+ */
+export class LifecycleEvents {
+  private readonly listeners = new Set<LifecycleListener>()
+  private errorHandler: (error: unknown, event: LifecycleEvent) => void = () => undefined
+
+  /** Adds a listener; returns a function that removes it. */
+  subscribe(listener: LifecycleListener): () => void {
+    this.listeners.add(listener)
+    return () => {
+      this.listeners.delete(listener)
+    }
+  }
+
+  /** Where errors thrown by listeners go (the app logs them); default: ignored. */
+  onListenerError(handler: (error: unknown, event: LifecycleEvent) => void): void {
+    this.errorHandler = handler
+  }
+
+  /** Delivers `event` to every listener in subscription order; a throwing listener does not stop the others. */
+  emit(event: LifecycleEvent): void {
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(event)
+      } catch (error) {
+        this.errorHandler(error, event)
+      }
+    }
+  }
+}
+
+/** Who performs a change, for the audit log. */
+export interface Actor {
+  /** Acting user (null for a provisioning token). */
+  userId: string | null
+  /** Acting provisioning token, if any. */
+  tokenId: string | null
+  /** Client address as Fastify resolved it (trustProxy), or null. */
+  sourceAddress: string | null
+}
+
+/** Input of {@link KeyLifecycle.issue}; request rules (name, env, kind) are checked by the caller. */
+export interface IssueKeyInput {
+  app: App
+  env: KeyEnvironment
+  kind: KeyKind
+  name: string | null
+  /** Requested expiry (ms since epoch), checked by {@link KeyLifecycle.expiryFor}; default per env. */
+  expiresAt?: number | undefined
+  metadata: KeyMetadata
+  /** User recorded as `created_by` (for a token: the token's creator). */
+  createdByUserId: string
+  /** Provisioning token that issues the key, if any (shown as `createdBy: token:<id>`). */
+  createdByTokenId?: string | null
+}
+
+/** Shorthand for a 400 naming `expiresAt` and its rule. */
+function expiryError(rule: string): ApikeyError {
+  return new ApikeyError(`expiresAt: ${rule}`, {code: 'validation', details: {field: 'expiresAt', errors: [{field: 'expiresAt', message: rule}]}})
+}
+
+/** Whole days of `ms`, for messages. */
+function days(ms: number): string {
+  const d = ms / DAY_MS
+  return Number.isInteger(d) ? `${d} days` : `${Math.round(d * 10) / 10} days`
+}
+
+/** The 409 for a state change that the key's state forbids. */
+function stateConflict(message: string, key: ApiKey, now: number, extra: Record<string, unknown> = {}): ApikeyError {
+  return new ApikeyError(message, {code: 'conflict', details: {keyId: key.id, status: keyStatus(key, now), ...extra}})
+}
+
+/** The 404 for an unknown key id (the id is echoed only when it has the shape of a key id). */
+export function keyNotFound(id: string): ApikeyError {
+  return new ApikeyError(`no key with id ${id}`, {code: 'key_not_found', details: {keyId: id}})
+}
+
+/** Performs every key state change (see the module comment). */
+export class KeyLifecycle {
+  constructor(
+    private readonly ctx: ServiceContext,
+    /** Where committed changes are announced. */
+    readonly events: LifecycleEvents,
+  ) {}
+
+  /**
+   * The expiry of a new key in `env` at `now` (all ms since epoch, UTC).
+   * Without `requested`: now + `settings.keyTtlMs[env]`, capped at the env maximum.
+   * With it: a plausible epoch-ms instant (core `isPlausibleEpochMs` range; values in
+   * seconds are refused), strictly after now, and at most {@link maxKeyLifetimeMs} ahead.
+   * @throws ApikeyError `validation` naming `expiresAt` and the rule it breaks.
+   */
+  expiryFor(env: KeyEnvironment, requested: number | undefined, now: number): number {
+    const maxMs = maxKeyLifetimeMs(this.ctx.settings, env)
+    const max = now + maxMs
+    if (requested === undefined) return Math.min(max, now + this.ctx.settings.keyTtlMs[env])
+    if (!Number.isSafeInteger(requested)) throw expiryError('an integer number of milliseconds since the Unix epoch (UTC)')
+    if (requested < 1_000_000_000_000) {
+      throw expiryError(`milliseconds since the Unix epoch (UTC); ${requested} looks like seconds (multiply by 1000) and is not a plausible instant`)
+    }
+    if (requested >= 10_000_000_000_000) throw expiryError(`milliseconds since the Unix epoch (UTC); ${requested} is after the year 2286 and not a plausible instant`)
+    if (requested <= now) throw expiryError(`must be in the future (now is ${new Date(now).toISOString()}, ${now} ms; given ${new Date(requested).toISOString()})`)
+    if (requested > max) throw expiryError(`a ${env} key lives at most ${days(maxMs)} (until ${new Date(max).toISOString()}, ${max} ms)`)
+    return requested
+  }
+
+  /**
+   * Issues a key: inserts it, appends `key.create`, emits `key.created`.
+   * A `prod` key requires the app to have a valid point of contact.
+   * @returns the key view plus the plaintext `key` (shown this once).
+   * @throws ApikeyError `validation` (expiry) | `conflict` (prod key without a point of contact).
+   */
+  async issue(input: IssueKeyInput, actor: Actor): Promise<CreateKeyResponse> {
+    const now = this.ctx.clock.now()
+    const expiresAt = this.expiryFor(input.env, input.expiresAt, now)
+    this.checkPointOfContact(input.app, input.env)
+    const created = await this.withFreshKey(input.app, input.env, (secret) =>
+      inTransaction(this.ctx.db, async (repos) => {
+        const key = await this.insertKey(repos, secret, {...input, expiresAt, createdAt: now})
+        await repos.audit.append({
+          at: now,
+          actorUserId: actor.userId,
+          actorTokenId: actor.tokenId,
+          action: 'key.create',
+          targetType: 'key',
+          targetId: key.id,
+          appId: input.app.id,
+          sourceAddress: actor.sourceAddress,
+          details: {app: input.app.slug, env: key.env, kind: key.kind, start: key.start, expiresAt, ...(input.createdByTokenId ? {viaToken: input.createdByTokenId} : {})},
+        })
+        return key
+      }),
+    )
+    this.events.emit({type: 'key.created', keyIds: [created.key.id], app: input.app.slug, at: now})
+    return {...keyView(created.key, now), key: created.secret}
+  }
+
+  /**
+   * Rotates a key: issues a replacement with the same app, env, kind, name and
+   * metadata (and the old key's lifetime, capped at the env maximum), and ends
+   * the old key at min(its expiry, now + grace) — `grace` 0 ends it at once (status
+   * `expired`). Appends one `key.rotate` event (target the old key, details name the
+   * new one) and emits `key.rotated` with both ids.
+   * @param graceMs grace period in ms; default `settings.rotationGraceMs`.
+   * @throws ApikeyError `key_not_found`; `validation` for a negative, fractional or
+   *   over-maximum grace; `conflict` when the key is revoked, expired, or already rotated.
+   */
+  async rotate(keyId: string, graceMs: number | undefined, actor: Actor & {userId: string}): Promise<RotateKeyResponse> {
+    const grace = graceMs ?? this.ctx.settings.rotationGraceMs
+    const maxGrace = this.ctx.settings.maxRotationGraceMs
+    if (!Number.isSafeInteger(grace) || grace < 0 || grace > maxGrace) {
+      const rule = `a grace period in whole milliseconds from 0 (end the old key at once) to ${maxGrace} (${days(maxGrace)})`
+      throw new ApikeyError(`graceMs: ${rule}`, {code: 'validation', details: {field: 'graceMs', errors: [{field: 'graceMs', message: rule}], maxGraceMs: maxGrace}})
+    }
+    const now = this.ctx.clock.now()
+    const result = await this.withFreshKey(undefined, undefined, (secret) =>
+      inTransaction(this.ctx.db, async (repos) => {
+        const old = await repos.keys.findById(keyId)
+        if (old === undefined) throw keyNotFound(keyId)
+        const app = await repos.apps.findById(old.appId)
+        if (app === undefined) throw new Error(`app of key ${old.id} is missing`)
+        const status = keyStatus(old, now)
+        if (status === 'revoked') throw stateConflict(`key ${old.id} was revoked at ${new Date(old.revokedAt ?? now).toISOString()}; a revoked key cannot be rotated — issue a new key instead`, old, now)
+        if (old.rotation !== null) {
+          throw stateConflict(`key ${old.id} was already rotated at ${new Date(old.rotation.rotatedAt).toISOString()}; rotate its replacement ${old.rotation.replacedBy} instead`, old, now, {replacedBy: old.rotation.replacedBy})
+        }
+        if (status === 'expired') throw stateConflict(`key ${old.id} expired at ${new Date(old.expiresAt ?? now).toISOString()}; an expired key cannot be rotated — issue a new key instead`, old, now)
+        this.checkPointOfContact(app, old.env)
+        const lifetime = old.expiresAt === null ? this.ctx.settings.keyTtlMs[old.env] : old.expiresAt - old.createdAt
+        const expiresAt = now + Math.min(Math.max(lifetime, 1), maxKeyLifetimeMs(this.ctx.settings, old.env))
+        const fresh = await this.insertKey(repos, secret, {
+          app,
+          env: old.env,
+          kind: old.kind,
+          name: old.name,
+          metadata: old.metadata,
+          createdByUserId: actor.userId,
+          expiresAt,
+          createdAt: now,
+        })
+        const graceEndsAt = Math.min(old.expiresAt ?? Number.MAX_SAFE_INTEGER, now + grace)
+        const changed = await repos.keys.markRotated(old.id, {rotatedAt: now, replacedBy: fresh.id, graceEndsAt})
+        if (!changed) throw stateConflict(`key ${old.id} was rotated concurrently`, old, now)
+        await repos.audit.append({
+          at: now,
+          actorUserId: actor.userId,
+          actorTokenId: null,
+          action: 'key.rotate',
+          targetType: 'key',
+          targetId: old.id,
+          appId: app.id,
+          sourceAddress: actor.sourceAddress,
+          details: {app: app.slug, env: old.env, newKeyId: fresh.id, newStart: fresh.start, graceMs: grace, graceEndsAt, newExpiresAt: expiresAt},
+        })
+        const updated = await repos.keys.findById(old.id)
+        if (updated === undefined) throw new Error(`key ${old.id} vanished during rotation`)
+        return {app, old: updated, fresh}
+      }),
+    )
+    const {app, old, fresh} = result.key
+    const rotation = old.rotation as KeyRotation
+    this.events.emit({type: 'key.rotated', keyIds: [old.id, fresh.id], app: app.slug, at: now, replacedBy: fresh.id, graceEndsAt: rotation.graceEndsAt})
+    return {newKey: {...keyView(fresh, now), key: result.secret}, oldKey: {...keyView(old, now), rotation}}
+  }
+
+  /**
+   * Revokes a key at once. Revoking a revoked key changes nothing, appends no
+   * event, emits nothing, and answers `alreadyRevoked: true` with the original
+   * `revokedAt`/`revokedBy`. Otherwise appends `key.revoke` and emits `key.revoked`.
+   * Expired and rotated keys may be revoked (ends a grace period early).
+   * @throws ApikeyError `key_not_found`.
+   */
+  async revoke(keyId: string, actor: Actor & {userId: string}): Promise<RevokeKeyResponse & {appSlug: string}> {
+    const now = this.ctx.clock.now()
+    const outcome = await inTransaction(this.ctx.db, async (repos) => {
+      const key = await repos.keys.findById(keyId)
+      if (key === undefined) throw keyNotFound(keyId)
+      if (key.revokedAt !== null) return {key, alreadyRevoked: true}
+      await repos.keys.revoke(key.id, now, actor.userId)
+      await repos.audit.append({
+        at: now,
+        actorUserId: actor.userId,
+        actorTokenId: null,
+        action: 'key.revoke',
+        targetType: 'key',
+        targetId: key.id,
+        appId: key.appId,
+        sourceAddress: actor.sourceAddress,
+        details: {app: key.appSlug, env: key.env, start: key.start, statusBefore: keyStatus(key, now)},
+      })
+      const updated = await repos.keys.findById(key.id)
+      if (updated === undefined) throw new Error(`key ${key.id} vanished during revocation`)
+      return {key: updated, alreadyRevoked: false}
+    })
+    if (!outcome.alreadyRevoked) this.events.emit({type: 'key.revoked', keyIds: [outcome.key.id], app: outcome.key.appSlug, at: now})
+    return {key: keyView(outcome.key, now), alreadyRevoked: outcome.alreadyRevoked, appSlug: outcome.key.appSlug}
+  }
+
+  /**
+   * Sets a key's expiry (ms since epoch, UTC). A time in the past ends the key at
+   * once. Appends `key.expiry` and emits `key.expiry_changed`. Not yet exposed by a
+   * route; kept here so that no other code writes `expires_at`.
+   * @throws ApikeyError `key_not_found`; `validation` for an implausible instant or one
+   *   beyond the env maximum from now; `conflict` for a revoked key.
+   */
+  async setExpiry(keyId: string, expiresAt: number, actor: Actor): Promise<KeyView> {
+    const now = this.ctx.clock.now()
+    if (!Number.isSafeInteger(expiresAt) || expiresAt < 1_000_000_000_000 || expiresAt >= 10_000_000_000_000) {
+      throw expiryError('a plausible instant in milliseconds since the Unix epoch (UTC)')
+    }
+    const key = await inTransaction(this.ctx.db, async (repos) => {
+      const found = await repos.keys.findById(keyId)
+      if (found === undefined) throw keyNotFound(keyId)
+      if (found.revokedAt !== null) throw stateConflict(`key ${found.id} is revoked; its expiry cannot change`, found, now)
+      const maxMs = maxKeyLifetimeMs(this.ctx.settings, found.env)
+      if (expiresAt > now + maxMs) throw expiryError(`a ${found.env} key lives at most ${days(maxMs)} from now`)
+      // A rotated key never outlives its grace period.
+      const effective = found.rotation === null ? expiresAt : Math.min(expiresAt, found.rotation.graceEndsAt)
+      await repos.keys.setExpiry(found.id, effective)
+      await repos.audit.append({
+        at: now,
+        actorUserId: actor.userId,
+        actorTokenId: actor.tokenId,
+        action: 'key.expiry',
+        targetType: 'key',
+        targetId: found.id,
+        appId: found.appId,
+        sourceAddress: actor.sourceAddress,
+        details: {app: found.appSlug, from: found.expiresAt, to: effective},
+      })
+      const updated = await repos.keys.findById(found.id)
+      if (updated === undefined) throw new Error(`key ${found.id} vanished`)
+      return updated
+    })
+    this.events.emit({type: 'key.expiry_changed', keyIds: [key.id], app: key.appSlug, at: now, ...(key.expiresAt === null ? {} : {expiresAt: key.expiresAt})})
+    return keyView(key, now)
+  }
+
+  /**
+   * Moves an app to another owning team (keys unchanged) and optionally sets a
+   * new point of contact. Appends `app.transfer` and emits `app.transferred`
+   * with every key id of the app (their owning team changed).
+   * @throws ApikeyError `not_found` when the app vanished; `conflict` when `to` already owns it.
+   */
+  async transferApp(app: App, to: Team, contactEmail: string | undefined, actor: Actor): Promise<App> {
+    const now = this.ctx.clock.now()
+    const result = await inTransaction(this.ctx.db, async (repos) => {
+      const current = await repos.apps.findById(app.id)
+      if (current === undefined) throw new ApikeyError(`no app with slug "${app.slug}" is registered`, {code: 'not_found', details: {app: app.slug}})
+      if (current.team.id === to.id) {
+        throw new ApikeyError(`the app "${current.slug}" already belongs to team ${to.slug}`, {code: 'conflict', details: {app: current.slug, owningTeam: to.slug}})
+      }
+      const contact = contactEmail ?? current.contactEmail
+      await repos.apps.transfer(current.id, to.id, contact)
+      const keyIds = await repos.keys.idsForApp(current.id)
+      await repos.audit.append({
+        at: now,
+        actorUserId: actor.userId,
+        actorTokenId: actor.tokenId,
+        action: 'app.transfer',
+        targetType: 'app',
+        targetId: current.id,
+        appId: current.id,
+        sourceAddress: actor.sourceAddress,
+        details: {
+          slug: current.slug,
+          fromTeam: current.team.slug,
+          toTeam: to.slug,
+          keys: keyIds.length,
+          ...(contact === current.contactEmail ? {} : {fromContactEmail: current.contactEmail, toContactEmail: contact}),
+        },
+      })
+      const updated = await repos.apps.findById(current.id)
+      if (updated === undefined) throw new Error(`app ${current.id} vanished during transfer`)
+      return {updated, keyIds, fromTeam: current.team.slug}
+    })
+    this.events.emit({type: 'app.transferred', keyIds: result.keyIds, app: result.updated.slug, at: now, fromTeam: result.fromTeam, toTeam: to.slug})
+    return result.updated
+  }
+
+  /** A `prod` key needs someone to call when it leaks. @throws ApikeyError `conflict`. */
+  private checkPointOfContact(app: App, env: KeyEnvironment): void {
+    if (env !== 'prod' || isValidEmail(app.contactEmail)) return
+    throw new ApikeyError(
+      `the app "${app.slug}" has no valid point of contact; a prod key needs one. Set it with: apikey apps transfer ${app.slug} --team ${app.team.slug} --contact-email <email>`,
+      {code: 'conflict', details: {app: app.slug, rule: 'prod keys require a point of contact'}},
+    )
+  }
+
+  /**
+   * Runs `work` with a fresh plaintext key for (app, env) and retries once on an
+   * id or hash collision (astronomically unlikely). When `app`/`env` are not
+   * known up front (rotation), `work` receives a generator instead.
+   */
+  private async withFreshKey<T>(app: App | undefined, env: KeyEnvironment | undefined, work: (secret: KeySecretSource) => Promise<T>): Promise<{key: T; secret: string}> {
+    for (let attempt = 0; ; attempt++) {
+      const source = new KeySecretSource(this.ctx, app, env)
+      try {
+        const key = await work(source)
+        return {key, secret: source.plaintext()}
+      } catch (error) {
+        if (!isUniqueViolation(error) || attempt >= 1) throw error
+      }
+    }
+  }
+
+  private async insertKey(
+    repos: Repositories,
+    secret: KeySecretSource,
+    input: Omit<IssueKeyInput, 'expiresAt'> & {expiresAt: number; createdAt: number},
+  ): Promise<ApiKey> {
+    const key = secret.generate(input.app, input.env)
+    const start = parseKey(key).start
+    if (start === undefined) throw new Error('generated key has no display start')
+    const id = newId('key', this.ctx.random)
+    await repos.keys.insert({
+      id,
+      appId: input.app.id,
+      env: input.env,
+      kind: input.kind,
+      name: input.name,
+      hash: keyHash(this.ctx.pepper, key),
+      start,
+      createdBy: input.createdByUserId,
+      createdAt: input.createdAt,
+      expiresAt: input.expiresAt,
+      metadata: input.metadata,
+      createdByToken: input.createdByTokenId ?? null,
+    })
+    const stored = await repos.keys.findById(id)
+    if (stored === undefined) throw new Error(`key ${id} vanished after insert`)
+    return stored
+  }
+}
+
+/** Generates one plaintext key per attempt and remembers it, so it can be returned once after commit. */
+class KeySecretSource {
+  private key: string | undefined
+
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly app: App | undefined,
+    private readonly env: KeyEnvironment | undefined,
+  ) {}
+
+  generate(app: App | undefined = this.app, env: KeyEnvironment | undefined = this.env): string {
+    if (app === undefined || env === undefined) throw new Error('key generation needs an app and an env')
+    this.key = generateKey({prefix: this.ctx.settings.keyPrefix, app: app.slug, env}, this.ctx.random)
+    return this.key
+  }
+
+  plaintext(): string {
+    if (this.key === undefined) throw new Error('no key was generated')
+    return this.key
+  }
+}
