@@ -165,6 +165,10 @@ export async function v1Routes(app: FastifyInstance, deps: RouteDeps): Promise<v
     '/v1/apps/:slug/keys',
     {
       config: {auth: 'sessionOrProvisioning'},
+      // A provisioning token may send no body (env ci, defaults); a session caller then gets "env is required".
+      preValidation: async (request) => {
+        request.body ??= {} as CreateKeyRequest
+      },
       schema: {
         summary:
           'Issue a key (members of the owning team; or a provisioning token for a ci key of its own app, with build metadata); the plaintext is in this response only',
@@ -176,11 +180,10 @@ export async function v1Routes(app: FastifyInstance, deps: RouteDeps): Promise<v
       },
     },
     async (request, reply) => {
-      const body = request.body ?? ({} as CreateKeyRequest)
       const created =
         request.provisioner === null
-          ? await deps.keys.create(principalOf(request), request.params.slug, body)
-          : await deps.keys.createWithToken(request.provisioner, request.params.slug, body)
+          ? await deps.keys.create(principalOf(request), request.params.slug, request.body)
+          : await deps.keys.createWithToken(request.provisioner, request.params.slug, request.body)
       reply.code(201).header('cache-control', 'no-store').header('location', `/v1/keys/${created.id}`)
       return created
     },
@@ -221,6 +224,10 @@ export async function v1Routes(app: FastifyInstance, deps: RouteDeps): Promise<v
     '/v1/keys/:id/rotate',
     {
       config: {auth: 'session'},
+      // The body is optional: no body means "all defaults".
+      preValidation: async (request) => {
+        request.body ??= {}
+      },
       schema: {
         summary: 'Rotate a key: issue its replacement (plaintext once) and end the old key after graceMs (default 24 h, 0 = at once)',
         tags: ['keys'],

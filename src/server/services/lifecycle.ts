@@ -10,6 +10,7 @@
  * `services/apps.ts`); this module enforces state rules (a revoked key cannot
  * be rotated, a `prod` key needs a point of contact, …).
  */
+import {isPlausibleEpochMs} from '../../core/duration.js'
 import {ApikeyError} from '../../core/errors.js'
 import {generateKey, parseKey, type KeyEnvironment} from '../../core/key-format.js'
 import {isValidEmail} from '../../core/validation.js'
@@ -149,10 +150,13 @@ export class KeyLifecycle {
     const max = now + maxMs
     if (requested === undefined) return Math.min(max, now + this.ctx.settings.keyTtlMs[env])
     if (!Number.isSafeInteger(requested)) throw expiryError('an integer number of milliseconds since the Unix epoch (UTC)')
-    if (requested < 1_000_000_000_000) {
-      throw expiryError(`milliseconds since the Unix epoch (UTC); ${requested} looks like seconds (multiply by 1000) and is not a plausible instant`)
+    if (!isPlausibleEpochMs(requested)) {
+      throw expiryError(
+        requested < 1_000_000_000_000
+          ? `milliseconds since the Unix epoch (UTC); ${requested} looks like seconds (multiply by 1000) and is not a plausible instant`
+          : `milliseconds since the Unix epoch (UTC); ${requested} is after the year 2286 and not a plausible instant`,
+      )
     }
-    if (requested >= 10_000_000_000_000) throw expiryError(`milliseconds since the Unix epoch (UTC); ${requested} is after the year 2286 and not a plausible instant`)
     if (requested <= now) throw expiryError(`must be in the future (now is ${new Date(now).toISOString()}, ${now} ms; given ${new Date(requested).toISOString()})`)
     if (requested > max) throw expiryError(`a ${env} key lives at most ${days(maxMs)} (until ${new Date(max).toISOString()}, ${max} ms)`)
     return requested
@@ -299,7 +303,7 @@ export class KeyLifecycle {
    */
   async setExpiry(keyId: string, expiresAt: number, actor: Actor): Promise<KeyView> {
     const now = this.ctx.clock.now()
-    if (!Number.isSafeInteger(expiresAt) || expiresAt < 1_000_000_000_000 || expiresAt >= 10_000_000_000_000) {
+    if (!isPlausibleEpochMs(expiresAt)) {
       throw expiryError('a plausible instant in milliseconds since the Unix epoch (UTC)')
     }
     const key = await inTransaction(this.ctx.db, async (repos) => {

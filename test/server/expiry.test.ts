@@ -1,0 +1,3 @@
+import {expiryAndRotationSuite} from './expiry-cases.js'
+
+expiryAndRotationSuite(`TZ=${process.env.TZ ?? 'unset'}`)
