@@ -29,7 +29,7 @@ export default class Login extends ApikeyCommand<LoginResult> {
     })
     for (const w of result.warnings) this.warnLine(w)
     if (!this.jsonEnabled()) {
-      const where = result.tokenStorage.location === 'keychain' ? 'the OS keychain' : `${result.tokenStorage.path} (mode 0600)`
+      const where = result.tokenStorage.location === 'keychain' ? 'the OS keychain' : result.tokenStorage.location === 'env' ? 'APIKEY_TOKEN (nothing stored)' : `${result.tokenStorage.path} (mode 0600)`
       this.log(`${this.paint('green', '✓')} Signed in to ${result.server.url} as ${result.user.username} (teams: ${result.teams.map((t) => t.slug).join(', ') || 'none'})`)
       this.info(`  session stored in ${where}; expires ${isoTime(result.expiresAt)}`)
     }

@@ -2,12 +2,13 @@ import {Args, Flags} from '@oclif/core'
 import {ApikeyCommand, networkFlags} from '../lib/command.js'
 import {stderrColor} from '../lib/render.js'
 import {renderWhoami} from '../views/whoami.js'
-import {whoami, type WhoamiResult} from '../services/whoami.js'
+import {isRejected, whoami, type WhoamiResult} from '../services/whoami.js'
 
 export default class Whoami extends ApikeyCommand<WhoamiResult> {
   static override summary = 'Show which app and team own an API key.'
   static override description = `Checks the key offline first (prefix, app, environment, checksum) without any network call, then asks the key service who owns it.
-Without KEY, the key is looked up in order: --key, the environment variable (API_KEY or apikey.json's "variable"), the project's .env, the OS keychain. The answer names its source and warns when a higher source shadows a different stored key.`
+Without KEY, the key is looked up in order: --key, the environment variable (API_KEY or apikey.json's "variable"), the project's .env, the OS keychain. The answer names its source and warns when a higher source shadows a different stored key.
+Shows expiry, rotation (when the grace period ends) and the build metadata of CI keys; warns when the key expires within 14 days. Exits 1 when the key is revoked or expired (or the lookup fails).`
   static override examples = [
     '<%= config.bin %> whoami',
     '<%= config.bin %> whoami ak_weather-app_dev_… --offline',
@@ -20,7 +21,7 @@ Without KEY, the key is looked up in order: --key, the environment variable (API
     ...networkFlags,
     key: Flags.string({description: 'the API key to check (same as the KEY argument)'}),
     offline: Flags.boolean({description: 'only the offline checks: no network call'}),
-    'env-file': Flags.string({description: 'env file to read the key from (default: .env or apikey.json "envFile")'}),
+    'dotenv-file': Flags.string({description: 'env file to read the key from (default: .env or apikey.json "envFile")'}),
     var: Flags.string({description: 'variable name holding the key (default: API_KEY or apikey.json "variable")'}),
   }
 
@@ -32,10 +33,11 @@ Without KEY, the key is looked up in order: --key, the environment variable (API
       offline: flags.offline,
       ...(flags.server === undefined ? {} : {server: flags.server}),
       timeoutMs: flags.timeout * 1000,
-      ...(flags['env-file'] === undefined ? {} : {envFile: flags['env-file']}),
+      ...(flags['dotenv-file'] === undefined ? {} : {envFile: flags['dotenv-file']}),
       ...(flags.var === undefined ? {} : {variable: flags.var}),
     })
-    if (result.lookup.state === 'failed') process.exitCode = 1
+    // A failed lookup, or a key the service rejects (revoked, expired): exit 1 so scripts notice.
+    if (result.lookup.state === 'failed' || isRejected(result)) process.exitCode = 1
     const text = renderWhoami(result, {stdoutTTY: Boolean(process.stdout.isTTY), color: stderrColor(process.env, Boolean(process.stderr.isTTY))})
     process.stderr.write(text.stderr)
     if (!this.jsonEnabled()) process.stdout.write(text.stdout)

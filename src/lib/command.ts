@@ -49,6 +49,19 @@ export abstract class ApikeyCommand<TResult> extends Command {
 
   abstract override run(): Promise<TResult>
 
+  /** Parses argv; every parser failure (unknown flag, missing value, bad option) is a usage error, exit 2. */
+  protected override async parse<F extends Record<string, unknown>, B extends Record<string, unknown>, A extends Record<string, unknown>>(
+    options?: Interfaces.Input<F, B, A>,
+    argv?: string[],
+  ): Promise<Interfaces.ParserOutput<F, B, A>> {
+    try {
+      return await super.parse(options, argv)
+    } catch (error) {
+      if (error instanceof ApikeyError) throw error
+      throw new ApikeyError(stripAnsi((error as Error).message), {code: 'usage', exitCode: ExitCode.Usage, suggestions: [`see: apikey ${this.id ?? 'COMMAND'} --help`]})
+    }
+  }
+
   /** `--json` output: plain pretty JSON on stdout (no colour codes, stable for pipes). */
   protected override logJson(json: unknown): void {
     process.stdout.write(jsonText(json))

@@ -8,7 +8,8 @@
  * probe) runs before the key is issued, so a refusal leaves no orphan key and
  * nothing half-written.
  */
-import {join, relative, resolve} from 'node:path'
+import {access, constants} from 'node:fs/promises'
+import {dirname, join, relative, resolve} from 'node:path'
 import {ApikeyError, usageError} from '../core/errors.js'
 import {isKeyEnvironment, isValidSlug, KEY_ENVIRONMENTS, SLUG_RULE, type KeyEnvironment} from '../core/key-format.js'
 import {isValidAppName, isValidEmail} from '../core/validation.js'
@@ -16,7 +17,7 @@ import type {AppView, MeResponse} from '../core/wire.js'
 import type {ApiClient} from '../lib/api/client.js'
 import type {Deps} from '../lib/deps.js'
 import {PROJECT_FILE_NAME, VARIABLE_PATTERN, writeProjectFile, type KeyStore, type ProjectFile} from '../lib/project-file.js'
-import {keychainEntry} from './key-sources.js'
+import {prepareKeyStore, unstoredKeyError, writeKeyToStore, type StoredKey} from './store-key.js'
 import {guessAppSlugs, titleFromSlug} from './project-guess.js'
 import {noServerError, normaliseServerUrl, resolveServer, type ResolvedServer} from './server-url.js'
 import {currentSession, login, notSignedIn} from './session.js'
@@ -40,17 +41,8 @@ export interface InitInput {
   timeoutMs: number
 }
 
-/** Where the key was stored. */
-export type StoredKey =
-  | {
-      store: 'dotenv'
-      path: string
-      variable: string
-      change: 'added' | 'updated' | 'unchanged'
-      created: boolean
-      git: {state: string; addedRule?: {file: string; line: string}}
-    }
-  | {store: 'keychain'; service: string; account: string}
+/** Where the key was stored (see `services/store-key.ts`). */
+export type {StoredKey} from './store-key.js'
 
 /** Result of {@link init}; the `--json` output of `apikey init`. */
 export interface InitResult {
@@ -95,7 +87,8 @@ export async function init(deps: Deps, input: InitInput): Promise<InitResult> {
   if (!isValidSlug(slug)) throw usageError(`--app "${slug}" is not a valid app slug: ${SLUG_RULE}`)
   const env = (input.env ?? project?.project.env ?? 'dev') as KeyEnvironment
   const variable = input.variable ?? project?.project.variable ?? meta.keyEnvVar
-  const envFile = input.envFile ?? project?.project.envFile ?? '.env'
+  // FC-15: a Windows-style path given on the command line means the same file here.
+  const envFile = (input.envFile ?? project?.project.envFile ?? '.env').replace(/\\/g, '/')
 
   const {app, created} = await findOrRegisterApp(deps, api, me, slug, input, warnings)
 
@@ -119,27 +112,17 @@ export async function init(deps: Deps, input: InitInput): Promise<InitResult> {
     } else store = 'dotenv'
   }
   const envPath = resolve(projectDir, envFile)
-  let gitInfo: {state: string; addedRule?: {file: string; line: string}} | undefined
-  if (store === 'dotenv') {
-    const {ensureIgnored} = await import('../lib/git/index.js')
-    const mayEdit = input.yes || consentFromChoice
-      ? true
-      : deps.prompter.interactive
-        ? () => deps.prompter.confirm({message: `${relative(deps.cwd, envPath) || envFile} is not ignored by git. Add it to .gitignore?`, flag: '--yes', default: true})
-        : false
-    const safety = await ensureIgnored(envPath, {cwd: deps.cwd, mayEditGitignore: mayEdit, allowGitignoreEdit: !input.noGitignore})
-    warnings.push(...safety.warnings)
-    gitInfo = {state: safety.verdict.state, ...(safety.addedRule ? {addedRule: safety.addedRule} : {})}
-  } else {
-    const keychain = await deps.keychain()
-    const probe = await keychain.probe()
-    if (!probe.available) {
-      throw new ApikeyError(`the OS keychain is not available here: ${probe.reason ?? 'unknown reason'}`, {
-        code: 'keychain_unavailable',
-        suggestions: ['apikey init --store dotenv   (a gitignored .env, checked with git)'],
-      })
-    }
-  }
+  const mayEdit = input.yes || consentFromChoice
+    ? true
+    : deps.prompter.interactive
+      ? () => deps.prompter.confirm({message: `${relative(deps.cwd, envPath) || envFile} is not ignored by git. Add it to .gitignore?`, flag: '--yes', default: true})
+      : false
+  const prepared = await prepareKeyStore(
+    deps,
+    {store, envPath, variable, serverHost: server.host, app: app.slug, env},
+    {mayEditGitignore: mayEdit, allowGitignoreEdit: !input.noGitignore},
+    warnings,
+  )
 
   // 4. Issue this developer's own key.
   const issued = await api.createKey(app.slug, {
@@ -152,24 +135,9 @@ export async function init(deps: Deps, input: InitInput): Promise<InitResult> {
   // 5. Store it; if that fails the key exists but nobody has it: say so.
   let stored: StoredKey
   try {
-    if (store === 'dotenv') {
-      const {writeDotenvVariable} = await import('../lib/dotenv/index.js')
-      const written = await writeDotenvVariable(envPath, variable, issued.key)
-      stored = {store: 'dotenv', path: envPath, variable, change: written.change, created: written.created, git: gitInfo!}
-    } else {
-      const entry = keychainEntry(server.host, app.slug, env)
-      const keychain = await deps.keychain()
-      await keychain.set(entry.service, entry.account, issued.key)
-      stored = {store: 'keychain', ...entry}
-    }
+    stored = await writeKeyToStore(deps, prepared, issued.key)
   } catch (error) {
-    const e = error instanceof ApikeyError ? error : new ApikeyError((error as Error).message, {code: 'io', cause: error})
-    throw new ApikeyError(`key ${issued.id} (${issued.start}) was issued but could not be stored: ${e.message}`, {
-      code: e.code,
-      exitCode: e.exitCode,
-      suggestions: [...e.suggestions, 'fix the cause and run apikey init again (the unstored key expires on its own)'],
-      cause: error,
-    })
+    throw unstoredKeyError(issued, error, 'fix the cause and run apikey init again (the unstored key expires on its own)')
   }
 
   if (deps.env[variable] !== undefined && deps.env[variable] !== issued.key) {
@@ -192,6 +160,25 @@ export async function init(deps: Deps, input: InitInput): Promise<InitResult> {
   }
 }
 
+/**
+ * Checks, before a key is issued, that the env file can be read and written:
+ * not a directory, decodable, its directory writable. (A lock held by a
+ * concurrent `apikey init` is waited for by the writer, not refused here.)
+ * @throws ApikeyError `io` naming the file and the reason.
+ */
+async function preflightDotenv(envPath: string, variable: string): Promise<void> {
+  const {readDotenvVariable} = await import('../lib/dotenv/index.js')
+  await readDotenvVariable(envPath, variable)
+  try {
+    await access(dirname(envPath), constants.W_OK)
+  } catch (error) {
+    throw new ApikeyError(`cannot write ${envPath}: its directory is not writable (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, {
+      code: 'io',
+      suggestions: ['fix the directory permissions, or choose another file with --dotenv-file, or use --store keychain'],
+    })
+  }
+}
+
 /** Flag checks that need no network (exit 2 naming the flag and the rule). */
 function validateFlags(input: InitInput): void {
   if (input.app !== undefined && !isValidSlug(input.app)) throw usageError(`--app "${input.app}" is not a valid app slug: ${SLUG_RULE}`)
@@ -200,7 +187,7 @@ function validateFlags(input: InitInput): void {
   if (input.name !== undefined && !isValidAppName(input.name)) throw usageError('--name must be 1–100 printable characters')
   if (input.env !== undefined && !isKeyEnvironment(input.env)) throw usageError(`--env "${input.env}" must be one of ${KEY_ENVIRONMENTS.join(', ')}`)
   if (input.variable !== undefined && !VARIABLE_PATTERN.test(input.variable)) throw usageError(`--var "${input.variable}" is not a valid environment variable name (letters, digits, _; not starting with a digit)`)
-  if (input.envFile !== undefined && (input.envFile === '' || input.envFile.includes('\0'))) throw usageError('--env-file must be a file path')
+  if (input.envFile !== undefined && (input.envFile === '' || input.envFile.includes('\0'))) throw usageError('--dotenv-file must be a file path')
 }
 
 /** Returns an API client with a valid session, signing in first when allowed. */

@@ -17,7 +17,7 @@ export interface KeySourceReport {
   source: KeySourceName
   /** Human description: `--key`, `API_KEY`, `/repo/.env`, `apikey:host apikey weather-app/dev`. */
   location: string
-  /** `found`, `empty` (nothing there), `unavailable` (could not look, e.g. no keychain), `skipped` (not applicable). */
+  /** `found`, `empty` (nothing there), `unavailable` (present but could not be read, e.g. a locked keychain), `skipped` (not applicable, or no keychain on this machine). */
   state: 'found' | 'empty' | 'unavailable' | 'skipped'
   /** Display start of the key found there (never the key). */
   start?: string
@@ -116,7 +116,10 @@ export async function locateKey(deps: Deps, options: LocateKeyOptions): Promise<
         const keychain = await deps.keychain()
         record(report, (await keychain.get(entry.service, entry.account)) ?? undefined)
       } catch (error) {
-        report.state = 'unavailable'
+        // No keychain on this machine at all (no D-Bus, no Secret Service): skip quietly (FC-18).
+        // Present but unreadable (locked, timed out): report it (FC-20).
+        const {isKeychainAbsent} = await import('../lib/keychain/index.js')
+        report.state = isKeychainAbsent(error) ? 'skipped' : 'unavailable'
         report.reason = (error as Error).message
         record(report)
       }

@@ -26,8 +26,8 @@ export interface LoginResult {
   teams: MembershipView[]
   /** Session expiry, ms since epoch. */
   expiresAt: number
-  /** Where the session token was stored. */
-  tokenStorage: {location: 'keychain' | 'file'; path?: string}
+  /** Where the session token was stored; `env` when APIKEY_TOKEN already signs this user in (nothing stored). */
+  tokenStorage: {location: 'keychain' | 'file' | 'env'; path?: string}
   warnings: string[]
 }
 
@@ -51,6 +51,33 @@ export async function login(deps: Deps, input: LoginInput): Promise<LoginResult>
   const api = await deps.api({server: server.url, timeoutMs: input.timeoutMs})
   // Make sure the URL is an apikey service before sending a password to it.
   await api.meta()
+
+  // FC-30: APIKEY_TOKEN already signs someone in. Without a password to use
+  // (no terminal, or an empty stdin), that is success, not a failure.
+  let stdinPassword: string | undefined
+  const envToken = deps.env.APIKEY_TOKEN?.trim()
+  if (envToken) {
+    const envMe = await api
+      .withToken(envToken)
+      .me()
+      .catch(() => undefined)
+    if (envMe !== undefined) {
+      if (input.passwordStdin) stdinPassword = await readSecretFromStdin(deps.stdin, '--password-stdin', {allowEmpty: true})
+      const noPassword = input.passwordStdin ? stdinPassword === '' : !deps.prompter.interactive
+      if (noPassword && (input.username === undefined || input.username === envMe.user.username)) {
+        warnings.push(`already signed in as ${envMe.user.username} through APIKEY_TOKEN; nothing was stored`)
+        await deps.saveConfig({...config, server: server.url, username: envMe.user.username})
+        return {
+          server: {url: server.url, source: server.source},
+          user: envMe.user,
+          teams: envMe.teams,
+          expiresAt: envMe.sessionExpiresAt,
+          tokenStorage: {location: 'env'},
+          warnings,
+        }
+      }
+    }
+  }
   const username =
     input.username ??
     (await deps.prompter.input({
@@ -60,9 +87,11 @@ export async function login(deps: Deps, input: LoginInput): Promise<LoginResult>
       validate: (v) => USERNAME_PATTERN.test(v) || USERNAME_RULE,
     }))
   if (!USERNAME_PATTERN.test(username)) throw usageError(`--username "${username}" is not valid: ${USERNAME_RULE}`)
-  const password = input.passwordStdin
-    ? await readSecretFromStdin(deps.stdin, '--password-stdin')
-    : await deps.prompter.password({message: `Password for ${username}`, flag: '--password-stdin'})
+  let password: string
+  if (!input.passwordStdin) password = await deps.prompter.password({message: `Password for ${username}`, flag: '--password-stdin'})
+  else if (stdinPassword === undefined) password = await readSecretFromStdin(deps.stdin, '--password-stdin')
+  else if (stdinPassword === '') throw emptyStdin()
+  else password = stdinPassword
   let session
   try {
     session = await api.login({username, password})
@@ -89,6 +118,10 @@ export async function login(deps: Deps, input: LoginInput): Promise<LoginResult>
   }
 }
 
+function emptyStdin(): ApikeyError {
+  return usageError('--password-stdin: standard input was empty', [`printf '%s' "$PASSWORD" | apikey login … --password-stdin`])
+}
+
 /** A usable session: the server and the token to send. */
 export interface ActiveSession {
   server: ResolvedServer
@@ -107,6 +140,12 @@ export async function currentSession(deps: Deps, server: ResolvedServer): Promis
   const store = await deps.credentials()
   const found = await store.resolve(server.url)
   if (found === null || found === undefined) return undefined
+  if (/[\s\u0000-\u001f\u007f]/.test(found.token)) {
+    throw new ApikeyError(`the session token from ${found.where} contains whitespace or a line break, so it was not sent`, {
+      code: 'unauthenticated',
+      suggestions: [found.source === 'env' ? 'set APIKEY_TOKEN to the token alone' : `apikey login --server ${server.url}`],
+    })
+  }
   return {server, token: found.token, tokenSource: found.source}
 }
 
@@ -134,7 +173,8 @@ export async function logout(deps: Deps, input: {server?: string; timeoutMs: num
   if (server === undefined) throw noServerError()
   const warnings: string[] = []
   const store = await deps.credentials()
-  const found = await store.resolve(server.url).catch(() => null)
+  // A keychain that cannot be read is an error here, not "no session" (FC-20).
+  const found = await store.resolve(server.url)
   let revokedOnServer = false
   if (found) {
     try {

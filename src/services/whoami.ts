@@ -46,6 +46,14 @@ export interface WhoamiResult {
 export const EXPIRY_WARNING_DAYS = 14
 
 /**
+ * Is the looked-up key rejected by the service (revoked or expired)? `apikey whoami`
+ * then exits 1 so scripts notice; the answer still describes the key.
+ */
+export function isRejected(result: WhoamiResult): boolean {
+  return result.lookup.state === 'ok' && result.lookup.apiKey.status !== 'active'
+}
+
+/**
  * Runs whoami.
  * @throws ApikeyError `not_found` (exit 4) when no key is found anywhere;
  *   `malformed_key` (exit 1) naming the wrong parts — before any network call.
@@ -94,8 +102,13 @@ export async function whoami(deps: Deps, input: WhoamiInput): Promise<WhoamiResu
     const k = answer.key
     if (k.status === 'revoked') result.warnings.push(`this key was revoked${k.revokedAt ? ` at ${new Date(k.revokedAt).toISOString()}` : ''}${k.revokedBy ? ` by ${k.revokedBy}` : ''}; run: apikey init`)
     else if (k.status === 'expired') result.warnings.push(`this key expired at ${new Date(k.expiresAt ?? 0).toISOString()}; run: apikey init`)
-    else if (k.expiresAt !== null && k.expiresAt - deps.now() < EXPIRY_WARNING_DAYS * 86_400_000) {
-      result.warnings.push(`this key expires at ${new Date(k.expiresAt).toISOString()} (in less than ${EXPIRY_WARNING_DAYS} days); run: apikey init`)
+    else {
+      if (k.rotation) {
+        result.warnings.push(`this key was rotated at ${new Date(k.rotation.rotatedAt).toISOString()} (replaced by ${k.rotation.replacedBy}); its grace period ends at ${new Date(k.rotation.graceEndsAt).toISOString()}, then it stops working: use the new key`)
+      }
+      if (k.expiresAt !== null && k.expiresAt - deps.now() < EXPIRY_WARNING_DAYS * 86_400_000) {
+        result.warnings.push(`this key expires at ${new Date(k.expiresAt).toISOString()} (in less than ${EXPIRY_WARNING_DAYS} days); run: apikey init`)
+      }
     }
   } catch (error) {
     const e = error instanceof ApikeyError ? error : new ApikeyError((error as Error).message, {code: 'internal', cause: error})

@@ -3,7 +3,16 @@
  * the start-up fast path (bin/run.js), so both print the same bytes.
  */
 import {isoTime, painter, renderRows} from '../lib/render.js'
+import type {KeyView} from '../core/wire.js'
 import type {WhoamiResult} from '../services/whoami.js'
+
+/** `active`, `active (rotated; grace ends at …)`, `revoked at … by …`, `expired at …`. */
+export function statusText(key: KeyView): string {
+  if (key.status === 'revoked') return `revoked${key.revokedAt === null ? '' : ` at ${isoTime(key.revokedAt)}`}${key.revokedBy ? ` by ${key.revokedBy}` : ''} — rejected by the service`
+  if (key.status === 'expired') return `expired at ${isoTime(key.expiresAt)} — rejected by the service`
+  if (key.rotation) return `active (rotated; grace ends at ${isoTime(key.rotation.graceEndsAt)})`
+  return 'active'
+}
 
 /** Renders a whoami result: data for stdout, warnings and lookup failures for stderr. */
 export function renderWhoami(r: WhoamiResult, options: {stdoutTTY: boolean; color: boolean}): {stdout: string; stderr: string} {
@@ -21,10 +30,24 @@ export function renderWhoami(r: WhoamiResult, options: {stdoutTTY: boolean; colo
       ['env', apiKey.env],
       ['kind', apiKey.kind],
       ['key id', apiKey.id],
-      ['status', apiKey.status],
+      ['name', apiKey.name ?? undefined],
+      ['status', statusText(apiKey)],
       ['created', `${isoTime(apiKey.createdAt)} by ${apiKey.createdBy}`],
       ['expires', isoTime(apiKey.expiresAt)],
+      ['rotation', apiKey.rotation ? `rotated ${isoTime(apiKey.rotation.rotatedAt)}, replaced by ${apiKey.rotation.replacedBy}; grace ends at ${isoTime(apiKey.rotation.graceEndsAt)}` : undefined],
       ['revoked', apiKey.revokedAt === null ? undefined : `${isoTime(apiKey.revokedAt)}${apiKey.revokedBy ? ` by ${apiKey.revokedBy}` : ''}`],
+      ['last used', apiKey.lastUsedAt === null ? undefined : isoTime(apiKey.lastUsedAt)],
+    )
+    const m = apiKey.metadata
+    rows.push(
+      ['ci provider', m.ciProvider],
+      ['build', m.build === undefined ? undefined : `${m.build}${m.buildUrl ? ` (${m.buildUrl})` : ''}`],
+      ['build url', m.build === undefined ? m.buildUrl : undefined],
+      ['commit', m.commit],
+      ['branch', m.branch],
+      ['repository', m.repository],
+      ['version', m.version],
+      ['host', m.hostname],
       ['server', r.lookup.server.url],
     )
   } else {

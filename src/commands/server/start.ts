@@ -39,6 +39,8 @@ export default class ServerStart extends ApikeyCommand<ServerStartResult | undef
       port: flags.port,
       ...(flags.db === undefined ? {} : {dbPath: flags.db}),
       logLevel: flags['log-level'],
+      // stdout carries only the URL (or the --json result); logs are pino JSON lines on stderr.
+      logStream: process.stderr,
       settings: {
         ...(flags['docs-url'] === undefined ? {} : {docsUrl: flags['docs-url']}),
         ...(flags['key-prefix'] === undefined ? {} : {keyPrefix: flags['key-prefix']}),

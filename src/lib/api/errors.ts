@@ -108,6 +108,14 @@ function hostOf(url: string): string {
   }
 }
 
+function hostnameOf(url: string): string {
+  try {
+    return new URL(url).hostname
+  } catch {
+    return url
+  }
+}
+
 function isTimeout(f: ErrorFacts): boolean {
   return f.name === 'TimeoutError' || f.code === 'ERR_DEADLINE'
 }
@@ -220,7 +228,8 @@ export function classifyNetworkError(err: unknown, ctx: NetworkErrorContext): Ap
   }
 
   if (DNS_CODES.has(code)) {
-    const host = proxy ? hostOf(ctx.proxyUrl ?? '') : hostOf(ctx.url)
+    // DNS resolves names, not ports: name the host alone.
+    const host = proxy ? hostnameOf(ctx.proxyUrl ?? '') : hostnameOf(ctx.url)
     const what = proxy ? `the proxy host "${host}" (proxy ${proxy}${ctx.proxyEnvVar ? ` from ${ctx.proxyEnvVar}` : ''})` : `the host "${host}"`
     const temporary = code === 'EAI_AGAIN'
     return new ApikeyError(`Could not reach ${target}: DNS lookup of ${what} failed (${code}${temporary ? ', temporary failure' : ''}).`, {
@@ -440,7 +449,7 @@ export function problemToError(problem: ProblemDetails, status: number, ctx: Pro
     const seconds = parseRetryAfter(ctx.retryAfter)
     if (seconds !== undefined) {
       details['retryAfterSeconds'] = seconds
-      message += ` Retry after ${seconds} s.`
+      if (!/\b(retry|try again)\b/i.test(message)) message += ` Retry after ${seconds} s.`
       if (suggestions.length === 0) suggestions.push(`Wait ${seconds} s and run the command again`)
     } else if (suggestions.length === 0) {
       suggestions.push('Wait a little and run the command again')

@@ -130,7 +130,14 @@ export function setVariable(text: string, name: string, value: string): SetVaria
   if (current && readVariable(text, name) === value) {
     return {text, change: 'unchanged', line: lineNumberAt(text, current.start), quoting: undefined}
   }
-  const {text: encoded, quoting} = quoteDotenvValue(value)
+  let {text: encoded, quoting} = quoteDotenvValue(value)
+  // Keep the line's own quoting style when the new value needs none (FC-10):
+  // plain-safe characters read back identically inside '…' or "…".
+  const ownQuote = current?.rawValue[0]
+  if (quoting === 'plain' && (ownQuote === "'" || ownQuote === '"')) {
+    encoded = `${ownQuote}${encoded}${ownQuote}`
+    quoting = ownQuote === "'" ? 'single' : 'double'
+  }
 
   let next: string
   let line: number

@@ -140,7 +140,7 @@ describe('classifyNetworkError', () => {
     expect(e.details).toMatchObject({proxy: 'http://me:***@proxy.corp:3128', phase: 'connect'})
     expect(JSON.stringify(e.toJSON())).not.toContain('hunter2')
     const dns = classifyNetworkError(err('ENOTFOUND'), {url, proxyUrl: 'http://proxy.corp:3128'})
-    expect(dns.message).toContain('proxy host "proxy.corp:3128"')
+    expect(dns.message).toContain('proxy host "proxy.corp" (proxy http://proxy.corp:3128)')
   })
 
   it('keeps only a sanitised cause (no request options, no secrets)', () => {
