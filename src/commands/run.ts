@@ -17,7 +17,7 @@ stdin, stdout and stderr are the command's; SIGINT, SIGTERM and SIGHUP are passe
   static override enableJsonFlag = false
   static override flags = {
     key: Flags.string({description: 'the API key to inject (default: looked up as described)'}),
-    'dotenv-file': Flags.string({aliases: ['env-file'], description: 'env file to read the key from (default: apikey.json "envFile" or .env)'}),
+    'dotenv-file': Flags.string({description: 'env file to read the key from (default: apikey.json "envFile" or .env)'}),
     var: Flags.string({description: 'variable to set (default: apikey.json "variable" or API_KEY)'}),
   }
 
@@ -44,14 +44,14 @@ stdin, stdout and stderr are the command's; SIGINT, SIGTERM and SIGHUP are passe
 
 /** Our flags before the command when there is no `--`: `--key X`, `--key=X`, `--var X`, `--dotenv-file X`, `--debug`. */
 function ownArgs(argv: string[]): string[] {
-  const withValue = new Set(['--key', '--var', '--dotenv-file', '--env-file'])
+  const withValue = new Set(['--key', '--var', '--dotenv-file'])
   const own: string[] = []
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!
     if (withValue.has(a)) {
       own.push(a, ...(argv[i + 1] === undefined ? [] : [argv[i + 1]!]))
       i++
-    } else if (a === '--debug' || /^--(key|var|dotenv-file|env-file)=/.test(a)) own.push(a)
+    } else if (a === '--debug' || /^--(key|var|dotenv-file)=/.test(a)) own.push(a)
     else break
   }
   return own

@@ -24,7 +24,7 @@ The key (env ci, kind ci) carries the build's metadata, detected from the CI pro
     app: Flags.string({description: 'app slug (default: apikey.json "app")'}),
     output: Flags.option({options: CI_OUTPUTS, description: 'where the key goes'})(),
     raw: Flags.boolean({description: 'print only the bare key on stdout'}),
-    'dotenv-file': Flags.string({aliases: ['env-file'], description: 'env file for --output dotenv (default: apikey.json "envFile" or .env)'}),
+    'dotenv-file': Flags.string({description: 'env file for --output dotenv (default: apikey.json "envFile" or .env)'}),
     var: Flags.string({description: 'variable name (default: apikey.json "variable" or the service default, API_KEY)'}),
     version: Flags.string({description: 'version of the build (default: package.json "version")'}),
     name: Flags.string({description: 'name of the key (default: provider, build number and commit)'}),

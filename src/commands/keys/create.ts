@@ -10,7 +10,7 @@ export default class KeysCreate extends ApikeyCommand<CreateKeyResult> {
 With --store dotenv|keychain it is written through the same safe writer as apikey init (git is asked whether the .env is tracked or ignored before the key is issued).`
   static override examples = [
     '<%= config.bin %> keys create --app weather-app --env prod --expires-in 365d --name "weather api (prod)"',
-    '<%= config.bin %> keys create --env test --store dotenv --env-file .env.test --yes',
+    '<%= config.bin %> keys create --env test --store dotenv --dotenv-file .env.test --yes',
     '<%= config.bin %> keys create --env stage --store keychain',
   ]
   static override flags = {
@@ -20,7 +20,7 @@ With --store dotenv|keychain it is written through the same safe writer as apike
     'expires-in': Flags.string({description: 'lifetime, e.g. 30d, 12h, 2w (default: the service default for the env)'}),
     name: Flags.string({description: 'a name for the key, e.g. what uses it'}),
     store: Flags.option({options: ['dotenv', 'keychain'] as const, description: 'store the key instead of printing it'})(),
-    'dotenv-file': Flags.string({aliases: ['env-file'], description: 'env file for --store dotenv (default: apikey.json "envFile" or .env)'}),
+    'dotenv-file': Flags.string({description: 'env file for --store dotenv (default: apikey.json "envFile" or .env)'}),
     var: Flags.string({description: 'variable name for --store dotenv (default: apikey.json "variable" or the service default, API_KEY)'}),
     yes: Flags.boolean({char: 'y', description: 'consent to add the env file to .gitignore without asking'}),
     'no-gitignore': Flags.boolean({description: 'never edit .gitignore; refuse if the env file is not ignored'}),
