@@ -11,6 +11,7 @@ import {parse as parseDotenv} from 'dotenv'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {cliEnv, runCli, type CliRun} from '../helpers/cli.js'
 import {git, makeRepo} from '../helpers/git.js'
+import {havePty, runPty} from '../helpers/pty.js'
 import {startTestService, type TestService} from '../helpers/service.js'
 
 let svc: TestService
@@ -142,6 +143,28 @@ describe('keys', () => {
     expect(who.code).toBe(1)
     expect(who.stdout).toMatch(/status\trevoked at \d{4}-\S+ by ann/)
     expect(who.stderr).toMatch(/revoked/)
+  })
+
+  it('revoke on a terminal asks first: "n" cancels (exit 3, key unchanged), "y" revokes', async () => {
+    if (!(await havePty())) return
+    const {repo, ann, keyId} = await project('confirm-app')
+    const no = await runPty(['keys', 'revoke', keyId], {cwd: repo, env: ann.env, steps: [{waitFor: /Revoke key_\S+ \(ak_confirm-app_dev_/, send: 'n\r'}]})
+    expect(no.code, no.output).toBe(3)
+    expect((await ann.run(['keys', 'list', '--json'], repo)).json.keys[0].status).toBe('active')
+    const yes = await runPty(['keys', 'revoke', keyId], {cwd: repo, env: ann.env, steps: [{waitFor: /Revoke key_/, send: 'y\r'}]})
+    expect(yes.code, yes.output).toBe(0)
+    expect(yes.output).toMatch(/Revoked key_/)
+  })
+
+  it('whoami warns when a key expires within 14 days', async () => {
+    const {repo, ann} = await project('expiring-app')
+    const soon = await ann.run(['keys', 'create', '--env', 'test', '--expires-in', '7d', '--json'], repo)
+    expect(soon.code, soon.stderr).toBe(0)
+    const who = await ann.run(['whoami', soon.json.key], repo)
+    expect(who.code).toBe(0)
+    expect(who.stderr).toMatch(/expires at \S+ \(in less than 14 days\)/)
+    const later = await ann.run(['keys', 'create', '--env', 'test', '--expires-in', '30d', '--json'], repo)
+    expect((await ann.run(['whoami', later.json.key], repo)).stderr).not.toMatch(/less than 14 days/)
   })
 
   it("another team's key: rotate and revoke exit 1 naming the owning team; unknown id exit 1; bad durations exit 2", async () => {
