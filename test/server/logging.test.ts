@@ -10,7 +10,7 @@ describe('logs', () => {
   let h: Harness | undefined
   afterEach(async () => h?.cleanup())
 
-  it('never contain a key, a session token or a password (full flow at trace)', async () => {
+  it('never contain a key, a session or provisioning token, or a password (full flow at trace)', async () => {
     h = await startHarness({logLevel: 'trace'})
     await h.addUser('ann', 'mobile')
     await h.addUser('bob', 'web')
@@ -35,6 +35,26 @@ describe('logs', () => {
     expect(keyInUrl.text).not.toContain(ci.key)
     expect(keyInUrl.body.detail).toMatch(/looks like a secret/)
     expect((await h.request('GET', '/v1/me', {token: dev.key})).status).toBe(401)
+    // Provisioning tokens: create, use (201), use out of scope (403), in a URL, at whoami, expired (401), revoked (401).
+    const tok = await h.createToken(ann, 'weather-app')
+    secrets.push(tok.token)
+    const tokKey = await h.request('POST', '/v1/apps/weather-app/keys', {token: tok.token, body: {metadata: {commit: 'abc'}}})
+    expect(tokKey.status).toBe(201)
+    secrets.push(tokKey.body.key)
+    expect((await h.request('GET', '/v1/me', {token: tok.token})).status).toBe(403)
+    expect((await h.request('POST', '/v1/apps/other-app/keys', {token: tok.token, body: {}})).status).toBe(403)
+    expect((await h.request('POST', '/v1/keys/whoami', {token: tok.token})).status).toBe(400)
+    expect((await h.request('DELETE', `/v1/tokens/${tok.token}?t=${tok.token}`, {token: ann})).status).toBe(404)
+    const rotated = await h.request('POST', `/v1/keys/${dev.id}/rotate`, {token: ann, body: {graceMs: 0}})
+    secrets.push(rotated.body.newKey.key)
+    const shortTok = await h.createToken(ann, 'weather-app', {expiresAt: h.clock.now() + 1000})
+    secrets.push(shortTok.token)
+    h.clock.advance(1000)
+    expect((await h.request('POST', '/v1/apps/weather-app/keys', {token: shortTok.token, body: {}})).status).toBe(401)
+    h.clock.advance(-1000)
+    expect((await h.request('DELETE', `/v1/tokens/${tok.id}`, {token: ann})).status).toBe(200)
+    expect((await h.request('POST', '/v1/apps/weather-app/keys', {token: tok.token, body: {}})).status).toBe(401)
+    expect((await h.request('GET', '/v1/audit?app=weather-app', {token: ann})).status).toBe(200)
     // Another user's flow, their 403, and logout.
     const bob = await h.login('bob')
     secrets.push(bob)
@@ -69,6 +89,7 @@ describe('logs', () => {
     const key = 'ak_weather-app_dev_' + 'a'.repeat(36)
     expect(redactSecrets(`x ${key} y`)).toBe('x [REDACTED] y')
     expect(redactSecrets(`aks_${'Z'.repeat(40)}`)).toBe('[REDACTED]')
+    expect(redactSecrets(`x akp_${'Q'.repeat(40)} y`)).toBe('x [REDACTED] y')
     expect(redactSecrets('Bearer abc.def')).toBe('Bearer [REDACTED]')
     expect(safePath(`/v1/keys/${key}?token=abc`)).toBe('/v1/keys/[REDACTED]')
   })
