@@ -15,7 +15,7 @@ In a project that already has apikey.json, it finds the app and issues your own 
   ]
   static override flags = {
     ...networkFlags,
-    app: Flags.string({description: 'app slug (default: guessed from package.json, git remote or the directory)'}),
+    app: Flags.string({description: 'app slug (required without a terminal; on a terminal the question defaults to a guess from package.json, the git remote or the directory)'}),
     name: Flags.string({description: 'display name of a new app'}),
     team: Flags.string({description: 'owning team of a new app (default: your only team)'}),
     contact: Flags.string({description: 'point-of-contact email of a new app'}),
@@ -26,6 +26,7 @@ In a project that already has apikey.json, it finds the app and issues your own 
     var: Flags.string({description: 'variable name for the key (default: from the service, API_KEY)'}),
     yes: Flags.boolean({char: 'y', description: 'consent to add the env file to .gitignore without asking'}),
     'no-gitignore': Flags.boolean({description: 'never edit .gitignore; refuse if the env file is not ignored'}),
+    'new-key': Flags.boolean({description: 'issue a new key even if a valid key of yours is already stored'}),
   }
 
   async run(): Promise<InitResult> {
@@ -43,6 +44,7 @@ In a project that already has apikey.json, it finds the app and issues your own 
       ...(flags.var === undefined ? {} : {variable: flags.var}),
       yes: flags.yes,
       noGitignore: flags['no-gitignore'],
+      newKey: flags['new-key'],
       timeoutMs: flags.timeout * 1000,
     })
     for (const w of result.warnings) this.warnLine(w)
@@ -50,7 +52,7 @@ In a project that already has apikey.json, it finds the app and issues your own 
       const s = result.stored
       const ok = this.paint('green', '✓')
       this.log(`${ok} ${result.app.created ? 'Registered' : 'Found'} app ${result.app.slug} (team ${result.app.team}, contact ${result.app.contactEmail})`)
-      this.log(`${ok} Issued key ${result.key.start} (${result.key.id}, ${result.key.env}, expires ${isoTime(result.key.expiresAt)})`)
+      this.log(`${ok} ${result.reused ? 'Kept your key' : 'Issued key'} ${result.key.start} (${result.key.id}, ${result.key.env}, expires ${isoTime(result.key.expiresAt)})`)
       if (s.store === 'dotenv') {
         if (s.git.addedRule) this.log(`${ok} Added "${s.git.addedRule.line}" to ${s.git.addedRule.file}`)
         this.log(`${ok} Stored it as ${s.variable} in ${s.path} (${s.git.state === 'not-a-repo' ? 'not a git repository' : 'ignored by git'})`)

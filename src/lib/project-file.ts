@@ -12,7 +12,7 @@ import {readFile, rename, writeFile, stat} from 'node:fs/promises'
 import {dirname, join, resolve} from 'node:path'
 import {randomBytes} from 'node:crypto'
 import {ApikeyError} from '../core/errors.js'
-import {isKeyEnvironment, isValidSlug, KEY_ENVIRONMENTS, SLUG_RULE, type KeyEnvironment} from '../core/key-format.js'
+import {isKeyEnvironment, isValidSlug, KEY_ENVIRONMENTS, KEY_SCAN_PATTERN, SLUG_RULE, type KeyEnvironment} from '../core/key-format.js'
 
 /** File name of the project file. */
 export const PROJECT_FILE_NAME = 'apikey.json'
@@ -115,6 +115,11 @@ export function parseProjectFile(text: string, path: string): ProjectFile {
   if (!VARIABLE_PATTERN.test(variable)) return fail(`"variable" "${variable}" is not a valid environment variable name`)
   for (const field of ['key', 'token', 'secret', 'password']) {
     if (field in obj) return fail(`"${field}" must not be in this file: it is committed; keys live in .env or the keychain`)
+  }
+  // Whatever the field is called, an API key or a token in a committed file is a leak.
+  KEY_SCAN_PATTERN.lastIndex = 0
+  if (KEY_SCAN_PATTERN.test(text) || /\bak[sp]_[0-9A-Za-z]{20,}/.test(text)) {
+    return fail('it contains an API key or a token; this file is committed: remove it, and rotate that key (apikey init --new-key)')
   }
   return {server, app, env, store, envFile, variable}
 }

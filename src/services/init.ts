@@ -8,16 +8,15 @@
  * probe) runs before the key is issued, so a refusal leaves no orphan key and
  * nothing half-written.
  */
-import {access, constants} from 'node:fs/promises'
-import {dirname, join, relative, resolve} from 'node:path'
+import {isAbsolute, join, relative, resolve} from 'node:path'
 import {ApikeyError, usageError} from '../core/errors.js'
-import {isKeyEnvironment, isValidSlug, KEY_ENVIRONMENTS, SLUG_RULE, type KeyEnvironment} from '../core/key-format.js'
+import {isKeyEnvironment, isValidSlug, KEY_ENVIRONMENTS, parseKey, SLUG_RULE, type KeyEnvironment} from '../core/key-format.js'
 import {isValidAppName, isValidEmail} from '../core/validation.js'
 import type {AppView, MeResponse} from '../core/wire.js'
 import type {ApiClient} from '../lib/api/client.js'
 import type {Deps} from '../lib/deps.js'
 import {PROJECT_FILE_NAME, VARIABLE_PATTERN, writeProjectFile, type KeyStore, type ProjectFile} from '../lib/project-file.js'
-import {prepareKeyStore, unstoredKeyError, writeKeyToStore, type StoredKey} from './store-key.js'
+import {prepareKeyStore, unstoredKeyError, writeKeyToStore, type PreparedStore, type StoredKey} from './store-key.js'
 import {guessAppSlugs, titleFromSlug} from './project-guess.js'
 import {noServerError, normaliseServerUrl, resolveServer, type ResolvedServer} from './server-url.js'
 import {currentSession, login, notSignedIn} from './session.js'
@@ -38,6 +37,8 @@ export interface InitInput {
   yes: boolean
   /** Never edit `.gitignore` (refuse instead when the env file is not ignored). */
   noGitignore: boolean
+  /** Issue a new key even when a valid key of yours is already stored. */
+  newKey?: boolean
   timeoutMs: number
 }
 
@@ -50,13 +51,19 @@ export interface InitResult {
   user: string
   app: {slug: string; name: string; team: string; teamName: string; contactEmail: string; created: boolean}
   key: {id: string; start: string; env: KeyEnvironment; expiresAt: number | null}
+  /** True when a valid key of this developer was already stored there and was kept (no new key issued). */
+  reused: boolean
   stored: StoredKey
   projectFile: {path: string; written: boolean}
   warnings: string[]
 }
 
 /**
- * Runs init.
+ * Runs init. Order: sign in → find the app (membership checked) → collect what
+ * a new app needs → choose the store and run every check that can refuse →
+ * register the app → reuse the developer's stored key or issue one → store it
+ * → write apikey.json. A refusal or Ctrl+C before the end registers nothing
+ * and issues nothing.
  * @throws ApikeyError `usage` (2) for invalid or unaskable input, `not_signed_in` (4),
  *   `unsafe` (5) when the env file is tracked by git or may not be protected,
  *   `forbidden` (1) when the app belongs to a team the developer is not in,
@@ -68,6 +75,12 @@ export async function init(deps: Deps, input: InitInput): Promise<InitResult> {
   const project = await deps.project()
   const config = await deps.config()
   const projectDir = project?.dir ?? deps.cwd
+  if (project && input.app !== undefined && input.app !== project.project.app) {
+    throw usageError(`--app ${input.app} conflicts with ${project.path}, which names app "${project.project.app}"`, [
+      `run apikey init without --app to get your key for ${project.project.app}`,
+      `or, if this project is a different app, change "app" in ${project.path}`,
+    ])
+  }
 
   // 1. Server and session.
   let server = resolveServer(input.server, deps.env, project, config)
@@ -79,20 +92,29 @@ export async function init(deps: Deps, input: InitInput): Promise<InitResult> {
   const {api, me} = await signedIn(deps, server, input.timeoutMs, warnings)
   const meta = await api.meta()
 
-  // 2. App: from apikey.json, --app, or a question with a guessed default.
+  // 2. The app: from apikey.json, --app, or a question with a guessed default.
   const slug = project?.project.app ?? input.app ?? (await askSlug(deps, projectDir))
-  if (project && input.app !== undefined && input.app !== project.project.app) {
-    warnings.push(`--app ${input.app} ignored: ${project.path} names app "${project.project.app}"`)
-  }
   if (!isValidSlug(slug)) throw usageError(`--app "${slug}" is not a valid app slug: ${SLUG_RULE}`)
   const env = (input.env ?? project?.project.env ?? 'dev') as KeyEnvironment
   const variable = input.variable ?? project?.project.variable ?? meta.keyEnvVar
+  if (project && input.variable !== undefined && input.variable !== project.project.variable) {
+    warnings.push(`--var ${input.variable} differs from "${project.project.variable}" in ${project.path}: your app must read ${input.variable}`)
+  }
   // FC-15: a Windows-style path given on the command line means the same file here.
   const envFile = (input.envFile ?? project?.project.envFile ?? '.env').replace(/\\/g, '/')
+  const envPath = resolve(projectDir, envFile)
+  const inside = relative(projectDir, envPath)
+  if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) {
+    throw usageError(`the env file ${envPath} is not inside the project ${projectDir}`, [
+      'use a path inside the project with --dotenv-file (or "envFile" in apikey.json)',
+      'or keep the key out of files: --store keychain',
+    ])
+  }
+  const existing = await getAppOrUndefined(api, slug)
+  const plan = existing ? undefined : await planNewApp(deps, me, slug, input)
+  if (existing) checkMembership(existing, me, input, project !== undefined, warnings)
 
-  const {app, created} = await findOrRegisterApp(deps, api, me, slug, input, warnings)
-
-  // 3. Where to store the key, checked before issuing it.
+  // 3. Where to store the key: every check that can refuse runs before anything is created.
   // Choosing the .env option at this question is also the consent to protect it in .gitignore,
   // so a new app costs at most four questions: slug, team (only with several), contact, store.
   let consentFromChoice = false
@@ -111,37 +133,46 @@ export async function init(deps: Deps, input: InitInput): Promise<InitResult> {
       consentFromChoice = store === 'dotenv'
     } else store = 'dotenv'
   }
-  const envPath = resolve(projectDir, envFile)
-  const mayEdit = input.yes || consentFromChoice
-    ? true
-    : deps.prompter.interactive
-      ? () => deps.prompter.confirm({message: `${relative(deps.cwd, envPath) || envFile} is not ignored by git. Add it to .gitignore?`, flag: '--yes', default: true})
-      : false
+  const mayEdit =
+    input.yes || consentFromChoice
+      ? true
+      : deps.prompter.interactive
+        ? () => deps.prompter.confirm({message: `${relative(deps.cwd, envPath) || envFile} is not ignored by git. Add it to .gitignore?`, flag: '--yes', default: true})
+        : false
   const prepared = await prepareKeyStore(
     deps,
-    {store, envPath, variable, serverHost: server.host, app: app.slug, env},
+    {store, envPath, variable, serverHost: server.host, app: slug, env},
     {mayEditGitignore: mayEdit, allowGitignoreEdit: !input.noGitignore},
     warnings,
   )
 
-  // 4. Issue this developer's own key.
-  const issued = await api.createKey(app.slug, {
-    env,
-    kind: 'dev',
-    name: `${me.user.username}@${deps.hostname}`,
-    metadata: {hostname: deps.hostname},
-  })
+  // 4. Register the app now that nothing can refuse any more.
+  const {app, created} = existing ? {app: existing, created: false} : await registerApp(api, me, plan!, input, project !== undefined, warnings)
 
-  // 5. Store it; if that fails the key exists but nobody has it: say so.
+  // 5. Keep the developer's own valid key when one is stored there already; else issue one.
+  const kept = input.newKey ? undefined : await storedKeyToKeep(deps, api, prepared, {app: slug, env, username: me.user.username})
+  let keyInfo: InitResult['key']
   let stored: StoredKey
-  try {
-    stored = await writeKeyToStore(deps, prepared, issued.key)
-  } catch (error) {
-    throw unstoredKeyError(issued, error, 'fix the cause and run apikey init again (the unstored key expires on its own)')
-  }
-
-  if (deps.env[variable] !== undefined && deps.env[variable] !== issued.key) {
-    warnings.push(`${variable} is set in your shell environment and shadows the new key in ${store === 'dotenv' ? envFile : 'the keychain'}; unset ${variable} to use it`)
+  if (kept) {
+    keyInfo = kept.key
+    stored = kept.stored
+    warnings.push(`you already have a valid key for ${slug} (${kept.key.start}) in ${kept.where}: kept it; pass --new-key for another`)
+  } else {
+    const issued = await api.createKey(app.slug, {env, kind: 'dev', name: `${me.user.username}@${deps.hostname}`, metadata: {hostname: deps.hostname}})
+    try {
+      stored = await writeKeyToStore(deps, prepared, issued.key)
+    } catch (error) {
+      // Nobody holds the key: revoke it rather than leave it active (best effort).
+      const revoked = await api.revokeKey(issued.id).then(
+        () => true,
+        () => false,
+      )
+      throw unstoredKeyError(issued, error, revoked ? 'the unstored key was revoked; fix the cause and run apikey init again' : 'fix the cause and run apikey init again (the unstored key expires on its own)')
+    }
+    keyInfo = {id: issued.id, start: issued.start, env: issued.env, expiresAt: issued.expiresAt}
+    if (deps.env[variable] !== undefined && deps.env[variable] !== issued.key) {
+      warnings.push(`${variable} is set in your shell environment and shadows the new key in ${store === 'dotenv' ? envFile : 'the keychain'}; unset ${variable} to use it`)
+    }
   }
 
   // 6. The secret-free project file for teammates.
@@ -153,7 +184,8 @@ export async function init(deps: Deps, input: InitInput): Promise<InitResult> {
     server: server.url,
     user: me.user.username,
     app: {slug: app.slug, name: app.name, team: app.team.slug, teamName: app.team.name, contactEmail: app.contactEmail, created},
-    key: {id: issued.id, start: issued.start, env: issued.env, expiresAt: issued.expiresAt},
+    key: keyInfo,
+    reused: kept !== undefined,
     stored,
     projectFile: {path: projectPath, written},
     warnings,
@@ -161,22 +193,39 @@ export async function init(deps: Deps, input: InitInput): Promise<InitResult> {
 }
 
 /**
- * Checks, before a key is issued, that the env file can be read and written:
- * not a directory, decodable, its directory writable. (A lock held by a
- * concurrent `apikey init` is waited for by the writer, not refused here.)
- * @throws ApikeyError `io` naming the file and the reason.
+ * The developer's stored key at the prepared place, if it is theirs, for this
+ * app and env, active, and not expiring within 14 days.
  */
-async function preflightDotenv(envPath: string, variable: string): Promise<void> {
-  const {readDotenvVariable} = await import('../lib/dotenv/index.js')
-  await readDotenvVariable(envPath, variable)
-  try {
-    await access(dirname(envPath), constants.W_OK)
-  } catch (error) {
-    throw new ApikeyError(`cannot write ${envPath}: its directory is not writable (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, {
-      code: 'io',
-      suggestions: ['fix the directory permissions, or choose another file with --dotenv-file, or use --store keychain'],
-    })
+async function storedKeyToKeep(
+  deps: Deps,
+  api: ApiClient,
+  prepared: PreparedStore,
+  want: {app: string; env: string; username: string},
+): Promise<{key: InitResult['key']; stored: StoredKey; where: string} | undefined> {
+  let current: string | undefined
+  let where: string
+  if (prepared.store === 'dotenv') {
+    const {readDotenvVariable} = await import('../lib/dotenv/index.js')
+    current = await readDotenvVariable(prepared.path, prepared.variable)
+    where = prepared.path
+  } else {
+    const keychain = await deps.keychain()
+    current = (await keychain.get(prepared.service, prepared.account).catch(() => null)) ?? undefined
+    where = 'the OS keychain'
   }
+  if (current === undefined) return undefined
+  const parsed = parseKey(current)
+  if (!parsed.valid || parsed.app !== want.app || parsed.env !== want.env) return undefined
+  const answer = await api.whoamiKey(current).catch(() => undefined)
+  const k = answer?.key
+  if (k === undefined || k.status !== 'active' || k.createdBy !== want.username) return undefined
+  if (k.rotation) return undefined
+  if (k.expiresAt !== null && k.expiresAt - deps.now() < 14 * 86_400_000) return undefined
+  const stored: StoredKey =
+    prepared.store === 'dotenv'
+      ? {store: 'dotenv', path: prepared.path, variable: prepared.variable, change: 'unchanged', created: false, git: prepared.git}
+      : {store: 'keychain', service: prepared.service, account: prepared.account}
+  return {key: {id: k.id, start: k.start, env: k.env, expiresAt: k.expiresAt}, stored, where}
 }
 
 /** Flag checks that need no network (exit 2 naming the flag and the rule). */
@@ -210,6 +259,14 @@ async function signedIn(deps: Deps, server: ResolvedServer, timeoutMs: number, w
     }
   } else if (!deps.prompter.interactive) {
     throw notSignedIn(server.url)
+  } else if (server.source === 'project' && (await deps.config()).server !== server.url) {
+    // A committed apikey.json decides where a password would go: say so and ask first.
+    const ok = await deps.prompter.confirm({
+      message: `This project's apikey.json names the key service ${server.url}, which you have not signed in to before. Sign in there?`,
+      flag: '--server',
+      default: false,
+    })
+    if (!ok) throw new ApikeyError(`not signing in to ${server.url}`, {code: 'cancelled', suggestions: ['check "server" in apikey.json, or sign in first: apikey login --server URL']})
   }
   await login(deps, {server: server.url, passwordStdin: false, timeoutMs})
   const fresh = await currentSession(deps, server)
@@ -228,18 +285,15 @@ async function askSlug(deps: Deps, dir: string): Promise<string> {
   })
 }
 
-/** Finds the app (and checks membership) or registers it. */
-async function findOrRegisterApp(
-  deps: Deps,
-  api: ApiClient,
-  me: MeResponse,
-  slug: string,
-  input: InitInput,
-  warnings: string[],
-): Promise<{app: AppView; created: boolean}> {
-  const existing = await getAppOrUndefined(api, slug)
-  if (existing) return {app: checkMembership(existing, me, input, warnings), created: false}
+/** What registering a new app needs, asked or taken from flags (nothing is created yet). */
+interface NewAppPlan {
+  slug: string
+  team: string
+  contact: string
+}
 
+/** Collects team and point of contact for a new app (questions only on a terminal). */
+async function planNewApp(deps: Deps, me: MeResponse, slug: string, input: InitInput): Promise<NewAppPlan> {
   if (me.teams.length === 0) {
     throw new ApikeyError(`you (${me.user.username}) are not a member of any team, and an app needs an owning team`, {
       code: 'forbidden',
@@ -273,20 +327,25 @@ async function findOrRegisterApp(
       validate: (v) => isValidEmail(v) || 'enter a valid email address',
     }))
   if (!isValidEmail(contact)) throw usageError(`--contact "${contact}" is not a valid email address`)
+  return {slug, team, contact}
+}
+
+/** Registers the planned app; a 409 from a concurrent `apikey init` finds the app instead. */
+async function registerApp(api: ApiClient, me: MeResponse, plan: NewAppPlan, input: InitInput, hasProject: boolean, warnings: string[]): Promise<{app: AppView; created: boolean}> {
   try {
     const app = await api.createApp({
-      slug,
-      name: input.name ?? titleFromSlug(slug),
-      team,
-      contactEmail: contact,
+      slug: plan.slug,
+      name: input.name ?? titleFromSlug(plan.slug),
+      team: plan.team,
+      contactEmail: plan.contact,
       ...(input.description === undefined ? {} : {description: input.description}),
     })
     return {app, created: true}
   } catch (error) {
     // Someone registered it between our lookup and our create (two inits at once).
     if (error instanceof ApikeyError && error.code === 'conflict') {
-      const raced = await getAppOrUndefined(api, slug)
-      if (raced) return {app: checkMembership(raced, me, input, warnings), created: false}
+      const raced = await getAppOrUndefined(api, plan.slug)
+      if (raced) return {app: checkMembership(raced, me, input, hasProject, warnings), created: false}
     }
     throw error
   }
@@ -301,13 +360,15 @@ async function getAppOrUndefined(api: ApiClient, slug: string): Promise<AppView 
   }
 }
 
-function checkMembership(app: AppView, me: MeResponse, input: InitInput, warnings: string[]): AppView {
+function checkMembership(app: AppView, me: MeResponse, input: InitInput, hasProject: boolean, warnings: string[]): AppView {
   if (!me.teams.some((t) => t.slug === app.team.slug)) {
     throw new ApikeyError(
       `app "${app.slug}" is owned by team "${app.team.slug}" (${app.team.name}; contact ${app.contactEmail}), and you are not a member: keys are not shared between teams`,
       {
         code: 'forbidden',
-        suggestions: [`register your own app: apikey init --app ${app.slug}-${me.teams[0]?.slug ?? 'mine'}`, `or ask ${app.contactEmail} to add you to team ${app.team.slug}`],
+        suggestions: hasProject
+          ? [`ask ${app.contactEmail} to add you to team ${app.team.slug}`, `or, if your copy of this project is a different app, change "app" in apikey.json and run apikey init`]
+          : [`register your own app: apikey init --app ${app.slug}-${me.teams[0]?.slug ?? 'mine'}`, `or ask ${app.contactEmail} to add you to team ${app.team.slug}`],
         details: {owningTeam: app.team.slug, contactEmail: app.contactEmail},
       },
     )

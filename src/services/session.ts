@@ -81,14 +81,14 @@ export async function login(deps: Deps, input: LoginInput): Promise<LoginResult>
   const username =
     input.username ??
     (await deps.prompter.input({
-      message: 'Username',
+      message: `Username on ${server.url}`,
       flag: '--username',
       ...(config.username === undefined ? {} : {default: config.username}),
       validate: (v) => USERNAME_PATTERN.test(v) || USERNAME_RULE,
     }))
   if (!USERNAME_PATTERN.test(username)) throw usageError(`--username "${username}" is not valid: ${USERNAME_RULE}`)
   let password: string
-  if (!input.passwordStdin) password = await deps.prompter.password({message: `Password for ${username}`, flag: '--password-stdin'})
+  if (!input.passwordStdin) password = await deps.prompter.password({message: `Password for ${username} on ${server.url}`, flag: '--password-stdin'})
   else if (stdinPassword === undefined) password = await readSecretFromStdin(deps.stdin, '--password-stdin')
   else if (stdinPassword === '') throw emptyStdin()
   else password = stdinPassword
@@ -170,8 +170,8 @@ export interface LogoutResult {
 /** Revokes the session on the service (best effort) and forgets it locally. */
 export async function logout(deps: Deps, input: {server?: string; timeoutMs: number}): Promise<LogoutResult> {
   const server = resolveServer(input.server, deps.env, await deps.project(), await deps.config())
-  if (server === undefined) throw noServerError()
   const warnings: string[] = []
+  if (server === undefined) return {server: '', revokedOnServer: false, cleared: [], warnings: ['no key service is configured: nothing to sign out of']}
   const store = await deps.credentials()
   // A keychain that cannot be read is an error here, not "no session" (FC-20).
   const found = await store.resolve(server.url)

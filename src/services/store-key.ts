@@ -9,6 +9,8 @@
  * {@link writeKeyToStore} writes through the locked, atomic, read-back `.env`
  * editor or the time-boxed keychain.
  */
+import {access, constants, realpath, stat} from 'node:fs/promises'
+import {dirname} from 'node:path'
 import {ApikeyError} from '../core/errors.js'
 import type {Deps} from '../lib/deps.js'
 import type {KeyStore} from '../lib/project-file.js'
@@ -64,15 +66,24 @@ export type PreparedStore =
 export async function prepareKeyStore(deps: Deps, target: StoreTarget, consent: GitignoreConsent, warnings: string[]): Promise<PreparedStore> {
   if (target.store === 'dotenv') {
     const {ensureIgnored} = await import('../lib/git/index.js')
-    const safety = await ensureIgnored(target.envPath, {cwd: deps.cwd, mayEditGitignore: consent.mayEditGitignore, allowGitignoreEdit: consent.allowGitignoreEdit})
+    const options = {cwd: deps.cwd, mayEditGitignore: consent.mayEditGitignore, allowGitignoreEdit: consent.allowGitignoreEdit}
+    const safety = await ensureIgnored(target.envPath, options)
     warnings.push(...safety.warnings)
+    // The writer follows a symbolic link: the file it really writes must be safe too.
+    const real = await realpath(target.envPath).catch(() => target.envPath)
+    if (real !== target.envPath) {
+      const targetSafety = await ensureIgnored(real, options)
+      warnings.push(...targetSafety.warnings)
+      if (targetSafety.verdict.state === 'not-a-repo') warnings.push(`${target.envPath} is a link to ${real}, outside any git repository`)
+    }
+    await preflightDotenv(target.envPath, target.variable, warnings)
     const git = {state: safety.verdict.state, ...(safety.addedRule ? {addedRule: {file: safety.addedRule.file, line: safety.addedRule.line}} : {})}
     return {store: 'dotenv', path: target.envPath, variable: target.variable, git}
   }
   const keychain = await deps.keychain()
   const probe = await keychain.probe()
   if (!probe.available) {
-    throw new ApikeyError(`the OS keychain is not available here: ${probe.reason ?? 'unknown reason'}`, {
+    throw new ApikeyError(`the OS keychain is not available here: ${probe.message}`, {
       code: 'keychain_unavailable',
       suggestions: ['use --store dotenv   (a gitignored .env, checked with git)'],
     })
@@ -112,4 +123,28 @@ export function unstoredKeyError(issued: {id: string; start: string}, error: unk
     suggestions: [...e.suggestions, retry],
     cause: error,
   })
+}
+
+/**
+ * Checks, before a key is issued, that the env file can be read and written:
+ * not a directory, decodable, its directory writable; warns when an existing
+ * file is readable by other users. (A lock held by a concurrent `apikey init`
+ * is waited for by the writer, not refused here.)
+ * @throws ApikeyError `io` naming the file and the reason.
+ */
+async function preflightDotenv(envPath: string, variable: string, warnings: string[]): Promise<void> {
+  const {readDotenvVariable} = await import('../lib/dotenv/index.js')
+  await readDotenvVariable(envPath, variable)
+  try {
+    await access(dirname(envPath), constants.W_OK)
+  } catch (error) {
+    throw new ApikeyError(`cannot write ${envPath}: its directory is not writable (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, {
+      code: 'io',
+      suggestions: ['fix the directory permissions, or choose another file with --dotenv-file, or use --store keychain'],
+    })
+  }
+  const info = await stat(envPath).catch(() => undefined)
+  if (info !== undefined && (info.mode & 0o077) !== 0) {
+    warnings.push(`${envPath} is readable by other users (mode ${(info.mode & 0o777).toString(8).padStart(4, '0')}); its mode is kept: run chmod 600 ${envPath}`)
+  }
 }

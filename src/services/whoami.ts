@@ -20,7 +20,7 @@ export interface WhoamiInput {
   server?: string
   /** Overall deadline, ms. */
   timeoutMs: number
-  /** `--env-file` override. */
+  /** `--dotenv-file` override. */
   envFile?: string
   /** `--var` override. */
   variable?: string
@@ -71,6 +71,18 @@ export async function whoami(deps: Deps, input: WhoamiInput): Promise<WhoamiResu
     firstOnly: input.key !== undefined,
   })
   if (location.chosen === undefined) {
+    // FC-20/FC-22: "could not look" is not "not there": never suggest issuing another key then.
+    const unreadable = location.sources.find((s) => s.state === 'unavailable')
+    if (unreadable !== undefined) {
+      throw new ApikeyError(`no API key found elsewhere, and ${unreadable.location} could not be read: ${unreadable.reason}`, {
+        code: unreadable.source === 'keychain' ? 'keychain_unavailable' : 'io',
+        suggestions: [
+          unreadable.source === 'keychain' ? 'unlock the keychain (or start its daemon) and run this again' : `fix ${unreadable.location} and run this again`,
+          'or pass the key: apikey whoami KEY',
+        ],
+        details: {sources: location.sources},
+      })
+    }
     throw new ApikeyError('no API key found: not given, not in the environment, not in .env, not in the keychain', {
       code: 'not_found',
       exitCode: 4,

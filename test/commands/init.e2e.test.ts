@@ -102,7 +102,8 @@ describe('apikey init end to end', () => {
     expect(refused.code).toBe(1)
     expect(refused.stderr).toContain('weather')
     expect(refused.stderr).toContain('ann@example.com')
-    expect(refused.stderr).toMatch(/apikey init --app/)
+    // apikey.json pins the app here, so the way out is membership (or a different app in apikey.json).
+    expect(refused.stderr).toMatch(/ask ann@example.com to add you to team weather/)
     expect(await readFile(join(repo, '.env'))).toEqual(before)
   })
 
@@ -161,10 +162,10 @@ describe('apikey init end to end', () => {
     expect(r.code).toBe(5)
     expect(r.stderr).toMatch(/git( -C \S+)? rm --cached/)
     expect(await readFile(join(repo, '.env'), 'utf8')).toBe('PORT=3000\n')
-    // The check ran before the key was issued: the app may exist, but it has no key.
+    // The check ran before anything was created: no app registered, no key issued.
     const token = await svc.token('ann')
-    const keys = await fetch(`${svc.url}/v1/apps/tracked-app/keys`, {headers: {authorization: `Bearer ${token}`}})
-    if (keys.status === 200) expect(((await keys.json()) as {keys: unknown[]}).keys).toEqual([])
+    const app = await fetch(`${svc.url}/v1/apps/tracked-app`, {headers: {authorization: `Bearer ${token}`}})
+    expect(app.status).toBe(404)
   })
 
   it('not signed in without a terminal: exit 4 naming apikey login; wrong password and unknown user: exit 4, same message', async () => {
@@ -215,7 +216,7 @@ describe('apikey init end to end', () => {
     await writeFile(join(repo, '.env'), '# settings\nPORT=3000\n')
     const ann = await developer('ann')
     await ann.login(repo)
-    const args = ['init', '--app', 'race-app', '--contact', 'ann@example.com', '--yes', '--json']
+    const args = ['init', '--app', 'race-app', '--contact', 'ann@example.com', '--yes', '--new-key', '--json']
     const [a, b] = await Promise.all([ann.run(args, repo), ann.run(args, repo)])
     expect(a.code, a.stderr).toBe(0)
     expect(b.code, b.stderr).toBe(0)
@@ -247,4 +248,90 @@ describe('apikey init end to end', () => {
     expect(who.json.warnings.join('\n')).toMatch(/API_KEY.*shadows.*\.env/)
     expect(who.stderr).toMatch(/shadows/)
   })
+
+  it('a second init keeps your valid stored key; --new-key issues another', async () => {
+    const repo = await makeRepo('rerun-app')
+    const ann = await developer('ann')
+    await ann.login(repo)
+    const first = await ann.run(['init', '--app', 'rerun-app', '--contact', 'ann@example.com', '--yes', '--json'], repo)
+    expect(first.code, first.stderr).toBe(0)
+    expect(first.json.reused).toBe(false)
+    const again = await ann.run(['init', '--json'], repo)
+    expect(again.code, again.stderr).toBe(0)
+    expect(again.json.reused).toBe(true)
+    expect(again.json.key.id).toBe(first.json.key.id)
+    expect(again.stderr).toMatch(/already have a valid key/)
+    const token = await svc.token('ann')
+    const list = (await (await fetch(`${svc.url}/v1/apps/rerun-app/keys`, {headers: {authorization: `Bearer ${token}`}})).json()) as {keys: unknown[]}
+    expect(list.keys).toHaveLength(1)
+    const fresh = await ann.run(['init', '--new-key', '--json'], repo)
+    expect(fresh.code, fresh.stderr).toBe(0)
+    expect(fresh.json.reused).toBe(false)
+    expect(fresh.json.key.id).not.toBe(first.json.key.id)
+  })
+
+  it('--app that conflicts with apikey.json, and env files outside the project, are usage errors', async () => {
+    const repo = await makeRepo('pinned-app')
+    const ann = await developer('ann')
+    await ann.login(repo)
+    expect((await ann.run(['init', '--app', 'pinned-app', '--contact', 'ann@example.com', '--yes'], repo)).code).toBe(0)
+    const conflict = await ann.run(['init', '--app', 'other-app', '--json'], repo)
+    expect(conflict.code).toBe(2)
+    expect(conflict.json.error.message).toContain('pinned-app')
+    const outside = await ann.run(['init', '--new-key', '--dotenv-file', '../outside.env', '--json'], repo)
+    expect(outside.code).toBe(2)
+    expect(outside.json.error.message).toMatch(/not inside the project/)
+  })
+
+  it('refuses (exit 5) a .env that is a symbolic link to a tracked file', async () => {
+    const repo = await makeRepo('symlink-app')
+    await mkdir(join(repo, 'config'))
+    await writeFile(join(repo, 'config', 'shared.env'), 'PORT=3000\n')
+    await writeFile(join(repo, '.gitignore'), '/.env\n')
+    git(repo, 'add', 'config/shared.env', '.gitignore')
+    git(repo, 'commit', '-q', '-m', 'shared env')
+    const {symlink} = await import('node:fs/promises')
+    await symlink('config/shared.env', join(repo, '.env'))
+    const ann = await developer('ann')
+    await ann.login(repo)
+    const r = await ann.run(['init', '--app', 'symlink-app', '--contact', 'ann@example.com', '--yes'], repo)
+    expect(r.code, r.stderr).toBe(5)
+    expect(r.stderr).toContain('shared.env')
+    expect(await readFile(join(repo, 'config', 'shared.env'), 'utf8')).toBe('PORT=3000\n')
+    expect(git(repo, 'status', '--porcelain')).toBe('')
+  })
+
+  it('warns when an existing .env is readable by other users', async () => {
+    const repo = await makeRepo('mode-app')
+    await writeFile(join(repo, '.env'), 'PORT=1\n', {mode: 0o644})
+    const ann = await developer('ann')
+    await ann.login(repo)
+    const r = await ann.run(['init', '--app', 'mode-app', '--contact', 'ann@example.com', '--yes'], repo)
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toMatch(/readable by other users \(mode 0644\).*chmod 600/)
+  })
+
+  it('an apikey.json that contains a key is refused, whatever the field is called', async () => {
+    const repo = await makeRepo('leaky-app')
+    const body = 'ak_leaky-app_dev_' + 'Q'.repeat(30)
+    const {checksumOf} = await import('../../src/core/key-format.js')
+    await writeFile(join(repo, 'apikey.json'), JSON.stringify({server: svc.url, app: 'leaky-app', apiKey: body + checksumOf(body)}))
+    const dev = await developer('ann')
+    const r = await dev.run(['init', '--json'], repo)
+    expect(r.code).toBe(1)
+    expect(r.json.error.code).toBe('project_file')
+    expect(r.json.error.message).toMatch(/contains an API key/)
+  })
+
+  it('parser errors are usage errors (exit 2): a flag without its value, an unknown flag', async () => {
+    const dir = await makeRepo('parse-errors')
+    const dev = await developer('ann')
+    const missing = await dev.run(['login', '--server'], dir)
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toMatch(/--server expects a value/)
+    const unknown = await dev.run(['init', '--bogus', '--json'], dir)
+    expect(unknown.code).toBe(2)
+    expect(unknown.json.error.code).toBe('usage')
+  })
 })
+

@@ -1,5 +1,5 @@
 import {Flags} from '@oclif/core'
-import {usageError} from '../../core/errors.js'
+import {ApikeyError, usageError} from '../../core/errors.js'
 import {PREFIX_PATTERN} from '../../core/key-format.js'
 import {ApikeyCommand} from '../../lib/command.js'
 import {isHttpUrl} from '../../lib/project-file.js'
@@ -34,19 +34,28 @@ export default class ServerStart extends ApikeyCommand<ServerStartResult | undef
     if (flags['key-prefix'] !== undefined && !PREFIX_PATTERN.test(flags['key-prefix'])) throw usageError(`--key-prefix "${flags['key-prefix']}" must be 2–8 lowercase letters`)
     if (flags['docs-url'] !== undefined && !isHttpUrl(flags['docs-url'])) throw usageError(`--docs-url must be an http(s) URL`)
     const {startServer} = await import('../../server/main.js')
-    const server = await startServer({
-      host: flags.host,
-      port: flags.port,
-      ...(flags.db === undefined ? {} : {dbPath: flags.db}),
-      logLevel: flags['log-level'],
-      // stdout carries only the URL (or the --json result); logs are pino JSON lines on stderr.
-      logStream: process.stderr,
-      settings: {
-        ...(flags['docs-url'] === undefined ? {} : {docsUrl: flags['docs-url']}),
-        ...(flags['key-prefix'] === undefined ? {} : {keyPrefix: flags['key-prefix']}),
-      },
-      env: process.env,
-    })
+    let server: Awaited<ReturnType<typeof startServer>>
+    try {
+      server = await startServer({
+        host: flags.host,
+        port: flags.port,
+        ...(flags.db === undefined ? {} : {dbPath: flags.db}),
+        logLevel: flags['log-level'],
+        // stdout carries only the URL (or the --json result); logs are pino JSON lines on stderr.
+        logStream: process.stderr,
+        settings: {
+          ...(flags['docs-url'] === undefined ? {} : {docsUrl: flags['docs-url']}),
+          ...(flags['key-prefix'] === undefined ? {} : {keyPrefix: flags['key-prefix']}),
+        },
+        env: process.env,
+      })
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'EADDRINUSE') throw new ApikeyError(`cannot listen on ${flags.host}:${flags.port}: the port is already in use`, {code: 'io', suggestions: ['stop the other process, or choose another port: --port N (0 = any free port)']})
+      if (code === 'EACCES') throw new ApikeyError(`cannot listen on ${flags.host}:${flags.port}: permission denied (ports below 1024 need privileges)`, {code: 'io', suggestions: ['use a port above 1023: --port 4000']})
+      if (code === 'EADDRNOTAVAIL') throw new ApikeyError(`cannot listen on ${flags.host}: no such address on this machine`, {code: 'usage', suggestions: ['use --host 127.0.0.1 or --host 0.0.0.0']})
+      throw error
+    }
     const result: ServerStartResult = {url: server.url, dbPath: server.dbPath, dataDir: server.dataDir}
     if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify(result)}\n`)
     else {
