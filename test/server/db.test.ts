@@ -73,6 +73,34 @@ describe('database', () => {
     }
   })
 
+  it('upgrades a database created before the lifecycle migration, keeping its rows', async () => {
+    const dir = await tempDir()
+    const path = join(dir, 'old.db')
+    cleanups.push(() => rm(dir, {recursive: true, force: true}))
+    // A database at the initial schema only, with a key and an audit event in it.
+    const {Kysely, Migrator, SqliteDialect} = await import('kysely')
+    const old = new Kysely<any>({dialect: new SqliteDialect({database: new BetterSqlite3(path)})})
+    const initialOnly = {getMigrations: async () => ({'2025-11-30T10-00-00_initial': migrations['2025-11-30T10-00-00_initial']!})}
+    expect((await new Migrator({db: old, provider: initialOnly}).migrateToLatest()).error).toBeUndefined()
+    await old.insertInto('users').values({id: 'usr_1', username: 'ann', password_hash: 'x', is_admin: 0, created_at: 1}).execute()
+    await old.insertInto('teams').values({id: 'team_1', slug: 'mobile', name: 'Mobile', contact_email: null, created_at: 1}).execute()
+    await old.insertInto('apps').values({id: 'app_1', slug: 'weather-app', name: 'W', team_id: 'team_1', contact_email: 'w@example.com', description: null, created_by: 'usr_1', created_at: 1}).execute()
+    await old
+      .insertInto('api_keys')
+      .values({id: 'key_1', app_id: 'app_1', env: 'dev', kind: 'dev', name: null, hash: 'h', start: 's', created_by: 'usr_1', created_at: 1, expires_at: 2, metadata: '{}'})
+      .execute()
+    await old.insertInto('audit_events').values({at: 1, actor_user_id: 'usr_1', action: 'key.create', target_type: 'key', target_id: 'key_1', details: '{}'}).execute()
+    await old.destroy()
+
+    const handle = await openDatabase(path)
+    cleanups.push(() => handle.close())
+    const {repositories} = await import('../../src/server/repositories/index.js')
+    const repos = repositories(handle.db)
+    expect(await repos.keys.findById('key_1')).toMatchObject({id: 'key_1', createdBy: 'ann', createdByTokenId: null, rotation: null, expiresAt: 2})
+    expect(await repos.audit.query({limit: 10})).toEqual([{id: 1, at: 1, actor: 'ann', action: 'key.create', target: 'key:key_1', sourceAddress: null, details: {}}])
+    expect(await repos.tokens.listAll()).toEqual([])
+  })
+
   it('keeps audit_events append-only: UPDATE and DELETE are refused', async () => {
     const {handle} = await open()
     await handle.db.insertInto('audit_events').values({at: 1, actor_user_id: null, action: 'test', target_type: 'user', target_id: null, details: '{}'}).execute()
