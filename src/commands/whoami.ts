@@ -1,4 +1,5 @@
 import {Args, Flags} from '@oclif/core'
+import {usageError} from '../core/errors.js'
 import {ApikeyCommand, networkFlags} from '../lib/command.js'
 import {stderrColor} from '../lib/render.js'
 import {renderWhoami} from '../views/whoami.js'
@@ -27,6 +28,9 @@ Shows expiry, rotation (when the grace period ends) and the build metadata of CI
 
   async run(): Promise<WhoamiResult> {
     const {args, flags} = await this.parse(Whoami)
+    if (args.key !== undefined && flags.key !== undefined && args.key !== flags.key) {
+      throw usageError('give the key once: as the KEY argument or with --key, not both')
+    }
     const key = args.key ?? flags.key
     const result = await whoami(this.deps, {
       ...(key === undefined ? {} : {key}),
@@ -41,6 +45,11 @@ Shows expiry, rotation (when the grace period ends) and the build metadata of CI
     const text = renderWhoami(result, {stdoutTTY: Boolean(process.stdout.isTTY), color: stderrColor(process.env, Boolean(process.stderr.isTTY))})
     process.stderr.write(text.stderr)
     if (!this.jsonEnabled()) process.stdout.write(text.stdout)
+    // --json: a failed lookup also carries the standard top-level "error" object next to the offline result.
+    if (result.lookup.state === 'failed') {
+      const e = result.lookup.error
+      return {...result, error: {code: e.code, message: e.message, exitCode: 1, suggestions: e.suggestions, details: {}}} as WhoamiResult
+    }
     return result
   }
 }

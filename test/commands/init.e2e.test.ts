@@ -332,6 +332,21 @@ describe('apikey init end to end', () => {
     const unknown = await dev.run(['init', '--bogus', '--json'], dir)
     expect(unknown.code).toBe(2)
     expect(unknown.json.error.code).toBe('usage')
+    const typo = await dev.run(['inti', '--json'], dir)
+    expect(typo.code).toBe(2)
+    expect(typo.json.error.suggestions).toContain('apikey init')
+  })
+
+  it('whoami --json with a key the service does not know: the offline part, a top-level error, exit 1', async () => {
+    const dir = await makeRepo('unknown-key')
+    const dev = await developer('ann')
+    const body = 'ak_nobody-app_dev_' + 'K'.repeat(30)
+    const {checksumOf} = await import('../../src/core/key-format.js')
+    const r = await dev.run(['whoami', body + checksumOf(body), '--server', svc.url, '--json'], dir)
+    expect(r.code).toBe(1)
+    expect(r.json.key.app).toBe('nobody-app')
+    expect(r.json.lookup.state).toBe('failed')
+    expect(r.json.error).toMatchObject({exitCode: 1, message: expect.stringContaining('does not know this key')})
   })
 })
 

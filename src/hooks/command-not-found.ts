@@ -1,0 +1,39 @@
+/**
+ * oclif `command_not_found` hook: an unknown command is a usage error (exit 2),
+ * rendered like every other error (JSON with `--json`), with the closest
+ * commands suggested.
+ */
+import type {Hook} from '@oclif/core'
+import {ApikeyError} from '../core/errors.js'
+import {jsonText, renderError, stderrColor} from '../lib/render.js'
+
+const hook: Hook<'command_not_found'> = async function (options) {
+  const id = options.id.replace(/:/g, ' ')
+  const ids = options.config.commandIDs.map((c) => c.replace(/:/g, ' '))
+  const close = ids
+    .map((c) => ({c, d: distance(c, id)}))
+    .filter(({d}) => d <= Math.max(2, Math.floor(id.length / 3)))
+    .sort((a, b) => a.d - b.d)
+    .slice(0, 3)
+    .map(({c}) => c)
+  const error = new ApikeyError(`"${id}" is not an apikey command`, {
+    code: 'usage',
+    suggestions: [...close.map((c) => `apikey ${c}`), 'apikey --help   (lists every command)'],
+  })
+  if ((options.argv ?? []).includes('--json')) process.stdout.write(jsonText(error.toJSON()))
+  else process.stderr.write(renderError(error, {color: stderrColor(process.env, Boolean(process.stderr.isTTY)), debug: false}))
+  process.exitCode = error.exitCode
+}
+
+export default hook
+
+/** Levenshtein distance (small strings only). */
+function distance(a: string, b: string): number {
+  let prev = Array.from({length: b.length + 1}, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i]
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+    prev = row
+  }
+  return prev[b.length]!
+}
