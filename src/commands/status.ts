@@ -2,6 +2,13 @@ import {ApikeyCommand, networkFlags} from '../lib/command.js'
 import {isoTime, renderRows} from '../lib/render.js'
 import {status, type StatusResult} from '../services/status.js'
 
+const SESSION_TEXT: Record<StatusResult['session']['state'], string> = {
+  'signed-in': 'signed in',
+  'not-signed-in': 'not signed in — run: apikey login',
+  rejected: 'the stored session was rejected (expired or revoked) — run: apikey login',
+  unknown: 'unknown: the service could not be asked',
+}
+
 export default class Status extends ApikeyCommand<StatusResult> {
   static override summary = 'Show the server, your session, the project, and where the key lives.'
   static override description = 'Lists every place a session token or the project key exists, which one is used, and conflicts between them. Works offline: an unreachable service is reported, not an error.'
@@ -17,7 +24,7 @@ export default class Status extends ApikeyCommand<StatusResult> {
       const s = r.session
       const rows: Array<[string, string | undefined]> = [
         ['server', r.server ? `${r.server.url} (from ${r.server.source})` : 'none — run: apikey login --server URL'],
-        ['session', s.state === 'signed-in' ? `signed in as ${s.user} (teams: ${s.teams.join(', ') || 'none'}), expires ${isoTime(s.expiresAt)}` : s.state + (s.error ? ` — ${s.error}` : '')],
+        ['session', s.state === 'signed-in' ? `signed in as ${s.user} (teams: ${s.teams.join(', ') || 'none'}), expires ${isoTime(s.expiresAt)}` : SESSION_TEXT[s.state] + (s.error ? ` — ${s.error}` : '')],
         ['token from', s.source ?? undefined],
         ['token in', s.locations.length > 0 ? s.locations.join(', ') : undefined],
         ['project', r.project ? `${r.project.path} (app ${r.project.app}, env ${r.project.env}, store ${r.project.store})` : 'no apikey.json here — run: apikey init'],

@@ -32,10 +32,14 @@ export interface StatusResult {
 
 /** Collects the status; network problems become `unknown` with the error text. */
 export async function status(deps: Deps, input: {server?: string; timeoutMs: number}): Promise<StatusResult> {
-  const project = await deps.project()
-  const config = await deps.config()
-  const server = resolveServer(input.server, deps.env, project, config)
   const warnings: string[] = []
+  const project = await deps.project()
+  // status must work when other things are broken: a corrupt config.json is reported, not fatal.
+  const config = await deps.config().catch((error: Error) => {
+    warnings.push(error.message)
+    return {}
+  })
+  const server = resolveServer(input.server, deps.env, project, config)
   const session: StatusResult['session'] = {state: 'not-signed-in', source: null, locations: [], user: null, teams: [], expiresAt: null}
   if (server) {
     const store = await deps.credentials()

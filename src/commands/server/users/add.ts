@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {ApikeyCommand} from '../../../lib/command.js'
 import {readSecretFromStdin} from '../../../lib/stdin.js'
 import {MIN_PASSWORD_LENGTH} from '../../../core/validation.js'
-import {usageError} from '../../../core/errors.js'
+import {ApikeyError, usageError} from '../../../core/errors.js'
 
 /** `--json` result of `apikey server users add`. */
 export interface UsersAddResult {
@@ -52,6 +52,14 @@ export default class ServerUsersAdd extends ApikeyCommand<UsersAddResult> {
       ...(flags['team-contact'] === undefined ? {} : {teamContactEmail: flags['team-contact']}),
       admin: flags.admin,
       ...(flags.owner ? {role: 'owner' as const} : {}),
+    }).catch((error: unknown) => {
+      // Name the flags, not the service's field names.
+      if (error instanceof ApikeyError && error.code === 'validation') {
+        const flagOf: Record<string, string> = {username: 'NAME', password: 'password', team: '--team', teamName: '--team-name', teamContactEmail: '--team-contact'}
+        const message = error.message.replace(/^(\w+):/, (m, field: string) => `${flagOf[field] ?? field}:`)
+        throw new ApikeyError(message, {code: 'usage', suggestions: error.suggestions, details: error.details})
+      }
+      throw error
     })
     if (!this.jsonEnabled()) {
       this.log(`${result.createdUser ? 'created' : 'updated'} user ${result.user.username}${result.user.isAdmin ? ' (admin)' : ''} in team ${result.team.slug} as ${result.role}${result.createdTeam ? ' (new team)' : ''}`)
