@@ -281,3 +281,62 @@ export interface RevokeTokenResponse {
   token: TokenView
   alreadyRevoked: boolean
 }
+
+// ---------------------------------------------------------------------------
+// Verification, rate limits and usage (issue 4)
+// ---------------------------------------------------------------------------
+
+/** Prefix of verifier tokens that protected APIs use to call `POST /v1/verify`. */
+export const VERIFIER_TOKEN_PREFIX = 'akv_'
+
+/** Verdict codes of `POST /v1/verify`. */
+export type VerifyCode = 'VALID' | 'MALFORMED' | 'NOT_FOUND' | 'EXPIRED' | 'REVOKED' | 'RATE_LIMITED' | 'FORBIDDEN'
+
+/** Request context a protected API passes along (all optional; never the raw key). */
+export interface VerifyContext {
+  /** Client app id, e.g. a bundle id or package name (`X-Client-App`). */
+  clientApp?: string
+  /** Client app version (`X-Client-Version`). */
+  appVersion?: string
+  userAgent?: string
+  /** Client IP as the protected API determined it (after its own trusted-proxy handling). */
+  clientIp?: string
+  method?: string
+  /** Route template, e.g. `/v1/forecast/:city` (never the concrete path). */
+  route?: string
+}
+
+/** `POST /v1/verify` request (server to server, `Authorization: Bearer akv_…`). */
+export interface VerifyRequest {
+  key: string
+  context?: VerifyContext
+}
+
+/** Rate-limit state of a key after this verification (token bucket). */
+export interface RateLimitState {
+  /** Requests per window (the bucket capacity). */
+  limit: number
+  remaining: number
+  /** ms until the bucket is full again. */
+  resetMs: number
+  /** Whole seconds to wait before retrying when RATE_LIMITED (≥ 1); absent otherwise. */
+  retryAfterSeconds?: number
+}
+
+/** `POST /v1/verify` 200 response. Also the verdict the verifier library caches. */
+export interface VerifyResponse {
+  valid: boolean
+  code: VerifyCode
+  /** Owner of a key that exists (null for MALFORMED / NOT_FOUND, and for REVOKED keys of other teams' apps: nothing is revealed). */
+  app: {slug: string; name: string; team: {slug: string; name: string}; contactEmail: string} | null
+  team: string | null
+  env: KeyEnvironment | null
+  keyId: string | null
+  /** Instants after which this verdict no longer holds (ms since epoch): expiry, grace end. */
+  expiresAt: number | null
+  rateLimit: RateLimitState | null
+  /** For callers: what is wrong and the command to run (problem-details style). */
+  message: string
+  suggestions: string[]
+  docsUrl: string
+}
