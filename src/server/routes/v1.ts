@@ -86,7 +86,7 @@ export async function v1Routes(app: FastifyInstance, deps: RouteDeps): Promise<v
     '/v1/sessions/current',
     {
       config: {auth: 'session'},
-      schema: {summary: 'Sign out: revoke the session used for this call', tags: ['sessions'], security: s.sessionSecurity, response: {204: {type: 'null'}, ...s.problems(401)}},
+      schema: {summary: 'Sign out: revoke the session used for this call', tags: ['sessions'], security: s.sessionSecurity, response: {204: {type: 'null'}, ...s.problems(401, 403)}},
     },
     async (request, reply) => {
       await deps.auth.logout(principalOf(request))
@@ -98,7 +98,13 @@ export async function v1Routes(app: FastifyInstance, deps: RouteDeps): Promise<v
     '/v1/me',
     {
       config: {auth: 'session'},
-      schema: {summary: 'The signed-in user and their teams', tags: ['sessions'], security: s.sessionSecurity, response: {200: s.meResponse, ...s.problems(401)}},
+      schema: {
+        summary:
+          'The signed-in user and their teams. A provisioning token gets 403 naming its identity (extension members credential, tokenId, app, scope, expiresAt)',
+        tags: ['sessions'],
+        security: s.sessionSecurity,
+        response: {200: s.meResponse, ...s.problems(401, 403)},
+      },
     },
     async (request): Promise<MeResponse> => deps.auth.me(principalOf(request)),
   )
@@ -107,7 +113,7 @@ export async function v1Routes(app: FastifyInstance, deps: RouteDeps): Promise<v
     '/v1/apps',
     {
       config: {auth: 'session'},
-      schema: {summary: "Apps of the caller's teams (all apps for admins)", tags: ['apps'], security: s.sessionSecurity, response: {200: s.listAppsResponse, ...s.problems(401)}},
+      schema: {summary: "Apps of the caller's teams (all apps for admins)", tags: ['apps'], security: s.sessionSecurity, response: {200: s.listAppsResponse, ...s.problems(401, 403)}},
     },
     async (request): Promise<ListAppsResponse> => ({apps: await deps.apps.list(principalOf(request))}),
   )
@@ -140,7 +146,7 @@ export async function v1Routes(app: FastifyInstance, deps: RouteDeps): Promise<v
         tags: ['apps'],
         security: s.sessionSecurity,
         params: s.slugParams,
-        response: {200: s.ref('AppView'), ...s.problems(401, 404)},
+        response: {200: s.ref('AppView'), ...s.problems(401, 403, 404)},
       },
     },
     async (request) => deps.apps.get(request.params.slug),

@@ -35,8 +35,6 @@ import {appView, keyView} from './views.js'
 
 /** Longest key name, in characters. */
 export const MAX_KEY_NAME_LENGTH = 100
-/** Smallest plausible `expiresAt` in ms (2001-09-09): smaller numbers are almost surely seconds (core `isPlausibleEpochMs`). */
-export const MIN_PLAUSIBLE_MS = 1e12
 /** Environments a provisioning token may issue keys for (only `ci`: a build must not mint dev, stage or prod keys). */
 export const PROVISIONING_ENVS: readonly KeyEnvironment[] = ['ci']
 

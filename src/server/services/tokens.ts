@@ -204,9 +204,4 @@ export class TokensService {
     await repos.tokens.touch(found.id, now)
     return {token: {...found, lastUsedAt: now}, sourceAddress}
   }
-
-  /** Re-exported for routes: the 403 of a token used for another app. */
-  static otherApp(token: ProvisioningToken, slug: string): ApikeyError {
-    return outOfScope(token, `it cannot issue keys for app "${slug}"`)
-  }
 }

@@ -118,7 +118,7 @@ export async function addUser(options: AddUserOptions): Promise<AddUserResult> {
       const role: TeamRole = options.role ?? (createdTeam ? 'owner' : 'member')
       const current = await repos.teams.roleOf(user.id, team.id)
       if (current !== undefined) {
-        throw new ApikeyError(`user ${user.username} is already a ${current} of team ${team.slug}`, {code: 'conflict', details: {username: user.username, team: team.slug, role: current}})
+        throw new ApikeyError(`user ${user.username} is already ${current === "owner" ? "an" : "a"} ${current} of team ${team.slug}`, {code: 'conflict', details: {username: user.username, team: team.slug, role: current}})
       }
       try {
         await repos.teams.addMember({userId: user.id, teamId: team.id, role, createdAt: now})
