@@ -192,7 +192,7 @@ export interface GetKeyResponse {
 
 /** `POST /v1/keys/{id}/rotate` request. */
 export interface RotateKeyRequest {
-  /** Grace period during which the old key stays valid, in ms. 0 = revoke at once. Default and maximum are service settings. */
+  /** Grace period during which the old key stays valid, in ms. 0 = the old key stops verifying at once. Default and maximum are service settings. */
   graceMs?: number
 }
 
