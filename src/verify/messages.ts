@@ -1,0 +1,96 @@
+/**
+ * Verdicts the verifier decides itself, and the commands it tells callers to run.
+ */
+import type {VerifyResponse} from '../core/wire.js'
+import type {Verdict} from './types.js'
+
+/** Command that gets a developer a key for their app. */
+export const GET_KEY_COMMAND = 'npx apikey init'
+/** Command that issues a fresh key for a project whose key was revoked or expired. */
+export const NEW_KEY_COMMAND = 'apikey init --new-key'
+
+/** Message of the `unavailable` verdict. */
+export const UNAVAILABLE_MESSAGE = 'verification unavailable'
+
+const NO_OWNER = {app: null, team: null, env: null, keyId: null, expiresAt: null, rateLimit: null} as const
+
+/** The verdict for an absent or empty key (no network). */
+export function missingKeyVerdict(docsUrl: string): Verdict {
+  return {
+    valid: false,
+    code: 'MALFORMED',
+    ...NO_OWNER,
+    message: `missing key: send your app's API key in the X-API-Key header (or Authorization: Bearer). Get one with \`${GET_KEY_COMMAND}\` in your project; see ${docsUrl}`,
+    suggestions: [GET_KEY_COMMAND],
+    docsUrl,
+    source: 'local',
+  }
+}
+
+/** A MALFORMED verdict decided locally (no network); `reason` never contains the key. */
+export function malformedVerdict(reason: string, docsUrl: string): Verdict {
+  return {
+    valid: false,
+    code: 'MALFORMED',
+    ...NO_OWNER,
+    message: `malformed API key: ${reason}. Copy the key again from where \`${GET_KEY_COMMAND}\` stored it (keys are never trimmed), or get one with \`${GET_KEY_COMMAND}\`; see ${docsUrl}`,
+    suggestions: [GET_KEY_COMMAND],
+    docsUrl,
+    source: 'local',
+  }
+}
+
+/** The verdict when the service could not be asked and no cached verdict applies. */
+export function unavailableVerdict(valid: boolean, docsUrl: string): Verdict {
+  return {
+    valid,
+    code: 'UNAVAILABLE',
+    ...NO_OWNER,
+    message: UNAVAILABLE_MESSAGE,
+    suggestions: [],
+    docsUrl,
+    source: 'local',
+    unavailable: true,
+  }
+}
+
+/** A VALID verdict whose own deadline (expiry or grace end) has passed: the key no longer verifies. */
+export function pastDeadlineVerdict(verdict: VerifyResponse, deadline: number): Verdict {
+  return {
+    ...verdict,
+    valid: false,
+    code: 'EXPIRED',
+    rateLimit: null,
+    message: `the API key expired (or its rotation grace period ended) at ${new Date(deadline).toISOString()}`,
+    suggestions: suggestionsFor('EXPIRED', verdict.keyId),
+    source: 'cache',
+    stale: true,
+  }
+}
+
+/** A RATE_LIMITED verdict decided from the local token bucket. */
+export function rateLimitedVerdict(verdict: VerifyResponse, limit: number, resetMs: number, retryAfterSeconds: number): Verdict {
+  return {
+    ...verdict,
+    valid: false,
+    code: 'RATE_LIMITED',
+    rateLimit: {limit, remaining: 0, resetMs, retryAfterSeconds},
+    message: `rate limit of this API key exceeded: retry after ${retryAfterSeconds} s`,
+    suggestions: [],
+    source: 'cache',
+  }
+}
+
+/** Commands for a verdict code (used when the service sent none, and in problem details). */
+export function suggestionsFor(code: string, keyId: string | null): string[] {
+  switch (code) {
+    case 'MALFORMED':
+    case 'NOT_FOUND':
+      return [GET_KEY_COMMAND]
+    case 'EXPIRED':
+    case 'REVOKED':
+      return keyId === null ? [NEW_KEY_COMMAND] : [NEW_KEY_COMMAND, `apikey keys rotate ${keyId}`]
+    default:
+      return []
+  }
+}
