@@ -68,8 +68,9 @@ describe('without a keychain (no D-Bus)', () => {
     expect(r.stderr).toMatch(/keychain is not available/)
     expect(r.stderr).toContain('--store dotenv')
     expect(r.stderr).not.toMatch(/\n\s+at /)
-    const keys = await fetch(`${svc.url}/v1/apps/nokc-app/keys`, {headers: {authorization: `Bearer ${token}`}})
-    expect(((await keys.json()) as {keys: unknown[]}).keys).toEqual([])
+    // Refused before anything was created: the app is not registered, so no key exists either.
+    const app = await fetch(`${svc.url}/v1/apps/nokc-app`, {headers: {authorization: `Bearer ${token}`}})
+    expect(app.status).toBe(404)
   })
 
   it('status says where the session lives and reports the keychain as unavailable, not as an error', async () => {
