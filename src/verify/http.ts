@@ -286,8 +286,9 @@ export interface AdapterOptions<Req> extends ExtractOptions {
 export type RequestWithApikey<Req = IncomingMessage> = Req & {apikey?: ApikeyIdentity}
 
 function send(res: ServerResponse, problem: ProblemResponse): void {
-  res.writeHead(problem.status, problem.headers)
-  res.end(JSON.stringify(problem.body))
+  const body = JSON.stringify(problem.body)
+  res.writeHead(problem.status, {...problem.headers, 'Content-Length': String(Buffer.byteLength(body))})
+  res.end(body)
 }
 
 /**

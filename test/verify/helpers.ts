@@ -96,6 +96,8 @@ export interface Standin {
   revoke(key: string): void
   verifyMode: VerifyMode
   usageMode: 'ok' | '503' | 'hang'
+  /** Statuses for the next usage calls, taken first (then `usageMode` applies). */
+  usageStatuses: number[]
   /** Calls of `POST /v1/verify` received. */
   verifyCalls: number
   /** Bodies of `POST /v1/usage` received (acknowledged or not). */
@@ -124,6 +126,7 @@ export async function startStandin(clock: {now(): number}): Promise<Standin> {
     keys: new Map(),
     verifyMode: 'ok',
     usageMode: 'ok',
+    usageStatuses: [],
     verifyCalls: 0,
     usageBodies: [],
     acknowledged: [],
@@ -224,6 +227,8 @@ export async function startStandin(clock: {now(): number}): Promise<Standin> {
         }
         json(res, status, {title: 'unavailable'})
       }
+      const scripted = state.usageStatuses.shift()
+      if (scripted !== undefined) return answer(scripted)
       if (state.usageMode === 'hang') return void held.push(answer)
       return answer(state.usageMode === '503' ? 503 : 202)
     }
