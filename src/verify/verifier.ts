@@ -58,7 +58,8 @@ interface Entry {
   generation: number
 }
 
-type Outcome = {kind: 'verdict'; verdict: VerifyResponse; entry: Entry | null} | {kind: 'unavailable'; reason: string}
+/** A fetch's result; `reseeded` when a local bucket from an earlier verdict was merged (its cache-admitted requests are unknown to the service). */
+type Outcome = {kind: 'verdict'; verdict: VerifyResponse; entry: Entry | null; reseeded?: boolean} | {kind: 'unavailable'; reason: string}
 
 /**
  * Creates a verifier for one key service.
@@ -203,8 +204,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
       return {...outcome.verdict, source: 'service'}
     }
     const {verdict, entry} = outcome
-    if (!leader && verdict.valid && entry !== null) {
-      // The service took one token for the call we shared; the others come from the local bucket.
+    if ((!leader || outcome.reseeded === true) && verdict.valid && entry !== null && rateLimitMode === 'local') {
+      // Followers: the service took one token for the call we shared; theirs come from the local bucket.
+      // A leader refreshing a bucket: the merged bucket already counts requests the cache admitted, so it decides.
       return admit(entry, at, 'service', false) ?? {...verdict, source: 'service'}
     }
     return {...verdict, source: 'service'}
@@ -263,9 +265,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (!CACHEABLE.has(verdict.code) || startGeneration !== generation) return {kind: 'verdict', verdict, entry: null}
     const deadline = verdict.code === 'VALID' && verdict.expiresAt !== null ? verdict.expiresAt : Number.POSITIVE_INFINITY
     let bucket: Bucket | null = null
+    const reseeded = verdict.code === 'VALID' && verdict.rateLimit !== null && previous?.bucket != null
     if (verdict.code === 'VALID' && verdict.rateLimit !== null) {
       bucket = previous?.bucket ?? {limit: verdict.rateLimit.limit, tokens: verdict.rateLimit.remaining, ratePerMs: null, at: startedAt}
-      seed(bucket, verdict.rateLimit, clock.now())
+      // A refresh counts this request locally (admit), so give back the token the service took for it.
+      seed(bucket, verdict.rateLimit, clock.now(), reseeded ? 1 : 0)
     }
     const entry: Entry = {
       verdict,
@@ -280,7 +284,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (previous?.verdict.keyId != null && previous.verdict.keyId !== verdict.keyId) byKeyId.delete(previous.verdict.keyId)
     cache.set(id, entry)
     if (verdict.keyId !== null) byKeyId.set(verdict.keyId, id)
-    return {kind: 'verdict', verdict, entry}
+    return {kind: 'verdict', verdict, entry, reseeded}
   }
 
   function interpret(status: number, body: string): Outcome {
@@ -364,12 +368,15 @@ function refill(bucket: Bucket, now: number): void {
   bucket.at = Math.max(bucket.at, now)
 }
 
-/** Merges the service's report into a local bucket: never above what either side knows. */
-function seed(bucket: Bucket, state: RateLimitState, now: number): void {
+/**
+ * Merges the service's report into a local bucket: never above what either side knows.
+ * @param giveBack tokens the service took for requests the local bucket will count itself.
+ */
+function seed(bucket: Bucket, state: RateLimitState, now: number, giveBack = 0): void {
   refill(bucket, now)
   bucket.limit = state.limit
   if (state.remaining < state.limit && state.resetMs > 0) bucket.ratePerMs = (state.limit - state.remaining) / state.resetMs
-  bucket.tokens = Math.min(bucket.tokens, state.remaining)
+  bucket.tokens = Math.min(bucket.tokens, Math.min(state.limit, state.remaining + giveBack))
 }
 
 function resetMsOf(bucket: Bucket): number {
