@@ -112,6 +112,8 @@ export interface VerifierStats {
   sent: number
   /** Usage events given up: buffer full, recorded after close, or unacknowledged at the close deadline. */
   dropped: number
+  /** Usage events the service refused as invalid (400, 413, 422); included in `dropped`, never retried. */
+  rejected: number
   /** Usage events held now (including a batch in flight). */
   buffered: number
   cacheHits: number

@@ -30,6 +30,9 @@ export interface UsageCloseResult {
   flushed: boolean
 }
 
+/** Statuses that refuse the batch itself (retrying cannot help). */
+const PERMANENT: ReadonlySet<number> = new Set([400, 413, 422])
+
 /** Attempts per batch while closing (no backoff: the deadline is short). */
 const CLOSE_ATTEMPTS = 3
 
@@ -49,6 +52,8 @@ export class UsageSender {
   #closing: Promise<UsageCloseResult> | null = null
   sent = 0
   dropped = 0
+  /** Events the service refused as invalid (400, 413, 422): dropped, not retried (included in {@link dropped}). */
+  rejected = 0
 
   constructor(options: UsageSenderOptions) {
     this.#o = options
@@ -129,16 +134,25 @@ export class UsageSender {
     const timer = clock.setTimeout(() => controller.abort(), timeoutMs)
     const attempt = (async () => {
       let ok = false
+      let refused = false
       try {
         const status = await this.#o.post(body, controller.signal)
         ok = status >= 200 && status < 300
+        refused = PERMANENT.has(status)
       } catch {
         ok = false
       } finally {
         clock.clearTimeout(timer)
       }
       if (this.#pending?.id === id) {
-        if (ok) {
+        if (refused) {
+          // Retrying a batch the service calls invalid would block every later event: count it and move on.
+          this.#buffer.splice(0, count)
+          this.dropped += count
+          this.rejected += count
+          this.#pending = null
+          ok = true
+        } else if (ok) {
           this.#buffer.splice(0, count)
           this.sent += count
           this.#pending = null

@@ -345,7 +345,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   function stats(): VerifierStats {
-    return {sent: usage.sent, dropped: usage.dropped, buffered: usage.buffered, ...counters, cacheSize: cache.size, lastFailure}
+    return {sent: usage.sent, dropped: usage.dropped, rejected: usage.rejected, buffered: usage.buffered, ...counters, cacheSize: cache.size, lastFailure}
   }
 
   return {verify, invalidate, flush: () => usage.flush(), stats, close}

@@ -141,6 +141,15 @@ describe('SC-17: a batch leaves the buffer only after the service acknowledges i
     expect(standin.acknowledgedEvents).toBe(10)
   })
 
+  it('a batch the service refuses as invalid (400) is counted as dropped and rejected, and does not block later events', async () => {
+    const v = make({usage: {maxBatch: 5, flushIntervalMs: 60_000}})
+    standin.usageStatuses = [400]
+    await traffic(v, 10)
+    await until(() => v.stats().sent === 5, 'the second batch')
+    expect(v.stats()).toMatchObject({sent: 5, dropped: 5, rejected: 5, buffered: 0})
+    expect(v.stats().lastFailure?.reason).toContain('POST /v1/usage: the service answered 400')
+  })
+
   it('the service down for 10 minutes under traffic: bounded buffer, exact drop count, backoff, full delivery after recovery', async () => {
     const v = make({usage: {maxBuffer: 1000, maxBatch: 500, flushIntervalMs: 1000}})
     standin.usageMode = '503'
