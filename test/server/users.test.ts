@@ -64,7 +64,7 @@ describe('addUser', () => {
   it('refuses a duplicate membership and invalid input with clear errors', async () => {
     const db = await dbPath()
     await addUser(base(db))
-    await expect(addUser(base(db))).rejects.toMatchObject({code: 'conflict', message: expect.stringContaining('already a owner of team mobile')})
+    await expect(addUser(base(db))).rejects.toMatchObject({code: 'conflict', message: expect.stringContaining('already an owner of team mobile')})
     const invalid = [
       base(db, {username: 'Ann Smith'}),
       base(db, {team: 'Mobile Team'}),
