@@ -56,6 +56,8 @@ interface Entry {
   bucket: Bucket | null
   /** Cache generation when stored (see invalidate). */
   generation: number
+  /** Recency sequence (see Lru). */
+  seq: number
 }
 
 /** A fetch's result; `reseeded` when a local bucket from an earlier verdict was merged (its cache-admitted requests are unknown to the service). */
@@ -165,7 +167,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const now = clock.now()
     if (typeof key !== 'string' || key.length === 0) return record(missingKeyVerdict(docsUrl), context, now)
     if (key.length > MAX_KEY_LENGTH) return record(malformedVerdict(`the key is ${key.length} characters long; keys are at most ${MAX_KEY_LENGTH}`, docsUrl), context, now)
-    const id = hash('sha256', key, 'base64')
+    const id = hash('sha256', key, 'binary')
     const entry = cache.peek(id)
     if (entry !== undefined && now < entry.freshUntil && now >= entry.fetchedAt) {
       const limited = entry.verdict.valid && entry.bucket !== null && rateLimitMode === 'service'
@@ -280,6 +282,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       ceilingAt: startedAt + hardCeilingMs,
       bucket,
       generation,
+      seq: 0,
     }
     if (previous?.verdict.keyId != null && previous.verdict.keyId !== verdict.keyId) byKeyId.delete(previous.verdict.keyId)
     cache.set(id, entry)
@@ -318,7 +321,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       if (cache.delete(byId)) dropped++
     }
     if (keyOrKeyId.length > 0 && keyOrKeyId.length <= MAX_KEY_LENGTH) {
-      const id = hash('sha256', keyOrKeyId, 'base64')
+      const id = hash('sha256', keyOrKeyId, 'binary')
       const entry = cache.peek(id)
       if (entry !== undefined) {
         if (entry.verdict.keyId !== null) byKeyId.delete(entry.verdict.keyId)
