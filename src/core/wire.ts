@@ -340,3 +340,8 @@ export interface VerifyResponse {
   suggestions: string[]
   docsUrl: string
 }
+
+/** `PUT /v1/keys/{id}/limit` and `PUT /v1/apps/{slug}/limit` request: a rate-limit override in requests per minute; null removes it (back to the app's or the environment's default). */
+export interface SetKeyLimitRequest {
+  rpm: number | null
+}

@@ -18,7 +18,7 @@ import {ApikeyError} from '../core/errors.js'
 import {systemClock, type Clock} from './clock.js'
 import type {Database} from './db/schema.js'
 import {REDACT_PATHS, REDACTED, safePath, serializers} from './logging.js'
-import {PROBLEM_CONTENT_TYPE, toProblem} from './problems.js'
+import {PROBLEM_CONTENT_TYPE, toProblem, UnavailableError} from './problems.js'
 import type {RouteDeps} from './routes/context.js'
 import {sharedSchemas} from './routes/schemas.js'
 import {v1Routes} from './routes/v1.js'
@@ -33,6 +33,12 @@ import {KeyLifecycle, LifecycleEvents} from './services/lifecycle.js'
 import {outOfScope, TokensService} from './services/tokens.js'
 import {PROVISIONING_TOKEN_PREFIX} from '../core/wire.js'
 import {resolveSettings, type ServerSettingsInput} from './settings.js'
+import {LimitsService} from './services/limits.js'
+import {MemoryRateLimitStore, type RateLimitStore} from './services/rate-limit.js'
+import {UsageService} from './services/usage.js'
+import {VerifierAuth} from './services/verifiers.js'
+import {VerifyService} from './services/verify.js'
+import {sendUnavailable, verifyRoutes} from './routes/verify.js'
 import {packageVersion} from './version.js'
 
 /** Largest accepted request body, in bytes. */
@@ -60,6 +66,11 @@ export interface AppDeps {
   /** Version for `GET /v1/meta`; default package.json's. */
   version?: string
   /**
+   * Where verification token buckets live; default in process ({@link MemoryRateLimitStore},
+   * atomic within one process). Pass a shared store for several processes, or a failing one in tests (SC-14).
+   */
+  rateLimitStore?: RateLimitStore
+  /**
    * Where committed key lifecycle changes are announced (see `services/lifecycle.ts`);
    * default a new emitter. Pass one to subscribe (e.g. a verifier cache, tests).
    */
@@ -76,16 +87,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const ctx: ServiceContext = {db: deps.db, clock: deps.clock ?? systemClock, random: deps.random ?? defaultRandom, settings, pepper: deps.pepper}
   const events = deps.events ?? new LifecycleEvents()
   const lifecycle = new KeyLifecycle(ctx, events)
-  const routeDeps: RouteDeps = {
-    auth: new AuthService(ctx),
-    apps: new AppsService(ctx, lifecycle),
-    keys: new KeysService(ctx, lifecycle),
-    tokens: new TokensService(ctx),
-    audit: new AuditService(ctx),
-    settings,
-    version: deps.version ?? packageVersion(),
-  }
-
   const app = Fastify({
     logger: {
       level: deps.logLevel ?? 'info',
@@ -100,8 +101,35 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ajv: {customOptions: {removeAdditional: false, coerceTypes: false, allErrors: true, useDefaults: false}},
   })
 
+  const usage = new UsageService(ctx)
+  const verify = new VerifyService(ctx, deps.rateLimitStore ?? new MemoryRateLimitStore(), usage, app.log, events)
+  const routeDeps: RouteDeps = {
+    auth: new AuthService(ctx),
+    apps: new AppsService(ctx, lifecycle),
+    keys: new KeysService(ctx, lifecycle),
+    tokens: new TokensService(ctx),
+    audit: new AuditService(ctx),
+    verifiers: new VerifierAuth(ctx),
+    verify,
+    usage,
+    limits: new LimitsService(ctx, () => verify.invalidate()),
+    settings,
+    version: deps.version ?? packageVersion(),
+  }
+
   app.decorateRequest('principal', null)
   app.decorateRequest('provisioner', null)
+  app.decorateRequest('verifier', null)
+  app.decorate('flushUsage', () => usage.flush())
+  // Usage and last-used times recorded in memory are written on a wall-clock timer and on close.
+  const flushTimer = setInterval(() => {
+    usage.flush().catch((error: unknown) => app.log.error({err: error}, 'writing usage failed; kept for the next flush'))
+  }, settings.usageFlushIntervalMs)
+  flushTimer.unref()
+  app.addHook('onClose', async () => {
+    clearInterval(flushTimer)
+    await usage.flush().catch((error: unknown) => app.log.error({err: error}, 'writing usage on close failed'))
+  })
   events.onListenerError((error, event) => app.log.error({err: error, event: event.type}, 'a lifecycle listener failed'))
 
   // Accept an empty body as "no body" (clients send Content-Type on bodiless POSTs);
@@ -127,6 +155,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           session: {type: 'http', scheme: 'bearer', description: 'developer session token (aks_…) from POST /v1/sessions'},
           apiKey: {type: 'http', scheme: 'bearer', description: 'the API key itself (only POST /v1/keys/whoami)'},
           provisioningToken: {type: 'http', scheme: 'bearer', description: 'app-scoped provisioning token (akp_…) from POST /v1/tokens; only POST /v1/apps/{its app}/keys, env ci'},
+          verifierToken: {type: 'http', scheme: 'bearer', description: 'verifier token (akv_…) from `apikey server verifiers add`; POST /v1/verify and POST /v1/usage'},
+          verifierTokenHeader: {type: 'apiKey', in: 'header', name: 'X-Verifier-Token', description: 'verifier token (akv_…) added by the gateway; GET /v1/verify/auth-request'},
         },
       },
     },
@@ -135,8 +165,23 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
-    const auth = request.routeOptions.config.auth ?? 'session'
+    const config = request.routeOptions.config
+    const auth = config.auth ?? 'session'
     if (auth === 'public' || auth === 'apiKey' || request.is404) return
+    if (auth === 'verifier') {
+      const credential = config.verifierTokenHeader === true ? singleHeader(request.headers['x-verifier-token']) : bearerToken(request.headers.authorization)
+      try {
+        request.verifier = await routeDeps.verifiers.authenticate(credential)
+      } catch (error) {
+        // The auth-request form may only answer 2xx, 401 or 403; its 401 means "the client's key".
+        if (config.authRequest === true) {
+          request.log.warn({code: (error as ApikeyError).code}, 'auth-request with a missing or rejected verifier token')
+          return sendUnavailable(reply, error instanceof ApikeyError && error.code === 'unauthenticated' ? 'VERIFIER_REJECTED' : 'UNAVAILABLE')
+        }
+        throw error
+      }
+      return
+    }
     const credential = bearerToken(request.headers.authorization)
     if (credential?.startsWith(PROVISIONING_TOKEN_PREFIX) === true) {
       // A provisioning token is checked first (401 when unknown, revoked or expired), then its scope.
@@ -157,8 +202,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.get('/openapi.json', {config: {auth: 'public'}, schema: {hide: true}}, async () => app.swagger())
 
   await v1Routes(app, routeDeps)
+  await verifyRoutes(app, routeDeps)
   await app.ready()
   return app
+}
+
+function singleHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value
 }
 
 /** Statuses Fastify gives framework errors that we keep (with code `validation`). */
@@ -212,6 +262,11 @@ function sendProblem(source: ProblemSource | ApikeyError, request: FastifyReques
   const {error, status: override} = source instanceof ApikeyError ? {error: source, status: undefined} : source
   const problem = toProblem(error, `urn:uuid:${request.id}`)
   if (override !== undefined) problem.status = override
+  if (error instanceof UnavailableError) {
+    problem.status = error.status
+    problem.title = 'Service unavailable'
+    reply.header('retry-after', String(error.retryAfterSeconds))
+  }
   const status = problem.status
   if (status >= 500) {
     // Internal failures: log the original error (message and stack; never request data).

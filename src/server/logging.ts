@@ -1,6 +1,6 @@
 /**
- * Logging policy: pino through Fastify's logger. Never a key, session or
- * provisioning token, or password in a log line: request logs carry method, path (query string
+ * Logging policy: pino through Fastify's logger. Never a key, session,
+ * provisioning or verifier token, or password in a log line: request logs carry method, path (query string
  * dropped, key- and token-shaped text replaced) and status only; no headers,
  * no bodies; pino `redact` removes the Authorization header and credential
  * fields should any code log them anyway.
@@ -10,10 +10,10 @@ import {KEY_SCAN_PATTERN} from '../core/key-format.js'
 /** Replacement text for redacted values. */
 export const REDACTED = '[REDACTED]'
 
-const TOKEN_PATTERN = /ak[sp]_[0-9A-Za-z]{8,}/g
+const TOKEN_PATTERN = /ak[spv]_[0-9A-Za-z]{8,}/g
 const BEARER_PATTERN = /(Bearer\s+)\S+/gi
 
-/** Replaces API keys, session tokens (`aks_`), provisioning tokens (`akp_`) and bearer credentials in `text` with {@link REDACTED}. */
+/** Replaces API keys, session tokens (`aks_`), provisioning tokens (`akp_`), verifier tokens (`akv_`) and bearer credentials in `text` with {@link REDACTED}. */
 export function redactSecrets(text: string): string {
   return text.replace(KEY_SCAN_PATTERN, REDACTED).replace(TOKEN_PATTERN, REDACTED).replace(BEARER_PATTERN, `$1${REDACTED}`)
 }

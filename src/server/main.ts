@@ -10,6 +10,7 @@ import type {Clock} from './clock.js'
 import {openDatabase} from './db/connection.js'
 import {repositories} from './repositories/index.js'
 import type {RandomBase62} from './services/crypto.js'
+import type {RateLimitStore} from './services/rate-limit.js'
 import {LifecycleEvents} from './services/lifecycle.js'
 import {loadPepper, pepperFingerprint, pepperPathFor} from './services/pepper.js'
 import {resolveServerPaths, type ServerSettingsInput} from './settings.js'
@@ -40,6 +41,8 @@ export interface StartServerOptions {
   settings?: ServerSettingsInput
   /** Lifecycle emitter to announce key state changes on; default a new one (see {@link RunningServer.events}). */
   events?: LifecycleEvents
+  /** Where verification token buckets live; default in process (see `AppDeps.rateLimitStore`). */
+  rateLimitStore?: RateLimitStore
 }
 
 /** A running service. */
@@ -54,7 +57,13 @@ export interface RunningServer {
   pepperSource: 'option' | 'file-created' | 'file'
   /** Committed key lifecycle changes of this process (subscribe for cache invalidation; see `services/lifecycle.ts`). */
   events: LifecycleEvents
-  /** Stops listening (in-flight requests finish), then closes the database. Idempotent. */
+  /**
+   * Writes usage counts and `last_used_at` times held in memory now (otherwise every
+   * `settings.usageFlushIntervalMs` and on close).
+   * @throws the database error when the write fails (the counts are kept for the next flush).
+   */
+  flushUsage(): Promise<void>
+  /** Stops listening (in-flight requests finish), writes usage held in memory, then closes the database. Idempotent. */
   close(): Promise<void>
 }
 
@@ -91,6 +100,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       pepper: pepper.key,
       ...(options.clock === undefined ? {} : {clock: options.clock}),
       ...(options.random === undefined ? {} : {random: options.random}),
+      ...(options.rateLimitStore === undefined ? {} : {rateLimitStore: options.rateLimitStore}),
       ...(options.settings === undefined ? {} : {settings: options.settings}),
       ...(options.logStream === undefined ? {} : {logStream: options.logStream as DestinationStream}),
       ...(options.logLevel === undefined ? {} : {logLevel: options.logLevel}),
@@ -114,6 +124,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       dataDir,
       pepperSource: pepper.source,
       events,
+      flushUsage: () => app.flushUsage(),
       close: () => {
         closing ??= app.close().then(() => handle.close())
         return closing

@@ -109,3 +109,15 @@ export interface Session {
   expiresAt: number
   revokedAt: number | null
 }
+
+/** A verifier token's record (the token itself is never stored). */
+export interface Verifier {
+  /** Public id, `vrf_` + 20 base62. */
+  id: string
+  /** Unique name, e.g. `weather-gateway`. */
+  name: string
+  /** Display start, e.g. `akv_4fT9…`. */
+  start: string
+  createdAt: number
+  revokedAt: number | null
+}

@@ -73,3 +73,22 @@ export function validationError(field: string, rule: string): ApikeyError {
 export function unauthenticated(detail: string): ApikeyError {
   return new ApikeyError(detail, {code: 'unauthenticated', suggestions: ['apikey login']})
 }
+
+/**
+ * A temporary failure of the service (database or rate-limit store): problem
+ * details with status 503 (code `server_error`) and `Retry-After` (seconds), so
+ * callers such as the verifier library treat it as "verification unavailable"
+ * and never as a verdict (SC-03, SC-14).
+ */
+export class UnavailableError extends ApikeyError {
+  /** HTTP status of this problem (503). */
+  readonly status = 503
+  /** Seconds a caller should wait before retrying (the `Retry-After` header). */
+  readonly retryAfterSeconds: number
+
+  constructor(detail: string, options: {cause?: unknown; retryAfterSeconds?: number; details?: Record<string, unknown>} = {}) {
+    super(detail, {code: 'server_error', cause: options.cause, details: {...options.details}})
+    this.name = 'UnavailableError'
+    this.retryAfterSeconds = options.retryAfterSeconds ?? 1
+  }
+}

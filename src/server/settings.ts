@@ -92,7 +92,61 @@ export interface ServerSettings {
    * (the socket peer address is used). Pass addresses/CIDRs to trust specific proxies.
    */
   trustProxy: boolean | string | string[]
+  /**
+   * Default per-key rate limit of `POST /v1/verify` and its auth-request form, per key
+   * environment: `limit` requests per `windowMs` (a token bucket of `limit` tokens that
+   * refills continuously, one token every `windowMs / limit` ms — no window-boundary
+   * doubling). Defaults per minute: dev 60, test 120, stage 600, prod 6000, ci 600.
+   * Overridden per app or per key in the database (`PUT /v1/keys/{id}/limit`).
+   */
+  verifyRateLimits: Record<KeyEnvironment, VerifyRateLimit>
+  /**
+   * Failed verifications (MALFORMED, NOT_FOUND) allowed per client address (IPv4 address,
+   * IPv6 /64). Default a burst of 100, then 1 per 600 ms (100 per minute); past it
+   * those answers become RATE_LIMITED for that address.
+   */
+  verifyFailureLimitPerIp: RateLimitPolicy
+  /**
+   * What verification does when the rate-limit store fails or misses its deadline (SC-14):
+   * `open` (default) answers the verdict without a rate-limit decision (`rateLimit: null`,
+   * logged as a warning) — a limiter outage is not an API outage; `closed` answers
+   * "verification unavailable" (503, or 403 `UNAVAILABLE` on the auth-request form).
+   * Either way a store failure is never reported as RATE_LIMITED.
+   */
+  rateLimitStoreFailure: 'open' | 'closed'
+  /** Deadline of one rate-limit store operation, in ms. Default 50. */
+  rateLimitStoreTimeoutMs: number
+  /**
+   * How long a verified key's record (key row and app) is reused in memory, in ms.
+   * Default 1000; 0 disables the cache. Changes made through this process invalidate
+   * the entry at once (lifecycle events); the bound only matters for changes made by
+   * another process on the same database.
+   */
+  keyCacheMs: number
+  /** How long a verifier-token lookup is reused, in ms; at most 5000 (a revoked verifier stops within it). Default 5000. */
+  verifierCacheMs: number
+  /** Shortest interval between two writes of one key's `last_used_at`, in ms. Default 60 000. */
+  lastUsedWriteIntervalMs: number
+  /** How often usage recorded in memory (server-side verifications, `last_used_at`) is written, in ms of wall time. Default 5000. */
+  usageFlushIntervalMs: number
+  /** How long aggregated usage is kept, in ms. Default 90 days. */
+  usageRetentionMs: number
+  /** Most events accepted in one `POST /v1/usage` batch. Default 5000. */
+  maxUsageBatch: number
+  /** Largest per-key or per-app override of the rate limit, in requests per minute. Default 1 000 000. */
+  maxRpm: number
 }
+
+/** A per-key verification rate limit: `limit` requests per `windowMs` ms (token bucket). */
+export interface VerifyRateLimit {
+  /** Bucket capacity and requests per window. */
+  limit: number
+  /** Window in ms (the bucket refills `limit` tokens per window). */
+  windowMs: number
+}
+
+/** One minute in milliseconds. */
+export const MINUTE_MS = 60_000
 
 /** Defaults of {@link ServerSettings}. */
 export const DEFAULT_SETTINGS: ServerSettings = {
@@ -111,12 +165,33 @@ export const DEFAULT_SETTINGS: ServerSettings = {
   loginLimitPerIp: {capacity: 50, refillIntervalMs: 2_000},
   scryptCost: DEFAULT_SCRYPT_COST,
   trustProxy: false,
+  verifyRateLimits: {
+    dev: {limit: 60, windowMs: MINUTE_MS},
+    test: {limit: 120, windowMs: MINUTE_MS},
+    stage: {limit: 600, windowMs: MINUTE_MS},
+    prod: {limit: 6000, windowMs: MINUTE_MS},
+    ci: {limit: 600, windowMs: MINUTE_MS},
+  },
+  verifyFailureLimitPerIp: {capacity: 100, refillIntervalMs: 600},
+  rateLimitStoreFailure: 'open',
+  rateLimitStoreTimeoutMs: 50,
+  keyCacheMs: 1000,
+  verifierCacheMs: 5000,
+  lastUsedWriteIntervalMs: MINUTE_MS,
+  usageFlushIntervalMs: 5000,
+  usageRetentionMs: 90 * DAY_MS,
+  maxUsageBatch: 5000,
+  maxRpm: 1_000_000,
 }
 
+/** Longest verifier-token cache, in ms (the staleness bound of a revoked verifier token). */
+export const MAX_VERIFIER_CACHE_MS = 5000
+
 /** Partial settings as accepted by {@link resolveSettings}; `keyTtlMs` and `maxKeyTtlMsByEnv` may be partial too. */
-export type ServerSettingsInput = Partial<Omit<ServerSettings, 'keyTtlMs' | 'maxKeyTtlMsByEnv'>> & {
+export type ServerSettingsInput = Partial<Omit<ServerSettings, 'keyTtlMs' | 'maxKeyTtlMsByEnv' | 'verifyRateLimits'>> & {
   keyTtlMs?: Partial<Record<KeyEnvironment, number>>
   maxKeyTtlMsByEnv?: Partial<Record<KeyEnvironment, number>>
+  verifyRateLimits?: Partial<Record<KeyEnvironment, VerifyRateLimit>>
 }
 
 /** Longest key lifetime for `env`, in ms: the smaller of the per-env maximum and the overall ceiling. */
@@ -126,7 +201,7 @@ export function maxKeyLifetimeMs(settings: ServerSettings, env: KeyEnvironment):
 
 /**
  * Merges `input` over {@link DEFAULT_SETTINGS} and checks it.
- * @throws RangeError when the key prefix breaks its rule, a duration is not a positive
+ * @throws RangeError when the key prefix breaks its rule, a duration, limit or count is not a positive
  *   integer (the rotation grace default may be 0), or a default exceeds its maximum.
  */
 export function resolveSettings(input: ServerSettingsInput = {}): ServerSettings {
@@ -135,6 +210,7 @@ export function resolveSettings(input: ServerSettingsInput = {}): ServerSettings
     ...input,
     keyTtlMs: {...DEFAULT_SETTINGS.keyTtlMs, ...input.keyTtlMs},
     maxKeyTtlMsByEnv: {...DEFAULT_SETTINGS.maxKeyTtlMsByEnv, ...input.maxKeyTtlMsByEnv},
+    verifyRateLimits: {...DEFAULT_SETTINGS.verifyRateLimits, ...input.verifyRateLimits},
   }
   if (!PREFIX_PATTERN.test(settings.keyPrefix)) throw new RangeError(`settings.keyPrefix "${settings.keyPrefix}" must be 2–8 lowercase letters`)
   const durations: Array<[string, number]> = [
@@ -147,12 +223,31 @@ export function resolveSettings(input: ServerSettingsInput = {}): ServerSettings
     ['maxTokenTtlMs', settings.maxTokenTtlMs],
     ...Object.entries(settings.keyTtlMs).map(([env, ms]): [string, number] => [`keyTtlMs.${env}`, ms]),
     ...Object.entries(settings.maxKeyTtlMsByEnv).map(([env, ms]): [string, number] => [`maxKeyTtlMsByEnv.${env}`, ms]),
+    ...Object.entries(settings.verifyRateLimits).flatMap(([env, rl]): Array<[string, number]> => [
+      [`verifyRateLimits.${env}.limit`, rl.limit],
+      [`verifyRateLimits.${env}.windowMs`, rl.windowMs],
+    ]),
+    ['verifyFailureLimitPerIp.capacity', settings.verifyFailureLimitPerIp.capacity],
+    ['verifyFailureLimitPerIp.refillIntervalMs', settings.verifyFailureLimitPerIp.refillIntervalMs],
+    ['rateLimitStoreTimeoutMs', settings.rateLimitStoreTimeoutMs],
+    ['lastUsedWriteIntervalMs', settings.lastUsedWriteIntervalMs],
+    ['usageFlushIntervalMs', settings.usageFlushIntervalMs],
+    ['usageRetentionMs', settings.usageRetentionMs],
+    ['maxUsageBatch', settings.maxUsageBatch],
+    ['maxRpm', settings.maxRpm],
   ]
   for (const [name, value] of durations) {
     if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`settings.${name} must be a positive integer number of ms, got ${value}`)
   }
   if (!Number.isSafeInteger(settings.rotationGraceMs) || settings.rotationGraceMs < 0 || settings.rotationGraceMs > settings.maxRotationGraceMs) {
     throw new RangeError(`settings.rotationGraceMs must be an integer number of ms between 0 and maxRotationGraceMs (${settings.maxRotationGraceMs}), got ${settings.rotationGraceMs}`)
+  }
+  for (const [name, value] of [['keyCacheMs', settings.keyCacheMs], ['verifierCacheMs', settings.verifierCacheMs]] as const) {
+    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`settings.${name} must be a non-negative integer number of ms, got ${value}`)
+  }
+  if (settings.verifierCacheMs > MAX_VERIFIER_CACHE_MS) throw new RangeError(`settings.verifierCacheMs must be at most ${MAX_VERIFIER_CACHE_MS} ms, got ${settings.verifierCacheMs}`)
+  if (settings.rateLimitStoreFailure !== 'open' && settings.rateLimitStoreFailure !== 'closed') {
+    throw new RangeError(`settings.rateLimitStoreFailure must be "open" or "closed", got ${String(settings.rateLimitStoreFailure)}`)
   }
   if (settings.tokenTtlMs > settings.maxTokenTtlMs) throw new RangeError(`settings.tokenTtlMs (${settings.tokenTtlMs}) exceeds maxTokenTtlMs (${settings.maxTokenTtlMs})`)
   return settings

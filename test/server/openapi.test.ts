@@ -40,6 +40,12 @@ describe('GET /openapi.json and the error envelope', () => {
         'POST /v1/tokens',
         'GET /v1/tokens',
         'DELETE /v1/tokens/{id}',
+        'POST /v1/verify',
+        'GET /v1/verify/auth-request',
+        'POST /v1/usage',
+        'GET /v1/apps/{slug}/usage',
+        'PUT /v1/keys/{id}/limit',
+        'PUT /v1/apps/{slug}/limit',
       ].sort(),
     )
     expect(doc.paths['/v1/apps'].post.requestBody).toBeDefined()
@@ -52,7 +58,10 @@ describe('GET /openapi.json and the error envelope', () => {
     expect(Object.keys(doc.components.schemas)).toEqual(
       expect.arrayContaining(['Problem', 'AppView', 'KeyView', 'KeyRotation', 'TokenView', 'AuditEventView', 'TeamView', 'UserView', 'MembershipView']),
     )
-    expect(Object.keys(doc.components.securitySchemes)).toEqual(['session', 'apiKey', 'provisioningToken'])
+    expect(Object.keys(doc.components.securitySchemes)).toEqual(['session', 'apiKey', 'provisioningToken', 'verifierToken', 'verifierTokenHeader'])
+    expect(doc.paths['/v1/verify'].post.security).toEqual([{verifierToken: []}])
+    expect(doc.paths['/v1/usage'].post.security).toEqual([{verifierToken: []}])
+    expect(doc.paths['/v1/verify/auth-request'].get.security).toEqual([{verifierTokenHeader: []}])
     expect(doc.paths['/v1/keys/whoami'].post.security).toEqual([{apiKey: []}])
     // Only key issuance accepts a provisioning token.
     expect(doc.paths['/v1/apps/{slug}/keys'].post.security).toEqual([{session: []}, {provisioningToken: []}])

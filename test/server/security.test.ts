@@ -34,6 +34,9 @@ const ROUTES: RouteCase[] = [
   {method: 'POST', path: '/v1/tokens', body: {app: 'weather-app', scope: 'ci'}, otherTeam: 403},
   {method: 'GET', path: '/v1/tokens?app=weather-app', otherTeam: 403},
   {method: 'DELETE', path: '/v1/tokens/{tokenId}', otherTeam: 403},
+  {method: 'PUT', path: '/v1/keys/{keyId}/limit', body: {rpm: 100}, otherTeam: 403},
+  {method: 'PUT', path: '/v1/apps/weather-app/limit', body: {rpm: 100}, otherTeam: 403},
+  {method: 'GET', path: '/v1/apps/weather-app/usage', otherTeam: 403},
 ]
 
 /** The OpenAPI form of a route case: `{id}` placeholders, no query string. */

@@ -125,6 +125,43 @@ export interface ServerMetaTable {
   value: string
 }
 
+/** `verifier_tokens`: tokens of protected APIs for `POST /v1/verify` and `POST /v1/usage`, stored as SHA-256. */
+export interface VerifierTokensTable {
+  id: string
+  /** Unique name, e.g. `weather-gateway`. */
+  name: string
+  /** Hex SHA-256 of the token. */
+  token_hash: string
+  /** Display start, e.g. `akv_4fT9…`. */
+  start: string
+  created_at: number
+  revoked_at: number | null
+}
+
+/** `rate_limit_overrides`: verification limits per app or per key, in requests per minute. */
+export interface RateLimitOverridesTable {
+  scope: 'app' | 'key'
+  /** App id or key id. */
+  target_id: string
+  rpm: number
+  updated_at: number
+  updated_by: string | null
+}
+
+/** `usage_minutes`: counts per key, UTC minute (ms of its start), source, dimension and value. */
+export interface UsageMinutesTable {
+  key_id: string
+  app_id: string
+  minute: number
+  /** `verify` (POST /v1/verify), `gateway` (auth-request form), `reported` (POST /v1/usage). */
+  source: string
+  /** `code`, `route`, `client_app`, `app_version`, `ua_family`, `ua_os`, `network`. */
+  dimension: string
+  /** The value; `network` values are keyed hashes, never addresses. */
+  value: string
+  count: number
+}
+
 /** The whole database, for `Kysely<Database>`. */
 export interface Database {
   users: UsersTable
@@ -136,4 +173,7 @@ export interface Database {
   audit_events: AuditEventsTable
   provisioning_tokens: ProvisioningTokensTable
   server_meta: ServerMetaTable
+  verifier_tokens: VerifierTokensTable
+  rate_limit_overrides: RateLimitOverridesTable
+  usage_minutes: UsageMinutesTable
 }

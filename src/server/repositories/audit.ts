@@ -2,7 +2,7 @@ import {sql, type Kysely} from 'kysely'
 import type {Database} from '../db/schema.js'
 
 /** Kinds of audit target. */
-export type AuditTargetType = 'session' | 'user' | 'team' | 'app' | 'key' | 'token'
+export type AuditTargetType = 'session' | 'user' | 'team' | 'app' | 'key' | 'token' | 'verifier'
 
 /** One audit event to append. `details` must never hold secrets. */
 export interface AuditEventInput {

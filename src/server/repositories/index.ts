@@ -2,16 +2,19 @@
  * Repositories: the only place with SQL. Each takes a Kysely handle (the
  * database or a transaction) and returns domain types from `model.ts`.
  */
-import type {Kysely} from 'kysely'
+import {sql, type Kysely} from 'kysely'
 import type {Database} from '../db/schema.js'
 import {AppsRepository} from './apps.js'
 import {AuditRepository} from './audit.js'
 import {KeysRepository} from './keys.js'
+import {LimitsRepository} from './limits.js'
 import {MetaRepository} from './meta.js'
 import {SessionsRepository} from './sessions.js'
 import {TeamsRepository} from './teams.js'
 import {TokensRepository} from './tokens.js'
+import {UsageRepository} from './usage.js'
 import {UsersRepository} from './users.js'
+import {VerifiersRepository} from './verifiers.js'
 
 /** Every repository over one handle. */
 export interface Repositories {
@@ -23,6 +26,9 @@ export interface Repositories {
   audit: AuditRepository
   meta: MetaRepository
   tokens: TokensRepository
+  verifiers: VerifiersRepository
+  limits: LimitsRepository
+  usage: UsageRepository
 }
 
 /** Builds the repositories over `db` (the database or a transaction). */
@@ -36,6 +42,9 @@ export function repositories(db: Kysely<Database>): Repositories {
     audit: new AuditRepository(db),
     meta: new MetaRepository(db),
     tokens: new TokensRepository(db),
+    verifiers: new VerifiersRepository(db),
+    limits: new LimitsRepository(db),
+    usage: new UsageRepository(db),
   }
 }
 
@@ -45,6 +54,23 @@ export function repositories(db: Kysely<Database>): Repositories {
  */
 export async function inTransaction<T>(db: Kysely<Database>, work: (repos: Repositories) => Promise<T>): Promise<T> {
   return db.transaction().execute((trx) => work(repositories(trx)))
+}
+
+/**
+ * Like {@link inTransaction}, but the commit is durable against power loss, not only
+ * against a crash of the process: the connection runs with `PRAGMA synchronous=FULL`
+ * for this transaction (the WAL is synced at commit), then back to `NORMAL`.
+ * Use for writes acknowledged to another system (usage batches, SC-17).
+ */
+export async function inDurableTransaction<T>(db: Kysely<Database>, work: (repos: Repositories) => Promise<T>): Promise<T> {
+  return db.connection().execute(async (conn) => {
+    await sql`pragma synchronous = FULL`.execute(conn)
+    try {
+      return await conn.transaction().execute((trx) => work(repositories(trx)))
+    } finally {
+      await sql`pragma synchronous = NORMAL`.execute(conn)
+    }
+  })
 }
 
 /** Is `error` a SQLite UNIQUE / PRIMARY KEY constraint violation? */

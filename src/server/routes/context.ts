@@ -7,26 +7,42 @@ import type {AppsService} from '../services/apps.js'
 import type {AuditService} from '../services/audit.js'
 import type {AuthService, Principal} from '../services/auth.js'
 import type {KeysService} from '../services/keys.js'
+import type {LimitsService} from '../services/limits.js'
+import type {UsageService} from '../services/usage.js'
+import type {VerifierAuth, VerifierPrincipal} from '../services/verifiers.js'
+import type {VerifyService} from '../services/verify.js'
 import type {ProvisioningPrincipal, TokensService} from '../services/tokens.js'
 import type {ServerSettings} from '../settings.js'
 
 /**
  * How a route authenticates its caller: `public` (nobody), `session` (a developer
  * session token; a provisioning token gets 403), `sessionOrProvisioning` (either;
- * only `POST /v1/apps/{slug}/keys`), `apiKey` (the route reads the key itself).
+ * only `POST /v1/apps/{slug}/keys`), `apiKey` (the route reads the key itself),
+ * `verifier` (a verifier token `akv_…`: `Authorization: Bearer`, or the
+ * `X-Verifier-Token` header when the route sets `verifierTokenHeader`).
  */
-export type RouteAuth = 'public' | 'session' | 'sessionOrProvisioning' | 'apiKey'
+export type RouteAuth = 'public' | 'session' | 'sessionOrProvisioning' | 'apiKey' | 'verifier'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** How this route authenticates; default `session`. */
     auth?: RouteAuth
+    /** `verifier` routes: read the verifier token from `X-Verifier-Token` (the nginx auth-request form; its `Authorization` is the client's). */
+    verifierTokenHeader?: boolean
+    /** The nginx auth-request form: every answer is 2xx, 401 or 403 (nginx turns anything else into 500). */
+    authRequest?: boolean
+  }
+  interface FastifyInstance {
+    /** Writes usage and last-used times held in memory now (see `services/usage.ts`). */
+    flushUsage(): Promise<void>
   }
   interface FastifyRequest {
     /** The signed-in caller of a `session` route (set by the auth hook). */
     principal: Principal | null
     /** The provisioning token of a `sessionOrProvisioning` route (set by the auth hook; then `principal` is null). */
     provisioner: ProvisioningPrincipal | null
+    /** The verifier of a `verifier` route (set by the auth hook). */
+    verifier: VerifierPrincipal | null
   }
 }
 
@@ -37,6 +53,10 @@ export interface RouteDeps {
   keys: KeysService
   tokens: TokensService
   audit: AuditService
+  verifiers: VerifierAuth
+  verify: VerifyService
+  usage: UsageService
+  limits: LimitsService
   settings: ServerSettings
   /** Server version for `GET /v1/meta`. */
   version: string

@@ -408,3 +408,200 @@ export const sessionSecurity = [{session: []}]
 export const apiKeySecurity = [{apiKey: []}]
 /** OpenAPI security requirement: a session token, or a provisioning token (only `POST /v1/apps/{slug}/keys`). */
 export const sessionOrProvisioningSecurity: Array<Record<string, string[]>> = [{session: []}, {provisioningToken: []}]
+
+// ---------------------------------------------------------------------------
+// Verification, rate limits and usage (issue 4)
+// ---------------------------------------------------------------------------
+
+/** OpenAPI security requirement: a verifier token as bearer credentials. */
+export const verifierSecurity = [{verifierToken: []}]
+/** OpenAPI security requirement: a verifier token in `X-Verifier-Token` (the nginx auth-request form). */
+export const verifierHeaderSecurity = [{verifierTokenHeader: []}]
+
+const contextString = (description: string) => ({type: 'string', maxLength: 2048, description}) as const
+
+/** `POST /v1/verify` body ({@link VerifyRequest}). `key` has no schema limit: oversized keys are a MALFORMED verdict, not a 400. */
+export const verifyBody = {
+  type: 'object',
+  required: ['key'],
+  properties: {
+    key: {type: 'string', description: 'the API key exactly as the client sent it (never trimmed)'},
+    context: {
+      type: 'object',
+      description: 'request context (all optional; never the raw key)',
+      properties: {
+        clientApp: contextString('client app id, e.g. a bundle id (X-Client-App)'),
+        appVersion: contextString('client app version (X-Client-Version)'),
+        userAgent: contextString('User-Agent of the client'),
+        clientIp: contextString('client IP as the protected API determined it (after its trusted-proxy handling)'),
+        method: contextString('HTTP method'),
+        route: contextString('route template, e.g. /v1/forecast/:city (never the concrete path)'),
+      },
+      additionalProperties: true,
+    },
+  },
+  additionalProperties: false,
+} as const
+
+const rateLimitState = {
+  type: ['object', 'null'],
+  description: 'token-bucket state after this verification (draft-ietf-httpapi-ratelimit-headers numbers), null when not applicable',
+  required: ['limit', 'remaining', 'resetMs'],
+  properties: {
+    limit: {type: 'integer', description: 'requests per window (bucket capacity)'},
+    remaining: {type: 'integer'},
+    resetMs: {type: 'integer', description: 'ms until the bucket is full again'},
+    retryAfterSeconds: {type: 'integer', description: 'whole seconds to wait when RATE_LIMITED (≥ 1)'},
+  },
+  additionalProperties: false,
+} as const
+
+/** `POST /v1/verify` 200 body ({@link VerifyResponse}). */
+export const verifyResponse = {
+  type: 'object',
+  required: ['valid', 'code', 'app', 'team', 'env', 'keyId', 'expiresAt', 'rateLimit', 'message', 'suggestions', 'docsUrl'],
+  properties: {
+    valid: {type: 'boolean'},
+    code: {type: 'string', enum: ['VALID', 'MALFORMED', 'NOT_FOUND', 'EXPIRED', 'REVOKED', 'RATE_LIMITED', 'FORBIDDEN']},
+    app: {
+      type: ['object', 'null'],
+      description: 'owner of the key (null for MALFORMED, NOT_FOUND and REVOKED: nothing is revealed)',
+      properties: {
+        slug: {type: 'string'},
+        name: {type: 'string'},
+        team: {type: 'object', properties: {slug: {type: 'string'}, name: {type: 'string'}}, required: ['slug', 'name'], additionalProperties: false},
+        contactEmail: {type: 'string'},
+      },
+      required: ['slug', 'name', 'team', 'contactEmail'],
+      additionalProperties: false,
+    },
+    team: nullableString,
+    env: {type: ['string', 'null'], enum: [...KEY_ENVIRONMENTS, null]},
+    keyId: nullableString,
+    expiresAt: {...nullableInteger, description: 'earliest instant after which this verdict no longer holds (expiry or grace end), ms since the Unix epoch'},
+    rateLimit: rateLimitState,
+    message: {type: 'string'},
+    suggestions: {type: 'array', items: {type: 'string'}},
+    docsUrl: {type: 'string'},
+  },
+  additionalProperties: false,
+} as const
+
+const usageString = {type: ['string', 'null'], maxLength: 2048} as const
+
+/** `POST /v1/usage` body: `{events: [...]}` of at most `maxEvents` events. */
+export function usageBody(maxEvents: number) {
+  return {
+    type: 'object',
+    required: ['events'],
+    properties: {
+      events: {
+        type: 'array',
+        maxItems: maxEvents,
+        items: {
+          type: 'object',
+          required: ['code', 'at'],
+          properties: {
+            keyId: usageString,
+            app: usageString,
+            code: {type: 'string', pattern: '^[A-Z_]{1,32}$', description: 'verdict code, e.g. VALID'},
+            route: usageString,
+            clientApp: usageString,
+            appVersion: usageString,
+            userAgent: usageString,
+            clientIp: usageString,
+            at: {type: 'integer', description: 'when the request was handled, ms since the Unix epoch'},
+          },
+          additionalProperties: true,
+        },
+      },
+    },
+    additionalProperties: false,
+  } as const
+}
+
+/** `POST /v1/usage` 200 body. */
+export const usageIngestResponse = {
+  type: 'object',
+  required: ['received', 'stored', 'unattributed', 'skipped'],
+  properties: {
+    received: {type: 'integer'},
+    stored: {type: 'integer', description: 'events counted against a key'},
+    unattributed: {type: 'integer', description: 'events without a known key id'},
+    skipped: {type: 'integer', description: 'events older than the retention or more than a day ahead'},
+  },
+  additionalProperties: false,
+} as const
+
+/** `PUT /v1/keys/{id}/limit` and `PUT /v1/apps/{slug}/limit` body ({@link SetKeyLimitRequest}). */
+export const setLimitBody = {
+  type: 'object',
+  required: ['rpm'],
+  properties: {rpm: {type: ['integer', 'null'], description: 'requests per minute (1 to the service maximum); null removes the override'}},
+  additionalProperties: false,
+} as const
+
+/** Limit routes' 200 body. */
+export const limitResponse = {
+  type: 'object',
+  required: ['keyId', 'app', 'env', 'rpm', 'effective'],
+  properties: {
+    keyId: nullableString,
+    app: {type: 'string'},
+    env: {type: ['string', 'null']},
+    rpm: {...nullableInteger, description: 'the override now stored (requests per minute), or null'},
+    effective: {
+      type: ['object', 'null'],
+      description: 'the limit now in force for the key (null for an app)',
+      required: ['limit', 'windowMs', 'source'],
+      properties: {limit: {type: 'integer'}, windowMs: {type: 'integer'}, source: {type: 'string', enum: ['key', 'app', 'default']}},
+      additionalProperties: false,
+    },
+  },
+  additionalProperties: false,
+} as const
+
+/** `GET /v1/apps/{slug}/usage` query. */
+export const usageQuery = {
+  type: 'object',
+  properties: {
+    since: {type: 'string', pattern: '^[0-9]{1,16}$', description: 'start, ms since the Unix epoch (default: 24 h before until)'},
+    until: {type: 'string', pattern: '^[0-9]{1,16}$', description: 'end (exclusive), ms since the Unix epoch (default: the end of the current minute)'},
+    source: {type: 'string', pattern: '^(verify|gateway|reported)(,(verify|gateway|reported))*$', description: 'comma-separated sources to count (default all)'},
+  },
+  additionalProperties: false,
+} as const
+
+const usageBuckets = {type: 'array', items: {type: 'object', required: ['value', 'count'], properties: {value: {type: 'string'}, count: {type: 'integer'}}, additionalProperties: false}} as const
+const countMap = {type: 'object', additionalProperties: {type: 'integer'}} as const
+
+/** `GET /v1/apps/{slug}/usage` 200 body. */
+export const usageReportResponse = {
+  type: 'object',
+  required: ['app', 'since', 'until', 'sources', 'total', 'bySource', 'byCode', 'byKey', 'byRoute', 'byClientApp', 'byAppVersion', 'byUserAgentFamily', 'byUserAgentOs', 'distinctNetworks'],
+  properties: {
+    app: {type: 'string'},
+    since: ms('start of the range'),
+    until: ms('end of the range (exclusive)'),
+    sources: {type: 'array', items: {type: 'string'}},
+    total: {type: 'integer'},
+    bySource: countMap,
+    byCode: countMap,
+    byKey: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['keyId', 'env', 'total', 'byCode'],
+        properties: {keyId: {type: 'string'}, env: {type: 'string'}, total: {type: 'integer'}, byCode: countMap},
+        additionalProperties: false,
+      },
+    },
+    byRoute: usageBuckets,
+    byClientApp: usageBuckets,
+    byAppVersion: usageBuckets,
+    byUserAgentFamily: usageBuckets,
+    byUserAgentOs: usageBuckets,
+    distinctNetworks: {type: 'integer', description: 'distinct client networks (IPv4 /24, IPv6 /48); the networks are stored only as keyed hashes'},
+  },
+  additionalProperties: false,
+} as const

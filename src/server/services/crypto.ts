@@ -6,7 +6,7 @@
  */
 import {createHash, createHmac, randomBytes, scrypt, timingSafeEqual} from 'node:crypto'
 import {randomBase62} from '../../core/key-format.js'
-import {PROVISIONING_TOKEN_PREFIX, SESSION_TOKEN_PREFIX} from '../../core/wire.js'
+import {PROVISIONING_TOKEN_PREFIX, SESSION_TOKEN_PREFIX, VERIFIER_TOKEN_PREFIX} from '../../core/wire.js'
 import type {ScryptCost} from '../settings.js'
 
 /** Source of random base62 strings of a given length (characters). */
@@ -30,8 +30,18 @@ export const PROVISIONING_TOKEN_LENGTH = 40
 /** Shape of a provisioning token: `akp_` + 40 base62. */
 export const PROVISIONING_TOKEN_PATTERN = /^akp_[0-9A-Za-z]{40}$/
 
+/** Length of the random part of verifier tokens, in base62 characters (~238 bits). */
+export const VERIFIER_TOKEN_LENGTH = 40
+/** Shape of a verifier token: `akv_` + 40 base62. */
+export const VERIFIER_TOKEN_PATTERN = /^akv_[0-9A-Za-z]{40}$/
+
+/** A new verifier token: `akv_` + 40 base62 characters. Shown once; store only {@link sha256Hex} of it. */
+export function newVerifierToken(random: RandomBase62 = defaultRandom): string {
+  return VERIFIER_TOKEN_PREFIX + random(VERIFIER_TOKEN_LENGTH)
+}
+
 /** A public id: `<prefix>_` + 20 base62 characters, e.g. `key_3kTq…`. */
-export function newId(prefix: 'usr' | 'team' | 'app' | 'key' | 'ses' | 'tok', random: RandomBase62 = defaultRandom): string {
+export function newId(prefix: 'usr' | 'team' | 'app' | 'key' | 'ses' | 'tok' | 'vrf', random: RandomBase62 = defaultRandom): string {
   return `${prefix}_${random(ID_LENGTH)}`
 }
 
@@ -45,7 +55,7 @@ export function newProvisioningToken(random: RandomBase62 = defaultRandom): stri
   return PROVISIONING_TOKEN_PREFIX + random(PROVISIONING_TOKEN_LENGTH)
 }
 
-/** Display start of a provisioning token: `akp_` + its first 4 random characters + `…`. */
+/** Display start of a provisioning or verifier token: its 4-character prefix (`akp_`, `akv_`) + its first 4 random characters + `…`. */
 export function tokenStart(token: string): string {
   return `${token.slice(0, PROVISIONING_TOKEN_PREFIX.length + 4)}…`
 }

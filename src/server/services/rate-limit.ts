@@ -6,9 +6,9 @@
  * doubling). Taking is atomic across several buckets: either every bucket
  * gives one token or none does. State is per process and lost on restart.
  */
-import {isIP} from 'node:net'
 import type {Clock} from '../clock.js'
 import type {RateLimitPolicy} from '../settings.js'
+import {networkOf, parseIp} from './ip.js'
 
 /** Result of {@link TokenBucketLimiter.take}. */
 export type RateDecision = {allowed: true} | {allowed: false; /** Whole seconds until a retry can pass, ≥ 1. */ retryAfterSeconds: number}
@@ -78,24 +78,123 @@ export function takeAll(pairs: Array<[TokenBucketLimiter, string]>): RateDecisio
 
 /**
  * Canonical rate-limit key of a client address: IPv4-mapped IPv6 becomes
- * IPv4; IPv6 is keyed by its /64 prefix (one subscriber usually owns a /64).
+ * IPv4; IPv6 is keyed by its /64 prefix (one subscriber usually owns a /64),
+ * whatever its text form (`2001:db8:1:2::1`, `2001:db8:1:2:0:0:0:3` → `2001:db8:1:2::/64`).
  * Anything unparsable is returned as is.
  */
 export function clientAddressKey(address: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)
-  if (mapped?.[1] !== undefined) return mapped[1]
-  if (isIP(address) !== 6) return address
-  const groups = expandIpv6(address)
-  return groups === undefined ? address : `${groups.slice(0, 4).join(':')}::/64`
+  const ip = parseIp(address)
+  if (ip === undefined) return address
+  return ip.version === 4 ? ip.bytes.join('.') : (networkOf(address, 32, 64) ?? address)
 }
 
-function expandIpv6(address: string): string[] | undefined {
-  const [head = '', tail, extra] = address.split('::')
-  if (extra !== undefined) return undefined
-  const left = head === '' ? [] : head.split(':')
-  const right = tail === undefined || tail === '' ? [] : tail.split(':')
-  if (right.some((g) => g.includes('.')) || left.some((g) => g.includes('.'))) return undefined
-  const missing = 8 - left.length - right.length
-  if (missing < 0 || (tail === undefined && missing !== 0)) return undefined
-  return [...left, ...Array<string>(missing).fill('0'), ...right].map((g) => (parseInt(g, 16) || 0).toString(16))
+// ---------------------------------------------------------------------------
+// Rate-limit stores with per-call policies (verification limits, issue 4)
+// ---------------------------------------------------------------------------
+
+/** Float slack when comparing token counts (continuous refill sums fractions). */
+const EPSILON = 1e-9
+
+/** Result of one {@link RateLimitStore.take}. */
+export interface BucketTake {
+  /** Whether a token was taken. */
+  allowed: boolean
+  /** Tokens left after this call (fractional: refill is continuous). */
+  tokens: number
+}
+
+/**
+ * Where token buckets live. `take` must refill and take one token atomically:
+ * two concurrent calls never both get the last token (SC-12). The in-process
+ * {@link MemoryRateLimitStore} is atomic because JavaScript runs one call at a
+ * time; a store shared by several service processes (Redis, PostgreSQL) must do
+ * the same in one server-side operation (a Lua script or a single UPDATE … RETURNING) —
+ * until one exists, each process of a multi-process deployment enforces its own
+ * buckets (the effective limit is the per-process limit times the process count).
+ * May throw or reject: the caller applies the store-failure policy (SC-14).
+ */
+export interface RateLimitStore {
+  /**
+   * Refills `key`'s bucket to `now` (capacity `policy.capacity`, one token per
+   * `policy.refillIntervalMs` ms; a new bucket starts full) and takes one token when
+   * at least one is there.
+   */
+  take(key: string, policy: RateLimitPolicy, now: number): BucketTake | Promise<BucketTake>
+}
+
+interface StoredBucket {
+  tokens: number
+  updatedAt: number
+  capacity: number
+}
+
+/**
+ * In-process token buckets (a `Map`), atomic within one process. State is lost on
+ * restart (buckets start full). At most {@link MAX_BUCKETS} buckets: full ones are
+ * dropped first, then the oldest.
+ */
+export class MemoryRateLimitStore implements RateLimitStore {
+  private readonly buckets = new Map<string, StoredBucket>()
+
+  /** {@inheritDoc RateLimitStore.take} */
+  take(key: string, policy: RateLimitPolicy, now: number): BucketTake {
+    const bucket = this.buckets.get(key)
+    const elapsed = bucket === undefined ? 0 : Math.max(0, now - bucket.updatedAt)
+    const tokens = bucket === undefined ? policy.capacity : Math.min(policy.capacity, bucket.tokens + elapsed / policy.refillIntervalMs)
+    if (tokens + EPSILON < 1) {
+      // Not persisted: a refused attempt changes nothing (no float drift from many reads).
+      return {allowed: false, tokens}
+    }
+    const left = Math.max(0, tokens - 1)
+    if (bucket === undefined) {
+      this.buckets.set(key, {tokens: left, updatedAt: now, capacity: policy.capacity})
+      if (this.buckets.size > MAX_BUCKETS) this.evict(now, policy)
+    } else {
+      bucket.tokens = left
+      bucket.updatedAt = now
+      bucket.capacity = policy.capacity
+    }
+    return {allowed: true, tokens: left}
+  }
+
+  /** Number of buckets held (tests, metrics). */
+  get size(): number {
+    return this.buckets.size
+  }
+
+  private evict(now: number, policy: RateLimitPolicy): void {
+    for (const [key, bucket] of this.buckets) {
+      if (bucket.tokens + (now - bucket.updatedAt) / policy.refillIntervalMs >= bucket.capacity) this.buckets.delete(key)
+    }
+    for (const key of this.buckets.keys()) {
+      if (this.buckets.size <= MAX_BUCKETS) break
+      this.buckets.delete(key)
+    }
+  }
+}
+
+/** Rate-limit numbers of a bucket after a take (see `RateLimitState` in src/core/wire.ts). */
+export interface BucketState {
+  /** Bucket capacity (requests per window). */
+  limit: number
+  /** Whole tokens left. */
+  remaining: number
+  /** ms until the bucket is full again (integer, rounded up). */
+  resetMs: number
+  /** When refused: whole seconds until one token is there, rounded up, at least 1. */
+  retryAfterSeconds?: number
+}
+
+/**
+ * The numbers clients see for a take: `remaining` whole tokens, `resetMs` until full,
+ * and for a refusal `retryAfterSeconds` = ceil(ms until one token / 1000), at least 1,
+ * so that waiting exactly that long is always enough (SC-13).
+ */
+export function bucketState(take: BucketTake, policy: RateLimitPolicy): BucketState {
+  const tokens = Math.max(0, Math.min(policy.capacity, take.tokens))
+  const remaining = Math.floor(tokens + EPSILON)
+  const resetMs = Math.max(0, Math.ceil((policy.capacity - tokens) * policy.refillIntervalMs - EPSILON))
+  if (take.allowed) return {limit: policy.capacity, remaining, resetMs}
+  const waitMs = Math.max(0, (1 - tokens) * policy.refillIntervalMs)
+  return {limit: policy.capacity, remaining: 0, resetMs, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000 - EPSILON))}
 }

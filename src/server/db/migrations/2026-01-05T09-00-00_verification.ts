@@ -1,0 +1,58 @@
+/**
+ * Verification, rate limits and usage (issue 4). Frozen once shipped.
+ *
+ * - `verifier_tokens`: tokens protected APIs use to call `POST /v1/verify`
+ *   (`akv_` + 40 base62), stored as SHA-256 plus a display start; names are unique.
+ * - `rate_limit_overrides`: per-app or per-key verification limits in requests per
+ *   minute, over the per-environment defaults of the settings.
+ * - `usage_minutes`: verification and request counts aggregated per key, per UTC
+ *   minute, per source and per dimension value (code, route, client app, app
+ *   version, user-agent family and OS, client network as a keyed hash). Never a
+ *   raw address or a key.
+ */
+import {sql, type Kysely} from 'kysely'
+
+/** Creates the three tables. */
+export async function up(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable('verifier_tokens')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('name', 'text', (c) => c.notNull().unique())
+    .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+    .addColumn('start', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'integer', (c) => c.notNull())
+    .addColumn('revoked_at', 'integer')
+    .execute()
+
+  await db.schema
+    .createTable('rate_limit_overrides')
+    .addColumn('scope', 'text', (c) => c.notNull().check(sql`scope in ('app', 'key')`))
+    .addColumn('target_id', 'text', (c) => c.notNull())
+    .addColumn('rpm', 'integer', (c) => c.notNull().check(sql`rpm > 0`))
+    .addColumn('updated_at', 'integer', (c) => c.notNull())
+    .addColumn('updated_by', 'text', (c) => c.references('users.id'))
+    .addPrimaryKeyConstraint('rate_limit_overrides_pk', ['scope', 'target_id'])
+    .execute()
+
+  await db.schema
+    .createTable('usage_minutes')
+    .addColumn('key_id', 'text', (c) => c.notNull())
+    .addColumn('app_id', 'text', (c) => c.notNull())
+    .addColumn('minute', 'integer', (c) => c.notNull())
+    .addColumn('source', 'text', (c) => c.notNull().check(sql`source in ('verify', 'gateway', 'reported')`))
+    .addColumn('dimension', 'text', (c) => c.notNull())
+    .addColumn('value', 'text', (c) => c.notNull())
+    .addColumn('count', 'integer', (c) => c.notNull())
+    .addPrimaryKeyConstraint('usage_minutes_pk', ['key_id', 'minute', 'source', 'dimension', 'value'])
+    .modifyEnd(sql`without rowid`)
+    .execute()
+  await db.schema.createIndex('usage_minutes_app_idx').on('usage_minutes').columns(['app_id', 'minute']).execute()
+  await db.schema.createIndex('usage_minutes_minute_idx').on('usage_minutes').column('minute').execute()
+}
+
+/** Drops what `up` created. */
+export async function down(db: Kysely<unknown>): Promise<void> {
+  await db.schema.dropTable('usage_minutes').ifExists().execute()
+  await db.schema.dropTable('rate_limit_overrides').ifExists().execute()
+  await db.schema.dropTable('verifier_tokens').ifExists().execute()
+}

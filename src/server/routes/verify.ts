@@ -1,0 +1,227 @@
+/**
+ * Routes of verification, rate limits and usage (issue 4; contract in
+ * src/core/wire.ts): `POST /v1/verify`, the nginx `auth_request` form
+ * `GET /v1/verify/auth-request`, `POST /v1/usage`, `GET /v1/apps/{slug}/usage`,
+ * `PUT /v1/keys/{id}/limit` and `PUT /v1/apps/{slug}/limit`.
+ *
+ * Rate-limit headers follow draft-ietf-httpapi-ratelimit-headers (the
+ * `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` fields, reset in
+ * seconds) plus `Retry-After` (RFC 9110 §10.2.3, whole seconds).
+ */
+import type {FastifyInstance, FastifyReply, FastifyRequest} from 'fastify'
+import type {SetKeyLimitRequest, VerifyRequest, VerifyResponse} from '../../core/wire.js'
+import type {UsageSource} from '../repositories/usage.js'
+import type {Principal} from '../services/auth.js'
+import {bearerToken} from '../services/auth.js'
+import type {UsageEventInput} from '../services/usage.js'
+import {routeTemplateOf} from '../services/verify.js'
+import type {RouteDeps} from './context.js'
+import * as s from './schemas.js'
+
+/** Body limit of `POST /v1/usage`, in bytes (5,000 events of ~1 KB fit). */
+export const USAGE_BODY_LIMIT_BYTES = 8 * 1024 * 1024
+
+/** `X-Apikey-Code` values of the auth-request form besides the {@link VerifyResponse} codes. */
+export type AuthRequestCode = VerifyResponse['code'] | 'UNAVAILABLE' | 'VERIFIER_REJECTED'
+
+function principalOf(request: FastifyRequest): Principal {
+  if (request.principal === null) throw new Error('route declared auth "session" but no principal was set')
+  return request.principal
+}
+
+/** Every value of a request header, in order, from the raw header list (Node joins or drops duplicates in `headers`). */
+export function headerValues(request: FastifyRequest, name: string): string[] {
+  const raw = request.raw.rawHeaders
+  const out: string[] = []
+  for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i]?.toLowerCase() === name) out.push(raw[i + 1] ?? '')
+  return out
+}
+
+function firstHeader(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name]
+  const text = Array.isArray(value) ? value[0] : value
+  return text === undefined || text === '' ? undefined : text
+}
+
+/**
+ * The API key of an auth-request subrequest: `X-API-Key`, or `Authorization: Bearer`.
+ * Deterministic rules (SC-07): no key → `''` (answered as "missing key"); two different
+ * keys (repeated header, or both headers) → a rejection; a key-shaped value in the
+ * original URI's query → a rejection (keys never travel in URLs). Nothing is trimmed.
+ */
+export function authRequestKey(request: FastifyRequest, keyPrefix: string): {key: string; rejection?: string} {
+  const candidates = new Set<string>()
+  for (const value of headerValues(request, 'x-api-key')) candidates.add(value)
+  for (const value of headerValues(request, 'authorization')) {
+    const credential = bearerToken(value)
+    if (credential !== undefined) candidates.add(credential)
+  }
+  const uri = firstHeader(request, 'x-original-uri') ?? ''
+  const query = uri.includes('?') ? uri.slice(uri.indexOf('?') + 1) : ''
+  const inQuery = query !== '' && [...new URLSearchParams(query).values()].some((value) => value.startsWith(`${keyPrefix}_`))
+  if (inQuery) return {key: '', rejection: 'API keys are never accepted in URLs (they end up in logs): send it in the X-API-Key header, and rotate a key that was sent in a URL'}
+  const nonEmpty = [...candidates].filter((value) => value !== '')
+  if (nonEmpty.length > 1) return {key: '', rejection: 'the request carries more than one API key (X-API-Key and Authorization, or a repeated header): send exactly one'}
+  return {key: nonEmpty[0] ?? ''}
+}
+
+/** Sets `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (s, rounded up) and, when refused, `Retry-After` (s). */
+export function setRateLimitHeaders(reply: FastifyReply, rateLimit: VerifyResponse['rateLimit']): void {
+  if (rateLimit === null) return
+  reply.header('ratelimit-limit', String(rateLimit.limit))
+  reply.header('ratelimit-remaining', String(rateLimit.remaining))
+  reply.header('ratelimit-reset', String(Math.ceil(rateLimit.resetMs / 1000)))
+  if (rateLimit.retryAfterSeconds !== undefined) reply.header('retry-after', String(rateLimit.retryAfterSeconds))
+}
+
+/** The 403 of the auth-request form for service trouble (nginx example: 503). */
+export function sendUnavailable(reply: FastifyReply, code: 'UNAVAILABLE' | 'VERIFIER_REJECTED'): FastifyReply {
+  return reply.code(403).header('cache-control', 'no-store').header('x-apikey-code', code).header('x-apikey-retry-after', '1').send()
+}
+
+/** Registers the routes of this module. */
+export async function verifyRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
+  app.post<{Body: VerifyRequest}>(
+    '/v1/verify',
+    {
+      config: {auth: 'verifier'},
+      schema: {
+        summary:
+          'Verify an API key for a protected API (verifier token): 200 with the verdict (VALID, MALFORMED, NOT_FOUND, EXPIRED, REVOKED, RATE_LIMITED); 503 when verification is unavailable (never a verdict)',
+        tags: ['verify'],
+        security: s.verifierSecurity,
+        body: s.verifyBody,
+        response: {200: s.verifyResponse, ...s.problems(400, 401, 503)},
+      },
+    },
+    async (request, reply): Promise<VerifyResponse> => {
+      const verdict = await deps.verify.verify({key: request.body.key, context: request.body.context, source: 'verify', requestIp: request.ip})
+      reply.header('cache-control', 'no-store')
+      return verdict
+    },
+  )
+
+  app.get(
+    '/v1/verify/auth-request',
+    {
+      config: {auth: 'verifier', verifierTokenHeader: true, authRequest: true},
+      // nginx turns anything but 2xx, 401 and 403 into 500 (SC-08): every failure here is a 403 UNAVAILABLE.
+      errorHandler: (error, request, reply) => {
+        request.log.error({err: error}, 'auth-request verification failed')
+        return sendUnavailable(reply, 'UNAVAILABLE')
+      },
+      schema: {
+        summary:
+          'nginx auth_request form (verifier token in X-Verifier-Token; key in X-API-Key or Authorization: Bearer). 204 VALID with X-Apikey-App/-Team/-Env/-Key-Id and RateLimit-* headers; 401 with X-Apikey-Code for an invalid key; 403 with X-Apikey-Code RATE_LIMITED (and X-Apikey-Retry-After, Retry-After) or UNAVAILABLE/VERIFIER_REJECTED',
+        tags: ['verify'],
+        security: s.verifierHeaderSecurity,
+        response: {
+          204: {description: 'VALID', type: 'null'},
+          401: {description: 'the key is missing or invalid: X-Apikey-Code names why', type: 'null'},
+          403: {description: 'X-Apikey-Code RATE_LIMITED (X-Apikey-Retry-After, Retry-After), UNAVAILABLE or VERIFIER_REJECTED', type: 'null'},
+        },
+      },
+    },
+    async (request, reply) => {
+      const {key, rejection} = authRequestKey(request, deps.settings.keyPrefix)
+      const route = firstHeader(request, 'x-route-template') ?? routeTemplateOf(firstHeader(request, 'x-original-uri'))
+      const context = {
+        ...(firstHeader(request, 'x-client-app') === undefined ? {} : {clientApp: firstHeader(request, 'x-client-app')}),
+        ...(firstHeader(request, 'x-client-version') === undefined ? {} : {appVersion: firstHeader(request, 'x-client-version')}),
+        ...(firstHeader(request, 'user-agent') === undefined ? {} : {userAgent: firstHeader(request, 'user-agent')}),
+        ...(firstHeader(request, 'x-real-ip') === undefined ? {} : {clientIp: firstHeader(request, 'x-real-ip')}),
+        ...(firstHeader(request, 'x-original-method') === undefined ? {} : {method: firstHeader(request, 'x-original-method')}),
+        ...(route === undefined ? {} : {route}),
+      }
+      const verdict = await deps.verify.verify({key, rejection, context, source: 'gateway', requestIp: request.ip})
+      reply.header('cache-control', 'no-store')
+      setRateLimitHeaders(reply, verdict.rateLimit)
+      if (verdict.code === 'VALID' && verdict.app !== null && verdict.env !== null && verdict.keyId !== null) {
+        return reply
+          .code(204)
+          .header('x-apikey-app', verdict.app.slug)
+          .header('x-apikey-team', verdict.app.team.slug)
+          .header('x-apikey-env', verdict.env)
+          .header('x-apikey-key-id', verdict.keyId)
+          .send()
+      }
+      if (verdict.code === 'RATE_LIMITED') {
+        return reply
+          .code(403)
+          .header('x-apikey-code', 'RATE_LIMITED')
+          .header('x-apikey-retry-after', String(verdict.rateLimit?.retryAfterSeconds ?? 1))
+          .send()
+      }
+      return reply.code(401).header('x-apikey-code', verdict.code).send()
+    },
+  )
+
+  app.post<{Body: {events: UsageEventInput[]}}>(
+    '/v1/usage',
+    {
+      config: {auth: 'verifier'},
+      bodyLimit: USAGE_BODY_LIMIT_BYTES,
+      schema: {
+        summary: `Usage events of a verifier (at most ${deps.settings.maxUsageBatch} per batch): 200 only after the batch is durably stored in one transaction; 503 when it could not be (nothing of it is kept — send it again)`,
+        tags: ['usage'],
+        security: s.verifierSecurity,
+        body: s.usageBody(deps.settings.maxUsageBatch),
+        response: {200: s.usageIngestResponse, ...s.problems(400, 401, 413, 503)},
+      },
+    },
+    async (request) => deps.usage.ingest(request.body.events),
+  )
+
+  app.get<{Params: {slug: string}; Querystring: {since?: string; until?: string; source?: string}}>(
+    '/v1/apps/:slug/usage',
+    {
+      config: {auth: 'session'},
+      schema: {
+        summary: "Usage of an app's keys (members of the owning team): totals per key, code, route, client app, version, user-agent family and OS, and the number of distinct client networks",
+        tags: ['usage'],
+        security: s.sessionSecurity,
+        params: s.slugParams,
+        querystring: s.usageQuery,
+        response: {200: s.usageReportResponse, ...s.problems(400, 401, 403, 404)},
+      },
+    },
+    async (request) =>
+      deps.usage.report(principalOf(request), request.params.slug, {
+        since: request.query.since === undefined ? undefined : Number(request.query.since),
+        until: request.query.until === undefined ? undefined : Number(request.query.until),
+        sources: request.query.source === undefined ? undefined : ([...new Set(request.query.source.split(','))] as UsageSource[]),
+      }),
+  )
+
+  app.put<{Params: {id: string}; Body: SetKeyLimitRequest}>(
+    '/v1/keys/:id/limit',
+    {
+      config: {auth: 'session'},
+      schema: {
+        summary: "Set a key's verification rate limit in requests per minute (members of the owning team); rpm null removes the override",
+        tags: ['keys'],
+        security: s.sessionSecurity,
+        params: s.keyIdParams,
+        body: s.setLimitBody,
+        response: {200: s.limitResponse, ...s.problems(400, 401, 403, 404)},
+      },
+    },
+    async (request) => deps.limits.setKeyLimit(principalOf(request), request.params.id, request.body),
+  )
+
+  app.put<{Params: {slug: string}; Body: SetKeyLimitRequest}>(
+    '/v1/apps/:slug/limit',
+    {
+      config: {auth: 'session'},
+      schema: {
+        summary: "Set the verification rate limit of every key of an app without its own override, in requests per minute (members of the owning team); rpm null removes it",
+        tags: ['apps'],
+        security: s.sessionSecurity,
+        params: s.slugParams,
+        body: s.setLimitBody,
+        response: {200: s.limitResponse, ...s.problems(400, 401, 403, 404)},
+      },
+    },
+    async (request) => deps.limits.setAppLimit(principalOf(request), request.params.slug, request.body),
+  )
+}

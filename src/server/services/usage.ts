@@ -1,0 +1,405 @@
+/**
+ * Usage (issue 4): counts of verifications and requests per key, aggregated per
+ * UTC minute, by outcome code, route template, client app, app version,
+ * user-agent family and OS, and client network. Networks (IPv4 /24, IPv6 /48,
+ * IPv4-mapped IPv6 as IPv4) are stored as a keyed hash — HMAC-SHA256 with a key
+ * derived from the server pepper — never as an address (SC-10).
+ *
+ * Three sources: `verify` (server-side verifications through `POST /v1/verify`),
+ * `gateway` (the nginx auth-request form: one per proxied request) and `reported`
+ * (batches a verifier library sends to `POST /v1/usage`). Server-side counts and
+ * `last_used_at` are held in memory and written every `settings.usageFlushIntervalMs`
+ * and on close; a reported batch is written before its 2xx, in one transaction
+ * with `synchronous=FULL` (SC-17).
+ */
+import {createHmac} from 'node:crypto'
+import {ApikeyError} from '../../core/errors.js'
+import {isPlausibleEpochMs} from '../../core/duration.js'
+import {redactSecrets} from '../logging.js'
+import {UnavailableError, validationError} from '../problems.js'
+import {inDurableTransaction, inTransaction, repositories} from '../repositories/index.js'
+import type {UsageCount, UsageDimension, UsageSource} from '../repositories/usage.js'
+import {DAY_MS, MINUTE_MS} from '../settings.js'
+import {requireMember} from './access.js'
+import {appNotFound} from './apps.js'
+import type {Principal} from './auth.js'
+import type {ServiceContext} from './context.js'
+import {networkOf} from './ip.js'
+import {userAgentFamily, type UserAgentFamily} from './user-agent.js'
+
+/** One event of a `POST /v1/usage` batch (as the verifier library sends it). Strings may be null or absent. */
+export interface UsageEventInput {
+  /** Key id the verdict named; null for MALFORMED / NOT_FOUND (not attributable). */
+  keyId?: string | null
+  app?: string | null
+  /** Verdict code, e.g. `VALID`, `RATE_LIMITED`. */
+  code: string
+  /** Route template, e.g. `/v1/forecast/:city`. */
+  route?: string | null
+  clientApp?: string | null
+  appVersion?: string | null
+  userAgent?: string | null
+  /** Client IP as the protected API determined it; hashed by network, never stored. */
+  clientIp?: string | null
+  /** When the request was handled, ms since epoch. */
+  at: number
+}
+
+/** Context of one server-side verification, for {@link UsageService.record}. */
+export interface UsageContext {
+  route?: string | null | undefined
+  clientApp?: string | null | undefined
+  appVersion?: string | null | undefined
+  userAgent?: string | null | undefined
+  clientIp?: string | null | undefined
+}
+
+/** `POST /v1/usage` 200 body. */
+export interface IngestResult {
+  /** Events in the batch. */
+  received: number
+  /** Events counted against a key of this service. */
+  stored: number
+  /** Events without a key id, or with a key id this service does not know. */
+  unattributed: number
+  /** Events outside the accepted time range (older than the retention, or more than a day ahead). */
+  skipped: number
+}
+
+/** One entry of a breakdown: a value and its count. */
+export interface UsageBucket {
+  value: string
+  count: number
+}
+
+/** Usage of one key in a report. */
+export interface KeyUsage {
+  keyId: string
+  env: string
+  total: number
+  byCode: Record<string, number>
+}
+
+/** `GET /v1/apps/{slug}/usage` 200 body. Counts over minutes in [since, until). */
+export interface UsageReport {
+  app: string
+  /** Start of the range, ms since epoch (a minute boundary). */
+  since: number
+  /** End of the range (exclusive), ms since epoch (a minute boundary). */
+  until: number
+  /** Sources counted (see the module comment). */
+  sources: UsageSource[]
+  /** Every counted event. */
+  total: number
+  bySource: Record<string, number>
+  byCode: Record<string, number>
+  /** Per key, most used first. */
+  byKey: KeyUsage[]
+  /** Top values (at most {@link MAX_REPORT_VALUES}), most frequent first. */
+  byRoute: UsageBucket[]
+  byClientApp: UsageBucket[]
+  byAppVersion: UsageBucket[]
+  byUserAgentFamily: UsageBucket[]
+  byUserAgentOs: UsageBucket[]
+  /** Distinct client networks (IPv4 /24, IPv6 /48) seen; the networks themselves are not revealed. */
+  distinctNetworks: number
+}
+
+/** Most values listed per breakdown of a report. */
+export const MAX_REPORT_VALUES = 100
+/** Longest stored dimension value, in characters (longer values are cut). */
+export const MAX_VALUE_LENGTH = 200
+/** Value stored when a dimension is absent. */
+export const UNKNOWN = 'unknown'
+/** Every usage source. */
+export const USAGE_SOURCES: readonly UsageSource[] = ['verify', 'gateway', 'reported']
+
+/** A printable, bounded dimension value: control characters dropped, secrets redacted, cut to {@link MAX_VALUE_LENGTH}. */
+export function dimensionValue(value: string | null | undefined): string {
+  if (value === undefined || value === null) return UNKNOWN
+  // eslint-disable-next-line no-control-regex
+  const clean = redactSecrets(value.replace(/[\u0000-\u001f\u007f]/g, '')).slice(0, MAX_VALUE_LENGTH)
+  return clean === '' ? UNKNOWN : clean
+}
+
+/** Start of the UTC minute of `at` (ms). */
+export function minuteOf(at: number): number {
+  return Math.floor(at / MINUTE_MS) * MINUTE_MS
+}
+
+interface LastUsed {
+  /** Latest use not yet written, ms. */
+  pendingAt: number | undefined
+  /** The last value written, ms (per the injected clock). */
+  writtenAt: number
+}
+
+/** Recording, ingesting, reporting and pruning usage. */
+export class UsageService {
+  private pending = new Map<string, UsageCount>()
+  private readonly lastUsed = new Map<string, LastUsed>()
+  private readonly networkKey: Buffer
+  private readonly uaCache = new Map<string, UserAgentFamily>()
+  private readonly networkCache = new Map<string, string>()
+  private lastPruneAt = Number.NEGATIVE_INFINITY
+
+  constructor(private readonly ctx: ServiceContext) {
+    this.networkKey = createHmac('sha256', ctx.pepper).update('apikey usage network v1', 'utf8').digest()
+  }
+
+  /**
+   * The keyed hash of a client address's network (IPv4 /24, IPv6 /48, IPv4-mapped → IPv4):
+   * 32 hex characters of HMAC-SHA256, or `unknown` when absent or unparsable. The same
+   * network always gives the same value on one database (the key comes from its pepper).
+   */
+  networkHash(clientIp: string | null | undefined): string {
+    if (clientIp === undefined || clientIp === null || clientIp === '') return UNKNOWN
+    const cached = this.networkCache.get(clientIp)
+    if (cached !== undefined) return cached
+    const network = networkOf(clientIp)
+    const hash = network === undefined ? UNKNOWN : createHmac('sha256', this.networkKey).update(network, 'utf8').digest('hex').slice(0, 32)
+    if (this.networkCache.size >= 10_000) this.networkCache.clear()
+    this.networkCache.set(clientIp, hash)
+    return hash
+  }
+
+  private userAgent(userAgent: string | null | undefined): UserAgentFamily {
+    if (userAgent === undefined || userAgent === null) return userAgentFamily(userAgent)
+    const cached = this.uaCache.get(userAgent)
+    if (cached !== undefined) return cached
+    const family = userAgentFamily(userAgent)
+    if (this.uaCache.size >= 10_000) this.uaCache.clear()
+    this.uaCache.set(userAgent, family)
+    return family
+  }
+
+  /** Adds one event's dimension counts into `into` (keyed by key, minute, source, dimension, value). */
+  private aggregate(into: Map<string, UsageCount>, source: UsageSource, keyId: string, appId: string, code: string, context: UsageContext, at: number): void {
+    const minute = minuteOf(at)
+    const ua = this.userAgent(context.userAgent)
+    const values: Array<[UsageDimension, string]> = [
+      ['code', dimensionValue(code)],
+      ['route', dimensionValue(context.route)],
+      ['client_app', dimensionValue(context.clientApp)],
+      ['app_version', dimensionValue(context.appVersion)],
+      ['ua_family', ua.family],
+      ['ua_os', ua.os],
+      ['network', this.networkHash(context.clientIp)],
+    ]
+    for (const [dimension, value] of values) {
+      const id = `${keyId}\u0000${minute}\u0000${source}\u0000${dimension}\u0000${value}`
+      const row = into.get(id)
+      if (row === undefined) into.set(id, {keyId, appId, minute, source, dimension, value, count: 1})
+      else row.count++
+    }
+  }
+
+  /**
+   * Records one server-side verification of an existing key in memory (written by
+   * {@link flush}), and notes the key as used at `at`.
+   */
+  record(source: 'verify' | 'gateway', key: {id: string; appId: string}, code: string, context: UsageContext, at: number): void {
+    this.aggregate(this.pending, source, key.id, key.appId, code, context, at)
+    this.noteUsed(key.id, at)
+  }
+
+  /**
+   * Notes that a key was used at `at` (ms). Its `last_used_at` is written by
+   * {@link flush} at most once per `settings.lastUsedWriteIntervalMs` (default a minute).
+   */
+  noteUsed(keyId: string, at: number): void {
+    const entry = this.lastUsed.get(keyId)
+    if (entry === undefined) {
+      if (this.lastUsed.size >= 200_000) for (const [id, e] of this.lastUsed) if (e.pendingAt === undefined) this.lastUsed.delete(id)
+      this.lastUsed.set(keyId, {pendingAt: at, writtenAt: Number.NEGATIVE_INFINITY})
+      return
+    }
+    if (at - entry.writtenAt < this.ctx.settings.lastUsedWriteIntervalMs) return
+    entry.pendingAt = Math.max(entry.pendingAt ?? at, at)
+  }
+
+  /**
+   * Writes usage and `last_used_at` held in memory, in one transaction; on failure they
+   * are kept for the next flush (and the error is rethrown). Prunes old usage at most hourly.
+   */
+  async flush(): Promise<void> {
+    const counts = [...this.pending.values()]
+    const touches: Array<{id: string; at: number}> = []
+    for (const [id, entry] of this.lastUsed) if (entry.pendingAt !== undefined) touches.push({id, at: entry.pendingAt})
+    const now = this.ctx.clock.now()
+    const prune = now - this.lastPruneAt >= 3_600_000
+    if (counts.length === 0 && touches.length === 0 && !prune) return
+    this.pending = new Map()
+    try {
+      await inTransaction(this.ctx.db, async (repos) => {
+        await repos.usage.add(counts)
+        await repos.keys.touchLastUsed(touches)
+        if (prune) await repos.usage.pruneBefore(now - this.ctx.settings.usageRetentionMs)
+      })
+    } catch (error) {
+      for (const count of counts) {
+        const id = `${count.keyId}\u0000${count.minute}\u0000${count.source}\u0000${count.dimension}\u0000${count.value}`
+        const row = this.pending.get(id)
+        if (row === undefined) this.pending.set(id, count)
+        else row.count += count.count
+      }
+      throw error
+    }
+    if (prune) this.lastPruneAt = now
+    for (const touch of touches) {
+      const entry = this.lastUsed.get(touch.id)
+      if (entry !== undefined && entry.pendingAt === touch.at) {
+        entry.pendingAt = undefined
+        entry.writtenAt = touch.at
+      }
+    }
+  }
+
+  /**
+   * Deletes usage older than `settings.usageRetentionMs` (default 90 days) before `now` (ms).
+   * @returns rows deleted.
+   */
+  async prune(now: number = this.ctx.clock.now()): Promise<number> {
+    const deleted = await repositories(this.ctx.db).usage.pruneBefore(now - this.ctx.settings.usageRetentionMs)
+    this.lastPruneAt = now
+    return deleted
+  }
+
+  /**
+   * Stores a batch reported by a verifier (`POST /v1/usage`) in one durable transaction
+   * (`synchronous=FULL`): either every count is written or none. Events without a known
+   * key id are counted as unattributed; events older than the retention or more than a
+   * day ahead are skipped.
+   * @throws ApikeyError `validation` when the batch holds more than `settings.maxUsageBatch` events;
+   *   {@link UnavailableError} (503) when the write fails — nothing of the batch is stored.
+   */
+  async ingest(events: UsageEventInput[]): Promise<IngestResult> {
+    if (events.length > this.ctx.settings.maxUsageBatch) throw validationError('events', `at most ${this.ctx.settings.maxUsageBatch} events per batch`)
+    const now = this.ctx.clock.now()
+    const oldest = now - this.ctx.settings.usageRetentionMs
+    const newest = now + DAY_MS
+    const ids = [...new Set(events.map((e) => e.keyId).filter((id): id is string => typeof id === 'string' && id !== ''))]
+    let stored = 0
+    let unattributed = 0
+    let skipped = 0
+    const used = new Map<string, number>()
+    let written: Array<{id: string; at: number}> = []
+    try {
+      await inDurableTransaction(this.ctx.db, async (repos) => {
+        const appIds = await repos.keys.appIdsOf(ids)
+        const batch = new Map<string, UsageCount>()
+        for (const event of events) {
+          const appId = typeof event.keyId === 'string' ? appIds.get(event.keyId) : undefined
+          if (event.keyId === undefined || event.keyId === null || appId === undefined) {
+            unattributed++
+            continue
+          }
+          if (!Number.isFinite(event.at) || event.at < oldest || event.at > newest) {
+            skipped++
+            continue
+          }
+          this.aggregate(batch, 'reported', event.keyId, appId, event.code, event, event.at)
+          used.set(event.keyId, Math.max(used.get(event.keyId) ?? 0, event.at))
+          stored++
+        }
+        await repos.usage.add([...batch.values()])
+        // Within the transaction: a failure here leaves nothing of the batch behind.
+        written = [...used].filter(([id]) => this.shouldWriteLastUsed(id)).map(([id, at]) => ({id, at}))
+        await repos.keys.touchLastUsed(written)
+      })
+      for (const {id, at} of written) this.markWritten(id, at)
+    } catch (error) {
+      if (error instanceof ApikeyError) throw error
+      throw new UnavailableError('the usage batch could not be stored; nothing of it was kept — send it again', {cause: error, retryAfterSeconds: 1})
+    }
+    return {received: events.length, stored, unattributed, skipped}
+  }
+
+  private shouldWriteLastUsed(keyId: string): boolean {
+    const entry = this.lastUsed.get(keyId)
+    return entry === undefined || this.ctx.clock.now() - entry.writtenAt >= this.ctx.settings.lastUsedWriteIntervalMs
+  }
+
+  private markWritten(keyId: string, at: number): void {
+    const entry = this.lastUsed.get(keyId)
+    if (entry === undefined) this.lastUsed.set(keyId, {pendingAt: undefined, writtenAt: at})
+    else if (at >= entry.writtenAt) entry.writtenAt = at
+  }
+
+  /**
+   * Usage of an app's keys over minutes in [since, until) — members of the owning team
+   * (and admins) only. Flushes in-memory usage first. Default range: the last 24 hours.
+   * @param query.since, query.until ms since epoch (rounded down to minutes).
+   * @param query.sources which sources to count; default all.
+   * @throws ApikeyError `validation` (range) | `not_found` | `forbidden` naming the owning team.
+   */
+  async report(principal: Principal, slug: string, query: {since?: number | undefined; until?: number | undefined; sources?: UsageSource[] | undefined}): Promise<UsageReport> {
+    const repos = repositories(this.ctx.db)
+    const app = await repos.apps.findBySlug(slug)
+    if (app === undefined) throw appNotFound(slug)
+    if (!principal.user.isAdmin) await requireMember(repos, principal, app, 'see its usage')
+    const now = this.ctx.clock.now()
+    const until = query.until ?? minuteOf(now) + MINUTE_MS
+    const since = query.since ?? until - DAY_MS
+    for (const [field, value] of [['since', query.since], ['until', query.until]] as const) {
+      if (value !== undefined && value !== 0 && !isPlausibleEpochMs(value)) throw validationError(field, `milliseconds since the Unix epoch (UTC); ${value} is not a plausible instant (seconds by mistake?)`)
+    }
+    if (since >= until) throw validationError('since', 'must be before until')
+    await this.flush().catch(() => undefined)
+    const sources = query.sources ?? [...USAGE_SOURCES]
+    const sums = await repos.usage.sumByDimension(app.id, minuteOf(since), minuteOf(until), sources)
+    const keys = new Map((await repos.keys.listForApp(app.id)).map((k) => [k.id, k]))
+    const bySource: Record<string, number> = {}
+    const byCode: Record<string, number> = {}
+    const perKey = new Map<string, KeyUsage>()
+    const buckets: Record<'route' | 'client_app' | 'app_version' | 'ua_family' | 'ua_os', Map<string, number>> = {
+      route: new Map(),
+      client_app: new Map(),
+      app_version: new Map(),
+      ua_family: new Map(),
+      ua_os: new Map(),
+    }
+    const networks = new Set<string>()
+    let total = 0
+    for (const sum of sums) {
+      if (sum.dimension === 'code') {
+        total += sum.count
+        bySource[sum.source] = (bySource[sum.source] ?? 0) + sum.count
+        byCode[sum.value] = (byCode[sum.value] ?? 0) + sum.count
+        let entry = perKey.get(sum.keyId)
+        if (entry === undefined) {
+          entry = {keyId: sum.keyId, env: keys.get(sum.keyId)?.env ?? UNKNOWN, total: 0, byCode: {}}
+          perKey.set(sum.keyId, entry)
+        }
+        entry.total += sum.count
+        entry.byCode[sum.value] = (entry.byCode[sum.value] ?? 0) + sum.count
+      } else if (sum.dimension === 'network') {
+        if (sum.value !== UNKNOWN) networks.add(sum.value)
+      } else {
+        const map = buckets[sum.dimension]
+        map.set(sum.value, (map.get(sum.value) ?? 0) + sum.count)
+      }
+    }
+    const top = (map: Map<string, number>): UsageBucket[] =>
+      [...map]
+        .map(([value, count]) => ({value, count}))
+        .sort((a, b) => b.count - a.count || a.value.localeCompare(b.value))
+        .slice(0, MAX_REPORT_VALUES)
+    return {
+      app: app.slug,
+      since: minuteOf(since),
+      until: minuteOf(until),
+      sources,
+      total,
+      bySource,
+      byCode,
+      byKey: [...perKey.values()].sort((a, b) => b.total - a.total || a.keyId.localeCompare(b.keyId)),
+      byRoute: top(buckets.route),
+      byClientApp: top(buckets.client_app),
+      byAppVersion: top(buckets.app_version),
+      byUserAgentFamily: top(buckets.ua_family),
+      byUserAgentOs: top(buckets.ua_os),
+      distinctNetworks: networks.size,
+    }
+  }
+}

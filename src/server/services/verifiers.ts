@@ -1,0 +1,180 @@
+/**
+ * Verifier tokens (issue 4): bearer tokens `akv_` + 40 base62 (~238 bits) that
+ * protected APIs (the verifier library, an nginx `auth_request` gateway) use to
+ * call `POST /v1/verify`, `GET /v1/verify/auth-request` and `POST /v1/usage`.
+ * Stored as SHA-256 plus a display start. Created and revoked by an admin on the
+ * database file (`apikey server verifiers add|revoke`), like local accounts.
+ */
+import {ApikeyError} from '../../core/errors.js'
+import type {Clock} from '../clock.js'
+import {systemClock} from '../clock.js'
+import {openDatabase} from '../db/connection.js'
+import type {Verifier} from '../model.js'
+import {validationError} from '../problems.js'
+import {inTransaction, isUniqueViolation, repositories} from '../repositories/index.js'
+import {resolveServerPaths} from '../settings.js'
+import type {ServiceContext} from './context.js'
+import {defaultRandom, newId, newVerifierToken, sha256Hex, tokenStart, VERIFIER_TOKEN_PATTERN, type RandomBase62} from './crypto.js'
+
+/** Rule for verifier names: 1–64 of letters, digits, `.`, `_`, `-`, starting with a letter or digit. */
+export const VERIFIER_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+/** Human-readable statement of {@link VERIFIER_NAME_PATTERN}. */
+export const VERIFIER_NAME_RULE = '1–64 characters of letters, digits, ".", "_" and "-", starting with a letter or digit'
+
+/** Where the database is, as for `apikey server users add`. */
+export interface VerifierDbOptions {
+  /** SQLite file; default {@link resolveServerPaths}`({env, homedir}).dbPath`. */
+  dbPath?: string
+  /** Environment for the default path (only `XDG_DATA_HOME` is read). */
+  env?: Record<string, string | undefined>
+  /** Home directory for the default path; default `os.homedir()`. */
+  homedir?: string
+  /** Clock for timestamps; default the wall clock. */
+  clock?: Clock
+}
+
+/** Input of {@link addVerifier}. */
+export interface AddVerifierOptions extends VerifierDbOptions {
+  /** Unique name ({@link VERIFIER_NAME_RULE}), e.g. `weather-gateway`. */
+  name: string
+  /** Randomness for the id and token; default the OS CSPRNG. */
+  random?: RandomBase62
+}
+
+/** Result of {@link addVerifier}; the stable `--json` shape of `apikey server verifiers add`. */
+export interface AddVerifierResult {
+  /** Public id, `vrf_` + 20 base62. */
+  id: string
+  name: string
+  /** The token, `akv_` + 40 base62: shown this once, stored only as SHA-256. */
+  token: string
+  /** Display start, e.g. `akv_4fT9…`. */
+  start: string
+  /** ms since epoch. */
+  createdAt: number
+  /** The database file written. */
+  dbPath: string
+}
+
+/** Input of {@link revokeVerifier}. */
+export interface RevokeVerifierOptions extends VerifierDbOptions {
+  /** Id (`vrf_…`) or name of the verifier. */
+  verifier: string
+}
+
+/** Result of {@link revokeVerifier}. */
+export interface RevokeVerifierResult {
+  id: string
+  name: string
+  /** When it was revoked (the original time when it already was), ms since epoch. */
+  revokedAt: number
+  alreadyRevoked: boolean
+  dbPath: string
+}
+
+function dbPathOf(options: VerifierDbOptions): string {
+  return options.dbPath ?? resolveServerPaths({...(options.env === undefined ? {} : {env: options.env}), ...(options.homedir === undefined ? {} : {homedir: options.homedir})}).dbPath
+}
+
+/**
+ * Creates a verifier token on the database file (applying migrations), with audit
+ * event `verifier.create`. Works whether or not the service runs.
+ * @returns the id, name and the token (shown once).
+ * @throws ApikeyError `validation` for a bad name; `conflict` when the name is taken;
+ *   Error when the database cannot be opened.
+ */
+export async function addVerifier(options: AddVerifierOptions): Promise<AddVerifierResult> {
+  if (!VERIFIER_NAME_PATTERN.test(options.name)) throw validationError('name', VERIFIER_NAME_RULE)
+  const dbPath = dbPathOf(options)
+  const clock = options.clock ?? systemClock
+  const random = options.random ?? defaultRandom
+  const handle = await openDatabase(dbPath)
+  try {
+    const token = newVerifierToken(random)
+    const now = clock.now()
+    const verifier = await inTransaction(handle.db, async (repos) => {
+      const created = await repos.verifiers.insert({id: newId('vrf', random), name: options.name, tokenHash: sha256Hex(token), start: tokenStart(token), createdAt: now})
+      await repos.audit.append({at: now, actorUserId: null, action: 'verifier.create', targetType: 'verifier', targetId: created.id, details: {name: created.name, start: created.start, via: 'cli'}})
+      return created
+    }).catch((error: unknown) => {
+      if (isUniqueViolation(error)) throw new ApikeyError(`a verifier named "${options.name}" exists; pick another name (revoke the old one with: apikey server verifiers revoke ${options.name})`, {code: 'conflict', details: {name: options.name}})
+      throw error
+    })
+    return {id: verifier.id, name: verifier.name, token, start: verifier.start, createdAt: verifier.createdAt, dbPath}
+  } finally {
+    await handle.close()
+  }
+}
+
+/**
+ * Revokes a verifier token (by id or name) on the database file, with audit event
+ * `verifier.revoke`. A running service stops accepting it within
+ * `settings.verifierCacheMs` (≤ 5 s). Revoking twice answers `alreadyRevoked: true`.
+ * @throws ApikeyError `not_found` for an unknown id or name.
+ */
+export async function revokeVerifier(options: RevokeVerifierOptions): Promise<RevokeVerifierResult> {
+  const dbPath = dbPathOf(options)
+  const clock = options.clock ?? systemClock
+  const handle = await openDatabase(dbPath)
+  try {
+    return await inTransaction(handle.db, async (repos) => {
+      const found = await repos.verifiers.findByIdOrName(options.verifier)
+      if (found === undefined) throw new ApikeyError(`no verifier with id or name "${options.verifier}"`, {code: 'not_found', details: {verifier: options.verifier}})
+      if (found.revokedAt !== null) return {id: found.id, name: found.name, revokedAt: found.revokedAt, alreadyRevoked: true, dbPath}
+      const now = clock.now()
+      await repos.verifiers.revoke(found.id, now)
+      await repos.audit.append({at: now, actorUserId: null, action: 'verifier.revoke', targetType: 'verifier', targetId: found.id, details: {name: found.name, via: 'cli'}})
+      return {id: found.id, name: found.name, revokedAt: now, alreadyRevoked: false, dbPath}
+    })
+  } finally {
+    await handle.close()
+  }
+}
+
+/** The caller of a verifier route. */
+export interface VerifierPrincipal {
+  verifier: Verifier
+}
+
+/** The 401 for a verifier route without a working verifier token (never echoes the token). */
+export function verifierRejected(detail: string): ApikeyError {
+  return new ApikeyError(detail, {
+    code: 'unauthenticated',
+    suggestions: ['ask the key service admin for a verifier token: apikey server verifiers add NAME'],
+    details: {credential: 'verifier_token'},
+  })
+}
+
+/**
+ * Authenticates verifier tokens with a small cache: a lookup (found or not) is reused
+ * for at most `settings.verifierCacheMs` (≤ 5 s, injected clock), so a revoked token
+ * stops working within that bound. Malformed tokens are refused without a lookup.
+ */
+export class VerifierAuth {
+  private readonly cache = new Map<string, {verifier: Verifier | undefined; fetchedAt: number}>()
+
+  constructor(private readonly ctx: ServiceContext) {}
+
+  /**
+   * @param token the bearer credential, or undefined when none was sent.
+   * @throws ApikeyError `unauthenticated` (401) when missing, malformed, unknown or revoked.
+   */
+  async authenticate(token: string | undefined): Promise<VerifierPrincipal> {
+    if (token === undefined || token === '') throw verifierRejected('this route needs a verifier token: send "Authorization: Bearer akv_…"')
+    if (!VERIFIER_TOKEN_PATTERN.test(token)) throw verifierRejected('the bearer token is not a verifier token (akv_ followed by 40 letters and digits)')
+    const hash = sha256Hex(token)
+    const now = this.ctx.clock.now()
+    let entry = this.cache.get(hash)
+    if (entry === undefined || now - entry.fetchedAt >= this.ctx.settings.verifierCacheMs || now < entry.fetchedAt) {
+      entry = {verifier: await repositories(this.ctx.db).verifiers.findByTokenHash(hash), fetchedAt: now}
+      if (this.ctx.settings.verifierCacheMs > 0) {
+        if (this.cache.size >= 1000) this.cache.clear()
+        this.cache.set(hash, entry)
+      }
+    }
+    const verifier = entry.verifier
+    if (verifier === undefined) throw verifierRejected('the verifier token is not known (revoked and deleted, or issued by another server)')
+    if (verifier.revokedAt !== null && verifier.revokedAt <= now) throw verifierRejected(`the verifier token "${verifier.name}" was revoked at ${new Date(verifier.revokedAt).toISOString()}`)
+    return {verifier}
+  }
+}

@@ -1,0 +1,320 @@
+/**
+ * Key verification for protected APIs (`POST /v1/verify` and its nginx
+ * auth-request form; contract in src/core/wire.ts, "Verification, rate limits
+ * and usage"). Order of checks, cheapest and safest first:
+ *
+ * 1. shape — empty, longer than {@link MAX_KEY_LENGTH}, or any character outside
+ *    the key alphabet (control characters, spaces: never trimmed, SC-07) → MALFORMED,
+ *    no store lookup;
+ * 2. offline parse with checksum (`parseKey`) → MALFORMED, no store lookup;
+ * 3. lookup by HMAC-SHA256(pepper, key) → NOT_FOUND / REVOKED / EXPIRED (a rotated
+ *    key is VALID until its grace ends; `expiresAt` is the earliest deadline);
+ * 4. the key's token bucket (atomic take, SC-11/SC-12) → RATE_LIMITED with real numbers.
+ *
+ * MALFORMED and NOT_FOUND answers also take a token from the client address's
+ * failure bucket; when it is empty they become RATE_LIMITED (a flood of unknown
+ * keys from one address is limited, valid keys from it still pass).
+ *
+ * Rate-limit store failures follow `settings.rateLimitStoreFailure` within
+ * `settings.rateLimitStoreTimeoutMs` (SC-14); database failures throw
+ * {@link UnavailableError} (503) — never a verdict (SC-03).
+ *
+ * NOT_FOUND and REVOKED reveal nothing about the owning app or team (`app: null`);
+ * VALID, EXPIRED and RATE_LIMITED carry them so the protected API can attribute
+ * the request and tell its caller whom to ask.
+ */
+import {MAX_KEY_LENGTH, parseKey, type KeyEnvironment} from '../../core/key-format.js'
+import type {VerifyCode, VerifyContext, VerifyResponse} from '../../core/wire.js'
+import type {ApiKey, App} from '../model.js'
+import {UnavailableError} from '../problems.js'
+import {repositories} from '../repositories/index.js'
+import {DAY_MS, type RateLimitPolicy} from '../settings.js'
+import type {ServiceContext} from './context.js'
+import {keyHash} from './crypto.js'
+import {parseIp} from './ip.js'
+import type {LifecycleEvents} from './lifecycle.js'
+import {bucketPolicy, effectiveLimit, type EffectiveLimit} from './limits.js'
+import {bucketState, clientAddressKey, type BucketTake, type RateLimitStore} from './rate-limit.js'
+import type {UsageService} from './usage.js'
+import {keyStatus} from './views.js'
+
+/** Characters a key can contain; anything else is MALFORMED before parsing. */
+const KEY_ALPHABET = /^[A-Za-z0-9_-]+$/
+/** A VALID key expiring within this many ms gets a rotate suggestion. */
+export const EXPIRY_WARNING_MS = 14 * DAY_MS
+
+/** Minimal logger (Fastify's, in the app). */
+export interface VerifyLogger {
+  warn(object: Record<string, unknown>, message: string): void
+}
+
+/** Input of {@link VerifyService.verify}. */
+export interface VerifyInput {
+  /** The key exactly as received (never trimmed). */
+  key: string
+  context?: VerifyContext | undefined
+  /** Which route asks: `verify` (POST /v1/verify) or `gateway` (auth-request form). */
+  source: 'verify' | 'gateway'
+  /**
+   * Address for the failure bucket when `context.clientIp` is absent or does not parse:
+   * the request's address as Fastify resolved it (trusted proxies only, SC-09).
+   */
+  requestIp: string
+  /**
+   * A problem found before the key could be read (e.g. two different keys in one request,
+   * a key in the URL): answered as MALFORMED with this message, without any lookup.
+   */
+  rejection?: string | undefined
+}
+
+/** A key record as verification needs it (cached briefly). */
+interface KeyRecord {
+  key: ApiKey
+  app: App
+  limit: EffectiveLimit
+  fetchedAt: number
+}
+
+/** Verdicts that count against the client address's failure bucket. */
+const FAILURES: ReadonlySet<VerifyCode> = new Set(['MALFORMED', 'NOT_FOUND'])
+
+/** Checks keys for protected APIs. One per app; holds the key-record cache and the buckets. */
+export class VerifyService {
+  private readonly records = new Map<string, KeyRecord>()
+  private readonly hashById = new Map<string, string>()
+
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly store: RateLimitStore,
+    private readonly usage: UsageService,
+    private readonly log: VerifyLogger,
+    events?: LifecycleEvents,
+  ) {
+    events?.subscribe((event) => this.invalidate(event.keyIds))
+  }
+
+  /** Drops cached records of these keys (all when omitted): after lifecycle changes and limit overrides. */
+  invalidate(keyIds?: string[]): void {
+    if (keyIds === undefined) {
+      this.records.clear()
+      this.hashById.clear()
+      return
+    }
+    for (const id of keyIds) {
+      const hash = this.hashById.get(id)
+      if (hash !== undefined) this.records.delete(hash)
+      this.hashById.delete(id)
+    }
+  }
+
+  /**
+   * Verifies a key (see the module comment for the order of checks).
+   * @returns the verdict; `rateLimit` is filled for VALID and RATE_LIMITED (null when the
+   *   store failed and the policy is `open`).
+   * @throws UnavailableError (503) when the database fails, or the rate-limit store fails
+   *   and `settings.rateLimitStoreFailure` is `closed`.
+   */
+  async verify(input: VerifyInput): Promise<VerifyResponse> {
+    const now = this.ctx.clock.now()
+    const context = input.context ?? {}
+    const clientIp = context.clientIp !== undefined && parseIp(context.clientIp) !== undefined ? context.clientIp : input.requestIp
+    const early = input.rejection !== undefined ? {message: input.rejection, suggestions: ['npx apikey init']} : shapeProblem(input.key)
+    if (early !== undefined) return this.failure('MALFORMED', early.message, early.suggestions, clientIp, now)
+    const parsed = parseKey(input.key, this.ctx.settings.keyPrefix)
+    if (!parsed.valid) {
+      const parts = [...new Set(parsed.problems.map((p) => p.part))].join(', ')
+      return this.failure('MALFORMED', `the API key is malformed (${parts}): it was mistyped, truncated or edited. Get your own key: npx apikey init`, ['npx apikey init'], clientIp, now)
+    }
+    const record = await this.lookup(input.key, now)
+    if (record === undefined) {
+      return this.failure('NOT_FOUND', 'this API key is not known to the key service (never issued here, or deleted). Get your own key: npx apikey init', ['npx apikey init'], clientIp, now)
+    }
+    const {key, app} = record
+    const status = keyStatus(key, now)
+    const deadline = deadlineOf(key)
+    let verdict: VerifyResponse
+    if (status === 'revoked') {
+      verdict = this.verdict('REVOKED', null, key, {
+        message: `this API key was revoked at ${new Date(key.revokedAt ?? now).toISOString()}. Get a new key: apikey init --new-key`,
+        suggestions: ['apikey init --new-key'],
+      })
+    } else if (status === 'expired') {
+      const rotated = key.rotation !== null ? ` It was rotated and replaced by ${key.rotation.replacedBy}: switch to the new key.` : ''
+      verdict = this.verdict('EXPIRED', app, key, {
+        message: `this API key expired at ${new Date(deadline ?? now).toISOString()}.${rotated} Get a new key: apikey init --new-key`,
+        suggestions: ['apikey init --new-key'],
+        expiresAt: deadline,
+      })
+    } else {
+      verdict = await this.limited(record, deadline, now)
+    }
+    // Usage counts the client's network only when the caller named the client (never the verifier's own address).
+    this.usage.record(input.source, key, verdict.code, context, now)
+    return verdict
+  }
+
+  /** VALID or RATE_LIMITED after taking a token from the key's bucket. */
+  private async limited(record: KeyRecord, deadline: number | null, now: number): Promise<VerifyResponse> {
+    const {key, app, limit} = record
+    const policy = bucketPolicy(limit)
+    const take = await this.take(`key:${key.id}`, policy, now)
+    const rateLimit = take === undefined ? null : bucketState(take, policy)
+    if (take !== undefined && !take.allowed) {
+      const retry = rateLimit?.retryAfterSeconds ?? 1
+      return this.verdict('RATE_LIMITED', app, key, {
+        message: `this key made more than ${limit.limit} requests in ${describeWindow(limit.windowMs)}; retry in ${retry} s. Limits are per key: every app gets its own (npx apikey init).`,
+        suggestions: [],
+        expiresAt: deadline,
+        rateLimit,
+      })
+    }
+    const notes: string[] = []
+    const suggestions: string[] = []
+    if (key.rotation !== null) {
+      notes.push(`it was rotated and stops working at ${new Date(key.rotation.graceEndsAt).toISOString()}: switch to the new key ${key.rotation.replacedBy}`)
+    } else if (deadline !== null && deadline - now <= EXPIRY_WARNING_MS) {
+      notes.push(`it expires at ${new Date(deadline).toISOString()}`)
+      suggestions.push(`apikey keys rotate ${key.id}`)
+    }
+    return this.verdict('VALID', app, key, {
+      message: notes.length === 0 ? 'the API key is valid' : `the API key is valid; ${notes.join('; ')}`,
+      suggestions,
+      expiresAt: deadline,
+      rateLimit,
+    })
+  }
+
+  /** MALFORMED / NOT_FOUND, turned into RATE_LIMITED when the address's failure bucket is empty. */
+  private async failure(code: 'MALFORMED' | 'NOT_FOUND', message: string, suggestions: string[], clientIp: string, now: number): Promise<VerifyResponse> {
+    const policy = this.ctx.settings.verifyFailureLimitPerIp
+    const take = FAILURES.has(code) ? await this.take(`fail:${clientAddressKey(clientIp)}`, policy, now) : undefined
+    if (take !== undefined && !take.allowed) {
+      const rateLimit = bucketState(take, policy)
+      return this.verdict('RATE_LIMITED', null, null, {
+        message: `too many invalid API keys from this address; retry in ${rateLimit.retryAfterSeconds ?? 1} s. Get your own key: npx apikey init`,
+        suggestions: ['npx apikey init'],
+        rateLimit,
+      })
+    }
+    return this.verdict(code, null, null, {message, suggestions})
+  }
+
+  private verdict(
+    code: VerifyCode,
+    app: App | null,
+    key: ApiKey | null,
+    extra: {message: string; suggestions: string[]; expiresAt?: number | null; rateLimit?: VerifyResponse['rateLimit']},
+  ): VerifyResponse {
+    return {
+      valid: code === 'VALID',
+      code,
+      app: app === null ? null : {slug: app.slug, name: app.name, team: {slug: app.team.slug, name: app.team.name}, contactEmail: app.contactEmail},
+      team: app === null ? null : app.team.slug,
+      env: key === null ? null : (key.env as KeyEnvironment),
+      keyId: key === null ? null : key.id,
+      expiresAt: extra.expiresAt ?? null,
+      rateLimit: extra.rateLimit ?? null,
+      message: extra.message,
+      suggestions: extra.suggestions,
+      docsUrl: this.ctx.settings.docsUrl,
+    }
+  }
+
+  /** The key's record by HMAC, from the cache (≤ `settings.keyCacheMs` old) or the database. */
+  private async lookup(plaintext: string, now: number): Promise<KeyRecord | undefined> {
+    const hash = keyHash(this.ctx.pepper, plaintext)
+    const cached = this.records.get(hash)
+    if (cached !== undefined && now - cached.fetchedAt < this.ctx.settings.keyCacheMs && now >= cached.fetchedAt) return cached
+    let record: KeyRecord | undefined
+    try {
+      const repos = repositories(this.ctx.db)
+      const key = await repos.keys.findByHash(hash)
+      if (key === undefined) return undefined
+      const app = await repos.apps.findById(key.appId)
+      if (app === undefined) return undefined
+      const overrides = await repos.limits.forKey(key.id, app.id)
+      record = {key, app, limit: effectiveLimit(this.ctx.settings, key.env, overrides), fetchedAt: now}
+    } catch (error) {
+      throw new UnavailableError('verification is unavailable: the key store failed; try again shortly', {cause: error, retryAfterSeconds: 1})
+    }
+    if (this.ctx.settings.keyCacheMs > 0) {
+      if (this.records.size >= 100_000) this.invalidate()
+      this.records.set(hash, record)
+      this.hashById.set(record.key.id, hash)
+    }
+    return record
+  }
+
+  /**
+   * One atomic take with the store-failure policy: a synchronous store answers at once;
+   * an asynchronous one must answer within `settings.rateLimitStoreTimeoutMs`.
+   * @returns the take, or undefined when the store failed and the policy is `open`.
+   * @throws UnavailableError when the store failed and the policy is `closed`.
+   */
+  private async take(bucket: string, policy: RateLimitPolicy, now: number): Promise<BucketTake | undefined> {
+    try {
+      const result = this.store.take(bucket, policy, now)
+      return isPromise(result) ? await withDeadline(result, this.ctx.settings.rateLimitStoreTimeoutMs) : result
+    } catch (error) {
+      this.log.warn({err: error, policy: this.ctx.settings.rateLimitStoreFailure}, 'the rate-limit store failed; applying the store-failure policy')
+      if (this.ctx.settings.rateLimitStoreFailure === 'closed') {
+        throw new UnavailableError('verification is unavailable: the rate limiter failed; try again shortly', {cause: error, retryAfterSeconds: 1})
+      }
+      return undefined
+    }
+  }
+}
+
+/**
+ * Why a key is MALFORMED by its shape alone (no parse, no lookup), or undefined.
+ * Empty is "missing key" with the how-to-get-one message.
+ */
+export function shapeProblem(key: unknown): {message: string; suggestions: string[]} | undefined {
+  if (typeof key !== 'string' || key === '') return {message: 'no API key was sent. Get your own key: npx apikey init', suggestions: ['npx apikey init']}
+  if (key.length > MAX_KEY_LENGTH) return {message: `the API key is ${key.length} characters long; keys are at most ${MAX_KEY_LENGTH}. Get your own key: npx apikey init`, suggestions: ['npx apikey init']}
+  if (!KEY_ALPHABET.test(key)) {
+    const what = /^\s|\s$/.test(key) ? 'leading or trailing whitespace (send the key exactly as issued)' : /[\u0000-\u001f\u007f]/.test(key) ? 'control characters' : 'characters outside letters, digits, "_" and "-"'
+    return {message: `the API key contains ${what}. Get your own key: npx apikey init`, suggestions: ['npx apikey init']}
+  }
+  return undefined
+}
+
+/** The earliest instant after which a key stops verifying: expiry or end of a rotation grace (ms), or null. */
+export function deadlineOf(key: ApiKey): number | null {
+  const candidates = [key.expiresAt, key.rotation?.graceEndsAt ?? null].filter((t): t is number => t !== null)
+  return candidates.length === 0 ? null : Math.min(...candidates)
+}
+
+function describeWindow(windowMs: number): string {
+  if (windowMs % 60_000 === 0) return windowMs === 60_000 ? 'a minute' : `${windowMs / 60_000} minutes`
+  if (windowMs % 1000 === 0) return windowMs === 1000 ? 'a second' : `${windowMs / 1000} seconds`
+  return `${windowMs} ms`
+}
+
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as {then?: unknown} | null)?.then === 'function'
+}
+
+/** Resolves with `promise`, or rejects after `ms` milliseconds of wall time. */
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`the rate-limit store did not answer within ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer))
+}
+
+/** Path segments that look like ids (numbers, UUIDs, hex, long mixed tokens) become `:id`. */
+const ID_SEGMENT = /^(\d+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{12,}|(?=.*\d)[A-Za-z0-9_~.-]{16,})$/i
+
+/**
+ * A route template from a concrete request URI, for usage reports when the gateway
+ * gives none (`X-Route-Template`): the path without query string, id-like segments
+ * replaced by `:id`, at most 12 segments. E.g. `/v1/users/1234/orders?x=1` → `/v1/users/:id/orders`.
+ */
+export function routeTemplateOf(uri: string | undefined): string | undefined {
+  if (uri === undefined || uri === '') return undefined
+  const path = uri.split(/[?#]/)[0] ?? ''
+  const segments = path.split('/').slice(1, 13)
+  return `/${segments.map((segment) => (ID_SEGMENT.test(segment) ? ':id' : segment)).join('/')}`
+}
