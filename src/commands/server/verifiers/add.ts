@@ -1,0 +1,48 @@
+import {Args, Flags} from '@oclif/core'
+import {ApikeyError} from '../../../core/errors.js'
+import {ApikeyCommand} from '../../../lib/command.js'
+
+/** `--json` result of `apikey server verifiers add` (the token is shown this once). */
+export interface VerifiersAddResult {
+  id: string
+  name: string
+  /** `akv_` + 40 base62; stored only as SHA-256. */
+  token: string
+  start: string
+  createdAt: number
+  dbPath: string
+}
+
+export default class ServerVerifiersAdd extends ApikeyCommand<VerifiersAddResult> {
+  static override summary = 'Create a verifier token for a protected API or gateway on the key service database.'
+  static override description =
+    'A verifier token (akv_…) lets a protected API call POST /v1/verify and POST /v1/usage, and an nginx gateway call GET /v1/verify/auth-request (header X-Verifier-Token). The token is printed once; the database keeps only its SHA-256. Run it on the machine that holds the database; the service may be running. Revoke with: apikey server verifiers revoke NAME.'
+  static override examples = [
+    '<%= config.bin %> server verifiers add weather-gateway',
+    '<%= config.bin %> server verifiers add weather-api --db /var/lib/apikey/apikey.db --json',
+  ]
+  static override args = {
+    name: Args.string({description: 'unique name of the verifier, e.g. weather-gateway', required: true}),
+  }
+  static override flags = {
+    db: Flags.string({description: 'SQLite database file (default: $XDG_DATA_HOME/apikey/apikey.db)'}),
+  }
+
+  async run(): Promise<VerifiersAddResult> {
+    const {args, flags} = await this.parse(ServerVerifiersAdd)
+    const {addVerifier} = await import('../../../server/services/verifiers.js')
+    const result = await addVerifier({env: process.env, ...(flags.db === undefined ? {} : {dbPath: flags.db}), name: args.name}).catch((error: unknown) => {
+      if (error instanceof ApikeyError && error.code === 'validation') {
+        throw new ApikeyError(error.message.replace(/^name:/, 'NAME:'), {code: 'usage', suggestions: error.suggestions, details: error.details})
+      }
+      throw error
+    })
+    if (!this.jsonEnabled()) {
+      // The token is data (stdout); everything else is progress (stderr).
+      this.log(result.token)
+      this.info(`created verifier ${result.name} (${result.id}); the token above is shown once — store it in the protected API's secret store`)
+      this.info(`database: ${result.dbPath}`)
+    }
+    return result
+  }
+}
