@@ -164,9 +164,12 @@ export interface UsageEvent {
   at: number
 }
 
-/** `POST /v1/usage` request body. `batchId` is the same on every retry of a batch, so the service can ignore a duplicate. */
+/**
+ * `POST /v1/usage` request body. Each batch also carries an `Idempotency-Key`
+ * header (a UUID, the same on every retry of the batch) so the service can
+ * ignore a batch it already wrote when only its acknowledgement was lost.
+ */
 export interface UsageBatchRequest {
-  batchId: string
   events: UsageEvent[]
 }
 

@@ -2,7 +2,8 @@
  * Usage reporting: a bounded buffer of {@link UsageEvent}s sent in batches to
  * `POST /v1/usage`. A batch leaves the buffer only when the service answers
  * 2xx (its acknowledgement of a durable write); a failed batch stays at the
- * head of the buffer and is retried with the same `batchId`, with exponential
+ * head of the buffer and is retried with the same events and the same
+ * `Idempotency-Key` header (so the service can ignore a batch it already wrote), with exponential
  * backoff. When the buffer is full new events are counted as dropped —
  * recording never blocks or fails a verification.
  */
@@ -13,8 +14,12 @@ import type {UsageEvent} from './types.js'
 /** Dependencies and limits of {@link UsageSender}. Durations in ms. */
 export interface UsageSenderOptions {
   clock: VerifierClock
-  /** POSTs a JSON body; resolves with the HTTP status, rejects on transport errors and aborts. */
-  post(body: string, signal: AbortSignal): Promise<number>
+  /**
+   * POSTs a JSON body `{events}`; `batchId` goes in the `Idempotency-Key` header
+   * (draft-ietf-httpapi-idempotency-key-header), the same on every retry of a batch.
+   * Resolves with the HTTP status, rejects on transport errors and aborts.
+   */
+  post(body: string, signal: AbortSignal, batchId: string): Promise<number>
   timeoutMs: number
   flushIntervalMs: number
   maxBatch: number
@@ -128,7 +133,7 @@ export class UsageSender {
     const {clock} = this.#o
     this.#pending ??= {id: randomUUID(), count: Math.min(this.#buffer.length, this.#o.maxBatch)}
     const {id, count} = this.#pending
-    const body = JSON.stringify({batchId: id, events: this.#buffer.slice(0, count)})
+    const body = JSON.stringify({events: this.#buffer.slice(0, count)})
     const controller = new AbortController()
     this.#controller = controller
     const timer = clock.setTimeout(() => controller.abort(), timeoutMs)
@@ -136,7 +141,7 @@ export class UsageSender {
       let ok = false
       let refused = false
       try {
-        const status = await this.#o.post(body, controller.signal)
+        const status = await this.#o.post(body, controller.signal, id)
         ok = status >= 200 && status < 300
         refused = PERMANENT.has(status)
       } catch {

@@ -102,9 +102,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
     maxBatch: positive('usage.maxBatch', options.usage?.maxBatch ?? 500),
     maxBuffer: positive('usage.maxBuffer', options.usage?.maxBuffer ?? 10_000),
     maxBackoffMs: positive('usage.maxBackoffMs', options.usage?.maxBackoffMs ?? 30_000),
-    post: async (body, signal) => {
+    post: async (body, signal, batchId) => {
       try {
-        const {status} = await transport.send({url: usageUrl, headers, body, signal})
+        const {status} = await transport.send({url: usageUrl, headers: {...headers, 'idempotency-key': batchId}, body, signal})
         if (status < 200 || status > 299) lastFailure = {at: clock.now(), reason: `POST /v1/usage: the service answered ${status}`}
         return status
       } catch (error) {

@@ -100,8 +100,8 @@ export interface Standin {
   usageStatuses: number[]
   /** Calls of `POST /v1/verify` received. */
   verifyCalls: number
-  /** Bodies of `POST /v1/usage` received (acknowledged or not). */
-  usageBodies: UsageBatchRequest[]
+  /** Bodies of `POST /v1/usage` received (acknowledged or not), with their `Idempotency-Key` as `batchId`. */
+  usageBodies: Array<UsageBatchRequest & {batchId: string}>
   /** batchIds acknowledged with 2xx. */
   acknowledged: string[]
   /** Events acknowledged (summed over acknowledged batches, duplicates by batchId counted once). */
@@ -214,7 +214,10 @@ export async function startStandin(clock: {now(): number}): Promise<Standin> {
       return json(res, 200, verdictFor(JSON.parse(body) as VerifyRequest))
     }
     if (req.url === '/v1/usage') {
-      const batch = JSON.parse(body) as UsageBatchRequest
+      const parsed = JSON.parse(body) as Record<string, unknown>
+      // Like the real route: the body is exactly {events}; anything else is a 400.
+      if (Object.keys(parsed).some((k) => k !== 'events') || !Array.isArray(parsed.events)) return json(res, 400, {title: 'Invalid request'})
+      const batch = {events: parsed.events as UsageBatchRequest['events'], batchId: String(req.headers['idempotency-key'])}
       state.usageBodies.push(batch)
       const answer = (status: number) => {
         if (status >= 200 && status < 300) {
