@@ -9,6 +9,7 @@ import {join} from 'node:path'
 import {Writable} from 'node:stream'
 import {startServer, type RunningServer, type StartServerOptions} from '../../src/server/main.js'
 import {addUser, type AddUserResult} from '../../src/server/services/users.js'
+import {addVerifier, revokeVerifier} from '../../src/server/services/verifiers.js'
 import type {ScryptCost} from '../../src/server/settings.js'
 import type {LogLevel} from '../../src/server/app.js'
 
@@ -68,6 +69,12 @@ export interface Harness {
   issueKey(token: string, slug: string, body?: Record<string, unknown>): Promise<any>
   /** Creates a provisioning token (`POST /v1/tokens`); returns the 201 body (with `token`). */
   createToken(token: string, app: string, body?: Record<string, unknown>): Promise<any>
+  /** Creates a verifier token directly in the database (as `apikey server verifiers add`); returns the token. */
+  addVerifier(name?: string): Promise<string>
+  /** Revokes a verifier token by name or id (as `apikey server verifiers revoke`). */
+  revokeVerifier(nameOrId: string): Promise<void>
+  /** `POST /v1/verify` with a verifier token. */
+  verify(verifierToken: string, key: string, context?: Record<string, unknown>, headers?: Record<string, string>): Promise<Answer>
   /** Stops the server (keeps the directory). */
   stop(): Promise<void>
   /** Stops the server and removes the directory. */
@@ -154,6 +161,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       if (res.status !== 201) throw new Error(`create token failed: ${res.status} ${res.text}`)
       return res.body
     },
+    async addVerifier(name = 'test-verifier') {
+      return (await addVerifier({dbPath, name, clock})).token
+    },
+    async revokeVerifier(nameOrId) {
+      await revokeVerifier({dbPath, verifier: nameOrId, clock})
+    },
+    verify: (verifierToken, key, context, headers) =>
+      request('POST', '/v1/verify', {token: verifierToken, body: {key, ...(context === undefined ? {} : {context})}, ...(headers === undefined ? {} : {headers})}),
     stop: () => server.close(),
     async cleanup() {
       await server.close()
