@@ -16,7 +16,9 @@
  * keys from one address is limited, valid keys from it still pass).
  *
  * Rate-limit store failures follow `settings.rateLimitStoreFailure` within
- * `settings.rateLimitStoreTimeoutMs` (SC-14); database failures throw
+ * `settings.rateLimitStoreTimeoutMs` (SC-14) for keys that exist; MALFORMED and
+ * NOT_FOUND are answered even when the failure bucket cannot be read (a rejection
+ * needs no limiter). Database failures throw
  * {@link UnavailableError} (503) — never a verdict (SC-03).
  *
  * NOT_FOUND and REVOKED reveal nothing about the owning app or team (`app: null`);
@@ -187,7 +189,8 @@ export class VerifyService {
   /** MALFORMED / NOT_FOUND, turned into RATE_LIMITED when the address's failure bucket is empty. */
   private async failure(code: 'MALFORMED' | 'NOT_FOUND', message: string, suggestions: string[], clientIp: string, now: number): Promise<VerifyResponse> {
     const policy = this.ctx.settings.verifyFailureLimitPerIp
-    const take = FAILURES.has(code) ? await this.take(`fail:${clientAddressKey(clientIp)}`, policy, now) : undefined
+    // A rejection is safe to give without the limiter: its store failing never turns it into "unavailable".
+    const take = FAILURES.has(code) ? await this.take(`fail:${clientAddressKey(clientIp)}`, policy, now, 'open') : undefined
     if (take !== undefined && !take.allowed) {
       const rateLimit = bucketState(take, policy)
       return this.verdict('RATE_LIMITED', null, null, {
@@ -251,13 +254,13 @@ export class VerifyService {
    * @returns the take, or undefined when the store failed and the policy is `open`.
    * @throws UnavailableError when the store failed and the policy is `closed`.
    */
-  private async take(bucket: string, policy: RateLimitPolicy, now: number): Promise<BucketTake | undefined> {
+  private async take(bucket: string, policy: RateLimitPolicy, now: number, onFailure = this.ctx.settings.rateLimitStoreFailure): Promise<BucketTake | undefined> {
     try {
       const result = this.store.take(bucket, policy, now)
       return isPromise(result) ? await withDeadline(result, this.ctx.settings.rateLimitStoreTimeoutMs) : result
     } catch (error) {
-      this.log.warn({err: error, policy: this.ctx.settings.rateLimitStoreFailure}, 'the rate-limit store failed; applying the store-failure policy')
-      if (this.ctx.settings.rateLimitStoreFailure === 'closed') {
+      this.log.warn({err: error, policy: onFailure}, 'the rate-limit store failed; applying the store-failure policy')
+      if (onFailure === 'closed') {
         throw new UnavailableError('verification is unavailable: the rate limiter failed; try again shortly', {cause: error, retryAfterSeconds: 1})
       }
       return undefined
