@@ -193,9 +193,9 @@ export interface Verifier {
   /** Current counters. */
   stats(): VerifierStats
   /**
-   * Stops usage intake, flushes within `deadlineMs` (default 5000), aborts what
-   * is still in flight at the deadline, counts unacknowledged events as dropped
-   * and closes pooled sockets. Idempotent (later calls return the same report).
+   * Stops usage intake, flushes within `deadlineMs` (default 5000) while calls
+   * to `POST /v1/verify` in flight may finish, aborts what is still in flight at
+   * the deadline, counts unacknowledged events as dropped and closes pooled sockets. Idempotent (later calls return the same report).
    * `verify()` keeps answering afterwards; its usage events are counted as dropped.
    */
   close(options?: {deadlineMs?: number}): Promise<CloseReport>

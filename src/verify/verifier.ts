@@ -339,7 +339,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
       const abortVerifications = clock.setTimeout(() => {
         for (const controller of controllers) controller.abort()
       }, deadlineMs)
-      const {droppedAtClose, flushed} = await usage.close(deadlineMs)
+      // Verifications in flight may finish until the deadline (then they are aborted and answered "unavailable").
+      const [{droppedAtClose, flushed}] = await Promise.all([usage.close(deadlineMs), Promise.all([...inflight.values()])])
       clock.clearTimeout(abortVerifications)
       transport.close()
       return {sent: usage.sent, dropped: usage.dropped, droppedAtClose, flushed, elapsedMs: clock.now() - startedAt}
