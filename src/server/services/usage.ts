@@ -383,7 +383,7 @@ export class UsageService {
     const top = (map: Map<string, number>): UsageBucket[] =>
       [...map]
         .map(([value, count]) => ({value, count}))
-        .sort((a, b) => b.count - a.count || a.value.localeCompare(b.value))
+        .sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0))
         .slice(0, MAX_REPORT_VALUES)
     return {
       app: app.slug,
