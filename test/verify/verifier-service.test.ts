@@ -1,0 +1,156 @@
+/**
+ * The verifier against the real key service (src/server, startServer on
+ * 127.0.0.1:0 with a SQLite file): verdicts, revocation within the staleness
+ * bound (SC-01), deadlines (SC-05), authoritative negatives vs. a rejected
+ * verifier token (SC-03), rate limits (SC-12), usage ingestion (SC-17) and
+ * the HTTP adapter. The service and the verifier share one injected clock.
+ */
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+import {checksumOf} from '../../src/core/key-format.js'
+import {createVerifier, nodeMiddleware, type Verifier, type VerifierOptions} from '../../src/verify/index.js'
+import {startHarness, T0, TestClock, type Harness} from '../server/helpers.js'
+import {FakeClock} from './helpers.js'
+
+/** One clock for the service and the verifiers. */
+class SharedClock extends FakeClock {
+  readonly server = new TestClock(T0)
+  constructor() {
+    super(T0)
+  }
+  override advance(ms: number): void {
+    super.advance(ms)
+    this.server.t = this.now()
+  }
+}
+
+let clock: SharedClock
+let h: Harness
+let ann: string
+let token: string
+let key: {id: string; key: string; expiresAt: number}
+const verifiers: Verifier[] = []
+
+function make(options: Partial<VerifierOptions> = {}): Verifier {
+  const v = createVerifier({serviceUrl: h.url, verifierToken: token, clock, usage: {flushIntervalMs: 60_000}, ...options})
+  verifiers.push(v)
+  return v
+}
+
+beforeEach(async () => {
+  clock = new SharedClock()
+  h = await startHarness({clock: clock.server})
+  await h.addUser('ann', 'mobile')
+  ann = await h.login('ann')
+  await h.createApp(ann, 'weather-app', 'mobile')
+  key = await h.issueKey(ann, 'weather-app')
+  token = await h.addVerifier('weather-api')
+})
+afterEach(async () => {
+  for (const v of verifiers.splice(0)) await v.close({deadlineMs: 1000})
+  await h.cleanup()
+})
+
+describe('verifier ↔ real service', () => {
+  it('VALID with the owner, from the service, then from the cache', async () => {
+    const v = make()
+    const first = await v.verify(key.key, {route: '/v1/forecast/:city'})
+    expect(first).toMatchObject({valid: true, code: 'VALID', source: 'service', app: {slug: 'weather-app', team: {slug: 'mobile'}}, team: 'mobile', env: 'dev', keyId: key.id, expiresAt: key.expiresAt})
+    expect(first.rateLimit).toMatchObject({limit: 60, remaining: 59})
+    expect(await v.verify(key.key)).toMatchObject({valid: true, source: 'cache', keyId: key.id})
+    expect(v.stats()).toMatchObject({fetches: 1, cacheHits: 1})
+  })
+
+  it('SC-01: revoked through the service → REVOKED at once from the service, and on two warm verifiers within the staleness bound', async () => {
+    const a = make()
+    const b = make()
+    expect((await a.verify(key.key)).valid).toBe(true)
+    expect((await b.verify(key.key)).valid).toBe(true)
+    const revoke = await h.request('DELETE', `/v1/keys/${key.id}`, {token: ann})
+    expect(revoke.status).toBe(200)
+    expect(await make().verify(key.key)).toMatchObject({valid: false, code: 'REVOKED', source: 'service'})
+    clock.advance(1000)
+    // Within the bound the warm verdicts may still be served …
+    expect((await a.verify(key.key)).source).toBe('cache')
+    // … but never past it.
+    clock.advance(4000)
+    expect(await a.verify(key.key)).toMatchObject({valid: false, code: 'REVOKED', source: 'service'})
+    expect(await b.verify(key.key)).toMatchObject({valid: false, code: 'REVOKED', source: 'service'})
+  })
+
+  it("SC-05: a key expiring inside the cache window is not served VALID past its expiry", async () => {
+    const short = await h.issueKey(ann, 'weather-app', {env: 'dev', expiresAt: T0 + 2000})
+    const v = make({stalenessMs: 5000})
+    expect(await v.verify(short.key)).toMatchObject({valid: true, expiresAt: T0 + 2000})
+    clock.advance(1999)
+    expect((await v.verify(short.key)).source).toBe('cache')
+    clock.advance(1001)
+    expect(await v.verify(short.key)).toMatchObject({valid: false, code: 'EXPIRED', source: 'service'})
+  })
+
+  it('SC-03: NOT_FOUND is authoritative and cached; a rejected verifier token is "unavailable", never cached', async () => {
+    const body = `ak_weather-app_dev_${'Zq3x'.repeat(7)}Zq`
+    const foreign = body + checksumOf(body)
+    const v = make()
+    expect(await v.verify(foreign)).toMatchObject({valid: false, code: 'NOT_FOUND', source: 'service'})
+    expect(await v.verify(foreign)).toMatchObject({code: 'NOT_FOUND', source: 'cache'})
+
+    const wrong = make({verifierToken: `akv_${'A'.repeat(40)}`, circuitFailures: 0})
+    expect(await wrong.verify(key.key)).toMatchObject({valid: false, code: 'UNAVAILABLE', unavailable: true})
+    expect(wrong.stats().lastFailure?.reason).toContain('401')
+    expect(wrong.stats().cacheSize).toBe(0)
+  })
+
+  it('SC-12: 100 concurrent verifications of a 60/min key → exactly 60 pass, in local and in service mode', async () => {
+    const local = make()
+    const verdicts = await Promise.all(Array.from({length: 100}, () => local.verify(key.key)))
+    expect(verdicts.filter((x) => x.valid)).toHaveLength(60)
+    expect(verdicts.filter((x) => x.code === 'RATE_LIMITED').every((x) => (x.rateLimit?.retryAfterSeconds ?? 0) >= 1)).toBe(true)
+
+    const other = await h.issueKey(ann, 'weather-app')
+    const exact = make({rateLimits: 'service'})
+    const answers = await Promise.all(Array.from({length: 100}, () => exact.verify(other.key)))
+    expect(answers.filter((x) => x.valid)).toHaveLength(60)
+    expect(exact.stats().fetches).toBe(100)
+  })
+
+  it('SC-17: usage batches are accepted (2xx) and show up in the owner\'s usage report as reported events', async () => {
+    const v = make()
+    for (let i = 0; i < 25; i++) await v.verify(key.key, {route: '/v1/forecast/:city', clientApp: 'com.example.weather', appVersion: '1.2.3', clientIp: '192.0.2.7'})
+    await v.flush()
+    expect(v.stats()).toMatchObject({sent: 25, dropped: 0, rejected: 0, buffered: 0})
+    const report = await h.request('GET', '/v1/apps/weather-app/usage?source=reported', {token: ann})
+    expect(report.status).toBe(200)
+    expect(report.body.total).toBe(25)
+    expect(report.body.byRoute).toEqual([{value: '/v1/forecast/:city', count: 25}])
+    expect(report.body.byKey[0]).toMatchObject({keyId: key.id, total: 25})
+  })
+
+  it('SC-18: close flushes 3,000 buffered events to the real service within the deadline', async () => {
+    const v = make({usage: {flushIntervalMs: 60_000, maxBatch: 500, maxBuffer: 10_000}})
+    const another = await h.issueKey(ann, 'weather-app')
+    for (let i = 0; i < 3000; i++) await v.verify(another.key, {route: '/v1/forecast/:city'})
+    const report = await v.close({deadlineMs: 5000})
+    expect(report.sent + report.dropped).toBe(3000)
+    expect(report).toMatchObject({sent: 3000, dropped: 0, flushed: true})
+    const usage = await h.request('GET', '/v1/apps/weather-app/usage?source=reported', {token: ann})
+    expect(usage.body.total).toBe(3000)
+  })
+
+  it('the Node middleware admits a real key and answers a revoked one with 401 naming the commands', async () => {
+    const v = make()
+    const mw = nodeMiddleware(v)
+    const {createServer} = await import('node:http')
+    const api = createServer((req, res) => mw(req, res, () => res.writeHead(204).end()))
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve))
+    const url = `http://127.0.0.1:${(api.address() as {port: number}).port}/`
+    expect((await fetch(url, {headers: {'X-API-Key': key.key}})).status).toBe(204)
+    await h.request('DELETE', `/v1/keys/${key.id}`, {token: ann})
+    clock.advance(5000)
+    const res = await fetch(url, {headers: {'X-API-Key': key.key}})
+    expect(res.status).toBe(401)
+    const body = (await res.json()) as {code: string; detail: string}
+    expect(body.code).toBe('key_revoked')
+    expect(body.detail).toMatch(/apikey init --new-key|apikey keys rotate/)
+    await new Promise<void>((resolve) => api.close(() => resolve()))
+  })
+})
