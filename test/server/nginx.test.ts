@@ -1,0 +1,233 @@
+/**
+ * SC-08 against REAL nginx with examples/nginx/nginx.conf: the auth-request
+ * form answers only 204, 401 or 403, and the example maps them to what clients
+ * should see — the protected API with attribution headers, a problem+json 401
+ * naming `npx apikey init`, a real 429 with Retry-After, 503 for an outage.
+ * nginx runs as a child process (`-p <tmp> -c <conf> -g 'daemon off; master_process off;'`)
+ * on a free loopback port in front of the real key service and a trivial upstream.
+ * Skipped with a message when nginx is not installed (apt-get install -y nginx-light).
+ */
+import {spawn, spawnSync, type ChildProcess} from 'node:child_process'
+import {readFileSync, writeFileSync} from 'node:fs'
+import {createServer, request as httpRequest, type IncomingHttpHeaders, type Server} from 'node:http'
+import {connect, type AddressInfo} from 'node:net'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import BetterSqlite3 from 'better-sqlite3'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {checksumOf} from '../../src/core/key-format.js'
+import {startHarness, type Harness} from './helpers.js'
+
+const EXAMPLE = fileURLToPath(new URL('../../examples/nginx/nginx.conf', import.meta.url))
+const NGINX = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx'].find((p) => spawnSync(p, ['-v']).status === 0) ?? (spawnSync('nginx', ['-v']).status === 0 ? 'nginx' : undefined)
+if (NGINX === undefined) console.warn('nginx.test.ts: SKIPPED — nginx is not installed (apt-get install -y nginx-light); SC-08 is not verified in this run')
+
+/** A well-formed key with a valid checksum that was never issued. */
+function wellFormed(fill: string): string {
+  const body = `ak_weather-app_dev_${fill.repeat(30)}`
+  return body + checksumOf(body)
+}
+
+/** Replaces `from` in `text`, failing loudly when the example no longer contains it. */
+function replaceOnce(text: string, from: string, to: string): string {
+  const at = text.indexOf(from)
+  if (at < 0 || text.indexOf(from, at + 1) >= 0) throw new Error(`examples/nginx/nginx.conf: expected exactly one "${from}"`)
+  return text.slice(0, at) + to + text.slice(at + from.length)
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const {port} = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+async function waitForPort(port: number, child: ChildProcess, stderr: () => string): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    if (child.exitCode !== null) throw new Error(`nginx exited with ${child.exitCode}: ${stderr()}`)
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1')
+      socket.once('connect', () => {
+        socket.destroy()
+        resolve(true)
+      })
+      socket.once('error', () => resolve(false))
+    })
+    if (open) return
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+  throw new Error(`nginx did not listen on ${port}: ${stderr()}`)
+}
+
+interface Reply {
+  status: number
+  headers: IncomingHttpHeaders
+  text: string
+  body: any
+}
+
+/** A raw HTTP request (repeated headers allowed: give an array). */
+function send(port: number, path: string, headers: Record<string, string | string[]> = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({host: '127.0.0.1', port, path, method: 'GET', headers, agent: false}, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8')
+        let body: unknown
+        try {
+          body = JSON.parse(text)
+        } catch {
+          body = text
+        }
+        resolve({status: res.statusCode ?? 0, headers: res.headers, text, body})
+      })
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+describe.skipIf(NGINX === undefined)('SC-08: real nginx with examples/nginx/nginx.conf', () => {
+  let h: Harness
+  let nginx: ChildProcess
+  let upstream: Server
+  let port: number
+  let nginxErr = ''
+  let ann: string
+  let key: {id: string; key: string}
+  let limited: {id: string; key: string}
+  const seen: IncomingHttpHeaders[] = []
+
+  beforeAll(async () => {
+    h = await startHarness()
+    await h.addUser('ann', 'mobile')
+    ann = await h.login('ann')
+    await h.createApp(ann, 'weather-app', 'mobile')
+    key = await h.issueKey(ann, 'weather-app')
+    limited = await h.issueKey(ann, 'weather-app')
+    expect((await h.request('PUT', `/v1/keys/${limited.id}/limit`, {token: ann, body: {rpm: 1}})).status).toBe(200)
+    const token = await h.addVerifier('nginx')
+
+    upstream = createServer((req, res) => {
+      seen.push(req.headers)
+      res.writeHead(200, {'content-type': 'application/json'})
+      res.end(JSON.stringify({ok: true, path: req.url}))
+    })
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
+    const upstreamPort = (upstream.address() as AddressInfo).port
+    port = await freePort()
+    const service = new URL(h.url)
+
+    writeFileSync(join(h.dir, 'apikey-verifier-token.conf'), `proxy_set_header X-Verifier-Token ${token};\n`, {mode: 0o600})
+    let conf = readFileSync(EXAMPLE, 'utf8')
+    conf = replaceOnce(conf, 'error_log /var/log/nginx/apikey-error.log warn;', `error_log ${join(h.dir, 'nginx-error.log')} warn;`)
+    conf = replaceOnce(conf, 'pid /run/nginx-apikey.pid;', `pid ${join(h.dir, 'nginx.pid')};`)
+    conf = replaceOnce(conf, 'server 127.0.0.1:4000;', `server ${service.host};`)
+    conf = replaceOnce(conf, 'server 127.0.0.1:8080;', `server 127.0.0.1:${upstreamPort};`)
+    conf = replaceOnce(conf, 'listen 127.0.0.1:8000;', `listen 127.0.0.1:${port};`)
+    conf = replaceOnce(conf, 'include /etc/nginx/apikey-verifier-token.conf;', `include ${join(h.dir, 'apikey-verifier-token.conf')};`)
+    // Writable temp paths for an unprivileged run (the example keeps the distribution's).
+    conf = replaceOnce(
+      conf,
+      '  access_log off;',
+      ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t === 'body' ? 'client_body' : t}_temp_path ${join(h.dir, `nginx-${t}`)};`).join('\n') + '\n  access_log off;',
+    )
+    const confPath = join(h.dir, 'nginx.conf')
+    writeFileSync(confPath, conf)
+    nginx = spawn(NGINX as string, ['-p', h.dir, '-c', confPath, '-g', 'daemon off; master_process off;'], {stdio: ['ignore', 'ignore', 'pipe']})
+    nginx.stderr?.on('data', (c: Buffer) => (nginxErr += c.toString()))
+    await waitForPort(port, nginx, () => nginxErr + readLog(h))
+  })
+
+  afterAll(async () => {
+    if (nginx !== undefined && nginx.exitCode === null) {
+      const exited = new Promise((resolve) => nginx.once('exit', resolve))
+      nginx.kill('SIGTERM')
+      await exited
+    }
+    await new Promise((resolve) => upstream?.close(resolve))
+    await h?.cleanup()
+  })
+
+  function readLog(harness: Harness): string {
+    try {
+      return readFileSync(join(harness.dir, 'nginx-error.log'), 'utf8')
+    } catch {
+      return ''
+    }
+  }
+
+  it('VALID: the protected API answers, with attribution headers nginx set (clients cannot forge them) and no key; RateLimit-* on the response', async () => {
+    seen.length = 0
+    const res = await send(port, '/v1/forecast/berlin?units=metric', {'x-api-key': key.key, 'x-apikey-team': 'forged', 'user-agent': 'okhttp/4.12.0'})
+    expect(res.status).toBe(200)
+    expect(res.body).toEqual({ok: true, path: '/v1/forecast/berlin?units=metric'})
+    expect(seen).toHaveLength(1)
+    expect(seen[0]).toMatchObject({'x-apikey-app': 'weather-app', 'x-apikey-team': 'mobile', 'x-apikey-env': 'dev', 'x-apikey-key-id': key.id})
+    expect(seen[0]?.['x-api-key']).toBeUndefined()
+    expect([res.headers['ratelimit-limit'], res.headers['ratelimit-remaining']]).toEqual(['60', '59'])
+  })
+
+  it.each([
+    ['no key', {}, 'MALFORMED'],
+    ['an empty key', {'x-api-key': ''}, 'MALFORMED'],
+    ['a malformed key', {'x-api-key': 'ak_weather-app_dev_nope'}, 'MALFORMED'],
+    ['two different keys', {'x-api-key': ['KEY', 'OTHER']}, 'MALFORMED'],
+    ['an unknown key', {'x-api-key': 'UNKNOWN'}, 'NOT_FOUND'],
+  ] as const)('%s → 401 problem+json naming npx apikey init (%s)', async (_name, headers, code) => {
+    // UNKNOWN: well-formed, valid checksum, never issued — it reaches the lookup.
+    const fill = (v: string) => (v === 'KEY' ? key.key : v === 'OTHER' ? limited.key : v === 'UNKNOWN' ? wellFormed('Q') : v)
+    const filled = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, Array.isArray(v) ? v.map(fill) : fill(v as string)]))
+    seen.length = 0
+    const res = await send(port, '/v1/forecast/berlin', filled)
+    expect(res.status).toBe(401)
+    expect(res.headers['content-type']).toBe('application/problem+json')
+    expect(res.body).toMatchObject({status: 401, code, suggestions: ['npx apikey init']})
+    expect(res.body.detail).toContain('npx apikey init')
+    expect(seen).toHaveLength(0)
+  })
+
+  it('RATE_LIMITED → a real 429 with Retry-After and the RateLimit-* numbers', async () => {
+    expect((await send(port, '/v1/alerts', {'x-api-key': limited.key})).status).toBe(200)
+    const res = await send(port, '/v1/alerts', {'x-api-key': limited.key})
+    expect(res.status).toBe(429)
+    expect(res.headers['retry-after']).toBe('60')
+    expect(res.headers['ratelimit-limit']).toBe('1')
+    expect(res.headers['ratelimit-remaining']).toBe('0')
+    expect(res.headers['content-type']).toBe('application/problem+json')
+    expect(res.body).toMatchObject({status: 429, code: 'RATE_LIMITED', retryAfterSeconds: 60})
+  })
+
+  it('REVOKED through the service → 401 at once', async () => {
+    const extra = await h.issueKey(ann, 'weather-app')
+    expect((await send(port, '/', {'x-api-key': extra.key})).status).toBe(200)
+    expect((await h.request('DELETE', `/v1/keys/${extra.id}`, {token: ann})).status).toBe(200)
+    const res = await send(port, '/', {'x-api-key': extra.key})
+    expect(res.status).toBe(401)
+    expect(res.body.code).toBe('REVOKED')
+  })
+
+  it('the key store failing (UNAVAILABLE) → 503 with Retry-After, never 500', async () => {
+    const raw = new BetterSqlite3(h.dbPath)
+    raw.exec('alter table api_keys rename to api_keys_hidden')
+    try {
+      const res = await send(port, '/', {'x-api-key': wellFormed('W')})
+      expect(res.status).toBe(503)
+      expect(res.headers['retry-after']).toBe('1')
+      expect(res.body).toMatchObject({status: 503, code: 'UNAVAILABLE'})
+    } finally {
+      raw.exec('alter table api_keys_hidden rename to api_keys')
+      raw.close()
+    }
+  })
+
+  it('the key service unreachable → 503, never 500', async () => {
+    await h.stop()
+    const res = await send(port, '/', {'x-api-key': key.key})
+    expect(res.status).toBe(503)
+    expect(res.headers['retry-after']).toBe('1')
+    expect(res.body.code).toBe('UNAVAILABLE')
+  })
+})
