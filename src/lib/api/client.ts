@@ -43,7 +43,7 @@ import type {
 import {DEFAULT_TIMEOUT_MS, Deadline} from './deadline.js'
 import {classifyNetworkError, deadlineExceededError, isProblemDetails, notApikeyServiceError, problemToError, type AuthKind} from './errors.js'
 import {createProxyAgent, resolveProxy, validateProxyUrl, type EnvRecord} from './proxy.js'
-import {redactAuthorization, redactJson, redactUrl, scrubText} from './redact.js'
+import {looksLikeSecret, redactAuthorization, redactJson, redactUrl, scrubText} from './redact.js'
 
 /** HTTP methods that may be retried (RFC 9110 §9.2.2 idempotent methods). */
 export const RETRYABLE_METHODS = ['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS'] as const
@@ -334,11 +334,13 @@ function makeClient(shared: Shared, token: string | undefined): ApiClient {
 
   function slugPath(slug: string): string {
     if (typeof slug !== 'string' || slug === '') throw usageError('An app slug is required.', ['Pass the app, e.g. --app weather-app'])
+    if (looksLikeSecret(slug)) throw usageError('The app slug looks like a secret (an API key or token); it was not sent: secrets never go in URLs.', ['apikey apps list   (shows app slugs)'])
     return encodeURIComponent(slug)
   }
 
   function idPath(id: string, what: string): string {
     if (typeof id !== 'string' || id === '') throw usageError(`A ${what} id is required.`)
+    if (looksLikeSecret(id)) throw usageError(`The ${what} id looks like a secret (an API key or token); it was not sent: secrets never go in URLs.`, [what === 'key' ? 'apikey whoami KEY   (shows the id of a key you have)' : 'apikey tokens list   (shows token ids)'])
     return encodeURIComponent(id)
   }
 

@@ -9,7 +9,7 @@
  * line break or control character shows nothing at all.
  */
 import {KEY_SCAN_PATTERN} from '../../core/key-format.js'
-import {SESSION_TOKEN_PREFIX} from '../../core/wire.js'
+import {PROVISIONING_TOKEN_PREFIX, SESSION_TOKEN_PREFIX, VERIFIER_TOKEN_PREFIX} from '../../core/wire.js'
 
 /** The marker that replaces a secret. */
 export const REDACTED = '***'
@@ -62,8 +62,24 @@ export function redactUrl(url: string | URL): string {
   }
   for (const name of [...parsed.searchParams.keys()]) {
     if (SECRET_QUERY_PARAM.test(name)) parsed.searchParams.set(name, REDACTED)
+    else {
+      const value = parsed.searchParams.get(name) ?? ''
+      const scrubbed = scrubText(value)
+      if (scrubbed !== value) parsed.searchParams.set(name, scrubbed)
+    }
   }
+  // Keys and tokens never belong in a path, but if one got there it is not shown either.
+  const path = scrubText(decodeURIComponentSafe(parsed.pathname))
+  if (path !== decodeURIComponentSafe(parsed.pathname)) parsed.pathname = path
   return parsed.href
+}
+
+function decodeURIComponentSafe(text: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
+  }
 }
 
 /** Field names whose string values are secrets in request and response bodies. */
@@ -71,8 +87,16 @@ const SECRET_FIELD = /^(?:password|passphrase|passwd|token|key|secret|apikey|api
 /** Field names whose values are hidden completely (no last-4 hint: it would leak part of a password). */
 const PASSWORD_FIELD = /(?:password|passphrase|passwd)$/i
 
-/** Session tokens, in any text. */
-const SESSION_TOKEN_PATTERN = new RegExp(`\\b${SESSION_TOKEN_PREFIX}[A-Za-z0-9_-]{4,}`, 'g')
+/** Session (`aks_`), provisioning (`akp_`) and verifier (`akv_`) tokens, in any text. */
+const SESSION_TOKEN_PATTERN = new RegExp(`\\b(?:${SESSION_TOKEN_PREFIX}|${PROVISIONING_TOKEN_PREFIX}|${VERIFIER_TOKEN_PREFIX})[A-Za-z0-9_-]{4,}`, 'g')
+
+/**
+ * Does `value` (an id or slug about to go in a URL path) look like a secret:
+ * an API key ({@link KEY_SCAN_PATTERN}) or a token (`aks_`, `akp_`, `akv_`)?
+ */
+export function looksLikeSecret(value: string): boolean {
+  return new RegExp(KEY_SCAN_PATTERN.source).test(value) || new RegExp(`^\\s*(?:${SESSION_TOKEN_PREFIX}|${PROVISIONING_TOKEN_PREFIX}|${VERIFIER_TOKEN_PREFIX})`).test(value)
+}
 
 /**
  * Replaces every secret in free text: each of `knownSecrets` (exact

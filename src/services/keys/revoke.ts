@@ -6,6 +6,7 @@ import {ApikeyError} from '../../core/errors.js'
 import type {AppView, KeyView} from '../../core/wire.js'
 import type {Deps} from '../../lib/deps.js'
 import {needsYes, signedInApi} from '../common.js'
+import {refuseSecret} from '../secret-args.js'
 
 /** Input of {@link revokeKey}. */
 export interface RevokeKeyInput {
@@ -31,6 +32,7 @@ export interface RevokeKeyResult {
  *   `not_found` (1); `forbidden` (1) naming the owning team.
  */
 export async function revokeKey(deps: Deps, input: RevokeKeyInput): Promise<RevokeKeyResult> {
+  refuseSecret(input.id, 'key id', 'KEY_ID')
   if (!input.yes && !deps.prompter.interactive) throw needsYes(`revoking key ${input.id}`)
   const {api, server} = await signedInApi(deps, input)
   const current = await api.getKey(input.id)

@@ -1,0 +1,78 @@
+/**
+ * Secrets where an id or a slug belongs (trial finding 1): an API key, a
+ * session token (`aks_…`), a provisioning token (`akp_…`) or a verifier token
+ * (`akv_…`) pasted where a key id (`key_…`), token id (`tok_…`), app slug or
+ * team slug is expected. Refused before any request — never echoed, never put
+ * in a URL — with what to pass instead.
+ */
+import {usageError, type ApikeyError} from '../core/errors.js'
+import {parseKey} from '../core/key-format.js'
+import {PROVISIONING_TOKEN_PREFIX, SESSION_TOKEN_PREFIX, VERIFIER_TOKEN_PREFIX} from '../core/wire.js'
+
+/** What kind of secret a value looks like. */
+export type SecretKind = 'api-key' | 'session-token' | 'provisioning-token' | 'verifier-token'
+
+/** The shape of an API key, anchored (prefix_app_env_ then 36 base62), as {@link KEY_SCAN_PATTERN} without the g flag. */
+const KEY_SHAPE = /^[a-z]{2,8}_[a-z0-9][a-z0-9-]{1,30}[a-z0-9]_(?:dev|test|stage|prod|ci)_[0-9A-Za-z]{36}$/
+/** Looser: prefix_app_env_ followed by anything long (an edited or truncated key is still a key). */
+const KEY_LIKE = /^[a-z]{2,8}_[a-z0-9][a-z0-9-]*_(?:dev|test|stage|prod|ci)_[0-9A-Za-z]{8,}/
+
+/**
+ * Does `value` look like a secret? Returns its kind and a safe description
+ * (the display start for keys, only the prefix for tokens), or undefined.
+ */
+export function secretKind(value: string): {kind: SecretKind; shown: string} | undefined {
+  const v = value.trim()
+  if (v.startsWith(SESSION_TOKEN_PREFIX)) return {kind: 'session-token', shown: `a session token (${SESSION_TOKEN_PREFIX}…)`}
+  if (v.startsWith(PROVISIONING_TOKEN_PREFIX)) return {kind: 'provisioning-token', shown: `a provisioning token (${PROVISIONING_TOKEN_PREFIX}…)`}
+  if (v.startsWith(VERIFIER_TOKEN_PREFIX)) return {kind: 'verifier-token', shown: `a verifier token (${VERIFIER_TOKEN_PREFIX}…)`}
+  if (KEY_SHAPE.test(v) || KEY_LIKE.test(v) || parseKey(v).valid) {
+    const start = parseKey(v).start
+    return {kind: 'api-key', shown: start === undefined ? 'an API key' : `an API key (${start})`}
+  }
+  return undefined
+}
+
+/** What a command expected instead of the secret. */
+export type Expected = 'key id' | 'token id' | 'app slug' | 'team slug'
+
+const EXAMPLE: Record<Expected, string> = {
+  'key id': 'key_ followed by 20 letters and digits',
+  'token id': 'tok_ followed by 20 letters and digits',
+  'app slug': 'e.g. weather-app',
+  'team slug': 'e.g. weather',
+}
+
+/**
+ * Throws a usage error (exit 2) when `value` looks like a secret; the message
+ * names the kind (and for a key its display start), never the value.
+ * @param name - the flag or argument, e.g. `KEY_ID`, `--app`.
+ */
+export function refuseSecret(value: string | undefined, expected: Expected, name: string): void {
+  if (value === undefined) return
+  const found = secretKind(value)
+  if (found === undefined) return
+  throw secretError(found, expected, name)
+}
+
+function secretError(found: {kind: SecretKind; shown: string}, expected: Expected, name: string): ApikeyError {
+  const suggestions: string[] = []
+  if (found.kind === 'api-key') {
+    if (expected === 'key id') suggestions.push('apikey whoami KEY   (shows the key id of a key you have), or apikey keys list --app APP')
+    else suggestions.push('apikey whoami KEY   (shows the app and team of a key you have)')
+  } else if (found.kind === 'provisioning-token') {
+    suggestions.push(expected === 'token id' ? 'apikey tokens list --app APP   (shows token ids, tok_…)' : 'apikey tokens list   (shows each token\'s id and app)')
+  } else if (found.kind === 'session-token') {
+    suggestions.push('apikey status   (shows your session; a session token is never an argument)')
+  } else {
+    suggestions.push('verifier tokens belong in the protected API\'s configuration, never on a command line')
+  }
+  if (expected === 'key id' && found.kind !== 'api-key') suggestions.push('apikey keys list --app APP   (shows key ids, key_…)')
+  if (expected === 'app slug') suggestions.push('apikey apps list   (shows app slugs)')
+  suggestions.push(`this value is a secret: if it was shared or logged, rotate or revoke it`)
+  return usageError(
+    `${name} expects a ${expected} (${EXAMPLE[expected]}), but the value given looks like ${found.shown}; it was not sent anywhere (secrets never go in URLs or ids)`,
+    suggestions,
+    {flag: name, expected, got: found.kind},
+  )
+}
