@@ -8,7 +8,8 @@ import {isValidSlug, SLUG_RULE} from '../core/key-format.js'
 import {isValidEmail} from '../core/validation.js'
 import type {AppView} from '../core/wire.js'
 import type {Deps} from '../lib/deps.js'
-import {signedInApi} from './common.js'
+import {signedInApi, withFlagNames} from './common.js'
+import {refuseSecret} from './secret-args.js'
 
 /** Network options shared by the app commands. */
 export interface AppsNetworkInput {
@@ -80,10 +81,11 @@ export async function transferApp(deps: Deps, input: TransferAppInput): Promise<
   if (input.contact !== undefined && !isValidEmail(input.contact)) throw usageError(`--contact "${input.contact}" is not a valid email address`, [], {flag: '--contact'})
   const {api, server} = await signedInApi(deps, input)
   const before = await api.getApp(input.app)
-  const app = await api.transferApp(input.app, {team: input.toTeam, ...(input.contact === undefined ? {} : {contactEmail: input.contact})})
+  const app = await withFlagNames(api.transferApp(input.app, {team: input.toTeam, ...(input.contact === undefined ? {} : {contactEmail: input.contact})}), {team: '--to-team', contactEmail: '--contact'})
   return {server: server.url, from: before.team.slug, app}
 }
 
 function checkSlug(value: string, name: string): void {
+  refuseSecret(value, name === '--to-team' ? 'team slug' : 'app slug', name)
   if (!isValidSlug(value)) throw usageError(`${name} "${value}" is not a valid slug: ${SLUG_RULE}`, [], {flag: name})
 }

@@ -4,7 +4,7 @@
  */
 import type {AuditEventView} from '../core/wire.js'
 import type {Deps} from '../lib/deps.js'
-import {resolveApp, signedInApi, sinceFlag} from './common.js'
+import {resolveApp, signedInApi, sinceFlag, withFlagNames} from './common.js'
 
 /** Input of {@link listAudit}. */
 export interface AuditInput {
@@ -34,10 +34,13 @@ export async function listAudit(deps: Deps, input: AuditInput): Promise<AuditRes
   const since = input.since === undefined ? undefined : sinceFlag('--since', input.since, deps.now())
   const app = input.app !== undefined || (await deps.project()) !== undefined ? await resolveApp(deps, input.app) : undefined
   const {api, server} = await signedInApi(deps, input)
-  const answer = await api.listAudit({
-    ...(app === undefined ? {} : {app}),
-    ...(since === undefined ? {} : {since}),
-    ...(input.limit === undefined ? {} : {limit: input.limit}),
-  })
+  const answer = await withFlagNames(
+    api.listAudit({
+      ...(app === undefined ? {} : {app}),
+      ...(since === undefined ? {} : {since}),
+      ...(input.limit === undefined ? {} : {limit: input.limit}),
+    }),
+    {since: '--since', limit: '--limit', app: '--app'},
+  )
   return {server: server.url, app: app ?? null, since: since ?? null, events: answer.events}
 }

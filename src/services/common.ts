@@ -4,13 +4,14 @@
  * duration flags (SC-16). No prompting: these commands never sign in on their
  * own; they say what to run.
  */
-import {usageError} from '../core/errors.js'
-import {parseDuration, parseInstant} from '../core/duration.js'
+import {ApikeyError, usageError} from '../core/errors.js'
+import {formatDuration, parseDuration, parseInstant} from '../core/duration.js'
 import {isValidSlug, SLUG_RULE} from '../core/key-format.js'
 import type {ApiClient} from '../lib/api/client.js'
 import type {Deps} from '../lib/deps.js'
 import {currentSession, notSignedIn} from './session.js'
 import {noServerError, resolveServer, type ResolvedServer} from './server-url.js'
+import {refuseSecret} from './secret-args.js'
 
 /** A client with the developer's session, and the server it talks to. */
 export interface SignedInApi {
@@ -36,7 +37,9 @@ export async function signedInApi(deps: Deps, input: {server?: string; timeoutMs
  * @throws ApikeyError `usage` (exit 2) naming `--app` when neither is set or the slug is invalid.
  */
 export async function resolveApp(deps: Deps, flag: string | undefined): Promise<string> {
+  refuseSecret(flag, 'app slug', '--app')
   const app = flag ?? (await deps.project())?.project.app
+  if (flag === undefined) refuseSecret(app, 'app slug', 'apikey.json "app"')
   if (app === undefined) throw usageError('no app given and no apikey.json here', ['pass --app SLUG', 'or run inside a project set up with apikey init'], {flag: '--app'})
   if (!isValidSlug(app)) throw usageError(`--app "${app}" is not a valid app slug: ${SLUG_RULE}`, [], {flag: '--app'})
   return app
@@ -53,7 +56,9 @@ export function durationFlag(flag: string, text: string, options: {allowZero?: b
   try {
     ms = parseDuration(text)
   } catch (error) {
-    throw usageError(`${flag}: ${(error as Error).message}`, [`e.g. ${flag} ${flag === '--grace' ? '24h' : '30d'}`], {flag})
+    // Only offer 0 where 0 is accepted (finding 19).
+    const message = options.allowZero === true ? (error as Error).message : (error as Error).message.replace(/, or 0$/, '')
+    throw usageError(`${flag}: ${message}`, [`e.g. ${flag} ${flag === '--grace' ? '24h' : '30d'}`], {flag})
   }
   if (ms === 0 && options.allowZero !== true) throw usageError(`${flag}: must be longer than 0 (a whole number and a unit s, m, h, d or w, e.g. 30d)`, [], {flag})
   return ms
@@ -66,15 +71,67 @@ export function durationFlag(flag: string, text: string, options: {allowZero?: b
  * @throws ApikeyError `usage` (exit 2) naming the flag and both accepted forms.
  */
 export function sinceFlag(flag: string, text: string, now: number): number {
-  if (/^\d/.test(text.trim()) && !text.includes('T')) return now - durationFlag(flag, text)
+  const forms = 'a duration back from now (a whole number and a unit s, m, h, d or w, e.g. 7d, 24h) or an ISO 8601 instant with an offset (e.g. 2027-06-26T00:00:00Z or 2027-06-26T00:00:00+02:00)'
+  const t = text.trim()
+  if (/^\d+[a-zA-Z]?$/.test(t) || /^-\d/.test(t)) {
+    let ms: number
+    try {
+      ms = parseDuration(t)
+    } catch {
+      throw usageError(`${flag}: "${text}" is not a valid duration; give ${forms}`, [`e.g. ${flag} 7d`], {flag})
+    }
+    if (ms === 0) throw usageError(`${flag}: must be longer than 0; give ${forms}`, [`e.g. ${flag} 7d`], {flag})
+    return now - ms
+  }
   try {
-    return parseInstant(text)
+    return parseInstant(t)
   } catch (error) {
-    throw usageError(`${flag}: ${(error as Error).message}; or give a duration back from now, e.g. 7d`, [], {flag})
+    throw usageError(`${flag}: ${(error as Error).message}; give ${forms}`, [`e.g. ${flag} 7d or ${flag} 2027-06-26T00:00:00+02:00`], {flag})
   }
 }
 
 /** Usage error for a destructive command without a terminal and without `--yes`. */
 export function needsYes(what: string): Error {
   return usageError(`${what} needs confirmation: no interactive terminal (or CI is set), so pass --yes`, [`re-run with --yes`], {flag: '--yes'})
+}
+
+/**
+ * Maps the service's field names in a 400 `validation` problem back to the
+ * flags the user typed (finding 10): `graceMs: …` → `--grace: …`,
+ * `expiresAt: …` → `--expires-in: …`, `invalid body: metadata.branch …` →
+ * `build metadata "branch" …`. Other errors pass through unchanged.
+ *
+ * @param fields - service field → flag, e.g. `{graceMs: '--grace'}`; `metadata.*`
+ *   fields without an entry are named as build metadata.
+ */
+export async function withFlagNames<T>(work: Promise<T>, fields: Record<string, string>): Promise<T> {
+  try {
+    return await work
+  } catch (error) {
+    throw renameFields(error, fields)
+  }
+}
+
+/** The error of {@link withFlagNames}, for callers that catch themselves. */
+export function renameFields(error: unknown, fields: Record<string, string>): unknown {
+  if (!(error instanceof ApikeyError) || error.code !== 'validation') return error
+  const extensions = (error.details['extensions'] ?? {}) as Record<string, unknown>
+  const field = typeof extensions['field'] === 'string' ? extensions['field'] : undefined
+  let message = error.message.replace(/^invalid (?:body|querystring|params|query): /, '')
+  if (field === 'graceMs' && typeof extensions['maxGraceMs'] === 'number' && fields['graceMs'] !== undefined) {
+    message = `${fields['graceMs']}: at most ${formatDuration(extensions['maxGraceMs'])} (this service's maximum), or 0 to end the old key at once`
+  }
+  const names = Object.keys(fields).sort((a, b) => b.length - a.length)
+  for (const name of names) {
+    message = message.replace(new RegExp(`(^|[\\s(;,])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?=[\\s:;,.)]|$)`, 'g'), `$1${fields[name]}`)
+  }
+  message = message.replace(/(^|[\s(;,])metadata\.([A-Za-z]+)/g, '$1build metadata "$2"')
+  const flag = field === undefined ? undefined : (fields[field] ?? (field.startsWith('metadata.') ? 'build metadata' : undefined))
+  return new ApikeyError(message, {
+    code: error.code,
+    exitCode: error.exitCode,
+    suggestions: error.suggestions,
+    details: {...error.details, ...(flag === undefined ? {} : {flag})},
+    cause: error,
+  })
 }

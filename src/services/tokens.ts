@@ -6,7 +6,8 @@
 import {ApikeyError, usageError} from '../core/errors.js'
 import {PROVISIONING_TOKEN_PREFIX, type TokenScope, type TokenView} from '../core/wire.js'
 import type {Deps} from '../lib/deps.js'
-import {durationFlag, needsYes, resolveApp, signedInApi} from './common.js'
+import {durationFlag, needsYes, resolveApp, signedInApi, withFlagNames} from './common.js'
+import {refuseSecret} from './secret-args.js'
 
 /** Input of {@link createToken}. */
 export interface CreateTokenInput {
@@ -34,12 +35,15 @@ export async function createToken(deps: Deps, input: CreateTokenInput): Promise<
   if (input.name !== undefined && (input.name.trim() === '' || input.name.length > 100)) throw usageError('--name must be 1–100 characters', [], {flag: '--name'})
   const app = await resolveApp(deps, input.app)
   const {api, server} = await signedInApi(deps, input)
-  const answer = await api.createToken({
-    app,
-    scope: input.scope,
-    ...(input.name === undefined ? {} : {name: input.name}),
-    ...(expiresInMs === undefined ? {} : {expiresAt: deps.now() + expiresInMs}),
-  })
+  const answer = await withFlagNames(
+    api.createToken({
+      app,
+      scope: input.scope,
+      ...(input.name === undefined ? {} : {name: input.name}),
+      ...(expiresInMs === undefined ? {} : {expiresAt: deps.now() + expiresInMs}),
+    }),
+    {expiresAt: '--expires-in', name: '--name', app: '--app', scope: '--scope'},
+  )
   if (!answer.token.startsWith(PROVISIONING_TOKEN_PREFIX)) throw new ApikeyError('the service answered with something that is not a provisioning token', {code: 'server_error'})
   return {server: server.url, ...answer}
 }
@@ -71,6 +75,7 @@ export interface RevokeTokenResult {
  * @throws ApikeyError `usage` (2) without a terminal and without `--yes`; `cancelled` (3); `not_found` (1).
  */
 export async function revokeToken(deps: Deps, input: {id: string; yes: boolean; server?: string; timeoutMs: number}): Promise<RevokeTokenResult> {
+  refuseSecret(input.id, 'token id', 'TOKEN_ID')
   if (!input.yes && !deps.prompter.interactive) throw needsYes(`revoking token ${input.id}`)
   const {api, server} = await signedInApi(deps, input)
   if (!input.yes) {

@@ -430,7 +430,9 @@ export function problemToError(problem: ProblemDetails, status: number, ctx: Pro
   const text = clean(typeof problem.detail === 'string' && problem.detail ? problem.detail : typeof problem.title === 'string' ? problem.title : `HTTP ${status}`)
   let message = status >= 500 ? `The apikey service at ${server} failed (HTTP ${status}): ${text}` : text
 
-  const serverSuggestions = Array.isArray(problem.suggestions) ? problem.suggestions.filter((s): s is string => typeof s === 'string').map(clean) : []
+  // The service's words may name raw API routes; a CLI user is told the command instead (finding 11).
+  message = cliWords(message)
+  const serverSuggestions = Array.isArray(problem.suggestions) ? problem.suggestions.filter((s): s is string => typeof s === 'string').map(clean).map(cliSuggestion) : []
   const suggestions = [...serverSuggestions]
   const extensions: Record<string, unknown> = {}
   for (const [name, value] of Object.entries(problem)) {
@@ -457,6 +459,21 @@ export function problemToError(problem: ProblemDetails, status: number, ctx: Pro
   }
   if (status >= 500 && suggestions.length === 0) suggestions.push("Try again later; if it persists, tell the service's operators")
   return new ApikeyError(message, {code, suggestions, details})
+}
+
+/** Rewrites mentions of raw API routes in a service message into CLI commands. */
+export function cliWords(text: string): string {
+  return text
+    .replace(/inspect a key with POST \/v1\/keys\/whoami \(apikey whoami\)/g, 'inspect a key with apikey whoami KEY (it shows the key id)')
+    .replace(/POST \/v1\/keys\/whoami(?: \(apikey whoami\))?/g, 'apikey whoami KEY')
+    .replace(/\(POST \/v1\/tokens\)/g, '(apikey tokens create --app APP --scope ci)')
+}
+
+/** Rewrites one service suggestion that names a raw API route (or a bare `apikey whoami` for a key id) into the command to run. */
+export function cliSuggestion(text: string): string {
+  if (text === 'apikey whoami') return 'apikey whoami KEY   (shows the id of a key you have)'
+  if (/POST \/v1\/tokens\b/.test(text)) return "ask a member of the app's team for a new provisioning token: apikey tokens create --app APP --scope ci"
+  return cliWords(text)
 }
 
 /**
