@@ -23,6 +23,7 @@ With --store dotenv|keychain it is written through the same safe writer as apike
     'dotenv-file': Flags.string({description: 'env file for --store dotenv (default: apikey.json "envFile" or .env)'}),
     var: Flags.string({description: 'variable name for --store dotenv (default: apikey.json "variable" or the service default, API_KEY)'}),
     yes: Flags.boolean({char: 'y', description: 'consent to add the env file to .gitignore without asking'}),
+    replace: Flags.boolean({description: 'with --store: replace a different key already stored there (otherwise refused)'}),
     'no-gitignore': Flags.boolean({description: 'never edit .gitignore; refuse if the env file is not ignored'}),
   }
 
@@ -37,6 +38,7 @@ With --store dotenv|keychain it is written through the same safe writer as apike
       ...(flags['dotenv-file'] === undefined ? {} : {envFile: flags['dotenv-file']}),
       ...(flags.var === undefined ? {} : {variable: flags.var}),
       yes: flags.yes,
+      replace: flags.replace,
       noGitignore: flags['no-gitignore'],
       ...(flags.server === undefined ? {} : {server: flags.server}),
       timeoutMs: flags.timeout * 1000,

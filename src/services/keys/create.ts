@@ -5,12 +5,12 @@
  */
 import {resolve} from 'node:path'
 import {usageError} from '../../core/errors.js'
-import {isKeyEnvironment, KEY_ENVIRONMENTS, type KeyEnvironment} from '../../core/key-format.js'
+import {isKeyEnvironment, KEY_ENVIRONMENTS, parseKey, type KeyEnvironment} from '../../core/key-format.js'
 import type {KeyKind, KeyMetadata} from '../../core/wire.js'
 import type {Deps} from '../../lib/deps.js'
 import {VARIABLE_PATTERN, type KeyStore} from '../../lib/project-file.js'
-import {durationFlag, resolveApp, signedInApi} from '../common.js'
-import {prepareKeyStore, unstoredKeyError, writeKeyToStore, type StoredKey} from '../store-key.js'
+import {durationFlag, resolveApp, signedInApi, withFlagNames} from '../common.js'
+import {prepareKeyStore, unstoredKeyError, writeKeyToStore, type PreparedStore, type StoredKey} from '../store-key.js'
 
 /** Input of {@link createKey} (the flags of `apikey keys create`). */
 export interface CreateKeyInput {
@@ -24,6 +24,8 @@ export interface CreateKeyInput {
   variable?: string
   /** Consent to add the env file to `.gitignore`. */
   yes: boolean
+  /** `--replace`: overwrite a different key already stored at the target. */
+  replace?: boolean
   noGitignore: boolean
   server?: string
   timeoutMs: number
@@ -84,14 +86,43 @@ export async function createKey(deps: Deps, input: CreateKeyInput): Promise<Crea
           return prepareKeyStore(deps, {store: input.store!, envPath, variable, serverHost: server.host, app, env}, {mayEditGitignore: mayEdit, allowGitignoreEdit: !input.noGitignore}, warnings)
         })()
 
+  if (prepared !== undefined) {
+    // Never overwrite a different stored key silently (trial finding 2).
+    const existing = await storedValue(deps, prepared)
+    if (existing !== undefined) {
+      const where = prepared.store === 'dotenv' ? `${prepared.variable} in ${prepared.path}` : `the keychain entry (service ${prepared.service}, account ${prepared.account})`
+      const start = parseKey(existing).start ?? 'a value that is not a valid key'
+      if (input.replace !== true) {
+        throw usageError(`${where} already holds a key (${start}); it was not replaced and no key was issued`, [
+          'pass --replace to replace it (the old key keeps working until it expires or is revoked)',
+          prepared.store === 'dotenv' ? 'or store the new key elsewhere: --dotenv-file PATH or --var NAME' : 'or print the new key instead: leave out --store',
+        ], {flag: '--replace', stored: start})
+      }
+      let oldId: string | undefined
+      try {
+        oldId = (await api.whoamiKey(existing)).key.id
+      } catch {
+        // Not a key this service knows (or not valid any more): name it by its start only.
+      }
+      warnings.push(`replaced the key ${start}${oldId === undefined ? '' : ` (${oldId})`} in ${where}; it keeps working until it expires${oldId === undefined ? '' : ` or you revoke it: apikey keys revoke ${oldId}`}`)
+    }
+    const projectEnv = project?.project.env
+    if (projectEnv !== undefined && projectEnv !== env) {
+      warnings.push(`the new key is a ${env} key but apikey.json "env" is ${projectEnv}: commands that read the project's key (whoami, run) will use this ${env} key from now on`)
+    }
+  }
+
   const metadata: KeyMetadata = env === 'dev' ? {hostname: deps.hostname} : {}
-  const issued = await api.createKey(app, {
-    env,
-    kind: kindForEnv(env),
-    ...(input.name === undefined ? {} : {name: input.name}),
-    ...(expiresInMs === undefined ? {} : {expiresAt: deps.now() + expiresInMs}),
-    metadata,
-  })
+  const issued = await withFlagNames(
+    api.createKey(app, {
+      env,
+      kind: kindForEnv(env),
+      ...(input.name === undefined ? {} : {name: input.name}),
+      ...(expiresInMs === undefined ? {} : {expiresAt: deps.now() + expiresInMs}),
+      metadata,
+    }),
+    {expiresAt: '--expires-in', name: '--name', env: '--env'},
+  )
   let stored: StoredKey | null = null
   if (prepared !== undefined) {
     try {
@@ -114,4 +145,16 @@ export async function createKey(deps: Deps, input: CreateKeyInput): Promise<Crea
     ...(stored === null ? {key: issued.key} : {}),
     warnings,
   }
+}
+
+/** The value already stored at a prepared target, or undefined when there is none. */
+async function storedValue(deps: Deps, prepared: PreparedStore): Promise<string | undefined> {
+  if (prepared.store === 'dotenv') {
+    const {readDotenvVariable} = await import('../../lib/dotenv/index.js')
+    const value = await readDotenvVariable(prepared.path, prepared.variable)
+    return value === undefined || value === '' ? undefined : value
+  }
+  const keychain = await deps.keychain()
+  const value = await keychain.get(prepared.service, prepared.account)
+  return value === null || value === '' ? undefined : value
 }
