@@ -13,8 +13,9 @@ import {parseKey} from '../../core/key-format.js'
 import {DEFAULT_KEY_ENV_VAR, type AppView, type KeyRotation, type KeyView} from '../../core/wire.js'
 import type {Deps} from '../../lib/deps.js'
 import {isoTime} from '../../lib/render.js'
-import {durationFlag, signedInApi} from '../common.js'
+import {durationFlag, signedInApi, withFlagNames} from '../common.js'
 import {keychainEntry} from '../key-sources.js'
+import {refuseSecret} from '../secret-args.js'
 import {prepareKeyStore, writeKeyToStore, type PreparedStore, type StoredKey} from '../store-key.js'
 
 /** Input of {@link rotateKey}. */
@@ -38,6 +39,8 @@ export interface RotateKeyResult {
   newKey: KeyView
   /** Local copies of the old key that now hold the new key. */
   updated: StoredKey[]
+  /** Local copies of the old key that were found but could not be (safely) updated: where they are. */
+  notUpdated: string[]
   /** The new key itself — present only when no local copy was updated (shown this once). */
   key?: string
   warnings: string[]
@@ -54,11 +57,13 @@ interface LocalCopy {
  *   `not_found` (1) for an unknown id; `forbidden` (1) naming the owning team.
  */
 export async function rotateKey(deps: Deps, input: RotateKeyInput): Promise<RotateKeyResult> {
+  refuseSecret(input.id, 'key id', 'KEY_ID')
   const graceMs = input.grace === undefined ? undefined : durationFlag('--grace', input.grace, {allowZero: true})
   const {api, server} = await signedInApi(deps, input)
   const before = await api.getKey(input.id)
   const warnings: string[] = []
-  const copies = await findLocalCopies(deps, before.key, before.app, server.host, warnings, input.yes)
+  const notUpdated: string[] = []
+  const copies = await findLocalCopies(deps, before.key, before.app, server.host, warnings, input.yes, notUpdated)
   // A copy is identified by its display start, then confirmed by the service (the key authenticates itself).
   const confirmed: LocalCopy[] = []
   for (const copy of copies) {
@@ -70,7 +75,7 @@ export async function rotateKey(deps: Deps, input: RotateKeyInput): Promise<Rota
     }
   }
 
-  const answer = await api.rotateKey(input.id, graceMs === undefined ? {} : {graceMs})
+  const answer = await withFlagNames(api.rotateKey(input.id, graceMs === undefined ? {} : {graceMs}), {graceMs: '--grace'})
   const updated: StoredKey[] = []
   for (const copy of confirmed) {
     try {
@@ -78,6 +83,7 @@ export async function rotateKey(deps: Deps, input: RotateKeyInput): Promise<Rota
     } catch (error) {
       const where = copy.prepared.store === 'dotenv' ? copy.prepared.path : `the keychain (${copy.prepared.service} ${copy.prepared.account})`
       warnings.push(`could not update ${where}: ${(error as Error).message}`)
+      notUpdated.push(where)
     }
   }
   const project = await deps.project()
@@ -93,6 +99,7 @@ export async function rotateKey(deps: Deps, input: RotateKeyInput): Promise<Rota
     oldKey: answer.oldKey,
     newKey,
     updated,
+    notUpdated,
     ...(updated.length === 0 ? {key: secret} : {}),
     warnings,
   }
@@ -109,6 +116,7 @@ async function findLocalCopies(
   serverHost: string,
   warnings: string[],
   yes: boolean,
+  notUpdated: string[],
 ): Promise<Array<{key: string; prepared: PreparedStore}>> {
   const project = await deps.project()
   if (project === undefined || project.project.app !== app.slug) return []
@@ -129,6 +137,7 @@ async function findLocalCopies(
     } catch (error) {
       if (!(error instanceof ApikeyError)) throw error
       warnings.push(`${envPath} holds the old key but is not safe to write (${error.message}); the new key is printed instead`)
+      notUpdated.push(envPath)
     }
   }
   const entry = keychainEntry(serverHost, app.slug, key.env)
