@@ -58,7 +58,7 @@ export abstract class ApikeyCommand<TResult> extends Command {
       return await super.parse(options, argv)
     } catch (error) {
       if (error instanceof ApikeyError) throw error
-      throw new ApikeyError(stripAnsi((error as Error).message), {code: 'usage', exitCode: ExitCode.Usage, suggestions: [`see: apikey ${this.id ?? 'COMMAND'} --help`]})
+      throw new ApikeyError(stripAnsi((error as Error).message), {code: 'usage', exitCode: ExitCode.Usage, suggestions: [`see: apikey ${commandWords(this.id)} --help`]})
     }
   }
 
@@ -114,6 +114,11 @@ export function toApikeyError(err: unknown): ApikeyError {
     cause: err,
     suggestions: ['re-run with --debug and report it with the output'],
   })
+}
+
+/** A command id as typed: `ci:key` → `ci key` (the topic separator is a space). */
+export function commandWords(id: string | undefined): string {
+  return id === undefined || id === '' ? 'COMMAND' : id.replaceAll(':', ' ')
 }
 
 function stripAnsi(text: string): string {

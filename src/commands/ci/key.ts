@@ -25,7 +25,7 @@ The key (env ci, kind ci) carries the build's metadata, detected from the CI pro
     output: Flags.option({options: CI_OUTPUTS, description: 'where the key goes'})(),
     raw: Flags.boolean({description: 'print only the bare key on stdout'}),
     'dotenv-file': Flags.string({description: 'env file for --output dotenv (default: apikey.json "envFile" or .env)'}),
-    var: Flags.string({description: 'variable name (default: apikey.json "variable" or the service default, API_KEY)'}),
+    var: Flags.string({description: 'variable name (default: apikey.json "variable" or the service default, API_KEY); not PATH, NODE_OPTIONS, LD_PRELOAD, LD_LIBRARY_PATH, HOME, SHELL, nor GITHUB_*, RUNNER_*, CI_*'}),
     version: Flags.string({description: 'version of the build (default: package.json "version")'}),
     name: Flags.string({description: 'name of the key (default: provider, build number and commit)'}),
     'expires-in': Flags.string({description: 'lifetime, e.g. 2h (default: the service default for ci keys, 7d)'}),
@@ -54,6 +54,10 @@ The key (env ci, kind ci) carries the build's metadata, detected from the CI pro
       const masks = maskCommands(secret).map((l) => `${l}\n`).join('')
       if (this.jsonEnabled()) process.stderr.write(masks)
       else process.stdout.write(masks)
+    }
+    // Under GitHub Actions the key is masked whatever the output: a raw or JSON key in a log would otherwise show (finding 22).
+    if ((o.type === 'raw' || o.type === 'json') && this.deps.env.GITHUB_ACTIONS === 'true') {
+      process.stderr.write(maskCommands(secret).map((l) => `${l}\n`).join(''))
     }
     if (o.type === 'raw' && !this.jsonEnabled()) process.stdout.write(`${secret}\n`)
     if (o.type === 'json' && !this.jsonEnabled()) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)

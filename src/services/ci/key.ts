@@ -9,15 +9,16 @@
  * `$GITHUB_ENV`, a gitignored `.env`, JSON on stdout, or the bare key.
  */
 import {randomBytes} from 'node:crypto'
-import {appendFile, readFile} from 'node:fs/promises'
-import {resolve} from 'node:path'
+import {access, appendFile, constants, readFile, stat} from 'node:fs/promises'
+import {dirname, resolve} from 'node:path'
 import {ApikeyError, usageError} from '../../core/errors.js'
 import type {KeyEnvironment} from '../../core/key-format.js'
 import type {KeyKind, KeyMetadata} from '../../core/wire.js'
 import {maskSecret} from '../../lib/api/redact.js'
 import type {Deps} from '../../lib/deps.js'
 import {VARIABLE_PATTERN} from '../../lib/project-file.js'
-import {durationFlag, resolveApp} from '../common.js'
+import {durationFlag, resolveApp, withFlagNames} from '../common.js'
+import {isoTime} from '../../lib/render.js'
 import {noServerError, resolveServer} from '../server-url.js'
 import {prepareKeyStore, unstoredKeyError, writeKeyToStore, type StoredKey} from '../store-key.js'
 import {detectBuildMetadata, type MetadataSource} from './metadata.js'
@@ -70,6 +71,77 @@ export interface CiKeyResult {
   warnings: string[]
 }
 
+/** Longest build metadata value the service stores, in characters. */
+export const MAX_METADATA_LENGTH = 500
+
+/** Variables `--var` may not name: they change how programs, the shell or the CI runner behave (finding 22). */
+export const DANGEROUS_VARIABLES = ['PATH', 'NODE_OPTIONS', 'LD_PRELOAD', 'LD_LIBRARY_PATH', 'HOME', 'SHELL'] as const
+/** Prefixes of variables owned by CI runners. */
+export const DANGEROUS_VARIABLE_PREFIXES = ['GITHUB_', 'RUNNER_', 'CI_'] as const
+/** The rule, in words, for messages. */
+export const VARIABLE_RULE = `not one of ${DANGEROUS_VARIABLES.join(', ')} and not starting with ${DANGEROUS_VARIABLE_PREFIXES.join(', ')} (they would change how later steps or the runner behave)`
+
+/** Refuses a variable name that would hijack later steps (e.g. PATH, NODE_OPTIONS, GITHUB_*). @throws ApikeyError `usage` naming the flag and the rule. */
+export function refuseDangerousVariable(name: string, flag: string): void {
+  const upper = name.toUpperCase()
+  if ((DANGEROUS_VARIABLES as readonly string[]).includes(upper) || DANGEROUS_VARIABLE_PREFIXES.some((p) => upper.startsWith(p))) {
+    throw usageError(`${flag} "${name}" cannot hold the key: the variable must be ${VARIABLE_RULE}`, [`e.g. ${flag === '--var' ? '--var API_KEY' : '"variable": "API_KEY"'}`], {flag})
+  }
+}
+
+/**
+ * Checks, before a key is issued, that `$GITHUB_ENV` can be appended to: its
+ * directory exists and the file is writable (or can be created there).
+ * @throws ApikeyError `usage` (exit 2) naming $GITHUB_ENV and the reason.
+ */
+export async function preflightGithubEnv(file: string): Promise<void> {
+  const refuse = (why: string): never => {
+    throw usageError(`--output github-env: $GITHUB_ENV (${file}) ${why}; no key was issued`, ['run this as a step of a GitHub Actions job (the runner sets GITHUB_ENV to a writable file)', 'elsewhere use --output dotenv, --output json or --raw'], {flag: '--output', envVar: 'GITHUB_ENV'})
+  }
+  const info = await stat(file).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : refuse(`cannot be examined (${error.code ?? error.message})`)))
+  if (info !== undefined) {
+    if (!info.isFile()) refuse('is not a regular file')
+    await access(file, constants.W_OK).catch((error: NodeJS.ErrnoException) => refuse(`is not writable (${error.code ?? error.message})`))
+    return
+  }
+  const dir = dirname(file)
+  const dirInfo = await stat(dir).catch(() => undefined)
+  if (dirInfo === undefined || !dirInfo.isDirectory()) refuse(`cannot be created: its directory ${dir} does not exist`)
+  await access(dir, constants.W_OK).catch((error: NodeJS.ErrnoException) => refuse(`cannot be created: its directory ${dir} is not writable (${error.code ?? error.message})`))
+}
+
+/** `ci key` has no `--store`: suggestions of the shared .env writer that say `--store keychain` are replaced (finding 11). */
+function stripStoreSuggestions(error: unknown): unknown {
+  if (!(error instanceof ApikeyError) || !error.suggestions.some((s) => s.includes('--store'))) return error
+  const suggestions = error.suggestions.filter((s) => !s.includes('--store'))
+  suggestions.push('or keep the key off disk: --output github-env (GitHub Actions), or export API_KEY="$(npx --no apikey ci key --raw)"')
+  return new ApikeyError(error.message, {code: error.code, exitCode: error.exitCode, suggestions, details: error.details, cause: error})
+}
+
+async function withoutStoreSuggestions<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work
+  } catch (error) {
+    throw stripStoreSuggestions(error)
+  }
+}
+
+/**
+ * The service's suggestions for a rejected provisioning token name raw API
+ * routes (`POST /v1/tokens`); the CLI names the command (finding 11).
+ */
+async function withProvisioningSuggestions<T>(work: Promise<T>, app: string): Promise<T> {
+  try {
+    return await work
+  } catch (error) {
+    if (!(error instanceof ApikeyError) || !error.suggestions.some((s) => /\/v1\/|tokens create --app APP/.test(s))) throw error
+    const suggestions = error.suggestions.map((s) =>
+      /POST \/v1\/tokens|tokens create --app APP/.test(s) ? `ask a member of the app's team for a new provisioning token: apikey tokens create --app ${app} --scope ci` : s,
+    )
+    throw new ApikeyError(error.message, {code: error.code, exitCode: error.exitCode, suggestions, details: error.details, cause: error})
+  }
+}
+
 /**
  * `::add-mask::` workflow commands for a secret, one per line of it (GitHub
  * masks per line; FC-32). Empty lines are skipped.
@@ -113,11 +185,14 @@ export async function ciKey(deps: Deps, input: CiKeyInput): Promise<{result: CiK
   }
   const output: CiOutput = input.raw ? 'raw' : input.output!
   if (input.variable !== undefined && !VARIABLE_PATTERN.test(input.variable)) throw usageError(`--var "${input.variable}" is not a valid environment variable name`, [], {flag: '--var'})
+  if (input.variable !== undefined) refuseDangerousVariable(input.variable, '--var')
   const expiresInMs = input.expiresIn === undefined ? undefined : durationFlag('--expires-in', input.expiresIn)
   const githubEnv = deps.env.GITHUB_ENV
   if (output === 'github-env' && (githubEnv === undefined || githubEnv === '')) {
     throw usageError('--output github-env appends to the file named by $GITHUB_ENV, which is not set (it is set in GitHub Actions steps)', ['outside GitHub Actions use --output dotenv or --output json'], {flag: '--output'})
   }
+  // The destination is checked before a key is issued (finding 6).
+  if (output === 'github-env') await preflightGithubEnv(resolve(deps.cwd, githubEnv!))
   const token = deps.env.APIKEY_TOKEN
   if (token === undefined || token === '') {
     throw new ApikeyError('APIKEY_TOKEN is not set: apikey ci key needs an app-scoped provisioning token', {
@@ -130,6 +205,7 @@ export async function ciKey(deps: Deps, input: CiKeyInput): Promise<{result: CiK
   const server = resolveServer(input.server, deps.env, project, {})
   if (server === undefined) throw usageError('no key service URL: pass --server or set APIKEY_SERVER (or commit apikey.json)', [], {flag: '--server'})
   const app = await resolveApp(deps, input.app)
+  if (input.variable === undefined && project?.project.variable !== undefined) refuseDangerousVariable(project.project.variable, 'apikey.json "variable"')
   deps.debug(`ci: server ${server.url} (from ${server.source}), app ${app}, token from APIKEY_TOKEN (${maskSecret(token)})`)
 
   // 2. Build metadata.
@@ -144,16 +220,23 @@ export async function ciKey(deps: Deps, input: CiKeyInput): Promise<{result: CiK
     }
   }
   const detected = await detectBuildMetadata({env: deps.env, cwd: project?.dir ?? deps.cwd, ci: {id: ciInfo.id, name: ciInfo.name}, git, ...(input.version === undefined ? {} : {version: input.version})})
+  const warnings: string[] = []
+  // Over-long values (a huge branch name, a generated version) are cut, not fatal to the job (finding 10).
+  for (const [field, value] of Object.entries(detected.metadata) as Array<[keyof KeyMetadata, string | undefined]>) {
+    if (value !== undefined && value.length > MAX_METADATA_LENGTH) {
+      detected.metadata[field] = `${value.slice(0, MAX_METADATA_LENGTH - 1)}…`
+      warnings.push(`build metadata "${field}" is ${value.length} characters long; the service keeps at most ${MAX_METADATA_LENGTH}: it was shortened`)
+    }
+  }
   deps.debug(`ci: metadata ${JSON.stringify(detected.metadata)}`)
 
   const api = await deps.api({server: server.url, token, timeoutMs: input.timeoutMs})
   const variable = input.variable ?? project?.project.variable ?? (output === 'github-env' || output === 'dotenv' ? (await api.meta()).keyEnvVar : 'API_KEY')
-  const warnings: string[] = []
 
   // 3. Check the destination before issuing.
   const prepared =
     output === 'dotenv'
-      ? await prepareKeyStore(
+      ? await withoutStoreSuggestions(prepareKeyStore(
           deps,
           {
             store: 'dotenv',
@@ -165,19 +248,25 @@ export async function ciKey(deps: Deps, input: CiKeyInput): Promise<{result: CiK
           },
           {mayEditGitignore: input.yes, allowGitignoreEdit: true},
           warnings,
-        )
+        ))
       : undefined
 
   // 4. Issue.
   const m = detected.metadata
   const name = input.name ?? `${m.ciProvider ?? 'ci'}${m.build ? ` #${m.build}` : ''}${m.commit ? ` @${m.commit.slice(0, 12)}` : ''}`.slice(0, 100)
-  const issued = await api.createKey(app, {
-    env: 'ci',
-    kind: 'ci',
-    name,
-    metadata: m,
-    ...(expiresInMs === undefined ? {} : {expiresAt: deps.now() + expiresInMs}),
-  })
+  const issued = await withFlagNames(
+    withProvisioningSuggestions(
+      api.createKey(app, {
+        env: 'ci',
+        kind: 'ci',
+        name,
+        metadata: m,
+        ...(expiresInMs === undefined ? {} : {expiresAt: deps.now() + expiresInMs}),
+      }),
+      app,
+    ),
+    {expiresAt: '--expires-in', name: '--name', 'metadata.version': '--version'},
+  )
 
   // 5. Deliver.
   let delivered: CiKeyResult['output']
@@ -192,7 +281,13 @@ export async function ciKey(deps: Deps, input: CiKeyInput): Promise<{result: CiK
       delivered = {type: 'dotenv', stored: await writeKeyToStore(deps, prepared!, issued.key)}
     } else delivered = {type: output}
   } catch (error) {
-    throw unstoredKeyError(issued, error, 'fix the cause and run the job again (the undelivered key expires on its own)')
+    // A provisioning token can only issue keys (not revoke them): say when the undelivered key stops working.
+    const stripped = stripStoreSuggestions(error)
+    throw unstoredKeyError(
+      issued,
+      stripped,
+      `fix the cause and run the job again; the undelivered key ${issued.id} cannot be revoked with a provisioning token and expires on its own at ${isoTime(issued.expiresAt)} (a member of the app's team can revoke it sooner: apikey keys revoke ${issued.id} --yes)`,
+    )
   }
   const result: CiKeyResult = {
     server: server.url,

@@ -98,16 +98,29 @@ const PROVIDERS: Record<string, Reader> = {
   },
 }
 
-/** Removes credentials (user info) from a repository URL; scp-like `git@host:org/repo` is kept. */
+/**
+ * Removes credentials from a URL: user info, and the values of query
+ * parameters named like credentials (`token`, `access_token`, `password`, …);
+ * scp-like `git@host:org/repo` is kept.
+ */
 export function stripCredentials(url: string): string {
   try {
     const parsed = new URL(url)
-    if (parsed.username === '' && parsed.password === '') return url
-    parsed.username = ''
-    parsed.password = ''
-    return parsed.href
+    let changed = false
+    if (parsed.username !== '' || parsed.password !== '') {
+      parsed.username = ''
+      parsed.password = ''
+      changed = true
+    }
+    for (const name of [...parsed.searchParams.keys()]) {
+      if (/^(?:token|access_token|private_token|job_token|password|passwd|secret|key|api_key|apikey|sig|signature|code|auth)$/i.test(name)) {
+        parsed.searchParams.delete(name)
+        changed = true
+      }
+    }
+    return changed ? parsed.href : url
   } catch {
-    return url
+    return url.replace(/\/\/[^/@\s]*@/, '//')
   }
 }
 
@@ -140,7 +153,8 @@ export async function detectBuildMetadata(options: DetectOptions): Promise<Detec
   const reader = options.ci.id === null ? undefined : PROVIDERS[options.ci.id]
   if (reader) {
     for (const [field, value] of Object.entries(reader(options.env)) as Array<[keyof KeyMetadata, string | undefined]>) {
-      set(field, field === 'repository' && value !== undefined ? stripCredentials(value) : value, 'ci')
+      // Any URL-valued field (repository, buildUrl, …) loses its credentials (finding 7).
+      set(field, value !== undefined && /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? stripCredentials(value) : value, 'ci')
     }
   }
   if (metadata.commit === undefined) set('commit', await options.git(['rev-parse', 'HEAD']), 'git')
