@@ -11,7 +11,7 @@ export interface RunResult {
 export default class Run extends ApikeyCommand<RunResult> {
   static override summary = 'Run a command with the API key in its environment; nothing is written to disk.'
   static override description = `The key is looked up in order: --key, the environment variable (API_KEY or apikey.json "variable"), the project's .env, the OS keychain — and put in the command's environment variable.
-stdin, stdout and stderr are the command's; SIGINT, SIGTERM and SIGHUP are passed on. The exit status is the command's (128+N when it is killed by signal N; 127 when it is not found; 126 when it cannot be run). No key anywhere: exit 4.`
+stdin, stdout and stderr are the command's; SIGTERM and SIGHUP are passed on, and SIGINT too unless stdin is a terminal (Ctrl+C on a terminal already reaches the command, which runs in the same process group: it gets it exactly once). The exit status is the command's (128+N when it is killed by signal N; 127 when it is not found; 126 when it cannot be run). No key anywhere: exit 4.`
   static override examples = ['<%= config.bin %> run -- npm start', '<%= config.bin %> run --var WEATHER_API_KEY -- python app.py --port 8080']
   static override strict = false
   static override enableJsonFlag = false

@@ -4,19 +4,22 @@
  *
  * The key is resolved in the documented order (`--key` → environment variable
  * → the project's `.env` → the OS keychain); the child inherits stdin, stdout
- * and stderr; SIGINT, SIGTERM and SIGHUP are forwarded; the exit status is
+ * and stderr; SIGTERM and SIGHUP are forwarded, SIGINT too unless stdin is a
+ * terminal (then Ctrl+C already reached the child, which shares our process group); the exit status is
  * the child's, `128 + n` when it was killed by signal n, 127 when the command
  * is not found and 126 when it cannot be executed — as a POSIX shell does.
  */
 import {spawn} from 'node:child_process'
+import {readFile} from 'node:fs/promises'
+import {resolve as resolvePath} from 'node:path'
 import {constants} from 'node:os'
 import {ApikeyError, usageError} from '../core/errors.js'
-import {parseKey} from '../core/key-format.js'
+import {KEY_SCAN_PATTERN, parseKey} from '../core/key-format.js'
 import {DEFAULT_KEY_ENV_VAR} from '../core/wire.js'
 import type {Deps} from '../lib/deps.js'
 import type {Env} from '../lib/io.js'
 import {VARIABLE_PATTERN} from '../lib/project-file.js'
-import {locateKey, type KeySourceName} from './key-sources.js'
+import {locateKey, type KeySourceName, type KeySourceReport} from './key-sources.js'
 import {resolveServer} from './server-url.js'
 
 /** Signals passed on to the child. */
@@ -60,14 +63,19 @@ export async function prepareRun(deps: Deps, input: RunInput): Promise<PreparedR
     ...(input.envFile === undefined ? {} : {envFile: input.envFile}),
     variable,
     ...(server === undefined ? {} : {serverHost: server.host}),
-    firstOnly: true,
+    // Like whoami: look at every source, so a key that shadows a different stored key is reported (finding 9).
+    firstOnly: input.key !== undefined,
   })
   if (location.chosen === undefined) {
-    throw new ApikeyError(`no API key found for ${variable}: not given with --key, not in the environment, not in .env, not in the keychain`, {
+    const envFilePath = input.envFile !== undefined ? resolvePath(deps.cwd, input.envFile) : project !== undefined ? resolvePath(project.dir, project.project.envFile) : resolvePath(deps.cwd, '.env')
+    const searched = await describeSearch(envFilePath, variable, location.sources)
+    const suggestions = ['apikey init   (get your own key for this project)', `or set ${variable} in the environment`]
+    if (searched.otherVariables.length > 0) suggestions.unshift(`use that one: apikey run --var ${searched.otherVariables[0]} -- …   (or rename it to ${variable} in ${envFilePath})`)
+    throw new ApikeyError(`no API key found for ${variable}: ${searched.text}`, {
       code: 'not_found',
       exitCode: 4,
-      suggestions: ['apikey init   (get your own key for this project)', `or set ${variable} in the environment`],
-      details: {sources: location.sources},
+      suggestions,
+      details: {sources: location.sources, variable, envFile: envFilePath, ...(searched.otherVariables.length > 0 ? {otherVariables: searched.otherVariables} : {})},
     })
   }
   const warnings = [...location.warnings]
@@ -83,6 +91,38 @@ export async function prepareRun(deps: Deps, input: RunInput): Promise<PreparedR
   }
 }
 
+/**
+ * Says where `apikey run` looked for a key and why each place had none: the
+ * flag, the environment variable, the env file (missing, or holding keys only
+ * under other variable names), the keychain (finding 20).
+ */
+async function describeSearch(envFilePath: string, variable: string, sources: KeySourceReport[]): Promise<{text: string; otherVariables: string[]}> {
+  const parts = ['no --key given', `${variable} is not set in the environment`]
+  let otherVariables: string[] = []
+  let content: string | undefined
+  try {
+    content = await readFile(envFilePath, 'utf8')
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    parts.push(code === 'ENOENT' ? `${envFilePath} does not exist` : `${envFilePath} could not be read (${code ?? (error as Error).message})`)
+  }
+  if (content !== undefined) {
+    const {parse} = await import('dotenv')
+    const values = parse(content)
+    otherVariables = Object.entries(values)
+      .filter(([name, value]) => name !== variable && new RegExp(`^${KEY_SCAN_PATTERN.source}$`).test(value.trim()))
+      .map(([name]) => name)
+    parts.push(
+      otherVariables.length > 0
+        ? `${envFilePath} has no ${variable}, but holds a key under ${otherVariables.join(', ')}`
+        : `${envFilePath} has no ${variable}`,
+    )
+  }
+  const keychain = sources.find((s) => s.source === 'keychain')
+  if (keychain !== undefined) parts.push(keychain.state === 'empty' ? `nothing in the ${keychain.location}` : `${keychain.location}: ${keychain.reason ?? keychain.state}`)
+  return {text: parts.join('; '), otherVariables}
+}
+
 /** Outcome of {@link runChild}. */
 export interface ChildOutcome {
   /** The exit status to use: the child's, 128+n for signal n, 127 not found, 126 not executable. */
@@ -94,14 +134,28 @@ export interface ChildOutcome {
 }
 
 /**
- * Starts the child with inherited stdio and forwards {@link FORWARDED_SIGNALS}
- * until it exits. Never throws for a child that fails: the outcome says how.
+ * Should a signal we received be passed on to the child? SIGTERM and SIGHUP
+ * always. SIGINT only when stdin is not a terminal: on a terminal, Ctrl+C is
+ * sent by the terminal to the whole foreground process group — the child
+ * (spawned in our group) has already received it, and forwarding it again
+ * would deliver it twice (trial finding 4).
  */
-export function runChild(prepared: PreparedRun): Promise<ChildOutcome> {
+export function shouldForward(signal: NodeJS.Signals, stdinIsTTY: boolean): boolean {
+  return signal !== 'SIGINT' || !stdinIsTTY
+}
+
+/**
+ * Starts the child with inherited stdio and forwards {@link FORWARDED_SIGNALS}
+ * until it exits (SIGINT only when stdin is not a terminal, see
+ * {@link shouldForward}); we never die of them ourselves while the child runs.
+ * Never throws for a child that fails: the outcome says how.
+ */
+export function runChild(prepared: PreparedRun, options: {stdinIsTTY: boolean} = {stdinIsTTY: Boolean(process.stdin.isTTY)}): Promise<ChildOutcome> {
   return new Promise((resolve) => {
     const env = Object.fromEntries(Object.entries(prepared.env).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv
     const child = spawn(prepared.file, prepared.args, {stdio: 'inherit', env, shell: false})
     const forward = (signal: NodeJS.Signals) => () => {
+      if (!shouldForward(signal, options.stdinIsTTY)) return
       if (child.exitCode === null && child.signalCode === null) child.kill(signal)
     }
     const handlers = FORWARDED_SIGNALS.map((signal) => [signal, forward(signal)] as const)

@@ -10,6 +10,7 @@ import {describe, expect, it} from 'vitest'
 import {checksumOf} from '../../src/core/key-format.js'
 import {BIN, cliEnv, runCli} from '../helpers/cli.js'
 import {makeRepo} from '../helpers/git.js'
+import {havePty, runPty} from '../helpers/pty.js'
 
 const body = 'ak_weather-app_dev_' + 'R'.repeat(30)
 const KEY = body + checksumOf(body)
@@ -92,5 +93,64 @@ describe('apikey run', () => {
     expect(hup.code).toBe(128 + 1)
     const int = await run('process.on("SIGINT", () => process.exit(130)); console.log("ready"); setInterval(() => {}, 1000)', 'SIGINT')
     expect(int.code).toBe(130)
+  })
+
+  it('trial finding 4: Ctrl+C on a terminal reaches the child exactly once (SIGINT is not forwarded again when stdin is a terminal)', async (ctx) => {
+    if (!(await havePty())) ctx.skip()
+    const repo = await makeRepo('run-ctrl-c')
+    const env = await cliEnv({API_KEY: KEY})
+    // The child counts SIGINTs for a while after the first, then reports and exits.
+    const script = 'let n = 0; process.on("SIGINT", () => { if (n++ === 0) setTimeout(() => { console.log("sigints=" + n); process.exit(0) }, 800) }); console.log("ready"); setInterval(() => {}, 1000)'
+    // "\x03" typed on the terminal: the line discipline sends SIGINT to the whole foreground process group.
+    const r = await runPty(['run', '--', NODE, '-e', script], {cwd: repo, env, steps: [{waitFor: /ready/, send: '\x03'}], killAfterMs: 20_000})
+    // Before the fix the child counted 2 (the terminal's, then ours). (`script`'s /bin/sh may itself die of the
+    // Ctrl+C, so its exit status is not checked here.)
+    expect(r.output).toMatch(/sigints=1\b/)
+  })
+
+  it('trial finding 4: without a terminal, a SIGINT sent to apikey alone is still forwarded (once)', async () => {
+    const repo = await makeRepo('run-int-pipe')
+    const env = await cliEnv({API_KEY: KEY})
+    const script = 'let n = 0; process.on("SIGINT", () => { if (n++ === 0) setTimeout(() => { console.log("sigints=" + n); process.exit(0) }, 800) }); console.log("ready"); setInterval(() => {}, 1000)'
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn(NODE, [BIN, 'run', '--', NODE, '-e', script], {cwd: repo, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe']})
+      let stdout = ''
+      child.stdout.setEncoding('utf8').on('data', (d: string) => {
+        stdout += d
+        if (d.includes('ready')) child.kill('SIGINT')
+      })
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
+      child.on('error', reject)
+      child.on('close', () => {
+        clearTimeout(timer)
+        resolve(stdout)
+      })
+    })
+    expect(out).toContain('sigints=1\n')
+  })
+
+  it('trial finding 9: warns when the chosen key shadows a different stored key', async () => {
+    const repo = await makeRepo('run-shadow')
+    const other = 'ak_weather-app_dev_' + 'S'.repeat(30)
+    await writeFile(join(repo, '.env'), `API_KEY=${other + checksumOf(other)}\n`)
+    const r = await runCli(['run', '--', NODE, '-e', 'console.log(process.env.API_KEY)'], {cwd: repo, env: await cliEnv({API_KEY: KEY})})
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toBe(`${KEY}\n`)
+    expect(r.stderr).toMatch(/environment variable API_KEY shadows a different key in .*\.env \(API_KEY\) \(ak_weather-app_dev_SSSS…\); unset API_KEY to use the stored key/)
+    expect(r.stderr).not.toContain(other)
+  })
+
+  it('trial finding 20: no key found names the files searched and the variable; a key under another variable is pointed out', async () => {
+    const repo = await makeRepo('run-nokey')
+    const env = await cliEnv()
+    const missing = await runCli(['run', '--dotenv-file', 'nope.env', '--', NODE, '-e', '0'], {cwd: repo, env})
+    expect(missing.code).toBe(4)
+    expect(missing.stderr).toMatch(/no API key found for API_KEY: .*API_KEY is not set in the environment.*nope\.env does not exist/)
+    await writeFile(join(repo, '.env'), `# keys\nWEATHER_KEY=${KEY}\n`)
+    const other = await runCli(['run', '--', NODE, '-e', '0'], {cwd: repo, env})
+    expect(other.code).toBe(4)
+    expect(other.stderr).toMatch(/\.env has no API_KEY, but holds a key under WEATHER_KEY/)
+    expect(other.stderr).toContain('apikey run --var WEATHER_KEY')
+    expect(other.stderr).not.toContain(KEY)
   })
 })
