@@ -1,5 +1,5 @@
 import {Args, Flags} from '@oclif/core'
-import {usageError} from '../core/errors.js'
+import {ExitCode, exitCodeFor, usageError, type ErrorCode} from '../core/errors.js'
 import {ApikeyCommand, networkFlags} from '../lib/command.js'
 import {stderrColor} from '../lib/render.js'
 import {renderWhoami} from '../views/whoami.js'
@@ -9,7 +9,7 @@ export default class Whoami extends ApikeyCommand<WhoamiResult> {
   static override summary = 'Show which app and team own an API key.'
   static override description = `Checks the key offline first (prefix, app, environment, checksum) without any network call, then asks the key service who owns it.
 Without KEY, the key is looked up in order: --key, the environment variable (API_KEY or apikey.json's "variable"), the project's .env, the OS keychain. The answer names its source and warns when a higher source shadows a different stored key.
-Shows expiry, rotation (when the grace period ends) and the build metadata of CI keys; warns when the key expires within 14 days. Exits 1 when the key is revoked or expired (or the lookup fails).`
+Shows expiry, rotation (when the grace period ends) and the build metadata of CI keys; warns when the key expires within 14 days. Exits 1 when the key is revoked or expired (or the lookup fails); exits 2 (usage) when no key service is known (--server, APIKEY_SERVER, apikey.json or a login).`
   static override examples = [
     '<%= config.bin %> whoami',
     '<%= config.bin %> whoami ak_weather-app_dev_… --offline',
@@ -41,14 +41,17 @@ Shows expiry, rotation (when the grace period ends) and the build metadata of CI
       ...(flags.var === undefined ? {} : {variable: flags.var}),
     })
     // A failed lookup, or a key the service rejects (revoked, expired): exit 1 so scripts notice.
-    if (result.lookup.state === 'failed' || isRejected(result)) process.exitCode = 1
+    // No server known at all is a usage error (code usage, exit 2), as for every other command.
+    const failedExit = result.lookup.state === 'failed' ? exitCodeFor(result.lookup.error.code as ErrorCode) === ExitCode.Usage ? ExitCode.Usage : ExitCode.Failure : undefined
+    if (failedExit !== undefined) process.exitCode = failedExit
+    else if (isRejected(result)) process.exitCode = 1
     const text = renderWhoami(result, {stdoutTTY: Boolean(process.stdout.isTTY), color: stderrColor(process.env, Boolean(process.stderr.isTTY))})
     process.stderr.write(text.stderr)
     if (!this.jsonEnabled()) process.stdout.write(text.stdout)
     // --json: a failed lookup also carries the standard top-level "error" object next to the offline result.
     if (result.lookup.state === 'failed') {
       const e = result.lookup.error
-      return {...result, error: {code: e.code, message: e.message, exitCode: 1, suggestions: e.suggestions, details: {}}} as WhoamiResult
+      return {...result, error: {code: e.code, message: e.message, exitCode: failedExit, suggestions: e.suggestions, details: {}}} as WhoamiResult
     }
     return result
   }

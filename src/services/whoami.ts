@@ -112,14 +112,15 @@ export async function whoami(deps: Deps, input: WhoamiInput): Promise<WhoamiResu
     const answer = await api.whoamiKey(key)
     result.lookup = {state: 'ok', server: serverInfo, app: answer.app, apiKey: answer.key}
     const k = answer.key
-    if (k.status === 'revoked') result.warnings.push(`this key was revoked${k.revokedAt ? ` at ${new Date(k.revokedAt).toISOString()}` : ''}${k.revokedBy ? ` by ${k.revokedBy}` : ''}; run: apikey init`)
-    else if (k.status === 'expired') result.warnings.push(`this key expired at ${new Date(k.expiresAt ?? 0).toISOString()}; run: apikey init`)
+    const fix = remedy(k)
+    if (k.status === 'revoked') result.warnings.push(`this key was revoked${k.revokedAt ? ` at ${new Date(k.revokedAt).toISOString()}` : ''}${k.revokedBy ? ` by ${k.revokedBy}` : ''}; ${fix}`)
+    else if (k.status === 'expired') result.warnings.push(`this key expired at ${new Date(k.expiresAt ?? 0).toISOString()}; ${fix}`)
     else {
       if (k.rotation) {
         result.warnings.push(`this key was rotated at ${new Date(k.rotation.rotatedAt).toISOString()} (replaced by ${k.rotation.replacedBy}); its grace period ends at ${new Date(k.rotation.graceEndsAt).toISOString()}, then it stops working: use the new key`)
       }
       if (k.expiresAt !== null && k.expiresAt - deps.now() < EXPIRY_WARNING_DAYS * 86_400_000) {
-        result.warnings.push(`this key expires at ${new Date(k.expiresAt).toISOString()} (in less than ${EXPIRY_WARNING_DAYS} days); run: apikey init`)
+        result.warnings.push(`this key expires at ${new Date(k.expiresAt).toISOString()} (in less than ${EXPIRY_WARNING_DAYS} days); ${fix}`)
       }
     }
   } catch (error) {
@@ -128,6 +129,17 @@ export async function whoami(deps: Deps, input: WhoamiInput): Promise<WhoamiResu
     result.lookup = {state: 'failed', server: serverInfo, error: {code: e.code, message, suggestions: e.suggestions}}
   }
   return result
+}
+
+/**
+ * What to do about a key that is revoked, expired or expiring (finding 12):
+ * a ci key is issued per build by `apikey ci key`, so the build is re-run; a
+ * dev key is replaced with `apikey init --new-key`; a service key is rotated.
+ */
+export function remedy(key: Pick<KeyView, 'kind' | 'id'>): string {
+  if (key.kind === 'ci') return 'ci keys are issued per build: re-run the CI job (its apikey ci key step issues a fresh key)'
+  if (key.kind === 'dev') return 'run: apikey init --new-key'
+  return `run: apikey keys rotate ${key.id}`
 }
 
 /** The error for a key that fails the offline checks, naming each wrong part. */
