@@ -3,6 +3,7 @@
  * `audit`): tables on a TTY, TSV when piped (see {@link renderTable}).
  */
 import type {AppView, AuditEventView, KeyView, TokenView} from '../core/wire.js'
+import {formatDuration, isPlausibleEpochMs} from '../core/duration.js'
 import {renderTable, when, type Column} from './table.js'
 
 /** Status of a key for a table: `active`, `rotated (grace ends …)`, `revoked`, `expired`. */
@@ -25,8 +26,8 @@ const KEY_COLUMNS: Array<Column<KeyView>> = [
 ]
 
 /** Keys as a table / TSV (columns: id, start, env, kind, name, created by, created, expires, last used, status). */
-export function renderKeys(keys: readonly KeyView[], tty: boolean): string {
-  return renderTable(keys, KEY_COLUMNS, tty)
+export function renderKeys(keys: readonly KeyView[], tty: boolean, width?: number): string {
+  return renderTable(keys, KEY_COLUMNS, tty, width)
 }
 
 const APP_COLUMNS: Array<Column<AppView>> = [
@@ -38,8 +39,8 @@ const APP_COLUMNS: Array<Column<AppView>> = [
 ]
 
 /** Apps as a table / TSV (slug, name, team, contact, created). */
-export function renderApps(apps: readonly AppView[], tty: boolean): string {
-  return renderTable(apps, APP_COLUMNS, tty)
+export function renderApps(apps: readonly AppView[], tty: boolean, width?: number): string {
+  return renderTable(apps, APP_COLUMNS, tty, width)
 }
 
 const TOKEN_COLUMNS: Array<Column<TokenView>> = [
@@ -56,8 +57,8 @@ const TOKEN_COLUMNS: Array<Column<TokenView>> = [
 ]
 
 /** Provisioning tokens as a table / TSV. */
-export function renderTokens(tokens: readonly TokenView[], tty: boolean): string {
-  return renderTable(tokens, TOKEN_COLUMNS, tty)
+export function renderTokens(tokens: readonly TokenView[], tty: boolean, width?: number): string {
+  return renderTable(tokens, TOKEN_COLUMNS, tty, width)
 }
 
 const AUDIT_COLUMNS: Array<Column<AuditEventView>> = [
@@ -66,10 +67,25 @@ const AUDIT_COLUMNS: Array<Column<AuditEventView>> = [
   {header: 'action', value: (e) => e.action},
   {header: 'target', value: (e) => e.target},
   {header: 'from', value: (e) => e.sourceAddress},
-  {header: 'details', value: (e) => (Object.keys(e.details).length === 0 ? '' : JSON.stringify(e.details))},
+  {header: 'details', value: (e, tty) => (Object.keys(e.details).length === 0 ? '' : tty ? detailPairs(e.details) : JSON.stringify(e.details))},
 ]
 
-/** Audit events as a table / TSV (time, actor, action, target, from, details as compact JSON). */
-export function renderAudit(events: readonly AuditEventView[], tty: boolean): string {
-  return renderTable(events, AUDIT_COLUMNS, tty)
+/**
+ * Audit details for people: `k=v` pairs, instants (`…At` fields and other
+ * plausible epoch-ms numbers) as ISO 8601, nested values as compact JSON.
+ */
+export function detailPairs(details: Record<string, unknown>): string {
+  return Object.entries(details)
+    .map(([k, v]) => {
+      if (typeof v === 'number' && (/At$/.test(k) || isPlausibleEpochMs(v)) && isPlausibleEpochMs(v)) return `${k}=${new Date(v).toISOString()}`
+      if (typeof v === 'number' && /Ms$/.test(k)) return `${k.replace(/Ms$/, '')}=${formatDuration(v)}`
+      if (typeof v === 'string') return `${k}=${/\s/.test(v) ? JSON.stringify(v) : v}`
+      return `${k}=${JSON.stringify(v)}`
+    })
+    .join(' ')
+}
+
+/** Audit events as a table (details as `k=v` pairs) / TSV (details as compact JSON): time, actor, action, target, from, details. */
+export function renderAudit(events: readonly AuditEventView[], tty: boolean, width?: number): string {
+  return renderTable(events, AUDIT_COLUMNS, tty, width)
 }

@@ -15,22 +15,39 @@ function cell(text: string | null | undefined): string {
   return (text ?? '').replace(/[\t\r\n]+/g, ' ')
 }
 
+/** The narrowest a truncated column gets (characters, including the `…`). */
+const MIN_COLUMN_WIDTH = 8
+
 /**
  * Renders rows as a table (TTY) or TSV (piped).
+ * @param maxWidth - on a TTY, the terminal's width: the widest column is cut
+ *   (ending in `…`) until the table fits, as far as {@link MIN_COLUMN_WIDTH} allows.
  * @returns the text with a trailing newline, or '' for no rows.
  */
-export function renderTable<T>(rows: readonly T[], columns: ReadonlyArray<Column<T>>, tty: boolean): string {
+export function renderTable<T>(rows: readonly T[], columns: ReadonlyArray<Column<T>>, tty: boolean, maxWidth?: number): string {
   if (rows.length === 0) return ''
   const cells = rows.map((row) => columns.map((c) => cell(c.value(row, tty)) || (tty ? '-' : '')))
   if (!tty) return cells.map((r) => r.join('\t')).join('\n') + '\n'
   const all = [columns.map((c) => c.header.toUpperCase()), ...cells]
-  const widths = columns.map((_, i) => Math.max(...all.map((r) => r[i]!.length)))
-  return all.map((r) => r.map((v, i) => (i === r.length - 1 ? v : v.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n'
+  const widths = columns.map((_, i) => Math.max(...all.map((r) => [...r[i]!].length)))
+  if (maxWidth !== undefined && maxWidth > 0) {
+    const total = (): number => widths.reduce((a, b) => a + b, 0) + 2 * (widths.length - 1)
+    while (total() > maxWidth) {
+      const widest = widths.indexOf(Math.max(...widths))
+      if (widths[widest]! <= MIN_COLUMN_WIDTH) break
+      widths[widest] = Math.max(MIN_COLUMN_WIDTH, widths[widest]! - (total() - maxWidth))
+    }
+  }
+  const fit = (v: string, w: number): string => {
+    const chars = [...v]
+    return chars.length > w ? `${chars.slice(0, w - 1).join('')}…` : v
+  }
+  return all.map((r) => r.map((v, i) => (i === r.length - 1 ? fit(v, widths[i]!) : fit(v, widths[i]!).padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n'
 }
 
-/** A timestamp: `2027-06-26 14:03` (UTC) on a TTY, full ISO 8601 when piped; '' for null. */
+/** A timestamp: `2027-06-26 14:03Z` (UTC, marked) on a TTY, full ISO 8601 when piped; '' for null. */
 export function when(ms: number | null | undefined, tty: boolean): string {
   if (ms === null || ms === undefined) return tty ? 'never' : ''
   const iso = new Date(ms).toISOString()
-  return tty ? `${iso.slice(0, 10)} ${iso.slice(11, 16)}` : iso
+  return tty ? `${iso.slice(0, 10)} ${iso.slice(11, 16)}Z` : iso
 }
