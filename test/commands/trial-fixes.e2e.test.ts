@@ -1,0 +1,275 @@
+/**
+ * Findings of the user trial, end to end: the real binary against the real
+ * key service. Each test names the finding it guards (trial ids).
+ */
+import {mkdtemp, readFile, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {parse as parseDotenv} from 'dotenv'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {cliEnv, runCli, type CliRun} from '../helpers/cli.js'
+import {git, makeRepo} from '../helpers/git.js'
+import {startTestService, type TestService} from '../helpers/service.js'
+
+let svc: TestService
+
+beforeAll(async () => {
+  svc = await startTestService()
+  await svc.addUser('ann', 'weather', {teamContactEmail: 'weather-team@example.com'})
+})
+afterAll(async () => svc?.close())
+
+async function developer(username: string) {
+  const env = await cliEnv({APIKEY_SERVER: svc.url, APIKEY_TOKEN: await svc.token(username)})
+  return {env, run: (args: string[], cwd: string, extra: Record<string, string | undefined> = {}): Promise<CliRun> => runCli(args, {cwd, env: {...env, ...extra}})}
+}
+
+/** A repo with apikey.json and a .env holding ann's dev key. */
+async function project(slug: string) {
+  const repo = await makeRepo(slug)
+  const ann = await developer('ann')
+  const init = await ann.run(['init', '--app', slug, '--contact', 'ann@example.com', '--yes', '--json'], repo)
+  expect(init.code, init.stderr).toBe(0)
+  return {repo, ann, keyId: init.json.key.id as string, key: parseDotenv(await readFile(join(repo, '.env'))).API_KEY!}
+}
+
+async function ciToken(ann: Awaited<ReturnType<typeof developer>>, repo: string, slug: string) {
+  git(repo, 'add', 'apikey.json', '.gitignore')
+  git(repo, 'commit', '-q', '-m', 'apikey')
+  const token = await ann.run(['tokens', 'create', '--app', slug, '--scope', 'ci', '--json'], repo)
+  expect(token.code, token.stderr).toBe(0)
+  return {token: token.json.token as string, tokenId: token.json.id as string}
+}
+
+async function githubJob(token: string, extra: Record<string, string> = {}) {
+  const dir = await mkdtemp(join(tmpdir(), 'apikey-gha-'))
+  const githubEnv = join(dir, 'github_env')
+  await writeFile(githubEnv, '')
+  const env = await cliEnv({
+    CI: 'true',
+    GITHUB_ACTIONS: 'true',
+    GITHUB_SHA: '3f2a9c1e8d7b6a5f4e3d2c1b0a9f8e7d6c5b4a39',
+    GITHUB_REF_NAME: 'main',
+    GITHUB_RUN_NUMBER: '42',
+    GITHUB_RUN_ID: '9876543210',
+    GITHUB_REPOSITORY: 'weather/weather-app',
+    GITHUB_SERVER_URL: 'https://github.com',
+    GITHUB_ENV: githubEnv,
+    APIKEY_SERVER: svc.url,
+    APIKEY_TOKEN: token,
+    ...extra,
+  })
+  return {env, githubEnv, run: (args: string[], cwd: string): Promise<CliRun> => runCli(args, {cwd, env})}
+}
+
+async function keyCount(ann: Awaited<ReturnType<typeof developer>>, repo: string): Promise<number> {
+  const list = await ann.run(['keys', 'list', '--json'], repo)
+  expect(list.code, list.stderr).toBe(0)
+  return list.json.keys.length as number
+}
+
+describe('trial finding 1: secrets where an id or slug belongs', () => {
+  it('every id/slug argument refuses a key or token before any request (exit 2), without echoing it, saying what to pass', async () => {
+    const {repo, ann, key} = await project('secret-args')
+    const {token} = await ciToken(ann, repo, 'secret-args')
+    const session = ann.env.APIKEY_TOKEN!
+    const verifier = 'akv_' + 'V'.repeat(40)
+    const cases: Array<{args: string[]; secret: string; says: RegExp}> = [
+      {args: ['keys', 'rotate', key], secret: key, says: /apikey whoami KEY/},
+      {args: ['keys', 'revoke', key, '--yes'], secret: key, says: /apikey whoami KEY/},
+      {args: ['tokens', 'revoke', token, '--yes'], secret: token, says: /apikey tokens list/},
+      {args: ['apps', 'show', session], secret: session, says: /session token/},
+      {args: ['apps', 'transfer', key, '--to-team', 'maps'], secret: key, says: /apikey whoami KEY/},
+      {args: ['apps', 'transfer', 'secret-args', '--to-team', token], secret: token, says: /provisioning token/},
+      {args: ['audit', '--app', key], secret: key, says: /apikey whoami KEY/},
+      {args: ['tokens', 'list', '--app', verifier], secret: verifier, says: /verifier token/},
+      {args: ['tokens', 'create', '--app', key, '--scope', 'ci'], secret: key, says: /apikey whoami KEY/},
+      {args: ['keys', 'create', '--app', key, '--env', 'test'], secret: key, says: /apikey whoami KEY/},
+      {args: ['keys', 'list', '--app', key], secret: key, says: /apikey whoami KEY/},
+    ]
+    for (const c of cases) {
+      const r = await ann.run([...c.args, '--debug'], repo)
+      const all = r.stdout + r.stderr
+      expect(r.code, `${c.args.join(' ')}: ${r.stderr}`).toBe(2)
+      expect(all, c.args[0]).not.toContain(c.secret)
+      expect(all, c.args[0]).toMatch(c.says)
+      // No request was made at all.
+      expect(r.stderr, c.args.join(' ')).not.toMatch(/HTTP ->/)
+    }
+    // The message shows at most the key's display start.
+    const shown = await ann.run(['keys', 'revoke', key, '--yes', '--json'], repo)
+    expect(shown.json.error.code).toBe('usage')
+    expect(shown.json.error.message).toContain(`${key.slice(0, 'ak_secret-args_dev_'.length + 4)}…`)
+    expect(shown.json.error.message).toMatch(/expects a key id/)
+
+    // ci key --app: refused before the token is used.
+    const job = await githubJob(token)
+    const ci = await job.run(['ci', 'key', '--app', key, '--raw', '--debug'], repo)
+    expect(ci.code, ci.stderr).toBe(2)
+    expect(ci.stdout + ci.stderr).not.toContain(key)
+    expect(ci.stderr).not.toMatch(/HTTP ->/)
+  })
+})
+
+describe('trial finding 2: keys create --store never silently overwrites a stored key', () => {
+  it('refuses (exit 2 naming --replace and the stored key) and issues nothing; --replace warns naming the replaced key; a different env warns', async () => {
+    const {repo, ann, key, keyId} = await project('store-replace')
+    const before = await keyCount(ann, repo)
+    const refused = await ann.run(['keys', 'create', '--env', 'test', '--store', 'dotenv', '--yes'], repo)
+    expect(refused.code, refused.stderr).toBe(2)
+    expect(refused.stderr).toContain('--replace')
+    expect(refused.stderr).toContain(`${key.slice(0, 'ak_store-replace_dev_'.length + 4)}…`)
+    expect(refused.stderr).not.toContain(key)
+    expect(parseDotenv(await readFile(join(repo, '.env'))).API_KEY).toBe(key)
+    expect(await keyCount(ann, repo)).toBe(before)
+
+    const replaced = await ann.run(['keys', 'create', '--env', 'test', '--store', 'dotenv', '--yes', '--replace'], repo)
+    expect(replaced.code, replaced.stderr).toBe(0)
+    expect(replaced.stderr).toMatch(new RegExp(`replaced the key ak_store-replace_dev_\\w{4}… \\(${keyId}\\)`))
+    expect(replaced.stderr).toMatch(/test key but apikey\.json "env" is dev/)
+    expect(parseDotenv(await readFile(join(repo, '.env'))).API_KEY).toMatch(/^ak_store-replace_test_/)
+
+    // A new file (nothing stored yet) needs no --replace.
+    const fresh = await ann.run(['keys', 'create', '--env', 'dev', '--store', 'dotenv', '--dotenv-file', '.env.other', '--yes'], repo)
+    expect(fresh.code, fresh.stderr).toBe(0)
+    expect(fresh.stderr).not.toMatch(/replaced/)
+  })
+})
+
+describe('trial findings 6, 10, 11, 22: ci key', () => {
+  it('6: an unusable $GITHUB_ENV is refused before a key is issued', async () => {
+    const {repo, ann} = await project('ci-dest')
+    const {token} = await ciToken(ann, repo, 'ci-dest')
+    const before = await keyCount(ann, repo)
+    const job = await githubJob(token, {GITHUB_ENV: join(tmpdir(), 'apikey-no-such-dir', 'github_env')})
+    const r = await job.run(['ci', 'key', '--output', 'github-env'], repo)
+    expect(r.code, r.stderr).toBe(2)
+    expect(r.stderr).toMatch(/GITHUB_ENV.*directory .* does not exist; no key was issued/)
+    expect(await keyCount(ann, repo)).toBe(before)
+  })
+
+  it('10: over-long metadata is shortened with a warning; 11: a rejected token suggests apikey tokens create, never a raw route; 22: --var rules, masks, help hints', async () => {
+    const {repo, ann} = await project('ci-meta')
+    const {token, tokenId} = await ciToken(ann, repo, 'ci-meta')
+    const long = 'feature/' + 'x'.repeat(700)
+    const job = await githubJob(token, {GITHUB_REF_NAME: long})
+    const r = await job.run(['ci', 'key', '--output', 'json', '--json'], repo)
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.json.metadata.branch).toHaveLength(500)
+    expect(r.stderr).toMatch(/build metadata "branch" is 708 characters long; the service keeps at most 500: it was shortened/)
+    // 22: under GitHub Actions, --output json and --raw also mask the key (on stderr).
+    expect(r.stderr).toContain(`::add-mask::${r.json.key}`)
+    const raw = await job.run(['ci', 'key', '--raw'], repo)
+    expect(raw.code, raw.stderr).toBe(0)
+    expect(raw.stderr).toContain(`::add-mask::${raw.stdout.trim()}`)
+
+    // 22: dangerous variable names.
+    for (const name of ['PATH', 'NODE_OPTIONS', 'LD_PRELOAD', 'GITHUB_TOKEN', 'RUNNER_TEMP', 'CI_JOB_TOKEN']) {
+      const bad = await job.run(['ci', 'key', '--output', 'github-env', '--var', name], repo)
+      expect(bad.code, name).toBe(2)
+      expect(bad.stderr).toMatch(/not one of PATH, NODE_OPTIONS.*not starting with GITHUB_, RUNNER_, CI_/)
+    }
+    // 22: usage hints name the command with spaces.
+    const unknown = await job.run(['ci', 'key', '--no-such-flag'], repo)
+    expect(unknown.code).toBe(2)
+    expect(unknown.stderr).toContain('apikey ci key --help')
+    expect(unknown.stderr).not.toContain('ci:key')
+
+    // 11: a revoked token: the suggestion is the command, not POST /v1/tokens.
+    expect((await ann.run(['tokens', 'revoke', tokenId, '--yes'], repo)).code).toBe(0)
+    const rejected = await job.run(['ci', 'key', '--raw'], repo)
+    expect(rejected.code).toBe(4)
+    expect(rejected.stderr).toContain('apikey tokens create --app ci-meta --scope ci')
+    expect(rejected.stderr).not.toMatch(/\/v1\//)
+  })
+
+  it('11: ci key --output dotenv never suggests --store (it has none)', async () => {
+    const {repo, ann} = await project('ci-nostore')
+    const {token} = await ciToken(ann, repo, 'ci-nostore')
+    // .env.ci is not ignored and there is no --yes: refused (exit 5); the shared writer's advice names --store keychain.
+    const job = await githubJob(token)
+    const r = await job.run(['ci', 'key', '--output', 'dotenv', '--dotenv-file', '.env.ci'], repo)
+    expect(r.code, r.stderr).toBe(5)
+    expect(r.stderr).not.toContain('--store')
+    expect(r.stderr).toMatch(/--raw|--output github-env/)
+  })
+})
+
+describe('trial findings 10, 12, 18, 19, 21: messages', () => {
+  it('10: a service validation problem names the flag (--grace), not the wire field (graceMs)', async () => {
+    const {repo, ann, keyId} = await project('flag-names')
+    const r = await ann.run(['keys', 'rotate', keyId, '--grace', '400d'], repo)
+    expect(r.code, r.stderr).toBe(2)
+    expect(r.stderr).toMatch(/--grace: at most \d+[wdh] \(this service's maximum\)/)
+    expect(r.stderr).not.toContain('graceMs')
+    const t = await ann.run(['tokens', 'create', '--scope', 'ci', '--expires-in', '3000d'], repo)
+    expect(t.code, t.stderr).toBe(2)
+    expect(t.stderr).toContain('--expires-in')
+    expect(t.stderr).not.toContain('expiresAt')
+  })
+
+  it('12: whoami of a revoked ci key suggests re-running the CI job, a dev key init --new-key, a service key rotate', async () => {
+    const {repo, ann, key} = await project('remedies')
+    const {token} = await ciToken(ann, repo, 'remedies')
+    const job = await githubJob(token)
+    const ci = await job.run(['ci', 'key', '--output', 'json', '--json'], repo)
+    expect(ci.code, ci.stderr).toBe(0)
+    expect((await ann.run(['keys', 'revoke', ci.json.id, '--yes'], repo)).code).toBe(0)
+    const who = await ann.run(['whoami', ci.json.key], repo)
+    expect(who.code).toBe(1)
+    expect(who.stderr).toMatch(/re-run the CI job/)
+    expect(who.stderr).not.toMatch(/apikey init/)
+
+    const prod = await ann.run(['keys', 'create', '--env', 'prod', '--json'], repo)
+    expect((await ann.run(['keys', 'revoke', prod.json.id, '--yes'], repo)).code).toBe(0)
+    const whoProd = await ann.run(['whoami', prod.json.key], repo)
+    expect(whoProd.stderr).toContain(`apikey keys rotate ${prod.json.id}`)
+
+    const devId = (await ann.run(['whoami', key, '--json'], repo)).json.lookup.apiKey.id
+    expect((await ann.run(['keys', 'revoke', devId, '--yes'], repo)).code).toBe(0)
+    const whoDev = await ann.run(['whoami', key], repo)
+    expect(whoDev.stderr).toContain('apikey init --new-key')
+  })
+
+  it('18: whoami KEY with no server known: JSON code usage and exit 2 agree', async () => {
+    const {key} = await project('no-server')
+    const dir = await mkdtemp(join(tmpdir(), 'apikey-empty-'))
+    const r = await runCli(['whoami', key, '--json'], {cwd: dir, env: await cliEnv()})
+    expect(r.code).toBe(2)
+    expect(r.json.error).toMatchObject({code: 'usage', exitCode: 2})
+  })
+
+  it('19: --expires-in does not offer 0; audit --since accepts ISO instants with offsets and names them when refused', async () => {
+    const {repo, ann} = await project('rules')
+    const bad = await ann.run(['keys', 'create', '--env', 'test', '--expires-in', '5x'], repo)
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('--expires-in')
+    expect(bad.stderr).not.toMatch(/or 0\b/)
+    const zero = await ann.run(['keys', 'create', '--env', 'test', '--expires-in', '0'], repo)
+    expect(zero.code).toBe(2)
+    const grace = await ann.run(['keys', 'rotate', 'key_' + 'A'.repeat(20), '--grace', '5x'], repo)
+    expect(grace.stderr).toMatch(/or 0/)
+
+    const iso = await ann.run(['audit', '--since', '2020-06-01T00:00:00+02:00', '--json'], repo)
+    expect(iso.code, iso.stderr).toBe(0)
+    expect(iso.json.since).toBe(Date.parse('2020-05-31T22:00:00Z'))
+    const date = await ann.run(['audit', '--since', '2020-06-01'], repo)
+    expect(date.code).toBe(2)
+    expect(date.stderr).toMatch(/ISO 8601 instant with an offset/)
+    const junk = await ann.run(['audit', '--since', '7x'], repo)
+    expect(junk.code).toBe(2)
+    expect(junk.stderr).toMatch(/ISO 8601 instant with an offset \(e\.g\. 2027-06-26T00:00:00Z or 2027-06-26T00:00:00\+02:00\)/)
+  })
+
+  it('21: rotate with a stored copy that is not safe to write says so, and not also that no copy was found', async () => {
+    const {repo, ann, keyId} = await project('rotate-unsafe')
+    git(repo, 'add', '-f', '.env')
+    git(repo, 'commit', '-q', '-m', 'oops, tracked')
+    const r = await ann.run(['keys', 'rotate', keyId, '--grace', '1h'], repo)
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toMatch(/holds the old key but is not safe to write/)
+    expect(r.stderr).toMatch(/was not updated: this is the only time the new key is shown/)
+    expect(r.stderr).not.toMatch(/no stored copy/)
+    expect(r.stdout).toMatch(/^ak_rotate-unsafe_dev_/)
+  })
+})
