@@ -3,7 +3,9 @@
 // start the key service on a free port, create a user and team, make a scratch
 // git project, run the real `apikey login` and `apikey init` without prompts,
 // show that .env holds the key and git ignores it, run `apikey whoami`, stop.
-// Touches nothing outside a temp directory (HOME is a temp dir too).
+// Then a protected API (examples/protected-api, using apikey/verify) is called
+// without and with the key (through `apikey run`), and `apikey usage` shows the
+// request attributed to the app. Touches nothing outside a temp directory.
 import {spawn, execFileSync} from 'node:child_process'
 import {mkdtempSync, readFileSync, writeFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -46,6 +48,7 @@ function sh(cmd, args, cwd = project) {
 }
 
 let server
+let api
 async function main() {
   execFileSync('mkdir', ['-p', home, project, join(root, 'service')])
   step(`apikey server start --port 0 --db ${db}`)
@@ -76,6 +79,36 @@ async function main() {
   apikey(['whoami'])
   apikey(['status'])
 
+  // The protected API: a verifier token for it, the sample API using apikey/verify, calls with and without the key.
+  step(`apikey server verifiers add weather-api --db ${db}`)
+  const verifierToken = execFileSync(process.execPath, [BIN, 'server', 'verifiers', 'add', 'weather-api', '--db', db], {cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit']}).trim()
+  process.stdout.write(`${verifierToken.slice(0, 8)}…   (printed once; masked here)\n`)
+  step('node examples/protected-api/server.mjs   (PORT=0, APIKEY_SERVICE_URL, APIKEY_VERIFIER_TOKEN)')
+  api = spawn(process.execPath, [fileURLToPath(new URL('../examples/protected-api/server.mjs', import.meta.url))], {
+    cwd: root,
+    env: {...env, PORT: '0', APIKEY_SERVICE_URL: url, APIKEY_VERIFIER_TOKEN: verifierToken},
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const apiUrl = await new Promise((resolve, reject) => {
+    const rl = createInterface({input: api.stdout})
+    rl.once('line', (line) => resolve(JSON.parse(line).url))
+    api.once('exit', (code) => reject(new Error(`the protected API exited early (code ${code})`)))
+  })
+  process.stdout.write(`${apiUrl}\n`)
+  step(`curl ${apiUrl}/v1/forecast/paris   (no key)`)
+  const anonymous = await fetch(`${apiUrl}/v1/forecast/paris`)
+  process.stdout.write(`${anonymous.status} ${JSON.stringify(await anonymous.json())}\n`)
+  if (anonymous.status !== 401) throw new Error('the protected API let a request without a key through')
+  const call = `fetch(${JSON.stringify(apiUrl + '/v1/forecast/paris')}, {headers: {'x-api-key': process.env.API_KEY, 'x-client-app': 'com.example.weather', 'x-client-version': '1.0.0'}}).then(async (r) => { console.log(r.status, JSON.stringify(await r.json())); process.exitCode = r.status === 200 ? 0 : 1 })`
+  apikey(['run', '--', process.execPath, '-e', call])
+  step('stopping the protected API (SIGTERM: flushes usage to the key service)')
+  await new Promise((resolve) => {
+    api.once('exit', resolve)
+    api.kill('SIGTERM')
+  })
+  api = undefined
+  apikey(['usage'])
+
   step('stopping the key service (SIGTERM)')
   const code = await new Promise((resolve) => {
     server.once('exit', (c) => resolve(c))
@@ -83,7 +116,7 @@ async function main() {
   })
   server = undefined
   if (code !== 0) throw new Error(`the key service exited with ${code}`)
-  process.stdout.write('stopped cleanly\n\n\u001B[32mdemo finished: the key is in a gitignored .env and whoami attributes it to weather-app / weather\u001B[0m\n')
+  process.stdout.write('stopped cleanly\n\n\u001B[32mdemo finished: the key is in a gitignored .env, whoami attributes it to weather-app / weather, and the protected API traffic shows up in apikey usage\u001B[0m\n')
 }
 
 main()
@@ -93,5 +126,6 @@ main()
   })
   .finally(() => {
     server?.kill('SIGKILL')
+    api?.kill('SIGKILL')
     rmSync(root, {recursive: true, force: true})
   })

@@ -345,3 +345,31 @@ export interface VerifyResponse {
 export interface SetKeyLimitRequest {
   rpm: number | null
 }
+
+/** One entry of a usage breakdown. */
+export interface UsageBucketView {
+  value: string
+  count: number
+}
+
+/** `GET /v1/apps/{slug}/usage?since=&until=` 200 body: counts over whole minutes in [since, until). */
+export interface UsageReportView {
+  app: string
+  /** ms since epoch (a minute boundary). */
+  since: number
+  /** ms since epoch, exclusive. */
+  until: number
+  /** Which sources were counted: `verify` (service-side verifications), `gateway` (nginx form), `reported` (verifier batches). */
+  sources: string[]
+  total: number
+  bySource: Record<string, number>
+  byCode: Record<string, number>
+  byKey: Array<{keyId: string; env: string; total: number; byCode: Record<string, number>}>
+  byRoute: UsageBucketView[]
+  byClientApp: UsageBucketView[]
+  byAppVersion: UsageBucketView[]
+  byUserAgentFamily: UsageBucketView[]
+  byUserAgentOs: UsageBucketView[]
+  /** Distinct client networks (IPv4 /24, IPv6 /48); the networks themselves are never revealed. */
+  distinctNetworks: number
+}

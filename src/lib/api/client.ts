@@ -39,6 +39,7 @@ import type {
   ListKeysResponse,
   MeResponse,
   MetaResponse,
+  UsageReportView,
 } from '../../core/wire.js'
 import {DEFAULT_TIMEOUT_MS, Deadline} from './deadline.js'
 import {classifyNetworkError, deadlineExceededError, isProblemDetails, notApikeyServiceError, problemToError, type AuthKind} from './errors.js'
@@ -115,6 +116,8 @@ export interface ApiClient {
   transferApp(slug: string, request: TransferAppRequest): Promise<AppView>
   /** `GET /v1/audit?app=&since=&limit=` — audit events, newest first; `since` in ms since epoch. */
   listAudit(query: AuditQuery): Promise<ListAuditResponse>
+  /** `GET /v1/apps/{slug}/usage` — the owning team's view of an app's traffic. Times in ms since epoch. */
+  getUsage(slug: string, range: {since?: number; until?: number}): Promise<UsageReportView>
   /** `POST /v1/tokens` — creates a provisioning token (`akp_…`); the plaintext `token` is in the answer, once. Not retried. */
   createToken(request: CreateTokenRequest): Promise<CreateTokenResponse>
   /** `GET /v1/tokens?app=` — provisioning tokens (without secrets), of one app or of every app the caller may see. */
@@ -398,6 +401,7 @@ function makeClient(shared: Shared, token: string | undefined): ApiClient {
     revokeKey: (id) => session<RevokeKeyResponse>({method: 'DELETE', path: `v1/keys/${idPath(id, 'key')}`, expect: [200], check: (v) => isObject(v) && isObject(v['key'])}),
     transferApp: (slug, request) => session<AppView>({method: 'POST', path: `v1/apps/${slugPath(slug)}/transfer`, body: request, expect: [200, 201], check: (v) => isObject(v) && typeof v['slug'] === 'string'}),
     listAudit: (q) => session<ListAuditResponse>({method: 'GET', path: `v1/audit${query({app: q.app, since: q.since, limit: q.limit})}`, expect: [200], check: (v) => isObject(v) && Array.isArray(v['events'])}),
+    getUsage: (slug, r) => session<UsageReportView>({method: 'GET', path: `v1/apps/${idPath(slug, 'app')}/usage${query({since: r.since, until: r.until})}`, expect: [200], check: (v) => isObject(v) && typeof v['total'] === 'number'}),
     createToken: async (request) => {
       const answer = await session<CreateTokenResponse>({method: 'POST', path: 'v1/tokens', body: request, expect: [200, 201], check: (v) => isObject(v) && typeof v['token'] === 'string'})
       shared.secrets.push(answer.token)

@@ -1,0 +1,47 @@
+import {Flags} from '@oclif/core'
+import {ApikeyCommand, networkFlags} from '../lib/command.js'
+import {isoTime, renderRows} from '../lib/render.js'
+import {appUsage, type UsageResult} from '../services/usage.js'
+
+/** `apikey usage`. */
+export default class Usage extends ApikeyCommand<UsageResult> {
+  static override summary = "Show your app's own traffic: keys, outcomes, routes, client apps, versions."
+  static override description =
+    'For members of the owning team. Counts come from verifications (the key service, the nginx form, and batches from the verifier library). Client networks are only counted, never shown: many distinct networks and client apps on one key can mean it is shared.'
+  static override examples = ['<%= config.bin %> usage', '<%= config.bin %> usage --app weather-app --since 7d', '<%= config.bin %> usage --since 2027-06-01T00:00:00Z --json']
+  static override flags = {
+    ...networkFlags,
+    app: Flags.string({description: 'app slug (default: apikey.json "app")'}),
+    since: Flags.string({description: 'from a duration ago (default 24h) or an ISO 8601 instant with offset'}),
+  }
+
+  async run(): Promise<UsageResult> {
+    const {flags} = await this.parse(Usage)
+    const result = await appUsage(this.deps, {
+      ...(flags.app === undefined ? {} : {app: flags.app}),
+      ...(flags.since === undefined ? {} : {since: flags.since}),
+      ...(flags.server === undefined ? {} : {server: flags.server}),
+      timeoutMs: flags.timeout * 1000,
+    })
+    if (!this.jsonEnabled()) {
+      const r = result.report
+      const counts = (o: Record<string, number>) => Object.entries(o).map(([k, v]) => `${k} ${v}`).join(', ') || '—'
+      const top = (b: Array<{value: string; count: number}>) => b.slice(0, 5).map((x) => `${x.value} ${x.count}`).join(', ') || '—'
+      const rows: Array<[string, string | undefined]> = [
+        ['app', r.app],
+        ['from', isoTime(r.since)],
+        ['until', isoTime(r.until)],
+        ['requests', String(r.total)],
+        ['outcomes', counts(r.byCode)],
+        ['keys', r.byKey.map((k) => `${k.keyId} (${k.env}) ${k.total}`).join(', ') || '—'],
+        ['routes', top(r.byRoute)],
+        ['client apps', top(r.byClientApp)],
+        ['versions', top(r.byAppVersion)],
+        ['user agents', top(r.byUserAgentFamily)],
+        ['networks', `${r.distinctNetworks} distinct`],
+      ]
+      process.stdout.write(`${renderRows(rows, Boolean(process.stdout.isTTY))}\n`)
+    }
+    return result
+  }
+}
