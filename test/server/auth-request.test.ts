@@ -43,7 +43,8 @@ describe('GET /v1/verify/auth-request', () => {
   const as = (headers: Record<string, string | string[]>) => get(h, {'x-verifier-token': verifier, ...headers})
 
   it('VALID → 204 with the owner headers and RateLimit-*; never a body', async () => {
-    for (const headers of [{'x-api-key': k1.key}, {authorization: `Bearer ${k1.key}`}, {'x-api-key': [k1.key, k1.key]}, {'x-api-key': k1.key, authorization: `Bearer ${k1.key}`}]) {
+    const forms: Array<Record<string, string | string[]>> = [{'x-api-key': k1.key}, {authorization: `Bearer ${k1.key}`}, {'x-api-key': [k1.key, k1.key]}, {'x-api-key': k1.key, authorization: `Bearer ${k1.key}`}]
+    for (const headers of forms) {
       const res = await as(headers)
       expect(res.status).toBe(204)
       expect(res.text).toBe('')
@@ -69,7 +70,8 @@ describe('GET /v1/verify/auth-request', () => {
   })
 
   it('a missing or rejected verifier token → 403 VERIFIER_REJECTED (the gateway maps it to 503; 401 would blame the client)', async () => {
-    for (const headers of [{'x-api-key': k1.key}, {'x-api-key': k1.key, 'x-verifier-token': 'akv_nope'}, {'x-api-key': k1.key, authorization: `Bearer ${verifier}`}]) {
+    const forms: Array<Record<string, string>> = [{'x-api-key': k1.key}, {'x-api-key': k1.key, 'x-verifier-token': 'akv_nope'}, {'x-api-key': k1.key, authorization: `Bearer ${verifier}`}]
+    for (const headers of forms) {
       const res = await get(h, headers)
       expect(res.status).toBe(403)
       expect(res.headers['x-apikey-code']).toBe('VERIFIER_REJECTED')

@@ -148,17 +148,20 @@ export interface RateLimitOverridesTable {
   updated_by: string | null
 }
 
-/** `usage_minutes`: counts per key, UTC minute (ms of its start), source, dimension and value. */
+/** `usage_minutes`: counts per key, UTC minute (ms of its start) and combination of the other columns. */
 export interface UsageMinutesTable {
   key_id: string
-  app_id: string
   minute: number
   /** `verify` (POST /v1/verify), `gateway` (auth-request form), `reported` (POST /v1/usage). */
   source: string
-  /** `code`, `route`, `client_app`, `app_version`, `ua_family`, `ua_os`, `network`. */
-  dimension: string
-  /** The value; `network` values are keyed hashes, never addresses. */
-  value: string
+  code: string
+  route: string
+  client_app: string
+  app_version: string
+  ua_family: string
+  ua_os: string
+  /** Keyed hash of the client network, never an address. */
+  network: string
   count: number
 }
 

@@ -2,7 +2,8 @@ import {sql, type Kysely} from 'kysely'
 import {isKeyEnvironment} from '../../core/key-format.js'
 import type {KeyKind, KeyMetadata} from '../../core/wire.js'
 import type {Database} from '../db/schema.js'
-import type {ApiKey} from '../model.js'
+import type {ApiKey, App} from '../model.js'
+import {toTeam} from './teams.js'
 
 interface KeyRow {
   id: string
@@ -226,5 +227,46 @@ export class KeysRepository {
       for (const row of rows) out.set(row.id, row.app_id)
     }
     return out
+  }
+
+  /**
+   * Everything verification needs about the key whose stored HMAC equals `hash`, in one
+   * query: the key, its app with the owning team, and the rate-limit overrides of the key
+   * and of the app (requests per minute). Undefined when no key has this hash.
+   */
+  async findForVerification(hash: string): Promise<{key: ApiKey; app: App; overrides: {key: number | undefined; app: number | undefined}} | undefined> {
+    const row = await this.base()
+      .innerJoin('teams', 'teams.id', 'apps.team_id')
+      .innerJoin('users as app_creator', 'app_creator.id', 'apps.created_by')
+      .leftJoin('rate_limit_overrides as key_limit', (join) => join.onRef('key_limit.target_id', '=', 'api_keys.id').on('key_limit.scope', '=', 'key'))
+      .leftJoin('rate_limit_overrides as app_limit', (join) => join.onRef('app_limit.target_id', '=', 'apps.id').on('app_limit.scope', '=', 'app'))
+      .select([
+        'apps.name as app_name',
+        'apps.contact_email as app_contact_email',
+        'apps.description as app_description',
+        'apps.created_at as app_created_at',
+        'app_creator.username as app_created_by',
+        'teams.id as team_id',
+        'teams.slug as team_slug',
+        'teams.name as team_name',
+        'teams.contact_email as team_contact_email',
+        'teams.created_at as team_created_at',
+        'key_limit.rpm as key_rpm',
+        'app_limit.rpm as app_rpm',
+      ])
+      .where('api_keys.hash', '=', hash)
+      .executeTakeFirst()
+    if (row === undefined) return undefined
+    const app: App = {
+      id: row.app_id,
+      slug: row.app_slug,
+      name: row.app_name,
+      team: toTeam({id: row.team_id, slug: row.team_slug, name: row.team_name, contact_email: row.team_contact_email, created_at: row.team_created_at}),
+      contactEmail: row.app_contact_email,
+      description: row.app_description,
+      createdBy: row.app_created_by,
+      createdAt: row.app_created_at,
+    }
+    return {key: toKey(row), app, overrides: {key: row.key_rpm ?? undefined, app: row.app_rpm ?? undefined}}
   }
 }

@@ -4,32 +4,35 @@ import type {Database} from '../db/schema.js'
 /** Where a usage count came from. */
 export type UsageSource = 'verify' | 'gateway' | 'reported'
 
-/** Dimensions usage is counted by. `network` values are keyed hashes, never addresses. */
+/** Dimensions usage is counted by (columns of `usage_minutes`). `network` values are keyed hashes, never addresses. */
 export type UsageDimension = 'code' | 'route' | 'client_app' | 'app_version' | 'ua_family' | 'ua_os' | 'network'
 
-/** One aggregated count to add. */
+/** One aggregated count to add: a key, a minute, a source and one value per dimension. */
 export interface UsageCount {
   keyId: string
-  appId: string
   /** Start of the UTC minute, ms since epoch. */
   minute: number
   source: UsageSource
-  dimension: UsageDimension
-  value: string
+  code: string
+  route: string
+  clientApp: string
+  appVersion: string
+  uaFamily: string
+  uaOs: string
+  network: string
   count: number
 }
 
-/** A summed row of {@link UsageRepository.sumByDimension}. */
-export interface UsageSum {
-  keyId: string
-  source: UsageSource
-  dimension: UsageDimension
-  value: string
-  count: number
+/** Filter of the report queries: the keys of one app, minutes in [since, until), some sources. */
+export interface UsageRange {
+  appId: string
+  since: number
+  until: number
+  sources: UsageSource[]
 }
 
-/** Rows per INSERT statement (6 bound parameters each; SQLite allows 32 766). */
-const CHUNK = 2000
+/** Rows per INSERT statement (11 bound parameters each; SQLite allows 32 766). */
+const CHUNK = 2500
 
 /** SQL for `usage_minutes`. */
 export class UsageRepository {
@@ -38,26 +41,64 @@ export class UsageRepository {
   /** Adds counts (upsert: existing rows are incremented). Call inside a transaction for all-or-nothing. */
   async add(counts: UsageCount[]): Promise<void> {
     for (let i = 0; i < counts.length; i += CHUNK) {
-      const chunk = counts.slice(i, i + CHUNK)
       await this.db
         .insertInto('usage_minutes')
-        .values(chunk.map((c) => ({key_id: c.keyId, app_id: c.appId, minute: c.minute, source: c.source, dimension: c.dimension, value: c.value, count: c.count})))
-        .onConflict((oc) => oc.columns(['key_id', 'minute', 'source', 'dimension', 'value']).doUpdateSet({count: sql<number>`count + excluded.count`}))
+        .values(
+          counts.slice(i, i + CHUNK).map((c) => ({
+            key_id: c.keyId,
+            minute: c.minute,
+            source: c.source,
+            code: c.code,
+            route: c.route,
+            client_app: c.clientApp,
+            app_version: c.appVersion,
+            ua_family: c.uaFamily,
+            ua_os: c.uaOs,
+            network: c.network,
+            count: c.count,
+          })),
+        )
+        .onConflict((oc) =>
+          oc.columns(['key_id', 'minute', 'source', 'code', 'route', 'client_app', 'app_version', 'ua_family', 'ua_os', 'network']).doUpdateSet({count: sql<number>`count + excluded.count`}),
+        )
         .execute()
     }
   }
 
-  /** Sums per key, source, dimension and value of every key of `appId` over minutes in [since, until). */
-  async sumByDimension(appId: string, since: number, until: number, sources?: UsageSource[]): Promise<UsageSum[]> {
-    let q = this.db
+  private scope(range: UsageRange) {
+    return this.db
       .selectFrom('usage_minutes')
-      .select(['key_id', 'source', 'dimension', 'value', sql<number>`sum(count)`.as('total')])
-      .where('key_id', 'in', (eb) => eb.selectFrom('api_keys').select('id').where('app_id', '=', appId))
-      .where('minute', '>=', since)
-      .where('minute', '<', until)
-    if (sources !== undefined) q = q.where('source', 'in', sources)
-    const rows = await q.groupBy(['key_id', 'source', 'dimension', 'value']).execute()
-    return rows.map((r) => ({keyId: r.key_id, source: r.source as UsageSource, dimension: r.dimension as UsageDimension, value: r.value, count: Number(r.total)}))
+      .where('key_id', 'in', (eb) => eb.selectFrom('api_keys').select('id').where('app_id', '=', range.appId))
+      .where('minute', '>=', range.since)
+      .where('minute', '<', range.until)
+      .where('source', 'in', range.sources)
+  }
+
+  /** Sums per key, source and code. */
+  async totals(range: UsageRange): Promise<Array<{keyId: string; source: UsageSource; code: string; count: number}>> {
+    const rows = await this.scope(range)
+      .select(['key_id', 'source', 'code', sql<number>`sum(count)`.as('total')])
+      .groupBy(['key_id', 'source', 'code'])
+      .execute()
+    return rows.map((r) => ({keyId: r.key_id, source: r.source as UsageSource, code: r.code, count: Number(r.total)}))
+  }
+
+  /** The `limit` most frequent values of one dimension, most frequent first (ties by value). */
+  async top(range: UsageRange, dimension: Exclude<UsageDimension, 'code' | 'network'>, limit: number): Promise<Array<{value: string; count: number}>> {
+    const rows = await this.scope(range)
+      .select([sql.ref<string>(dimension).as('value'), sql<number>`sum(count)`.as('total')])
+      .groupBy(dimension)
+      .orderBy('total', 'desc')
+      .orderBy('value')
+      .limit(limit)
+      .execute()
+    return rows.map((r) => ({value: r.value, count: Number(r.total)}))
+  }
+
+  /** Distinct values of `network` other than `exclude`. */
+  async distinctNetworks(range: UsageRange, exclude: string): Promise<number> {
+    const row = await this.scope(range).select(sql<number>`count(distinct network)`.as('n')).where('network', '!=', exclude).executeTakeFirst()
+    return Number(row?.n ?? 0)
   }
 
   /** Deletes rows of minutes before `before` (ms). @returns rows deleted. */

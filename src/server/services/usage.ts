@@ -18,7 +18,7 @@ import {isPlausibleEpochMs} from '../../core/duration.js'
 import {redactSecrets} from '../logging.js'
 import {UnavailableError, validationError} from '../problems.js'
 import {inDurableTransaction, inTransaction, repositories} from '../repositories/index.js'
-import type {UsageCount, UsageDimension, UsageSource} from '../repositories/usage.js'
+import type {UsageCount, UsageSource} from '../repositories/usage.js'
 import {DAY_MS, MINUTE_MS} from '../settings.js'
 import {requireMember} from './access.js'
 import {appNotFound} from './apps.js'
@@ -141,6 +141,7 @@ export class UsageService {
   private readonly networkKey: Buffer
   private readonly uaCache = new Map<string, UserAgentFamily>()
   private readonly networkCache = new Map<string, string>()
+  private readonly valueCache = new Map<string, string>()
   private lastPruneAt = Number.NEGATIVE_INFINITY
 
   constructor(private readonly ctx: ServiceContext) {
@@ -173,33 +174,47 @@ export class UsageService {
     return family
   }
 
-  /** Adds one event's dimension counts into `into` (keyed by key, minute, source, dimension, value). */
-  private aggregate(into: Map<string, UsageCount>, source: UsageSource, keyId: string, appId: string, code: string, context: UsageContext, at: number): void {
+  /** Adds one event into `into`, keyed by key, minute, source and the dimension values. */
+  private aggregate(into: Map<string, UsageCount>, source: UsageSource, keyId: string, code: string, context: UsageContext, at: number): void {
     const minute = minuteOf(at)
     const ua = this.userAgent(context.userAgent)
-    const values: Array<[UsageDimension, string]> = [
-      ['code', dimensionValue(code)],
-      ['route', dimensionValue(context.route)],
-      ['client_app', dimensionValue(context.clientApp)],
-      ['app_version', dimensionValue(context.appVersion)],
-      ['ua_family', ua.family],
-      ['ua_os', ua.os],
-      ['network', this.networkHash(context.clientIp)],
-    ]
-    for (const [dimension, value] of values) {
-      const id = `${keyId}\u0000${minute}\u0000${source}\u0000${dimension}\u0000${value}`
-      const row = into.get(id)
-      if (row === undefined) into.set(id, {keyId, appId, minute, source, dimension, value, count: 1})
-      else row.count++
+    const row: UsageCount = {
+      keyId,
+      minute,
+      source,
+      code: this.value(code),
+      route: this.value(context.route),
+      clientApp: this.value(context.clientApp),
+      appVersion: this.value(context.appVersion),
+      uaFamily: ua.family,
+      uaOs: ua.os,
+      network: this.networkHash(context.clientIp),
+      count: 1,
     }
+    const id = `${keyId}\u0000${minute}\u0000${source}\u0000${row.code}\u0000${row.route}\u0000${row.clientApp}\u0000${row.appVersion}\u0000${row.uaFamily}\u0000${row.uaOs}\u0000${row.network}`
+    const existing = into.get(id)
+    if (existing === undefined) into.set(id, row)
+    else existing.count++
+  }
+
+  /** {@link dimensionValue}, cached by input (the same few routes, apps and versions repeat). */
+  private value(raw: string | null | undefined): string {
+    if (raw === undefined || raw === null) return UNKNOWN
+    let clean = this.valueCache.get(raw)
+    if (clean === undefined) {
+      clean = dimensionValue(raw)
+      if (this.valueCache.size >= 10_000) this.valueCache.clear()
+      this.valueCache.set(raw, clean)
+    }
+    return clean
   }
 
   /**
    * Records one server-side verification of an existing key in memory (written by
    * {@link flush}), and notes the key as used at `at`.
    */
-  record(source: 'verify' | 'gateway', key: {id: string; appId: string}, code: string, context: UsageContext, at: number): void {
-    this.aggregate(this.pending, source, key.id, key.appId, code, context, at)
+  record(source: 'verify' | 'gateway', key: {id: string}, code: string, context: UsageContext, at: number): void {
+    this.aggregate(this.pending, source, key.id, code, context, at)
     this.noteUsed(key.id, at)
   }
 
@@ -238,7 +253,7 @@ export class UsageService {
       })
     } catch (error) {
       for (const count of counts) {
-        const id = `${count.keyId}\u0000${count.minute}\u0000${count.source}\u0000${count.dimension}\u0000${count.value}`
+        const id = `${count.keyId}\u0000${count.minute}\u0000${count.source}\u0000${count.code}\u0000${count.route}\u0000${count.clientApp}\u0000${count.appVersion}\u0000${count.uaFamily}\u0000${count.uaOs}\u0000${count.network}`
         const row = this.pending.get(id)
         if (row === undefined) this.pending.set(id, count)
         else row.count += count.count
@@ -298,7 +313,7 @@ export class UsageService {
             skipped++
             continue
           }
-          this.aggregate(batch, 'reported', event.keyId, appId, event.code, event, event.at)
+          this.aggregate(batch, 'reported', event.keyId, event.code, event, event.at)
           used.set(event.keyId, Math.max(used.get(event.keyId) ?? 0, event.at))
           stored++
         }
@@ -347,59 +362,40 @@ export class UsageService {
     if (since >= until) throw validationError('since', 'must be before until')
     await this.flush().catch(() => undefined)
     const sources = query.sources ?? [...USAGE_SOURCES]
-    const sums = await repos.usage.sumByDimension(app.id, minuteOf(since), minuteOf(until), sources)
+    const range = {appId: app.id, since: minuteOf(since), until: minuteOf(until), sources}
+    const usage = repos.usage
     const keys = new Map((await repos.keys.listForApp(app.id)).map((k) => [k.id, k]))
     const bySource: Record<string, number> = {}
     const byCode: Record<string, number> = {}
     const perKey = new Map<string, KeyUsage>()
-    const buckets: Record<'route' | 'client_app' | 'app_version' | 'ua_family' | 'ua_os', Map<string, number>> = {
-      route: new Map(),
-      client_app: new Map(),
-      app_version: new Map(),
-      ua_family: new Map(),
-      ua_os: new Map(),
-    }
-    const networks = new Set<string>()
     let total = 0
-    for (const sum of sums) {
-      if (sum.dimension === 'code') {
-        total += sum.count
-        bySource[sum.source] = (bySource[sum.source] ?? 0) + sum.count
-        byCode[sum.value] = (byCode[sum.value] ?? 0) + sum.count
-        let entry = perKey.get(sum.keyId)
-        if (entry === undefined) {
-          entry = {keyId: sum.keyId, env: keys.get(sum.keyId)?.env ?? UNKNOWN, total: 0, byCode: {}}
-          perKey.set(sum.keyId, entry)
-        }
-        entry.total += sum.count
-        entry.byCode[sum.value] = (entry.byCode[sum.value] ?? 0) + sum.count
-      } else if (sum.dimension === 'network') {
-        if (sum.value !== UNKNOWN) networks.add(sum.value)
-      } else {
-        const map = buckets[sum.dimension]
-        map.set(sum.value, (map.get(sum.value) ?? 0) + sum.count)
+    for (const sum of await usage.totals(range)) {
+      total += sum.count
+      bySource[sum.source] = (bySource[sum.source] ?? 0) + sum.count
+      byCode[sum.code] = (byCode[sum.code] ?? 0) + sum.count
+      let entry = perKey.get(sum.keyId)
+      if (entry === undefined) {
+        entry = {keyId: sum.keyId, env: keys.get(sum.keyId)?.env ?? UNKNOWN, total: 0, byCode: {}}
+        perKey.set(sum.keyId, entry)
       }
+      entry.total += sum.count
+      entry.byCode[sum.code] = (entry.byCode[sum.code] ?? 0) + sum.count
     }
-    const top = (map: Map<string, number>): UsageBucket[] =>
-      [...map]
-        .map(([value, count]) => ({value, count}))
-        .sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0))
-        .slice(0, MAX_REPORT_VALUES)
     return {
       app: app.slug,
-      since: minuteOf(since),
-      until: minuteOf(until),
+      since: range.since,
+      until: range.until,
       sources,
       total,
       bySource,
       byCode,
-      byKey: [...perKey.values()].sort((a, b) => b.total - a.total || a.keyId.localeCompare(b.keyId)),
-      byRoute: top(buckets.route),
-      byClientApp: top(buckets.client_app),
-      byAppVersion: top(buckets.app_version),
-      byUserAgentFamily: top(buckets.ua_family),
-      byUserAgentOs: top(buckets.ua_os),
-      distinctNetworks: networks.size,
+      byKey: [...perKey.values()].sort((a, b) => b.total - a.total || (a.keyId < b.keyId ? -1 : 1)),
+      byRoute: await usage.top(range, 'route', MAX_REPORT_VALUES),
+      byClientApp: await usage.top(range, 'client_app', MAX_REPORT_VALUES),
+      byAppVersion: await usage.top(range, 'app_version', MAX_REPORT_VALUES),
+      byUserAgentFamily: await usage.top(range, 'ua_family', MAX_REPORT_VALUES),
+      byUserAgentOs: await usage.top(range, 'ua_os', MAX_REPORT_VALUES),
+      distinctNetworks: await usage.distinctNetworks(range, UNKNOWN),
     }
   }
 }

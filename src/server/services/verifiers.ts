@@ -10,7 +10,7 @@ import type {Clock} from '../clock.js'
 import {systemClock} from '../clock.js'
 import {openDatabase} from '../db/connection.js'
 import type {Verifier} from '../model.js'
-import {validationError} from '../problems.js'
+import {UnavailableError, validationError} from '../problems.js'
 import {inTransaction, isUniqueViolation, repositories} from '../repositories/index.js'
 import {resolveServerPaths} from '../settings.js'
 import type {ServiceContext} from './context.js'
@@ -157,19 +157,26 @@ export class VerifierAuth {
 
   /**
    * @param token the bearer credential, or undefined when none was sent.
-   * @throws ApikeyError `unauthenticated` (401) when missing, malformed, unknown or revoked.
+   * @throws ApikeyError `unauthenticated` (401) when missing, malformed, unknown or revoked;
+   *   {@link UnavailableError} (503) when the database fails.
    */
   async authenticate(token: string | undefined): Promise<VerifierPrincipal> {
     if (token === undefined || token === '') throw verifierRejected('this route needs a verifier token: send "Authorization: Bearer akv_…"')
     if (!VERIFIER_TOKEN_PATTERN.test(token)) throw verifierRejected('the bearer token is not a verifier token (akv_ followed by 40 letters and digits)')
-    const hash = sha256Hex(token)
     const now = this.ctx.clock.now()
-    let entry = this.cache.get(hash)
+    // Keyed by the token itself (memory only, like the request that carries it): a hit costs no hashing.
+    let entry = this.cache.get(token)
     if (entry === undefined || now - entry.fetchedAt >= this.ctx.settings.verifierCacheMs || now < entry.fetchedAt) {
-      entry = {verifier: await repositories(this.ctx.db).verifiers.findByTokenHash(hash), fetchedAt: now}
+      let verifier: Verifier | undefined
+      try {
+        verifier = await repositories(this.ctx.db).verifiers.findByTokenHash(sha256Hex(token))
+      } catch (error) {
+        throw new UnavailableError('verifier tokens cannot be checked right now (the database failed); try again shortly', {cause: error})
+      }
+      entry = {verifier, fetchedAt: now}
       if (this.ctx.settings.verifierCacheMs > 0) {
         if (this.cache.size >= 1000) this.cache.clear()
-        this.cache.set(hash, entry)
+        this.cache.set(token, entry)
       }
     }
     const verifier = entry.verifier

@@ -230,13 +230,9 @@ export class VerifyService {
     if (cached !== undefined && now - cached.fetchedAt < this.ctx.settings.keyCacheMs && now >= cached.fetchedAt) return cached
     let record: KeyRecord | undefined
     try {
-      const repos = repositories(this.ctx.db)
-      const key = await repos.keys.findByHash(hash)
-      if (key === undefined) return undefined
-      const app = await repos.apps.findById(key.appId)
-      if (app === undefined) return undefined
-      const overrides = await repos.limits.forKey(key.id, app.id)
-      record = {key, app, limit: effectiveLimit(this.ctx.settings, key.env, overrides), fetchedAt: now}
+      const found = await repositories(this.ctx.db).keys.findForVerification(hash)
+      if (found === undefined) return undefined
+      record = {key: found.key, app: found.app, limit: effectiveLimit(this.ctx.settings, found.key.env, found.overrides), fetchedAt: now}
     } catch (error) {
       throw new UnavailableError('verification is unavailable: the key store failed; try again shortly', {cause: error, retryAfterSeconds: 1})
     }

@@ -6,9 +6,10 @@
  * - `rate_limit_overrides`: per-app or per-key verification limits in requests per
  *   minute, over the per-environment defaults of the settings.
  * - `usage_minutes`: verification and request counts aggregated per key, per UTC
- *   minute, per source and per dimension value (code, route, client app, app
- *   version, user-agent family and OS, client network as a keyed hash). Never a
- *   raw address or a key.
+ *   minute and per combination of source, code, route, client app, app version,
+ *   user-agent family and OS, and client network (a keyed hash). Never a raw
+ *   address or a key. The primary key starts with (key_id, minute), so an app's
+ *   report reads ranges of its keys; `minute` is indexed for pruning.
  */
 import {sql, type Kysely} from 'kysely'
 
@@ -37,16 +38,19 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
     .createTable('usage_minutes')
     .addColumn('key_id', 'text', (c) => c.notNull())
-    .addColumn('app_id', 'text', (c) => c.notNull())
     .addColumn('minute', 'integer', (c) => c.notNull())
     .addColumn('source', 'text', (c) => c.notNull().check(sql`source in ('verify', 'gateway', 'reported')`))
-    .addColumn('dimension', 'text', (c) => c.notNull())
-    .addColumn('value', 'text', (c) => c.notNull())
+    .addColumn('code', 'text', (c) => c.notNull())
+    .addColumn('route', 'text', (c) => c.notNull())
+    .addColumn('client_app', 'text', (c) => c.notNull())
+    .addColumn('app_version', 'text', (c) => c.notNull())
+    .addColumn('ua_family', 'text', (c) => c.notNull())
+    .addColumn('ua_os', 'text', (c) => c.notNull())
+    .addColumn('network', 'text', (c) => c.notNull())
     .addColumn('count', 'integer', (c) => c.notNull())
-    .addPrimaryKeyConstraint('usage_minutes_pk', ['key_id', 'minute', 'source', 'dimension', 'value'])
+    .addPrimaryKeyConstraint('usage_minutes_pk', ['key_id', 'minute', 'source', 'code', 'route', 'client_app', 'app_version', 'ua_family', 'ua_os', 'network'])
     .modifyEnd(sql`without rowid`)
     .execute()
-  await db.schema.createIndex('usage_minutes_app_idx').on('usage_minutes').columns(['app_id', 'minute']).execute()
   await db.schema.createIndex('usage_minutes_minute_idx').on('usage_minutes').column('minute').execute()
 }
 
