@@ -4,7 +4,9 @@
  * also appends its audit event, and — only after the transaction committed —
  * emits a {@link LifecycleEvent} on {@link LifecycleEvents}, which a verifier
  * cache subscribes to for invalidation (issue 4). No route or other service
- * writes `api_keys` or `apps.team_id` except through this module.
+ * writes `api_keys` or `apps.team_id` except through this module — except
+ * `last_used_at`, usage telemetry that changes no verdict, written by
+ * `services/usage.ts` (at most once a minute per key).
  *
  * Authorization (who may do it) is the caller's job (`services/keys.ts`,
  * `services/apps.ts`); this module enforces state rules (a revoked key cannot

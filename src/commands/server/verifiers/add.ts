@@ -13,6 +13,7 @@ export interface VerifiersAddResult {
   dbPath: string
 }
 
+/** `apikey server verifiers add NAME [--db PATH] [--json]`: creates a verifier token and prints it once (stdout). */
 export default class ServerVerifiersAdd extends ApikeyCommand<VerifiersAddResult> {
   static override summary = 'Create a verifier token for a protected API or gateway on the key service database.'
   static override description =

@@ -10,6 +10,7 @@ export interface VerifiersRevokeResult {
   dbPath: string
 }
 
+/** `apikey server verifiers revoke NAME|ID [--db PATH] [--json]`: revokes a verifier token. */
 export default class ServerVerifiersRevoke extends ApikeyCommand<VerifiersRevokeResult> {
   static override summary = 'Revoke a verifier token on the key service database.'
   static override description =
