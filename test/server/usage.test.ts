@@ -207,3 +207,57 @@ describe('user-agent families', () => {
     expect(userAgentFamily(ua)).toEqual({family, os})
   })
 })
+
+describe('usage batches with Idempotency-Key', () => {
+  let h: Harness
+  let verifier: string
+  let other: string
+  let key: {id: string; key: string}
+  beforeEach(async () => {
+    h = await startHarness()
+    await h.addUser('ann', 'mobile')
+    const ann = await h.login('ann')
+    await h.createApp(ann, 'weather-app', 'mobile')
+    key = await h.issueKey(ann, 'weather-app')
+    verifier = await h.addVerifier('one')
+    other = await h.addVerifier('two')
+  })
+  afterEach(async () => h.cleanup())
+
+  const send = (token: string, idempotencyKey: string | undefined, n = 10) =>
+    h.request('POST', '/v1/usage', {token, body: {events: Array.from({length: n}, (_, i) => event(key.id, i))}, ...(idempotencyKey === undefined ? {} : {headers: {'idempotency-key': idempotencyKey}})})
+  const counted = () => rawRows(h, 'select coalesce(sum(count), 0) as n from usage_minutes')[0]?.n
+
+  it('a retried batch (its acknowledgement was lost) is stored once and answered as a duplicate', async () => {
+    const id = '6f1c2a8e-4b7d-4a51-9d1e-0c5b8f3e2a17'
+    const first = await send(verifier, id)
+    expect(first.body).toEqual({received: 10, stored: 10, unattributed: 0, skipped: 0})
+    const again = await send(verifier, id)
+    expect(again.status).toBe(200)
+    expect(again.body).toEqual({received: 10, stored: 10, unattributed: 0, skipped: 0, duplicate: true})
+    expect(counted()).toBe(10)
+    // Keys are per verifier; without a key every batch counts.
+    expect((await send(other, id)).body.duplicate).toBeUndefined()
+    await send(verifier, undefined)
+    await send(verifier, undefined)
+    expect(counted()).toBe(40)
+    expectProblemShape(await send(verifier, 'x'.repeat(201)), 400, 'validation')
+  })
+
+  it('a failed batch leaves no idempotency record: its retry is stored', async () => {
+    const raw = new BetterSqlite3(h.dbPath)
+    raw.exec("create trigger fail_last_used before update of last_used_at on api_keys begin select raise(abort, 'disk I/O error'); end")
+    expect((await send(verifier, 'batch-1')).status).toBe(503)
+    raw.exec('drop trigger fail_last_used')
+    raw.close()
+    expect((await send(verifier, 'batch-1')).body).toEqual({received: 10, stored: 10, unattributed: 0, skipped: 0})
+    expect(counted()).toBe(10)
+  })
+
+  it('keys are remembered for a day, then pruned', async () => {
+    await send(verifier, 'batch-1')
+    h.clock.advance(DAY_MS + 3_600_000)
+    await h.server.flushUsage()
+    expect(rawRows(h, 'select count(*) as n from usage_batches')[0]?.n).toBe(0)
+  })
+})

@@ -165,6 +165,15 @@ export interface UsageMinutesTable {
   count: number
 }
 
+/** `usage_batches`: idempotency keys of usage batches already stored, per verifier. */
+export interface UsageBatchesTable {
+  verifier_id: string
+  idempotency_key: string
+  received_at: number
+  /** JSON of the first answer (IngestResult). */
+  result: string
+}
+
 /** The whole database, for `Kysely<Database>`. */
 export interface Database {
   users: UsersTable
@@ -179,4 +188,5 @@ export interface Database {
   verifier_tokens: VerifierTokensTable
   rate_limit_overrides: RateLimitOverridesTable
   usage_minutes: UsageMinutesTable
+  usage_batches: UsageBatchesTable
 }

@@ -106,4 +106,21 @@ export class UsageRepository {
     const result = await this.db.deleteFrom('usage_minutes').where('minute', '<', before).executeTakeFirst()
     return Number(result.numDeletedRows)
   }
+
+  /** The stored answer (JSON) of a batch a verifier already sent under `key`, or undefined. */
+  async findBatch(verifierId: string, key: string): Promise<string | undefined> {
+    const row = await this.db.selectFrom('usage_batches').select('result').where('verifier_id', '=', verifierId).where('idempotency_key', '=', key).executeTakeFirst()
+    return row?.result
+  }
+
+  /** Records that a verifier's batch `key` was stored, with its answer (JSON). @throws the SQLite primary-key violation on a concurrent duplicate. */
+  async recordBatch(verifierId: string, key: string, receivedAt: number, result: string): Promise<void> {
+    await this.db.insertInto('usage_batches').values({verifier_id: verifierId, idempotency_key: key, received_at: receivedAt, result}).execute()
+  }
+
+  /** Forgets batch keys received before `before` (ms). @returns rows deleted. */
+  async pruneBatchesBefore(before: number): Promise<number> {
+    const result = await this.db.deleteFrom('usage_batches').where('received_at', '<', before).executeTakeFirst()
+    return Number(result.numDeletedRows)
+  }
 }

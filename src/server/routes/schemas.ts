@@ -529,6 +529,7 @@ export const usageIngestResponse = {
     stored: {type: 'integer', description: 'events counted against a key'},
     unattributed: {type: 'integer', description: 'events without a known key id'},
     skipped: {type: 'integer', description: 'events older than the retention or more than a day ahead'},
+    duplicate: {type: 'boolean', description: 'true when the Idempotency-Key was already stored: nothing was counted again'},
   },
   additionalProperties: false,
 } as const

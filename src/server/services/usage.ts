@@ -17,7 +17,7 @@ import {ApikeyError} from '../../core/errors.js'
 import {isPlausibleEpochMs} from '../../core/duration.js'
 import {redactSecrets} from '../logging.js'
 import {UnavailableError, validationError} from '../problems.js'
-import {inDurableTransaction, inTransaction, repositories} from '../repositories/index.js'
+import {inDurableTransaction, inTransaction, isUniqueViolation, repositories} from '../repositories/index.js'
 import type {UsageCount, UsageSource} from '../repositories/usage.js'
 import {DAY_MS, MINUTE_MS} from '../settings.js'
 import {requireMember} from './access.js'
@@ -64,7 +64,14 @@ export interface IngestResult {
   unattributed: number
   /** Events outside the accepted time range (older than the retention, or more than a day ahead). */
   skipped: number
+  /** True when this batch's `Idempotency-Key` was already stored: nothing was counted again (the numbers are the first answer's). */
+  duplicate?: boolean
 }
+
+/** How long `Idempotency-Key`s of stored batches are remembered, in ms (a day). */
+export const IDEMPOTENCY_WINDOW_MS = DAY_MS
+/** Rule for `Idempotency-Key` values: 1–200 printable ASCII characters. */
+export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,200}$/
 
 /** One entry of a breakdown: a value and its count. */
 export interface UsageBucket {
@@ -249,7 +256,10 @@ export class UsageService {
       await inTransaction(this.ctx.db, async (repos) => {
         await repos.usage.add(counts)
         await repos.keys.touchLastUsed(touches)
-        if (prune) await repos.usage.pruneBefore(now - this.ctx.settings.usageRetentionMs)
+        if (prune) {
+          await repos.usage.pruneBefore(now - this.ctx.settings.usageRetentionMs)
+          await repos.usage.pruneBatchesBefore(now - IDEMPOTENCY_WINDOW_MS)
+        }
       })
     } catch (error) {
       for (const count of counts) {
@@ -284,12 +294,19 @@ export class UsageService {
    * Stores a batch reported by a verifier (`POST /v1/usage`) in one durable transaction
    * (`synchronous=FULL`): either every count is written or none. Events without a known
    * key id are counted as unattributed; events older than the retention or more than a
-   * day ahead are skipped.
-   * @throws ApikeyError `validation` when the batch holds more than `settings.maxUsageBatch` events;
+   * day ahead are skipped. With an `Idempotency-Key` (draft-ietf-httpapi-idempotency-key-header),
+   * a batch this verifier already sent under the same key within a day is not counted again:
+   * the answer is the first one with `duplicate: true`.
+   * @param batch.verifierId the sending verifier; batch.idempotencyKey its key for this batch, if any.
+   * @throws ApikeyError `validation` when the batch holds more than `settings.maxUsageBatch` events
+   *   or the idempotency key breaks {@link IDEMPOTENCY_KEY_PATTERN};
    *   {@link UnavailableError} (503) when the write fails — nothing of the batch is stored.
    */
-  async ingest(events: UsageEventInput[]): Promise<IngestResult> {
+  async ingest(events: UsageEventInput[], batch: {verifierId: string; idempotencyKey?: string | undefined} = {verifierId: ''}): Promise<IngestResult> {
     if (events.length > this.ctx.settings.maxUsageBatch) throw validationError('events', `at most ${this.ctx.settings.maxUsageBatch} events per batch`)
+    const idempotencyKey = batch.idempotencyKey
+    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(idempotencyKey)) throw validationError('Idempotency-Key', '1–200 printable ASCII characters')
+    let duplicate: IngestResult | undefined
     const now = this.ctx.clock.now()
     const oldest = now - this.ctx.settings.usageRetentionMs
     const newest = now + DAY_MS
@@ -301,8 +318,15 @@ export class UsageService {
     let written: Array<{id: string; at: number}> = []
     try {
       await inDurableTransaction(this.ctx.db, async (repos) => {
+        if (idempotencyKey !== undefined) {
+          const stored = await repos.usage.findBatch(batch.verifierId, idempotencyKey)
+          if (stored !== undefined) {
+            duplicate = {...(JSON.parse(stored) as IngestResult), duplicate: true}
+            return
+          }
+        }
         const appIds = await repos.keys.appIdsOf(ids)
-        const batch = new Map<string, UsageCount>()
+        const rows = new Map<string, UsageCount>()
         for (const event of events) {
           const appId = typeof event.keyId === 'string' ? appIds.get(event.keyId) : undefined
           if (event.keyId === undefined || event.keyId === null || appId === undefined) {
@@ -313,18 +337,27 @@ export class UsageService {
             skipped++
             continue
           }
-          this.aggregate(batch, 'reported', event.keyId, event.code, event, event.at)
+          this.aggregate(rows, 'reported', event.keyId, event.code, event, event.at)
           used.set(event.keyId, Math.max(used.get(event.keyId) ?? 0, event.at))
           stored++
         }
-        await repos.usage.add([...batch.values()])
+        await repos.usage.add([...rows.values()])
         // Within the transaction: a failure here leaves nothing of the batch behind.
         written = [...used].filter(([id]) => this.shouldWriteLastUsed(id)).map(([id, at]) => ({id, at}))
         await repos.keys.touchLastUsed(written)
+        if (idempotencyKey !== undefined) {
+          await repos.usage.recordBatch(batch.verifierId, idempotencyKey, now, JSON.stringify({received: events.length, stored, unattributed, skipped}))
+        }
       })
+      if (duplicate !== undefined) return duplicate
       for (const {id, at} of written) this.markWritten(id, at)
     } catch (error) {
       if (error instanceof ApikeyError) throw error
+      // A concurrent retry of the same batch committed first: answer as a duplicate.
+      if (idempotencyKey !== undefined && isUniqueViolation(error)) {
+        const stored = await repositories(this.ctx.db).usage.findBatch(batch.verifierId, idempotencyKey).catch(() => undefined)
+        if (stored !== undefined) return {...(JSON.parse(stored) as IngestResult), duplicate: true}
+      }
       throw new UnavailableError('the usage batch could not be stored; nothing of it was kept — send it again', {cause: error, retryAfterSeconds: 1})
     }
     return {received: events.length, stored, unattributed, skipped}

@@ -10,6 +10,8 @@
  *   user-agent family and OS, and client network (a keyed hash). Never a raw
  *   address or a key. The primary key starts with (key_id, minute), so an app's
  *   report reads ranges of its keys; `minute` is indexed for pruning.
+ * - `usage_batches`: `Idempotency-Key`s of stored batches per verifier (kept a day),
+ *   written in the batch's transaction, so a retried batch is never counted twice.
  */
 import {sql, type Kysely} from 'kysely'
 
@@ -52,10 +54,21 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .modifyEnd(sql`without rowid`)
     .execute()
   await db.schema.createIndex('usage_minutes_minute_idx').on('usage_minutes').column('minute').execute()
+
+  await db.schema
+    .createTable('usage_batches')
+    .addColumn('verifier_id', 'text', (c) => c.notNull())
+    .addColumn('idempotency_key', 'text', (c) => c.notNull())
+    .addColumn('received_at', 'integer', (c) => c.notNull())
+    .addColumn('result', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('usage_batches_pk', ['verifier_id', 'idempotency_key'])
+    .execute()
+  await db.schema.createIndex('usage_batches_received_idx').on('usage_batches').column('received_at').execute()
 }
 
 /** Drops what `up` created. */
 export async function down(db: Kysely<unknown>): Promise<void> {
+  await db.schema.dropTable('usage_batches').ifExists().execute()
   await db.schema.dropTable('usage_minutes').ifExists().execute()
   await db.schema.dropTable('rate_limit_overrides').ifExists().execute()
   await db.schema.dropTable('verifier_tokens').ifExists().execute()
