@@ -51,8 +51,24 @@ describe('apikey usage', () => {
     expect(r.distinctNetworks).toBe(1)
     expect(usage.stdout).not.toContain('192.0.2')
 
+    // A verifier reports its verdicts in batches: cache hits count, while verdicts the service
+    // answered (source "service") were already counted by /v1/verify and are not counted twice.
+    const at = Date.now()
+    const batch = await fetch(`${svc.url}/v1/usage`, {
+      method: 'POST',
+      headers: {authorization: `Bearer ${verifier.token}`, 'content-type': 'application/json'},
+      body: JSON.stringify({events: [
+        {keyId: init.json.key.id, app: 'usage-app', code: 'VALID', source: 'cache', route: '/v1/forecast/:city', at},
+        {keyId: init.json.key.id, app: 'usage-app', code: 'VALID', source: 'service', route: '/v1/forecast/:city', at},
+      ]}),
+    })
+    expect(batch.status).toBe(200)
+    const after = await runCli(['usage', '--json'], {cwd: repo, env})
+    expect(after.json.report.total).toBe(4)
+    expect(after.json.report.bySource).toEqual({verify: 3, reported: 1})
+
     const text = await runCli(['usage'], {cwd: repo, env})
-    expect(text.stdout).toMatch(/requests\t3/)
+    expect(text.stdout).toMatch(/requests\t4/)
 
     const bobEnv = await cliEnv()
     expect((await runCli(['login', '--server', svc.url, '--username', 'bob', '--password-stdin'], {cwd: repo, env: bobEnv, input: PASSWORD})).code).toBe(0)

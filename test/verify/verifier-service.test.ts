@@ -118,11 +118,13 @@ describe('verifier ↔ real service', () => {
     for (let i = 0; i < 25; i++) await v.verify(key.key, {route: '/v1/forecast/:city', clientApp: 'com.example.weather', appVersion: '1.2.3', clientIp: '192.0.2.7'})
     await v.flush()
     expect(v.stats()).toMatchObject({sent: 25, dropped: 0, rejected: 0, buffered: 0})
-    const report = await h.request('GET', '/v1/apps/weather-app/usage?source=reported', {token: ann})
+    // All sources: the first (a miss) was counted by /v1/verify, the 24 cache hits by the verifier's batches.
+    const report = await h.request('GET', '/v1/apps/weather-app/usage', {token: ann})
     expect(report.status).toBe(200)
     expect(report.body.total).toBe(25)
     expect(report.body.byRoute).toEqual([{value: '/v1/forecast/:city', count: 25}])
     expect(report.body.byKey[0]).toMatchObject({keyId: key.id, total: 25})
+    expect(report.body.bySource).toEqual({verify: 1, reported: 24})
   })
 
   it('SC-18: close flushes 3,000 buffered events to the real service within the deadline', async () => {
@@ -132,7 +134,8 @@ describe('verifier ↔ real service', () => {
     const report = await v.close({deadlineMs: 5000})
     expect(report.sent + report.dropped).toBe(3000)
     expect(report).toMatchObject({sent: 3000, dropped: 0, flushed: true})
-    const usage = await h.request('GET', '/v1/apps/weather-app/usage?source=reported', {token: ann})
+    // All sources: the miss counted once by /v1/verify, every cache hit by the batches — 3,000 in all, none twice.
+    const usage = await h.request('GET', '/v1/apps/weather-app/usage', {token: ann})
     expect(usage.body.total).toBe(3000)
   })
 

@@ -62,7 +62,8 @@ export interface IngestResult {
   stored: number
   /** Events without a key id, or with a key id this service does not know. */
   unattributed: number
-  /** Events outside the accepted time range (older than the retention, or more than a day ahead). */
+  /** Events outside the accepted time range (older than the retention, or more than a day ahead), and verifier
+   * reports of verdicts the service itself answered (`source: 'service'`), which POST /v1/verify already counted. */
   skipped: number
   /** True when this batch's `Idempotency-Key` was already stored: nothing was counted again (the numbers are the first answer's). */
   duplicate?: boolean
@@ -334,6 +335,12 @@ export class UsageService {
             continue
           }
           if (!Number.isFinite(event.at) || event.at < oldest || event.at > newest) {
+            skipped++
+            continue
+          }
+          // A verifier's cache miss was answered by POST /v1/verify, which already counted it
+          // (source `verify`, same context): counting the report too would double it.
+          if ((event as {source?: unknown}).source === 'service') {
             skipped++
             continue
           }
