@@ -59,6 +59,41 @@ function toKey(row: KeyRow): ApiKey {
 }
 
 /** SQL for `api_keys`. Stores the key's HMAC and display start, never the key. */
+/** A key record to insert (the key itself is never stored: only its HMAC and display start). */
+export interface NewKey {
+  id: string
+  appId: string
+  env: string
+  kind: KeyKind
+  name: string | null
+  hash: string
+  start: string
+  createdBy: string
+  createdAt: number
+  expiresAt: number | null
+  metadata: KeyMetadata
+  /** Provisioning token that issued the key (CI), if any. */
+  createdByToken?: string | null
+}
+
+/** Column values of a {@link NewKey}. */
+function toInsertRow(input: NewKey) {
+  return {
+    id: input.id,
+    app_id: input.appId,
+    env: input.env,
+    kind: input.kind,
+    name: input.name,
+    hash: input.hash,
+    start: input.start,
+    created_by: input.createdBy,
+    created_at: input.createdAt,
+    expires_at: input.expiresAt,
+    metadata: JSON.stringify(input.metadata),
+    created_by_token: input.createdByToken ?? null,
+  }
+}
+
 export class KeysRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
@@ -91,38 +126,8 @@ export class KeysRepository {
   }
 
   /** Inserts a key record. @throws the SQLite unique violation on an id or hash collision. */
-  async insert(input: {
-    id: string
-    appId: string
-    env: string
-    kind: KeyKind
-    name: string | null
-    hash: string
-    start: string
-    createdBy: string
-    createdAt: number
-    expiresAt: number | null
-    metadata: KeyMetadata
-    /** Provisioning token that issued the key (CI), if any. */
-    createdByToken?: string | null
-  }): Promise<void> {
-    await this.db
-      .insertInto('api_keys')
-      .values({
-        id: input.id,
-        app_id: input.appId,
-        env: input.env,
-        kind: input.kind,
-        name: input.name,
-        hash: input.hash,
-        start: input.start,
-        created_by: input.createdBy,
-        created_at: input.createdAt,
-        expires_at: input.expiresAt,
-        metadata: JSON.stringify(input.metadata),
-        created_by_token: input.createdByToken ?? null,
-      })
-      .execute()
+  async insert(input: NewKey): Promise<void> {
+    await this.db.insertInto('api_keys').values(toInsertRow(input)).execute()
   }
 
   /**
@@ -179,26 +184,13 @@ export class KeysRepository {
    * Inserts many keys in one statement per chunk (benchmarks and imports; call inside a
    * transaction). Same columns and rules as {@link KeysRepository.insert}.
    */
-  async insertMany(rows: Array<Parameters<KeysRepository['insert']>[0]>): Promise<void> {
+  async insertMany(rows: NewKey[]): Promise<void> {
     // 13 bound parameters per row; SQLite allows 32 766 per statement.
     for (let i = 0; i < rows.length; i += 2000) {
       await this.db
         .insertInto('api_keys')
         .values(
-          rows.slice(i, i + 2000).map((input) => ({
-            id: input.id,
-            app_id: input.appId,
-            env: input.env,
-            kind: input.kind,
-            name: input.name,
-            hash: input.hash,
-            start: input.start,
-            created_by: input.createdBy,
-            created_at: input.createdAt,
-            expires_at: input.expiresAt,
-            metadata: JSON.stringify(input.metadata),
-            created_by_token: input.createdByToken ?? null,
-          })),
+          rows.slice(i, i + 2000).map(toInsertRow),
         )
         .execute()
     }
