@@ -1,5 +1,5 @@
 import {join} from 'node:path'
-import {rm} from 'node:fs/promises'
+import {rm, stat} from 'node:fs/promises'
 import BetterSqlite3 from 'better-sqlite3'
 import {sql} from 'kysely'
 import {afterEach, describe, expect, it} from 'vitest'
@@ -41,6 +41,18 @@ describe('database', () => {
       expect(keyColumns).not.toContain('key')
     } finally {
       raw.close()
+    }
+  })
+
+  it('creates a new database file (and its WAL) with mode 0600, under umask 022', async () => {
+    const previous = process.umask(0o022)
+    try {
+      const {handle, path} = await open()
+      await sql`select 1`.execute(handle.db)
+      expect((await stat(path)).mode & 0o777).toBe(0o600)
+      expect((await stat(`${path}-wal`)).mode & 0o777).toBe(0o600)
+    } finally {
+      process.umask(previous)
     }
   })
 

@@ -2,7 +2,7 @@
  * Opens the service database: a SQLite file through better-sqlite3 in WAL
  * mode with a busy timeout, wrapped in Kysely, migrated to the latest schema.
  */
-import {mkdirSync} from 'node:fs'
+import {closeSync, mkdirSync, openSync} from 'node:fs'
 import {dirname} from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
 import {Kysely, Migrator, SqliteDialect, type MigrationProvider, type Migration} from 'kysely'
@@ -38,6 +38,15 @@ export const staticMigrationProvider: MigrationProvider = {
  */
 export async function openDatabase(path: string): Promise<DatabaseHandle> {
   mkdirSync(dirname(path), {recursive: true, mode: 0o700})
+  // A new database file is created 0600 (SQLite gives its -wal and -shm files the same mode):
+  // it holds key hashes, sessions and the audit log. An existing file keeps its mode.
+  if (path !== ':memory:') {
+    try {
+      closeSync(openSync(path, 'wx', 0o600))
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    }
+  }
   const sqlite = new BetterSqlite3(path)
   let journalMode: string
   try {
