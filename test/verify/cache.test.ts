@@ -3,28 +3,10 @@
  * clock. The stand-in speaks the wire contract of POST /v1/verify; it is used
  * here for timing (when verdicts are fetched) and to count calls.
  */
-import {afterEach, beforeEach, describe, expect, it} from 'vitest'
-import {createVerifier, type Verifier, type VerifierOptions} from '../../src/verify/index.js'
-import {FakeClock, startStandin, TOKEN, type Standin} from './helpers.js'
+import {describe, expect, it} from 'vitest'
+import {clock, make, standin, useStandinVerifiers} from './standin-env.js'
 
-let clock: FakeClock
-let standin: Standin
-const verifiers: Verifier[] = []
-
-function make(options: Partial<VerifierOptions> = {}): Verifier {
-  const v = createVerifier({serviceUrl: standin.url, verifierToken: TOKEN, clock, usage: {enabled: false}, ...options})
-  verifiers.push(v)
-  return v
-}
-
-beforeEach(async () => {
-  clock = new FakeClock()
-  standin = await startStandin(clock)
-})
-afterEach(async () => {
-  for (const v of verifiers.splice(0)) await v.close({deadlineMs: 1})
-  await standin.close()
-})
+useStandinVerifiers()
 
 describe('SC-01: revocation reaches every verifier within the staleness bound', () => {
   it('two verifiers with warm verdicts answer REVOKED by fetchedAt + 5 s; the service answers REVOKED at once', async () => {

@@ -5,28 +5,11 @@
  * applies; concurrent misses for one key make one call. Injected clock; the
  * stand-in produces real 503s, real hangs and real refused connections.
  */
-import {afterEach, beforeEach, describe, expect, it} from 'vitest'
-import {createVerifier, type Verifier, type VerifierOptions} from '../../src/verify/index.js'
-import {FakeClock, refusedUrl, startStandin, TOKEN, until, type Standin} from './helpers.js'
+import {describe, expect, it} from 'vitest'
+import {refusedUrl, until} from './helpers.js'
+import {clock, make, standin, useStandinVerifiers} from './standin-env.js'
 
-let clock: FakeClock
-let standin: Standin
-const verifiers: Verifier[] = []
-
-function make(options: Partial<VerifierOptions> = {}): Verifier {
-  const v = createVerifier({serviceUrl: standin.url, verifierToken: TOKEN, clock, usage: {enabled: false}, ...options})
-  verifiers.push(v)
-  return v
-}
-
-beforeEach(async () => {
-  clock = new FakeClock()
-  standin = await startStandin(clock)
-})
-afterEach(async () => {
-  for (const v of verifiers.splice(0)) await v.close({deadlineMs: 1})
-  await standin.close()
-})
+useStandinVerifiers()
 
 const UNAVAILABLE = {valid: false, code: 'UNAVAILABLE', unavailable: true, message: 'verification unavailable', source: 'local'}
 
@@ -87,8 +70,7 @@ describe('SC-03: failures are "unavailable", never cached; recovery', () => {
   })
 
   it('a refused connection on a port nothing listens on', async () => {
-    const v = createVerifier({serviceUrl: await refusedUrl(), verifierToken: TOKEN, clock, usage: {enabled: false}})
-    verifiers.push(v)
+    const v = make({serviceUrl: await refusedUrl()})
     expect(await v.verify(standin.issue())).toMatchObject(UNAVAILABLE)
   })
 

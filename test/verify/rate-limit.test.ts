@@ -5,28 +5,10 @@
  * last reported; in `service` mode every request of a rate-limited key asks
  * the service. RATE_LIMITED is never cached as the key's state.
  */
-import {afterEach, beforeEach, describe, expect, it} from 'vitest'
-import {createVerifier, type Verifier, type VerifierOptions} from '../../src/verify/index.js'
-import {FakeClock, startStandin, TOKEN, type Standin} from './helpers.js'
+import {describe, expect, it} from 'vitest'
+import {clock, make, standin, useStandinVerifiers} from './standin-env.js'
 
-let clock: FakeClock
-let standin: Standin
-const verifiers: Verifier[] = []
-
-function make(options: Partial<VerifierOptions> = {}): Verifier {
-  const v = createVerifier({serviceUrl: standin.url, verifierToken: TOKEN, clock, usage: {enabled: false}, ...options})
-  verifiers.push(v)
-  return v
-}
-
-beforeEach(async () => {
-  clock = new FakeClock()
-  standin = await startStandin(clock)
-})
-afterEach(async () => {
-  for (const v of verifiers.splice(0)) await v.close({deadlineMs: 1})
-  await standin.close()
-})
+useStandinVerifiers()
 
 /** 5 requests, one more every 6 s. */
 const LIMIT = {capacity: 5, refillPerMs: 1 / 6000}
