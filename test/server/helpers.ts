@@ -188,3 +188,23 @@ export function expectProblemShape(answer: Answer, status: number, code: string)
   }
   return answer.body
 }
+
+/** The usual verification setup: users ann (team mobile) and bob (team web), ann's app and key, a verifier token. */
+export interface VerifyFixture {
+  h: Harness
+  ann: string
+  verifier: string
+  key: {id: string; key: string; expiresAt: number}
+}
+
+/** Starts a harness with {@link VerifyFixture}'s users, app, key and verifier token. */
+export async function verifyFixture(options: HarnessOptions = {}): Promise<VerifyFixture> {
+  const h = await startHarness(options)
+  await h.addUser('ann', 'mobile')
+  await h.addUser('bob', 'web')
+  const ann = await h.login('ann')
+  await h.createApp(ann, 'weather-app', 'mobile')
+  const key = await h.issueKey(ann, 'weather-app')
+  const verifier = await h.addVerifier('weather-gateway')
+  return {h, ann, verifier, key}
+}

@@ -8,25 +8,8 @@
 import {afterEach, describe, expect, it} from 'vitest'
 import type {RateLimitStore} from '../../src/server/services/rate-limit.js'
 import {MemoryRateLimitStore} from '../../src/server/services/rate-limit.js'
-import {expectProblemShape, startHarness, T0, type Harness, type HarnessOptions} from './helpers.js'
+import {expectProblemShape, startHarness, T0, verifyFixture as fixture, type Harness, type HarnessOptions, type VerifyFixture as Fixture} from './helpers.js'
 
-interface Fixture {
-  h: Harness
-  ann: string
-  verifier: string
-  key: {id: string; key: string; expiresAt: number}
-}
-
-async function fixture(options: HarnessOptions = {}): Promise<Fixture> {
-  const h = await startHarness(options)
-  await h.addUser('ann', 'mobile')
-  await h.addUser('bob', 'web')
-  const ann = await h.login('ann')
-  await h.createApp(ann, 'weather-app', 'mobile')
-  const key = await h.issueKey(ann, 'weather-app')
-  const verifier = await h.addVerifier('weather-gateway')
-  return {h, ann, verifier, key}
-}
 
 /** The auth-request form, as nginx calls it. */
 function authRequest(f: Fixture, key: string) {

@@ -10,7 +10,7 @@ import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {checksumOf} from '../../src/core/key-format.js'
 import {addVerifier, revokeVerifier} from '../../src/server/services/verifiers.js'
 import {DAY_MS} from '../../src/server/settings.js'
-import {expectProblemShape, startHarness, T0, type Harness, type HarnessOptions} from './helpers.js'
+import {expectProblemShape, startHarness, T0, verifyFixture as fixture, type Harness, type HarnessOptions, type VerifyFixture as Fixture} from './helpers.js'
 
 /** A well-formed key with a valid checksum that this service never issued. */
 function foreignKey(app = 'weather-app', env = 'dev'): string {
@@ -18,23 +18,6 @@ function foreignKey(app = 'weather-app', env = 'dev'): string {
   return body + checksumOf(body)
 }
 
-interface Fixture {
-  h: Harness
-  ann: string
-  verifier: string
-  key: {id: string; key: string; expiresAt: number}
-}
-
-async function fixture(options: HarnessOptions = {}): Promise<Fixture> {
-  const h = await startHarness(options)
-  await h.addUser('ann', 'mobile')
-  await h.addUser('bob', 'web')
-  const ann = await h.login('ann')
-  await h.createApp(ann, 'weather-app', 'mobile')
-  const key = await h.issueKey(ann, 'weather-app')
-  const verifier = await h.addVerifier('weather-gateway')
-  return {h, ann, verifier, key}
-}
 
 /** Renames `api_keys` behind the service's back: any key lookup now fails (proves "no lookup" when answers still come). */
 function hideKeysTable(h: Harness): () => void {
