@@ -58,7 +58,7 @@ export async function openDatabase(path: string): Promise<DatabaseHandle> {
     sqlite.close()
     throw error
   }
-  const db = new Kysely<Database>({dialect: new SqliteDialect({database: sqlite})})
+  const db = new Kysely<Database>({dialect: new SqliteDialect({database: withStatementCache(sqlite)})})
   let closed = false
   const close = async (): Promise<void> => {
     if (closed) return
@@ -87,4 +87,36 @@ export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
     throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${error instanceof Error ? error.message : String(error)}`, {cause: error})
   }
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
+}
+
+/** Most prepared statements {@link withStatementCache} keeps (the cache starts over when full). */
+export const STATEMENT_CACHE_SIZE = 256
+
+/**
+ * The connection as Kysely's SQLite driver sees it, with prepared statements reused per SQL
+ * text: the driver prepares every query it runs, and preparing costs more than running an
+ * indexed lookup (the verification path runs the same few statements all the time). A
+ * statement still busy (an open iterator of a streamed query) is never handed out twice:
+ * that call gets a fresh one. SQLite re-prepares a cached statement by itself after a
+ * schema change (sqlite3_prepare_v2).
+ * @param sqlite an open better-sqlite3 connection; closing the result closes it.
+ */
+export function withStatementCache(sqlite: BetterSqlite3.Database): {prepare(sql: string): BetterSqlite3.Statement; close(): void} {
+  const statements = new Map<string, BetterSqlite3.Statement>()
+  return {
+    prepare(sql: string): BetterSqlite3.Statement {
+      const cached = statements.get(sql)
+      if (cached !== undefined && !cached.busy) return cached
+      const statement = sqlite.prepare(sql)
+      if (cached === undefined) {
+        if (statements.size >= STATEMENT_CACHE_SIZE) statements.clear()
+        statements.set(sql, statement)
+      }
+      return statement
+    },
+    close(): void {
+      statements.clear()
+      sqlite.close()
+    },
+  }
 }
