@@ -1,4 +1,4 @@
-import {sql, type Kysely} from 'kysely'
+import {sql, type CompiledQuery, type InferResult, type Kysely} from 'kysely'
 import {isKeyEnvironment} from '../../core/key-format.js'
 import type {KeyKind, KeyMetadata} from '../../core/wire.js'
 import type {Database} from '../db/schema.js'
@@ -93,6 +93,13 @@ function toInsertRow(input: NewKey) {
     created_by_token: input.createdByToken ?? null,
   }
 }
+
+/** Stands for the key hash while the verification query is compiled (never a real hash: not hex). */
+const HASH_PLACEHOLDER = '\u0000hash'
+/** A row of the verification query. */
+type VerificationRow = InferResult<ReturnType<KeysRepository['verificationQuery']>>[number]
+/** The compiled verification query per Kysely instance, and where the hash goes in its parameters. */
+const verificationQueries = new WeakMap<Kysely<Database>, {query: CompiledQuery<unknown>; at: number}>()
 
 export class KeysRepository {
   constructor(private readonly db: Kysely<Database>) {}
@@ -221,13 +228,8 @@ export class KeysRepository {
     return out
   }
 
-  /**
-   * Everything verification needs about the key whose stored HMAC equals `hash`, in one
-   * query: the key, its app with the owning team, and the rate-limit overrides of the key
-   * and of the app (requests per minute). Undefined when no key has this hash.
-   */
-  async findForVerification(hash: string): Promise<{key: ApiKey; app: App; overrides: {key: number | undefined; app: number | undefined}} | undefined> {
-    const row = await this.base()
+  private verificationQuery(hash: string) {
+    return this.base()
       .innerJoin('teams', 'teams.id', 'apps.team_id')
       .innerJoin('users as app_creator', 'app_creator.id', 'apps.created_by')
       .leftJoin('rate_limit_overrides as key_limit', (join) => join.onRef('key_limit.target_id', '=', 'api_keys.id').on('key_limit.scope', '=', 'key'))
@@ -247,7 +249,26 @@ export class KeysRepository {
         'app_limit.rpm as app_rpm',
       ])
       .where('api_keys.hash', '=', hash)
-      .executeTakeFirst()
+  }
+
+  /**
+   * Everything verification needs about the key whose stored HMAC equals `hash`, in one
+   * query: the key, its app with the owning team, and the rate-limit overrides of the key
+   * and of the app (requests per minute). Undefined when no key has this hash.
+   */
+  async findForVerification(hash: string): Promise<{key: ApiKey; app: App; overrides: {key: number | undefined; app: number | undefined}} | undefined> {
+    // The hot path of POST /v1/verify: the query is compiled once per connection and run with the hash swapped in.
+    let compiled = verificationQueries.get(this.db)
+    if (compiled === undefined) {
+      const query = this.verificationQuery(HASH_PLACEHOLDER).compile()
+      const at = query.parameters.indexOf(HASH_PLACEHOLDER)
+      if (at < 0 || query.parameters.indexOf(HASH_PLACEHOLDER, at + 1) >= 0) throw new Error('the verification query must take the key hash as exactly one parameter')
+      compiled = {query, at}
+      verificationQueries.set(this.db, compiled)
+    }
+    const parameters = [...compiled.query.parameters]
+    parameters[compiled.at] = hash
+    const row = (await this.db.executeQuery<VerificationRow>({...compiled.query, parameters})).rows[0]
     if (row === undefined) return undefined
     const app: App = {
       id: row.app_id,
