@@ -162,11 +162,12 @@ export class VerifierAuth {
    */
   async authenticate(token: string | undefined): Promise<VerifierPrincipal> {
     if (token === undefined || token === '') throw verifierRejected('this route needs a verifier token: send "Authorization: Bearer akv_…"')
-    if (!VERIFIER_TOKEN_PATTERN.test(token)) throw verifierRejected('the bearer token is not a verifier token (akv_ followed by 40 letters and digits)')
     const now = this.ctx.clock.now()
-    // Keyed by the token itself (memory only, like the request that carries it): a hit costs no hashing.
+    // Keyed by the token itself (memory only, like the request that carries it): a hit costs no
+    // hashing, and only well-formed tokens are ever stored.
     let entry = this.cache.get(token)
     if (entry === undefined || now - entry.fetchedAt >= this.ctx.settings.verifierCacheMs || now < entry.fetchedAt) {
+      if (!VERIFIER_TOKEN_PATTERN.test(token)) throw verifierRejected('the bearer token is not a verifier token (akv_ followed by 40 letters and digits)')
       let verifier: Verifier | undefined
       try {
         verifier = await repositories(this.ctx.db).verifiers.findByTokenHash(sha256Hex(token))

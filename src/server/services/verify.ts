@@ -82,8 +82,10 @@ const FAILURES: ReadonlySet<VerifyCode> = new Set(['MALFORMED', 'NOT_FOUND'])
 
 /** Checks keys for protected APIs. One per app; holds the key-record cache and the buckets. */
 export class VerifyService {
+  /** Key records by the key itself (see {@link lookup}). */
   private readonly records = new Map<string, KeyRecord>()
-  private readonly hashById = new Map<string, string>()
+  /** The cached key of each key id, for invalidation by id. */
+  private readonly keyById = new Map<string, string>()
 
   constructor(
     private readonly ctx: ServiceContext,
@@ -99,13 +101,13 @@ export class VerifyService {
   invalidate(keyIds?: string[]): void {
     if (keyIds === undefined) {
       this.records.clear()
-      this.hashById.clear()
+      this.keyById.clear()
       return
     }
     for (const id of keyIds) {
-      const hash = this.hashById.get(id)
-      if (hash !== undefined) this.records.delete(hash)
-      this.hashById.delete(id)
+      const plaintext = this.keyById.get(id)
+      if (plaintext !== undefined) this.records.delete(plaintext)
+      this.keyById.delete(id)
     }
   }
 
@@ -119,17 +121,22 @@ export class VerifyService {
   async verify(input: VerifyInput): Promise<VerifyResponse> {
     const now = this.ctx.clock.now()
     const context = input.context ?? {}
-    const clientIp = context.clientIp !== undefined && parseIp(context.clientIp) !== undefined ? context.clientIp : input.requestIp
-    const early = input.rejection !== undefined ? {message: input.rejection, suggestions: ['npx apikey init']} : shapeProblem(input.key)
-    if (early !== undefined) return this.failure('MALFORMED', early.message, early.suggestions, clientIp, now)
-    const parsed = parseKey(input.key, this.ctx.settings.keyPrefix)
-    if (!parsed.valid) {
-      const parts = [...new Set(parsed.problems.map((p) => p.part))].join(', ')
-      return this.failure('MALFORMED', `the API key is malformed (${parts}): it was mistyped, truncated or edited. Get your own key: npx apikey init`, ['npx apikey init'], clientIp, now)
-    }
-    const record = await this.lookup(input.key, now)
+    // The failure bucket's address; only MALFORMED and NOT_FOUND need it.
+    const clientIp = (): string => (context.clientIp !== undefined && parseIp(context.clientIp) !== undefined ? context.clientIp : input.requestIp)
+    // A key found in the cache was well-formed and known when it was stored there: no shape check, parse or hash again.
+    let record = input.rejection === undefined ? this.cached(input.key, now) : undefined
     if (record === undefined) {
-      return this.failure('NOT_FOUND', 'this API key is not known to the key service (never issued here, or deleted). Get your own key: npx apikey init', ['npx apikey init'], clientIp, now)
+      const early = input.rejection !== undefined ? {message: input.rejection, suggestions: ['npx apikey init']} : shapeProblem(input.key)
+      if (early !== undefined) return this.failure('MALFORMED', early.message, early.suggestions, clientIp, now)
+      const parsed = parseKey(input.key, this.ctx.settings.keyPrefix)
+      if (!parsed.valid) {
+        const parts = [...new Set(parsed.problems.map((p) => p.part))].join(', ')
+        return this.failure('MALFORMED', `the API key is malformed (${parts}): it was mistyped, truncated or edited. Get your own key: npx apikey init`, ['npx apikey init'], clientIp, now)
+      }
+      record = await this.lookup(input.key, now)
+      if (record === undefined) {
+        return this.failure('NOT_FOUND', 'this API key is not known to the key service (never issued here, or deleted). Get your own key: npx apikey init', ['npx apikey init'], clientIp, now)
+      }
     }
     const {key, app} = record
     const status = keyStatus(key, now)
@@ -187,10 +194,10 @@ export class VerifyService {
   }
 
   /** MALFORMED / NOT_FOUND, turned into RATE_LIMITED when the address's failure bucket is empty. */
-  private async failure(code: 'MALFORMED' | 'NOT_FOUND', message: string, suggestions: string[], clientIp: string, now: number): Promise<VerifyResponse> {
+  private async failure(code: 'MALFORMED' | 'NOT_FOUND', message: string, suggestions: string[], clientIp: () => string, now: number): Promise<VerifyResponse> {
     const policy = this.ctx.settings.verifyFailureLimitPerIp
     // A rejection is safe to give without the limiter: its store failing never turns it into "unavailable".
-    const take = FAILURES.has(code) ? await this.take(`fail:${clientAddressKey(clientIp)}`, policy, now, 'open') : undefined
+    const take = FAILURES.has(code) ? await this.take(`fail:${clientAddressKey(clientIp())}`, policy, now, 'open') : undefined
     if (take !== undefined && !take.allowed) {
       const rateLimit = bucketState(take, policy)
       return this.verdict('RATE_LIMITED', null, null, {
@@ -223,14 +230,23 @@ export class VerifyService {
     }
   }
 
-  /** The key's record by HMAC, from the cache (≤ `settings.keyCacheMs` old) or the database. */
+  /** The cached record of this exact key when it is at most `settings.keyCacheMs` old (injected clock), else undefined. */
+  private cached(plaintext: string, now: number): KeyRecord | undefined {
+    const cached = this.records.get(plaintext)
+    return cached !== undefined && now - cached.fetchedAt < this.ctx.settings.keyCacheMs && now >= cached.fetchedAt ? cached : undefined
+  }
+
+  /**
+   * The key's record, from the cache (≤ `settings.keyCacheMs` old) or the database (by
+   * HMAC-SHA256 of the key). The cache is keyed by the key itself, like the request that
+   * carries it and only in memory: a hit costs no hashing.
+   */
   private async lookup(plaintext: string, now: number): Promise<KeyRecord | undefined> {
-    const hash = keyHash(this.ctx.pepper, plaintext)
-    const cached = this.records.get(hash)
-    if (cached !== undefined && now - cached.fetchedAt < this.ctx.settings.keyCacheMs && now >= cached.fetchedAt) return cached
+    const cached = this.cached(plaintext, now)
+    if (cached !== undefined) return cached
     let record: KeyRecord | undefined
     try {
-      const found = await repositories(this.ctx.db).keys.findForVerification(hash)
+      const found = await repositories(this.ctx.db).keys.findForVerification(keyHash(this.ctx.pepper, plaintext))
       if (found === undefined) return undefined
       record = {key: found.key, app: found.app, limit: effectiveLimit(this.ctx.settings, found.key.env, found.overrides), fetchedAt: now}
     } catch (error) {
@@ -238,8 +254,8 @@ export class VerifyService {
     }
     if (this.ctx.settings.keyCacheMs > 0) {
       if (this.records.size >= 100_000) this.invalidate()
-      this.records.set(hash, record)
-      this.hashById.set(record.key.id, hash)
+      this.records.set(plaintext, record)
+      this.keyById.set(record.key.id, plaintext)
     }
     return record
   }
