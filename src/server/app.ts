@@ -145,6 +145,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       done(null, undefined)
       return
     }
+    if (!mayCarryPrototypeKeys(text)) {
+      let body: unknown
+      try {
+        body = JSON.parse(text)
+      } catch {
+        jsonParser(request, text, done) // the same error as every other invalid body
+        return
+      }
+      done(null, body)
+      return
+    }
     jsonParser(request, text, done)
   })
 
@@ -209,6 +220,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await verifyRoutes(app, routeDeps)
   await app.ready()
   return app
+}
+
+/**
+ * False when a JSON text cannot name a `__proto__` or `constructor` key, so plain
+ * `JSON.parse` is as safe as Fastify's prototype-poisoning-safe parser (secure-json-parse),
+ * which scans every body with two regular expressions. Any backslash-u escape counts as
+ * suspicious (a key could be spelled with escapes); the scans here are plain substring searches.
+ */
+export function mayCarryPrototypeKeys(text: string): boolean {
+  return text.includes('__proto__') || text.includes('constructor') || text.includes('\\u')
 }
 
 function singleHeader(value: string | string[] | undefined): string | undefined {

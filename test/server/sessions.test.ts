@@ -97,6 +97,25 @@ describe('sessions', () => {
     expect(res.text).not.toContain('hunter2')
   })
 
+  it('refuses prototype-poisoning bodies, spelled plainly or with escapes, and still parses ordinary ones', async () => {
+    const bodies = [
+      '{"username":"ann","password":"x","__proto__":{"admin":true}}',
+      '{"username":"ann","password":"x","\\u005f_proto__":{"admin":true}}',
+      '{"username":"ann","password":"x","constructor":{"prototype":{"admin":true}}}',
+      '{"username":"ann","password":"x","\\u0063onstructor":{"prototype":{"admin":true}}}',
+    ]
+    for (const rawBody of bodies) {
+      const res = await h.request('POST', '/v1/sessions', {rawBody})
+      expect(expectProblemShape(res, 400, 'validation').detail, rawBody).toBe('the request body is not valid JSON')
+    }
+    // A value that merely mentions the words (or holds an escape) is an ordinary body: here, a wrong password.
+    const ordinary = await h.request('POST', '/v1/sessions', {rawBody: '{"username":"ann","password":"__proto__ constructor \\u0041"}'})
+    expect(expectProblemShape(ordinary, 401, 'invalid_credentials').status).toBe(401)
+    // A byte-order mark before the JSON is accepted, as before.
+    const bom = await h.request('POST', '/v1/sessions', {rawBody: `\uFEFF${JSON.stringify({username: 'ann', password: PASSWORD})}`})
+    expect(bom.status).toBe(201)
+  })
+
   it('rate-limits sign-in per username: 10 attempts, then 429 with Retry-After; refills 1 per 30 s', async () => {
     for (let i = 0; i < 10; i++) {
       const res = await h.request('POST', '/v1/sessions', {body: {username: 'ann', password: 'wrong password'}})
