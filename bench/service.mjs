@@ -12,7 +12,8 @@
 //
 // Needs the compiled service (npm run build → dist/, or APIKEY_DIST=<outDir of tsc>) and
 // autocannon 9 (npm i -D autocannon@9, or AUTOCANNON_PATH=<dir containing node_modules/autocannon>).
-// Options: BENCH_DURATION (s per run, default 10), BENCH_KEYS (default 1000000).
+// Options: BENCH_DURATION (s per run, default 10), BENCH_KEYS (default 1000000),
+// BENCH_ONLY (comma list of throughput,latency,usage; default all).
 import {fork} from 'node:child_process'
 import http from 'node:http'
 import {createRequire} from 'node:module'
@@ -25,6 +26,7 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 const dist = resolve(process.env.APIKEY_DIST ?? join(root, 'dist'))
 const duration = Number(process.env.BENCH_DURATION ?? 10)
 const bigCount = Number(process.env.BENCH_KEYS ?? 1_000_000)
+const only = new Set((process.env.BENCH_ONLY ?? 'throughput,latency,usage').split(','))
 
 async function loadAutocannon() {
   try {
@@ -189,7 +191,7 @@ async function sequential(url, requests, seconds) {
 const results = {machine: {cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version}, durationSeconds: duration}
 
 // 1. Throughput at 10 connections: verify vs a trivial route, same server.
-{
+if (only.has('throughput')) {
   const prepared = await prepare(1000, 1000)
   const server = await start(prepared)
   await run({url: server.url, connections: 10, duration: 2, requests: [{method: 'GET', path: '/v1/meta'}]}) // warm-up
@@ -214,7 +216,7 @@ const results = {machine: {cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknow
 }
 
 // 2. Latency with 1,000,000 keys vs 1,000 keys (key cache off: every verification reads SQLite).
-{
+if (only.has('latency')) {
   const latency = {}
   for (const count of [1000, bigCount]) {
     const prepared = await prepare(count, 2000)
@@ -232,7 +234,7 @@ const results = {machine: {cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknow
 }
 
 // 3. Usage ingestion: batches of 5,000 events, zero lost.
-{
+if (only.has('usage')) {
   const prepared = await prepare(1000, 1000)
   const server = await start(prepared)
   const handle = await svc.connection.openDatabase(prepared.dbPath)
