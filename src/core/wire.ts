@@ -346,6 +346,39 @@ export interface SetKeyLimitRequest {
   rpm: number | null
 }
 
+/**
+ * Largest rate-limit override the service accepts by default, in requests per
+ * minute (the service's `maxRpm` setting may lower it). The CLI checks `--rpm`
+ * against it before any request.
+ */
+export const MAX_RPM = 1_000_000
+
+/** Where the limit in force for a key comes from: its own override, its app's, or the environment's default. */
+export type LimitSource = 'key' | 'app' | 'default'
+
+/** The verification rate limit in force for a key. */
+export interface EffectiveLimit {
+  /** Requests per window (bucket capacity). */
+  limit: number
+  /** Window in ms (a minute for overrides; the environment default's own window otherwise). */
+  windowMs: number
+  source: LimitSource
+}
+
+/** `PUT /v1/keys/{id}/limit` and `PUT /v1/apps/{slug}/limit` 200 body. */
+export interface LimitView {
+  /** Key id (`PUT /v1/keys/{id}/limit`) or null (app route). */
+  keyId: string | null
+  /** App slug. */
+  app: string
+  /** Environment of the key, or null (app route). */
+  env: KeyEnvironment | null
+  /** The override set by this call, in requests per minute; null when removed. */
+  rpm: number | null
+  /** For a key: the limit now in force. For an app: null (it depends on each key's env and overrides). */
+  effective: EffectiveLimit | null
+}
+
 /** One entry of a usage breakdown. */
 export interface UsageBucketView {
   value: string

@@ -47,3 +47,15 @@ export function renderError(
 export function jsonText(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`
 }
+
+/**
+ * A rate limit for people: `600 requests per minute`, `1 request per minute`,
+ * `100 requests per 30 s`, `5000 requests per 2 minutes`.
+ * @param windowMs - the limit's window in ms (a minute for every override).
+ */
+export function rateText(limit: number, windowMs: number): string {
+  const count = `${limit} ${limit === 1 ? 'request' : 'requests'}`
+  if (windowMs === 60_000) return `${count} per minute`
+  if (windowMs % 60_000 === 0) return `${count} per ${windowMs / 60_000} minutes`
+  return windowMs % 1000 === 0 ? `${count} per ${windowMs / 1000} s` : `${count} per ${windowMs} ms`
+}

@@ -8,7 +8,7 @@
 import {homedir} from 'node:os'
 import {isAbsolute, join} from 'node:path'
 import {DEFAULT_KEY_PREFIX, PREFIX_PATTERN, type KeyEnvironment} from '../core/key-format.js'
-import {DEFAULT_KEY_ENV_VAR} from '../core/wire.js'
+import {DEFAULT_KEY_ENV_VAR, MAX_RPM} from '../core/wire.js'
 
 /** One day in milliseconds. */
 export const DAY_MS = 86_400_000
@@ -181,7 +181,7 @@ export const DEFAULT_SETTINGS: ServerSettings = {
   usageFlushIntervalMs: 5000,
   usageRetentionMs: 90 * DAY_MS,
   maxUsageBatch: 5000,
-  maxRpm: 1_000_000,
+  maxRpm: MAX_RPM,
 }
 
 /** Longest verifier-token cache, in ms (the staleness bound of a revoked verifier token). */

@@ -1,14 +1,14 @@
 /**
- * `apikey apps list|show|transfer`: the app directory and ownership changes.
- * A transfer moves the app (and so the right to manage its keys) to another
- * team; issued keys keep working unchanged.
+ * `apikey apps list|show|transfer|limit`: the app directory, ownership changes
+ * and the app-wide rate limit. A transfer moves the app (and so the right to
+ * manage its keys) to another team; issued keys keep working unchanged.
  */
 import {ApikeyError, usageError} from '../core/errors.js'
 import {isValidSlug, SLUG_RULE} from '../core/key-format.js'
 import {isValidEmail} from '../core/validation.js'
-import type {AppView} from '../core/wire.js'
+import type {AppView, LimitView} from '../core/wire.js'
 import type {Deps} from '../lib/deps.js'
-import {signedInApi, withFlagNames} from './common.js'
+import {rpmChange, signedInApi, withFlagNames, type LimitFlags} from './common.js'
 import {refuseSecret} from './secret-args.js'
 
 /** Network options shared by the app commands. */
@@ -83,6 +83,37 @@ export async function transferApp(deps: Deps, input: TransferAppInput): Promise<
   const before = await api.getApp(input.app)
   const app = await withFlagNames(api.transferApp(input.app, {team: input.toTeam, ...(input.contact === undefined ? {} : {contactEmail: input.contact})}), {team: '--to-team', contactEmail: '--contact'})
   return {server: server.url, from: before.team.slug, app}
+}
+
+/** Input of {@link setAppLimit}. */
+export interface SetAppLimitInput extends AppsNetworkInput, LimitFlags {
+  /** App slug. */
+  app: string
+}
+
+/**
+ * Result of {@link setAppLimit}; the `--json` output of `apikey apps limit`:
+ * the service's answer plus the server. `rpm` is the app-wide limit now stored
+ * (null after `--clear`); `keyId`, `env` and `effective` are always null (the
+ * limit in force depends on each key's own limit and environment).
+ */
+export interface SetAppLimitResult extends LimitView {
+  server: string
+}
+
+/**
+ * Sets (`--rpm N`) or removes (`--clear`) the app-wide rate limit: the limit of
+ * each key of the app without its own, counted per key.
+ * @throws ApikeyError `usage` (2) before any request for an invalid slug or a secret
+ *   given as APP (never echoed), or a missing, conflicting or invalid `--rpm` / `--clear`;
+ *   `not_signed_in` (4); `not_found` (1); `forbidden` (1) naming the owning team.
+ */
+export async function setAppLimit(deps: Deps, input: SetAppLimitInput): Promise<SetAppLimitResult> {
+  checkSlug(input.app, 'APP')
+  const rpm = rpmChange(input, 'app', input.app)
+  const {api, server} = await signedInApi(deps, input)
+  const answer = await withFlagNames(api.setAppLimit(input.app, {rpm}), {rpm: '--rpm'})
+  return {server: server.url, ...answer}
 }
 
 function checkSlug(value: string, name: string): void {

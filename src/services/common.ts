@@ -7,11 +7,12 @@
 import {ApikeyError, usageError} from '../core/errors.js'
 import {formatDuration, parseDuration, parseInstant} from '../core/duration.js'
 import {isValidSlug, SLUG_RULE} from '../core/key-format.js'
+import {MAX_RPM} from '../core/wire.js'
 import type {ApiClient} from '../lib/api/client.js'
 import type {Deps} from '../lib/deps.js'
 import {currentSession, notSignedIn} from './session.js'
 import {noServerError, resolveServer, type ResolvedServer} from './server-url.js'
-import {refuseSecret} from './secret-args.js'
+import {refuseSecret, secretKind} from './secret-args.js'
 
 /** A client with the developer's session, and the server it talks to. */
 export interface SignedInApi {
@@ -90,6 +91,46 @@ export function sinceFlag(flag: string, text: string, now: number): number {
   }
 }
 
+/** The `--rpm` / `--clear` flags of `apikey keys limit` and `apikey apps limit`, as typed. */
+export interface LimitFlags {
+  /** `--rpm` as typed (parsed here, so that every mistake gets the same message). */
+  rpm?: string
+  /** `--clear`: remove the override. */
+  clear: boolean
+}
+
+/**
+ * Reads `--rpm N` / `--clear` into the `rpm` of a limit request: a whole number
+ * of requests per minute from 1 to {@link MAX_RPM}, or null for `--clear`.
+ * Exactly one of the two is required; nothing is guessed.
+ * @param target - what the limit is for, in the messages: `key` (its own limit) or `app` (the app-wide limit).
+ * @param subject - the key id or app slug as given (already checked not to be a secret), for the suggested commands.
+ * @throws ApikeyError `usage` (exit 2) naming `--rpm` (and `--clear`) and the rule, before any request.
+ */
+export function rpmChange(flags: LimitFlags, target: 'key' | 'app', subject: string): number | null {
+  const example = `apikey ${target === 'key' ? 'keys' : 'apps'} limit ${subject}`
+  const what = target === 'key' ? "the key's own limit" : 'the app-wide limit of every key without its own'
+  const fallback = target === 'key' ? "the app-wide limit or the environment's default applies again" : "keys without their own limit get their environment's default again"
+  const range = `a whole number of requests per minute from 1 to ${MAX_RPM}`
+  if (flags.rpm !== undefined && flags.clear) {
+    throw usageError('--rpm and --clear cannot be used together: --rpm sets a limit, --clear removes it', [`${example} --rpm 600`, `${example} --clear`], {flag: '--rpm'})
+  }
+  if (flags.clear) return null
+  if (flags.rpm === undefined) {
+    throw usageError(`pass --rpm N to set ${what} (N: ${range}), or --clear to remove it (${fallback})`, [`${example} --rpm 600`, `${example} --clear`], {flag: '--rpm'})
+  }
+  const text = flags.rpm.trim()
+  const n = /^\d{1,16}$/.test(text) ? Number(text) : Number.NaN
+  if (Number.isSafeInteger(n) && n >= 1 && n <= MAX_RPM) return n
+  // Never echo a pasted secret (or a long paste) back.
+  const shown = secretKind(text) === undefined && text.length <= 32 ? `"${flags.rpm}"` : 'a value that is not a number (not shown)'
+  const hints: string[] = [`e.g. ${example} --rpm 600`]
+  if (n === 0) hints.push(`to remove ${target === 'key' ? "the key's own limit" : 'the app-wide limit'}: ${example} --clear`)
+  if (n === 0 && target === 'key') hints.push(`to stop the key from working: apikey keys revoke ${subject}`)
+  const why = Number.isSafeInteger(n) && n > MAX_RPM ? `at most ${MAX_RPM} requests per minute` : range
+  throw usageError(`--rpm: expected ${why}, got ${shown}`, hints, {flag: '--rpm'})
+}
+
 /** Usage error for a destructive command without a terminal and without `--yes`. */
 export function needsYes(what: string): Error {
   return usageError(`${what} needs confirmation: no interactive terminal (or CI is set), so pass --yes`, [`re-run with --yes`], {flag: '--yes'})
@@ -121,6 +162,8 @@ export function renameFields(error: unknown, fields: Record<string, string>): un
   if (field === 'graceMs' && typeof extensions['maxGraceMs'] === 'number' && fields['graceMs'] !== undefined) {
     message = `${fields['graceMs']}: at most ${formatDuration(extensions['maxGraceMs'])} (this service's maximum), or 0 to end the old key at once`
   }
+  // The limit routes take `rpm: null` to remove an override; on the command line that is --clear.
+  if (field === 'rpm' && fields['rpm'] !== undefined) message = message.replace(/,? or null to remove the override/, ', or --clear to remove the override')
   const names = Object.keys(fields).sort((a, b) => b.length - a.length)
   for (const name of names) {
     message = message.replace(new RegExp(`(^|[\\s(;,])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?=[\\s:;,.)]|$)`, 'g'), `$1${fields[name]}`)

@@ -71,7 +71,7 @@ function secretError(found: {kind: SecretKind; shown: string}, expected: Expecte
   if (expected === 'app slug') suggestions.push('apikey apps list   (shows app slugs)')
   suggestions.push(`this value is a secret: if it was shared or logged, rotate or revoke it`)
   return usageError(
-    `${name} expects a ${expected} (${EXAMPLE[expected]}), but the value given looks like ${found.shown}; it was not sent anywhere (secrets never go in URLs or ids)`,
+    `${name} expects ${expected === 'app slug' ? 'an' : 'a'} ${expected} (${EXAMPLE[expected]}), but the value given looks like ${found.shown}; it was not sent anywhere (secrets never go in URLs or ids)`,
     suggestions,
     {flag: name, expected, got: found.kind},
   )

@@ -35,10 +35,12 @@ import type {
   CreateSessionRequest,
   CreateSessionResponse,
   KeyWhoamiResponse,
+  LimitView,
   ListAppsResponse,
   ListKeysResponse,
   MeResponse,
   MetaResponse,
+  SetKeyLimitRequest,
   UsageReportView,
 } from '../../core/wire.js'
 import {DEFAULT_TIMEOUT_MS, Deadline} from './deadline.js'
@@ -112,6 +114,10 @@ export interface ApiClient {
   rotateKey(id: string, request: RotateKeyRequest): Promise<RotateKeyResponse>
   /** `DELETE /v1/keys/{id}` — revokes a key; revoking twice answers `alreadyRevoked: true`. Idempotent, so retried. */
   revokeKey(id: string): Promise<RevokeKeyResponse>
+  /** `PUT /v1/keys/{id}/limit` — sets (`rpm`) or removes (`rpm: null`) a key's own rate limit; answers the limit now in force. Idempotent, so retried. */
+  setKeyLimit(id: string, request: SetKeyLimitRequest): Promise<LimitView>
+  /** `PUT /v1/apps/{slug}/limit` — sets or removes the app-wide rate limit of keys without their own. Idempotent, so retried. */
+  setAppLimit(slug: string, request: SetKeyLimitRequest): Promise<LimitView>
   /** `POST /v1/apps/{slug}/transfer` — moves the app to another owning team (keys unchanged). Not retried. */
   transferApp(slug: string, request: TransferAppRequest): Promise<AppView>
   /** `GET /v1/audit?app=&since=&limit=` — audit events, newest first; `since` in ms since epoch. */
@@ -199,6 +205,10 @@ interface CallSpec {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value)
+}
+
+function isLimitView(value: unknown): boolean {
+  return isObject(value) && typeof value['app'] === 'string' && 'rpm' in value && 'effective' in value
 }
 
 /** Rebuilds `error` with `hidden` secrets (passwords) removed from every text it carries. */
@@ -399,6 +409,8 @@ function makeClient(shared: Shared, token: string | undefined): ApiClient {
       return answer
     },
     revokeKey: (id) => session<RevokeKeyResponse>({method: 'DELETE', path: `v1/keys/${idPath(id, 'key')}`, expect: [200], check: (v) => isObject(v) && isObject(v['key'])}),
+    setKeyLimit: (id, request) => session<LimitView>({method: 'PUT', path: `v1/keys/${idPath(id, 'key')}/limit`, body: request, expect: [200], check: isLimitView}),
+    setAppLimit: (slug, request) => session<LimitView>({method: 'PUT', path: `v1/apps/${slugPath(slug)}/limit`, body: request, expect: [200], check: isLimitView}),
     transferApp: (slug, request) => session<AppView>({method: 'POST', path: `v1/apps/${slugPath(slug)}/transfer`, body: request, expect: [200, 201], check: (v) => isObject(v) && typeof v['slug'] === 'string'}),
     listAudit: (q) => session<ListAuditResponse>({method: 'GET', path: `v1/audit${query({app: q.app, since: q.since, limit: q.limit})}`, expect: [200], check: (v) => isObject(v) && Array.isArray(v['events'])}),
     getUsage: (slug, r) => session<UsageReportView>({method: 'GET', path: `v1/apps/${idPath(slug, 'app')}/usage${query({since: r.since, until: r.until})}`, expect: [200], check: (v) => isObject(v) && typeof v['total'] === 'number'}),

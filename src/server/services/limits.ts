@@ -6,7 +6,7 @@
  */
 import {ApikeyError} from '../../core/errors.js'
 import type {KeyEnvironment} from '../../core/key-format.js'
-import type {SetKeyLimitRequest} from '../../core/wire.js'
+import type {EffectiveLimit, LimitView, SetKeyLimitRequest} from '../../core/wire.js'
 import type {ApiKey, App} from '../model.js'
 import {validationError} from '../problems.js'
 import {inTransaction, repositories} from '../repositories/index.js'
@@ -18,30 +18,7 @@ import type {ServiceContext} from './context.js'
 import {KEY_ID_PATTERN} from './crypto.js'
 import {keyNotFound} from './lifecycle.js'
 
-/** Where an effective limit comes from. */
-export type LimitSource = 'key' | 'app' | 'default'
-
-/** The limit in force for a key. */
-export interface EffectiveLimit {
-  /** Requests per window (bucket capacity). */
-  limit: number
-  /** Window in ms. */
-  windowMs: number
-  source: LimitSource
-}
-
-/** Answer of the limit routes. */
-export interface LimitView {
-  /** Key id (`PUT /v1/keys/{id}/limit`) or null (app route). */
-  keyId: string | null
-  app: string
-  /** Environment of the key, or null (app route). */
-  env: KeyEnvironment | null
-  /** The override set by this call, in requests per minute; null when removed. */
-  rpm: number | null
-  /** For a key: the limit now in force. For an app: null (it depends on each key's env and overrides). */
-  effective: EffectiveLimit | null
-}
+export type {EffectiveLimit, LimitSource, LimitView} from '../../core/wire.js'
 
 /**
  * The limit in force for a key of `env` given its overrides (rpm): key override, then
