@@ -135,6 +135,11 @@ export function minuteOf(at: number): number {
   return Math.floor(at / MINUTE_MS) * MINUTE_MS
 }
 
+/** Identity of an aggregated count: every dimension, NUL-separated (NUL never survives {@link dimensionValue}). */
+function countId(keyId: string, minute: number, source: string, code: string, route: string, clientApp: string, appVersion: string, uaFamily: string, uaOs: string, network: string): string {
+  return `${keyId}\u0000${minute}\u0000${source}\u0000${code}\u0000${route}\u0000${clientApp}\u0000${appVersion}\u0000${uaFamily}\u0000${uaOs}\u0000${network}`
+}
+
 interface LastUsed {
   /** Latest use not yet written, ms. */
   pendingAt: number | undefined
@@ -186,23 +191,18 @@ export class UsageService {
   private aggregate(into: Map<string, UsageCount>, source: UsageSource, keyId: string, code: string, context: UsageContext, at: number): void {
     const minute = minuteOf(at)
     const ua = this.userAgent(context.userAgent)
-    const row: UsageCount = {
-      keyId,
-      minute,
-      source,
-      code: this.value(code),
-      route: this.value(context.route),
-      clientApp: this.value(context.clientApp),
-      appVersion: this.value(context.appVersion),
-      uaFamily: ua.family,
-      uaOs: ua.os,
-      network: this.networkHash(context.clientIp),
-      count: 1,
-    }
-    const id = `${keyId}\u0000${minute}\u0000${source}\u0000${row.code}\u0000${row.route}\u0000${row.clientApp}\u0000${row.appVersion}\u0000${row.uaFamily}\u0000${row.uaOs}\u0000${row.network}`
+    const codeValue = this.value(code)
+    const route = this.value(context.route)
+    const clientApp = this.value(context.clientApp)
+    const appVersion = this.value(context.appVersion)
+    const network = this.networkHash(context.clientIp)
+    const id = countId(keyId, minute, source, codeValue, route, clientApp, appVersion, ua.family, ua.os, network)
     const existing = into.get(id)
-    if (existing === undefined) into.set(id, row)
-    else existing.count++
+    if (existing !== undefined) {
+      existing.count++
+      return
+    }
+    into.set(id, {keyId, minute, source, code: codeValue, route, clientApp, appVersion, uaFamily: ua.family, uaOs: ua.os, network, count: 1})
   }
 
   /** {@link dimensionValue}, cached by input (the same few routes, apps and versions repeat). */
@@ -264,7 +264,7 @@ export class UsageService {
       })
     } catch (error) {
       for (const count of counts) {
-        const id = `${count.keyId}\u0000${count.minute}\u0000${count.source}\u0000${count.code}\u0000${count.route}\u0000${count.clientApp}\u0000${count.appVersion}\u0000${count.uaFamily}\u0000${count.uaOs}\u0000${count.network}`
+        const id = countId(count.keyId, count.minute, count.source, count.code, count.route, count.clientApp, count.appVersion, count.uaFamily, count.uaOs, count.network)
         const row = this.pending.get(id)
         if (row === undefined) this.pending.set(id, count)
         else row.count += count.count

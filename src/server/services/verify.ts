@@ -74,7 +74,15 @@ interface KeyRecord {
   key: ApiKey
   app: App
   limit: EffectiveLimit
+  /** Read from the database at, ms (injected clock). */
   fetchedAt: number
+  /** Computed once per fetch and shared by every verdict from this record (never mutated). */
+  appView: NonNullable<VerifyResponse['app']>
+  /** {@link deadlineOf} the key. */
+  deadline: number | null
+  /** The key's token-bucket policy and bucket name. */
+  policy: RateLimitPolicy
+  bucket: string
 }
 
 /** Verdicts that count against the client address's failure bucket. */
@@ -138,9 +146,9 @@ export class VerifyService {
         return this.failure('NOT_FOUND', 'this API key is not known to the key service (never issued here, or deleted). Get your own key: npx apikey init', ['npx apikey init'], clientIp, now)
       }
     }
-    const {key, app} = record
+    const {key} = record
     const status = keyStatus(key, now)
-    const deadline = deadlineOf(key)
+    const deadline = record.deadline
     let verdict: VerifyResponse
     if (status === 'revoked') {
       verdict = this.verdict('REVOKED', null, key, {
@@ -149,13 +157,13 @@ export class VerifyService {
       })
     } else if (status === 'expired') {
       const rotated = key.rotation !== null ? ` It was rotated and replaced by ${key.rotation.replacedBy}: switch to the new key.` : ''
-      verdict = this.verdict('EXPIRED', app, key, {
+      verdict = this.verdict('EXPIRED', record.appView, key, {
         message: `this API key expired at ${new Date(deadline ?? now).toISOString()}.${rotated} Get a new key: apikey init --new-key`,
         suggestions: ['apikey init --new-key'],
         expiresAt: deadline,
       })
     } else {
-      verdict = await this.limited(record, deadline, now)
+      verdict = await this.limited(record, now)
     }
     // Usage counts the client's network only when the caller named the client (never the verifier's own address).
     this.usage.record(input.source, key, verdict.code, context, now)
@@ -163,19 +171,21 @@ export class VerifyService {
   }
 
   /** VALID or RATE_LIMITED after taking a token from the key's bucket. */
-  private async limited(record: KeyRecord, deadline: number | null, now: number): Promise<VerifyResponse> {
-    const {key, app, limit} = record
-    const policy = bucketPolicy(limit)
-    const take = await this.take(`key:${key.id}`, policy, now)
+  private async limited(record: KeyRecord, now: number): Promise<VerifyResponse> {
+    const {key, appView, limit, policy, deadline} = record
+    const take = await this.take(record.bucket, policy, now)
     const rateLimit = take === undefined ? null : bucketState(take, policy)
     if (take !== undefined && !take.allowed) {
       const retry = rateLimit?.retryAfterSeconds ?? 1
-      return this.verdict('RATE_LIMITED', app, key, {
+      return this.verdict('RATE_LIMITED', appView, key, {
         message: `this key made more than ${limit.limit} requests in ${describeWindow(limit.windowMs)}; retry in ${retry} s. Limits are per key: every app gets its own (npx apikey init).`,
         suggestions: [],
         expiresAt: deadline,
         rateLimit,
       })
+    }
+    if (key.rotation === null && (deadline === null || deadline - now > EXPIRY_WARNING_MS)) {
+      return this.verdict('VALID', appView, key, {message: 'the API key is valid', suggestions: [], expiresAt: deadline, rateLimit})
     }
     const notes: string[] = []
     const suggestions: string[] = []
@@ -185,7 +195,7 @@ export class VerifyService {
       notes.push(`it expires at ${new Date(deadline).toISOString()}`)
       suggestions.push(`apikey keys rotate ${key.id}`)
     }
-    return this.verdict('VALID', app, key, {
+    return this.verdict('VALID', appView, key, {
       message: notes.length === 0 ? 'the API key is valid' : `the API key is valid; ${notes.join('; ')}`,
       suggestions,
       expiresAt: deadline,
@@ -211,14 +221,14 @@ export class VerifyService {
 
   private verdict(
     code: VerifyCode,
-    app: App | null,
+    app: VerifyResponse['app'],
     key: ApiKey | null,
     extra: {message: string; suggestions: string[]; expiresAt?: number | null; rateLimit?: VerifyResponse['rateLimit']},
   ): VerifyResponse {
     return {
       valid: code === 'VALID',
       code,
-      app: app === null ? null : {slug: app.slug, name: app.name, team: {slug: app.team.slug, name: app.team.name}, contactEmail: app.contactEmail},
+      app,
       team: app === null ? null : app.team.slug,
       env: key === null ? null : (key.env as KeyEnvironment),
       keyId: key === null ? null : key.id,
@@ -248,7 +258,18 @@ export class VerifyService {
     try {
       const found = await repositories(this.ctx.db).keys.findForVerification(keyHash(this.ctx.pepper, plaintext))
       if (found === undefined) return undefined
-      record = {key: found.key, app: found.app, limit: effectiveLimit(this.ctx.settings, found.key.env, found.overrides), fetchedAt: now}
+      const {key, app} = found
+      const limit = effectiveLimit(this.ctx.settings, key.env, found.overrides)
+      record = {
+        key,
+        app,
+        limit,
+        fetchedAt: now,
+        appView: {slug: app.slug, name: app.name, team: {slug: app.team.slug, name: app.team.name}, contactEmail: app.contactEmail},
+        deadline: deadlineOf(key),
+        policy: bucketPolicy(limit),
+        bucket: `key:${key.id}`,
+      }
     } catch (error) {
       throw new UnavailableError('verification is unavailable: the key store failed; try again shortly', {cause: error, retryAfterSeconds: 1})
     }
