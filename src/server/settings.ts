@@ -117,12 +117,21 @@ export interface ServerSettings {
   /** Deadline of one rate-limit store operation, in ms. Default 50. */
   rateLimitStoreTimeoutMs: number
   /**
-   * How long a verified key's record (key row and app) is reused in memory, in ms.
-   * Default 1000; 0 disables the cache. Changes made through this process invalidate
-   * the entry at once (lifecycle events); the bound only matters for changes made by
-   * another process on the same database.
+   * How long a verified key's record (key row, app, rate-limit overrides) is reused in
+   * memory, in ms. Default 60 000; 0 disables the cache. Expiry and grace deadlines are
+   * checked against the clock on every verification, whatever the record's age. Changes
+   * made through this process drop the entry at once (lifecycle events); changes made by
+   * other processes on the same database are found in the audit log within
+   * {@link ServerSettings.keyCacheSyncMs}.
    */
   keyCacheMs: number
+  /**
+   * How often the key-record cache is checked against the audit log for changes made by
+   * other service processes on the same database (revocations, rotations, expiry and
+   * limit changes, app transfers), in ms; the bound on how long such a change can go
+   * unseen here. Default 1000; 0 checks before every verification.
+   */
+  keyCacheSyncMs: number
   /** How long a verifier-token lookup is reused, in ms; at most 5000 (a revoked verifier stops within it). Default 5000. */
   verifierCacheMs: number
   /** Shortest interval between two writes of one key's `last_used_at`, in ms. Default 60 000. */
@@ -175,7 +184,8 @@ export const DEFAULT_SETTINGS: ServerSettings = {
   verifyFailureLimitPerIp: {capacity: 100, refillIntervalMs: 600},
   rateLimitStoreFailure: 'open',
   rateLimitStoreTimeoutMs: 50,
-  keyCacheMs: 1000,
+  keyCacheMs: 60_000,
+  keyCacheSyncMs: 1000,
   verifierCacheMs: 5000,
   lastUsedWriteIntervalMs: MINUTE_MS,
   usageFlushIntervalMs: 5000,
@@ -242,7 +252,7 @@ export function resolveSettings(input: ServerSettingsInput = {}): ServerSettings
   if (!Number.isSafeInteger(settings.rotationGraceMs) || settings.rotationGraceMs < 0 || settings.rotationGraceMs > settings.maxRotationGraceMs) {
     throw new RangeError(`settings.rotationGraceMs must be an integer number of ms between 0 and maxRotationGraceMs (${settings.maxRotationGraceMs}), got ${settings.rotationGraceMs}`)
   }
-  for (const [name, value] of [['keyCacheMs', settings.keyCacheMs], ['verifierCacheMs', settings.verifierCacheMs]] as const) {
+  for (const [name, value] of [['keyCacheMs', settings.keyCacheMs], ['keyCacheSyncMs', settings.keyCacheSyncMs], ['verifierCacheMs', settings.verifierCacheMs]] as const) {
     if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`settings.${name} must be a non-negative integer number of ms, got ${value}`)
   }
   if (settings.verifierCacheMs > MAX_VERIFIER_CACHE_MS) throw new RangeError(`settings.verifierCacheMs must be at most ${MAX_VERIFIER_CACHE_MS} ms, got ${settings.verifierCacheMs}`)

@@ -82,6 +82,27 @@ export class AuditRepository {
       .execute()
   }
 
+  /**
+   * Id of the newest event (0 when there is none). Ids grow in commit order: SQLite has
+   * one writer at a time and `audit_events.id` is an AUTOINCREMENT key.
+   */
+  async lastId(): Promise<number> {
+    const row = await this.db.selectFrom('audit_events').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst()
+    return Number(row?.id ?? 0)
+  }
+
+  /** Events after `afterId` in id order (at most `limit`): id, action and target only. */
+  async changesAfter(afterId: number, limit: number): Promise<Array<{id: number; action: string; targetType: string; targetId: string | null}>> {
+    const rows = await this.db
+      .selectFrom('audit_events')
+      .select(['id', 'action', 'target_type', 'target_id'])
+      .where('id', '>', afterId)
+      .orderBy('id')
+      .limit(limit)
+      .execute()
+    return rows.map((row) => ({id: row.id, action: row.action, targetType: row.target_type, targetId: row.target_id}))
+  }
+
   /** Every event in insertion order (tests, exports). */
   async list(): Promise<AuditEvent[]> {
     const rows = await this.db.selectFrom('audit_events').selectAll().orderBy('id').execute()

@@ -85,6 +85,9 @@ interface KeyRecord {
   bucket: string
 }
 
+/** Most audit events read in one cache sync; more means "drop everything". */
+const SYNC_BATCH = 1000
+
 /** Verdicts that count against the client address's failure bucket. */
 const FAILURES: ReadonlySet<VerifyCode> = new Set(['MALFORMED', 'NOT_FOUND'])
 
@@ -94,6 +97,14 @@ export class VerifyService {
   private readonly records = new Map<string, KeyRecord>()
   /** The cached key of each key id, for invalidation by id. */
   private readonly keyById = new Map<string, string>()
+  /** Bumped by every invalidation: a record read while it changed is not cached (it may predate the change). */
+  private generation = 0
+  /** Audit-log id up to which changes are reflected in the cache (undefined: not read yet). */
+  private syncedThrough: number | undefined
+  /** When the audit log was last read (injected clock, ms). */
+  private lastSyncAt = Number.NEGATIVE_INFINITY
+  /** The audit-log read in flight, which verifications wait for. */
+  private syncing: Promise<void> | undefined
 
   constructor(
     private readonly ctx: ServiceContext,
@@ -107,6 +118,7 @@ export class VerifyService {
 
   /** Drops cached records of these keys (all when omitted): after lifecycle changes and limit overrides. */
   invalidate(keyIds?: string[]): void {
+    this.generation++
     if (keyIds === undefined) {
       this.records.clear()
       this.keyById.clear()
@@ -128,6 +140,7 @@ export class VerifyService {
    */
   async verify(input: VerifyInput): Promise<VerifyResponse> {
     const now = this.ctx.clock.now()
+    if (this.ctx.settings.keyCacheMs > 0) await this.syncIfDue(now)
     const context = input.context ?? {}
     // The failure bucket's address; only MALFORMED and NOT_FOUND need it.
     const clientIp = (): string => (context.clientIp !== undefined && parseIp(context.clientIp) !== undefined ? context.clientIp : input.requestIp)
@@ -240,6 +253,49 @@ export class VerifyService {
     }
   }
 
+  /**
+   * Every `settings.keyCacheSyncMs`, reads the audit log for changes committed since the
+   * last read — by any process on this database — and drops the cached records they
+   * affect: `key.*` events by key id; `app.*` events (transfer, app-wide limit) drop every
+   * record. Verifications meanwhile wait for the read, so no verdict comes from a record
+   * older than the last read. When the log cannot be read, the whole cache is dropped.
+   */
+  private async syncIfDue(now: number): Promise<void> {
+    if (this.syncing === undefined && (now - this.lastSyncAt >= this.ctx.settings.keyCacheSyncMs || now < this.lastSyncAt)) {
+      this.lastSyncAt = now
+      this.syncing = this.sync().finally(() => {
+        this.syncing = undefined
+      })
+    }
+    if (this.syncing !== undefined) await this.syncing
+  }
+
+  private async sync(): Promise<void> {
+    try {
+      const audit = repositories(this.ctx.db).audit
+      if (this.syncedThrough === undefined) {
+        this.syncedThrough = await audit.lastId()
+        this.invalidate()
+        return
+      }
+      const changes = await audit.changesAfter(this.syncedThrough, SYNC_BATCH)
+      if (changes.length === SYNC_BATCH) {
+        this.invalidate()
+        this.syncedThrough = await audit.lastId()
+        return
+      }
+      for (const change of changes) {
+        if (change.action.startsWith('key.') && change.targetType === 'key' && change.targetId !== null) this.invalidate([change.targetId])
+        else if (change.action.startsWith('key.') || (change.action.startsWith('app.') && change.action !== 'app.create')) this.invalidate()
+        this.syncedThrough = change.id
+      }
+    } catch (error) {
+      this.log.warn({err: error}, 'reading the audit log for key changes failed; dropping the key-record cache')
+      this.invalidate()
+      this.syncedThrough = undefined
+    }
+  }
+
   /** The cached record of this exact key when it is at most `settings.keyCacheMs` old (injected clock), else undefined. */
   private cached(plaintext: string, now: number): KeyRecord | undefined {
     const cached = this.records.get(plaintext)
@@ -255,6 +311,7 @@ export class VerifyService {
     const cached = this.cached(plaintext, now)
     if (cached !== undefined) return cached
     let record: KeyRecord | undefined
+    const generation = this.generation
     try {
       const found = await repositories(this.ctx.db).keys.findForVerification(keyHash(this.ctx.pepper, plaintext))
       if (found === undefined) return undefined
@@ -273,7 +330,7 @@ export class VerifyService {
     } catch (error) {
       throw new UnavailableError('verification is unavailable: the key store failed; try again shortly', {cause: error, retryAfterSeconds: 1})
     }
-    if (this.ctx.settings.keyCacheMs > 0) {
+    if (this.ctx.settings.keyCacheMs > 0 && generation === this.generation) {
       if (this.records.size >= 100_000) this.invalidate()
       this.records.set(plaintext, record)
       this.keyById.set(record.key.id, plaintext)
