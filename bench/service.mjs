@@ -3,7 +3,11 @@
 // baseline measured in the same run, on the same machine.
 //
 //  1. throughput: POST /v1/verify req/s at 10 connections vs GET /v1/meta (a trivial
-//     route on the same server) — target ≥ 0.8x. Also the nginx auth-request form.
+//     route on the same server) — target ≥ 0.8x — with 1,000 distinct keys (records
+//     cached after a warm-up), one hot key, the cache off, and the nginx auth-request form.
+//     Each run also gives the service's CPU time per request (µs, user + system, from
+//     /proc): a measure that does not depend on how the load generator shares the cores.
+//     For context, the same GET-vs-POST ratio in a bare Fastify app (fastifyFloor).
 //  2. latency: POST /v1/verify p50/p99 with 1,000,000 keys stored vs 1,000 keys, the
 //     key-record cache off so every verification reads SQLite — target p99 ratio ≤ 1.2.
 //     Keys are generated straight through the repository in one transaction.
@@ -14,10 +18,10 @@
 // autocannon 9 (npm i -D autocannon@9, or AUTOCANNON_PATH=<dir containing node_modules/autocannon>).
 // Options: BENCH_DURATION (s per run, default 10), BENCH_KEYS (default 1000000),
 // BENCH_ONLY (comma list of throughput,latency,usage; default all).
-import {fork} from 'node:child_process'
+import {execFileSync, fork} from 'node:child_process'
 import http from 'node:http'
 import {createRequire} from 'node:module'
-import {mkdtempSync, rmSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {cpus, tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
@@ -140,6 +144,8 @@ async function start(prepared, settings = {}) {
   const {url} = await ask({type: 'start', dist, dbPath: prepared.dbPath, pepper: PEPPER, settings: {verifyRateLimits: UNLIMITED, scryptCost: CHEAP_SCRYPT, ...settings}}, 'started')
   return {
     url,
+    /** CPU time (user + system) the service process has used so far, in µs; undefined off Linux. */
+    cpuMicros: () => processCpuMicros(child.pid),
     flushUsage: () => ask({type: 'flush'}, 'flushed'),
     close: async () => {
       const exited = new Promise((resolve) => child.once('exit', resolve))
@@ -147,6 +153,32 @@ async function start(prepared, settings = {}) {
       await exited
     },
   }
+}
+
+/** CPU time (user + system) of process `pid` so far in µs, from /proc (Linux); undefined elsewhere. */
+function processCpuMicros(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS
+  } catch {
+    return undefined
+  }
+}
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], {encoding: 'utf8'}).trim()) || 100
+  } catch {
+    return 100
+  }
+})()
+
+/** An autocannon run plus the service's CPU time per request (µs; user + system, all threads). */
+async function measured(server, options) {
+  const before = server.cpuMicros()
+  const result = await run(options)
+  const after = server.cpuMicros()
+  const cpuPerRequest = before === undefined || after === undefined || result.requests.total === 0 ? null : Math.round(((after - before) / result.requests.total) * 10) / 10
+  return {reqPerSec: result.requests.average, non2xx: result.non2xx, p50Ms: result.latency.p50, p99Ms: result.latency.p99, serverCpuMicrosPerRequest: cpuPerRequest}
 }
 
 /** One fixed request per sampled key; autocannon cycles through them (no per-request work in the load generator). */
@@ -188,31 +220,62 @@ async function sequential(url, requests, seconds) {
   return {requests: times.length, reqPerSec: Math.round(times.length / seconds), p50Ms: pick(0.5), p99Ms: pick(0.99), meanMs: Number((times.reduce((a, b) => a + b, 0) / times.length).toFixed(3)), non2xx}
 }
 
+/**
+ * Context for the throughput ratio: in a bare Fastify app (no hooks, no logging, no schemas),
+ * a POST with the same JSON body against a GET, both answering a fixed small object. No
+ * POST route can do better than this ratio on this machine.
+ */
+async function fastifyFloor() {
+  const child = fork(fileURLToPath(new URL('./fastify-floor-server.mjs', import.meta.url)), [], {stdio: ['ignore', 'inherit', 'inherit', 'ipc']})
+  const url = await new Promise((resolve) => child.once('message', resolve))
+  const body = verifyRequests({verifier: 'x', keys: ['ak_bench-app_prod_' + 'x'.repeat(32)]})[0].body
+  const get = {url, connections: 10, requests: [{method: 'GET', path: '/get'}]}
+  const post = {url, connections: 10, requests: [{method: 'POST', path: '/post', headers: {'content-type': 'application/json'}, body}]}
+  await run({...get, duration: 2})
+  const getResult = await run(get)
+  const postResult = await run(post)
+  child.kill()
+  return {get: getResult.requests.average, post: postResult.requests.average, ratio: postResult.requests.average / getResult.requests.average}
+}
+
 const results = {machine: {cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version}, durationSeconds: duration}
 
 // 1. Throughput at 10 connections: verify vs a trivial route, same server.
 if (only.has('throughput')) {
   const prepared = await prepare(1000, 1000)
   const server = await start(prepared)
-  await run({url: server.url, connections: 10, duration: 2, requests: [{method: 'GET', path: '/v1/meta'}]}) // warm-up
-  const trivial = await run({url: server.url, connections: 10, requests: [{method: 'GET', path: '/v1/meta'}]})
-  const verify = await run({url: server.url, connections: 10, requests: verifyRequests(prepared)})
-  const hot = await run({url: server.url, connections: 10, requests: verifyRequests({...prepared, keys: prepared.keys.slice(0, 1)})})
-  const gateway = await run({url: server.url, connections: 10, requests: [{method: 'GET', path: '/v1/verify/auth-request', headers: {'x-verifier-token': prepared.verifier, 'x-api-key': prepared.keys[0], 'x-real-ip': '198.51.100.7'}}]})
+  const meta = {url: server.url, connections: 10, requests: [{method: 'GET', path: '/v1/meta'}]}
+  const distinct = {url: server.url, connections: 10, requests: verifyRequests(prepared)}
+  await run({...meta, duration: 2}) // warm-up
+  await run({...distinct, duration: 2}) // warm-up: every key's record cached
+  const trivial = await measured(server, meta)
+  const verify = await measured(server, distinct)
+  const hot = await measured(server, {url: server.url, connections: 10, requests: verifyRequests({...prepared, keys: prepared.keys.slice(0, 1)})})
+  const gateway = await measured(server, {url: server.url, connections: 10, requests: [{method: 'GET', path: '/v1/verify/auth-request', headers: {'x-verifier-token': prepared.verifier, 'x-api-key': prepared.keys[0], 'x-real-ip': '198.51.100.7'}}]})
+  await server.close()
+  // The same 1,000 keys with the key-record cache off: every verification is an HMAC and a SQLite read.
+  const uncachedServer = await start(prepared, {keyCacheMs: 0})
+  await run({url: uncachedServer.url, connections: 10, duration: 2, requests: verifyRequests(prepared)})
+  const uncached = await measured(uncachedServer, {url: uncachedServer.url, connections: 10, requests: verifyRequests(prepared)})
+  await uncachedServer.close()
+  rmSync(prepared.dir, {recursive: true, force: true})
+  const floor = await fastifyFloor()
   results.throughput = {
     connections: 10,
-    trivialRoute: {route: 'GET /v1/meta', reqPerSec: trivial.requests.average, non2xx: trivial.non2xx},
-    verify: {route: 'POST /v1/verify, 1,000 distinct keys round robin (key-record cache 1 s: mostly misses)', reqPerSec: verify.requests.average, non2xx: verify.non2xx, p50Ms: verify.latency.p50, p99Ms: verify.latency.p99},
-    verifyHotKey: {route: 'POST /v1/verify, one key (cache hits)', reqPerSec: hot.requests.average, non2xx: hot.non2xx, p50Ms: hot.latency.p50, p99Ms: hot.latency.p99},
-    authRequest: {route: 'GET /v1/verify/auth-request', reqPerSec: gateway.requests.average, non2xx: gateway.non2xx},
-    ratio: verify.requests.average / trivial.requests.average,
-    hotKeyRatio: hot.requests.average / trivial.requests.average,
-    authRequestRatio: gateway.requests.average / trivial.requests.average,
+    trivialRoute: {route: 'GET /v1/meta', ...trivial},
+    verify: {route: 'POST /v1/verify, 1,000 distinct keys round robin (records cached)', ...verify},
+    verifyHotKey: {route: 'POST /v1/verify, one key', ...hot},
+    verifyUncached: {route: 'POST /v1/verify, 1,000 distinct keys, key-record cache off (keyCacheMs 0)', ...uncached},
+    authRequest: {route: 'GET /v1/verify/auth-request, one key', ...gateway},
+    ratio: verify.reqPerSec / trivial.reqPerSec,
+    hotKeyRatio: hot.reqPerSec / trivial.reqPerSec,
+    uncachedRatio: uncached.reqPerSec / trivial.reqPerSec,
+    authRequestRatio: gateway.reqPerSec / trivial.reqPerSec,
+    cpuRatio: trivial.serverCpuMicrosPerRequest === null || verify.serverCpuMicrosPerRequest === null ? null : trivial.serverCpuMicrosPerRequest / verify.serverCpuMicrosPerRequest,
+    fastifyFloor: floor,
     target: '≥ 0.8',
   }
   results.throughput.met = results.throughput.ratio >= 0.8
-  await server.close()
-  rmSync(prepared.dir, {recursive: true, force: true})
 }
 
 // 2. Latency with 1,000,000 keys vs 1,000 keys (key cache off: every verification reads SQLite).

@@ -9,7 +9,7 @@
  * seconds) plus `Retry-After` (RFC 9110 §10.2.3, whole seconds).
  */
 import type {FastifyInstance, FastifyReply, FastifyRequest} from 'fastify'
-import type {SetKeyLimitRequest, VerifyRequest, VerifyResponse} from '../../core/wire.js'
+import type {SetKeyLimitRequest, VerifyContext, VerifyRequest, VerifyResponse} from '../../core/wire.js'
 import type {UsageSource} from '../repositories/usage.js'
 import type {Principal} from '../services/auth.js'
 import {bearerToken} from '../services/auth.js'
@@ -17,6 +17,15 @@ import type {UsageEventInput} from '../services/usage.js'
 import {routeTemplateOf} from '../services/verify.js'
 import type {RouteDeps} from './context.js'
 import * as s from './schemas.js'
+
+/** Request context fields of the auth-request form and the headers nginx passes them in. */
+const CONTEXT_HEADERS: ReadonlyArray<[Exclude<keyof VerifyContext, 'route'>, string]> = [
+  ['clientApp', 'x-client-app'],
+  ['appVersion', 'x-client-version'],
+  ['userAgent', 'user-agent'],
+  ['clientIp', 'x-real-ip'],
+  ['method', 'x-original-method'],
+]
 
 /** Body limit of `POST /v1/usage`, in bytes (5,000 events of ~1 KB fit). */
 export const USAGE_BODY_LIMIT_BYTES = 8 * 1024 * 1024
@@ -124,14 +133,12 @@ export async function verifyRoutes(app: FastifyInstance, deps: RouteDeps): Promi
     },
     async (request, reply) => {
       const {key, rejection} = authRequestKey(request, deps.settings.keyPrefix)
+      const context: VerifyContext = {}
       const route = firstHeader(request, 'x-route-template') ?? routeTemplateOf(firstHeader(request, 'x-original-uri'))
-      const context = {
-        ...(firstHeader(request, 'x-client-app') === undefined ? {} : {clientApp: firstHeader(request, 'x-client-app')}),
-        ...(firstHeader(request, 'x-client-version') === undefined ? {} : {appVersion: firstHeader(request, 'x-client-version')}),
-        ...(firstHeader(request, 'user-agent') === undefined ? {} : {userAgent: firstHeader(request, 'user-agent')}),
-        ...(firstHeader(request, 'x-real-ip') === undefined ? {} : {clientIp: firstHeader(request, 'x-real-ip')}),
-        ...(firstHeader(request, 'x-original-method') === undefined ? {} : {method: firstHeader(request, 'x-original-method')}),
-        ...(route === undefined ? {} : {route}),
+      if (route !== undefined) context.route = route
+      for (const [field, header] of CONTEXT_HEADERS) {
+        const value = firstHeader(request, header)
+        if (value !== undefined) context[field] = value
       }
       const verdict = await deps.verify.verify({key, rejection, context, source: 'gateway', requestIp: request.ip})
       reply.header('cache-control', 'no-store')

@@ -308,6 +308,7 @@ export class VerifyService {
 
   /** The cached record of this exact key when it is at most `settings.keyCacheMs` old (injected clock), else undefined. */
   private cached(plaintext: string, now: number): KeyRecord | undefined {
+    if (this.records.size === 0) return undefined
     const cached = this.records.get(cacheId(plaintext))
     return cached !== undefined && now - cached.fetchedAt < this.ctx.settings.keyCacheMs && now >= cached.fetchedAt ? cached : undefined
   }
