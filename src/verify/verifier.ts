@@ -128,7 +128,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const counters = {cacheHits: 0, cacheMisses: 0, fetches: 0, fetchErrors: 0, unavailable: 0, staleServed: 0}
   let lastFailure: {at: number; reason: string} | null = null
 
-  function record(verdict: Verdict, context: VerifyContext | undefined, now: number): Verdict {
+  /** Counts a verdict and records its usage event; `shared` when it came from another caller's call to the service. */
+  function record(verdict: Verdict, context: VerifyContext | undefined, now: number, shared = false): Verdict {
     if (verdict.unavailable === true) counters.unavailable++
     if (verdict.stale === true) counters.staleServed++
     if (!usageEnabled) return verdict
@@ -136,7 +137,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
       keyId: verdict.keyId,
       app: verdict.app?.slug ?? null,
       code: verdict.code,
-      source: verdict.source,
+      // POST /v1/verify counted the shared call once (and the service skips reports of `service` verdicts):
+      // a caller that only shared it is reported like a cache hit, so every verification is counted once.
+      source: shared && verdict.source === 'service' ? 'cache' : verdict.source,
       route: context?.route ?? null,
       clientApp: context?.clientApp ?? null,
       appVersion: context?.appVersion ?? null,
@@ -182,12 +185,14 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const parsed = parseKey(key, keyPrefix)
     if (!parsed.valid) return record(malformedVerdict(parsed.problems[0]?.message ?? 'it does not follow the key format', docsUrl), context, now)
     counters.cacheMisses++
-    return record(await miss(id, key, context, now), context, now)
+    const {verdict, shared} = await miss(id, key, context, now)
+    return record(verdict, context, now, shared)
   }
 
-  async function miss(id: string, key: string, context: VerifyContext | undefined, now: number): Promise<Verdict> {
+  /** A cache miss's verdict; `shared` when a concurrent caller's call to the service answered it. */
+  async function miss(id: string, key: string, context: VerifyContext | undefined, now: number): Promise<{verdict: Verdict; shared: boolean}> {
     const previous = cache.peek(id)
-    if (now < circuitOpenUntil) return outage(previous, clock.now())
+    if (now < circuitOpenUntil) return {verdict: outage(previous, clock.now()), shared: false}
     let leader = false
     let shared = inflight.get(id)
     if (shared === undefined) {
@@ -198,20 +203,20 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
     let outcome = await shared
     const at = clock.now()
-    if (outcome.kind === 'unavailable') return outage(previous, at)
+    if (outcome.kind === 'unavailable') return {verdict: outage(previous, at), shared: false}
     if (!leader && rateLimitMode === 'service' && outcome.verdict.valid && outcome.verdict.rateLimit !== null) {
       // Exact limits: every request takes its own token at the service.
       outcome = await fetchVerdict(id, key, context)
-      if (outcome.kind === 'unavailable') return outage(previous, clock.now())
-      return {...outcome.verdict, source: 'service'}
+      if (outcome.kind === 'unavailable') return {verdict: outage(previous, clock.now()), shared: false}
+      return {verdict: {...outcome.verdict, source: 'service'}, shared: false}
     }
     const {verdict, entry} = outcome
     if ((!leader || outcome.reseeded === true) && verdict.valid && entry !== null && rateLimitMode === 'local') {
       // Followers: the service took one token for the call we shared; theirs come from the local bucket.
       // A leader refreshing a bucket: the merged bucket already counts requests the cache admitted, so it decides.
-      return admit(entry, at, 'service', false) ?? {...verdict, source: 'service'}
+      return {verdict: admit(entry, at, 'service', false) ?? {...verdict, source: 'service'}, shared: !leader}
     }
-    return {...verdict, source: 'service'}
+    return {verdict: {...verdict, source: 'service'}, shared: !leader}
   }
 
   /** The verdict when the service cannot be asked. */

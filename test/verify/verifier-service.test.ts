@@ -127,6 +127,26 @@ describe('verifier ↔ real service', () => {
     expect(report.body.bySource).toEqual({verify: 1, reported: 24})
   })
 
+  it('concurrent misses share one call, yet every verification is counted once: the shared call by /v1/verify, the others by the batches', async () => {
+    const v = make()
+    const revoked = await h.issueKey(ann, 'weather-app')
+    await h.request('DELETE', `/v1/keys/${revoked.id}`, {token: ann})
+    const verdicts = await Promise.all([...Array.from({length: 10}, () => v.verify(key.key)), ...Array.from({length: 4}, () => v.verify(revoked.key))])
+    expect(v.stats().fetches).toBe(2)
+    // Every caller's verdict still says it came from the service (the shared call).
+    expect(verdicts.map((x) => x.source)).toEqual(Array(14).fill('service'))
+    expect(verdicts.filter((x) => x.valid)).toHaveLength(10)
+    await v.flush()
+    expect(v.stats()).toMatchObject({sent: 14, dropped: 0})
+    const report = await h.request('GET', '/v1/apps/weather-app/usage', {token: ann})
+    expect(report.body.total).toBe(14)
+    expect(report.body.bySource).toEqual({verify: 2, reported: 12})
+    expect(report.body.byKey).toEqual([
+      {keyId: key.id, env: 'dev', total: 10, byCode: {VALID: 10}},
+      {keyId: revoked.id, env: 'dev', total: 4, byCode: {REVOKED: 4}},
+    ])
+  })
+
   it('SC-18: close flushes 3,000 buffered events to the real service within the deadline', async () => {
     const v = make({usage: {flushIntervalMs: 60_000, maxBatch: 500, maxBuffer: 10_000}})
     const another = await h.issueKey(ann, 'weather-app')
