@@ -289,7 +289,13 @@ export interface RevokeTokenResponse {
 /** Prefix of verifier tokens that protected APIs use to call `POST /v1/verify`. */
 export const VERIFIER_TOKEN_PREFIX = 'akv_'
 
-/** Verdict codes of `POST /v1/verify`. */
+/**
+ * Verdict codes of `POST /v1/verify`. FORBIDDEN: the key is genuine, active and of an
+ * environment the asking verifier does not accept (a verifier created with
+ * `apikey server verifiers add NAME --env prod` refuses dev, test, stage and ci keys);
+ * the verdict names the owner, takes nothing from the key's rate limit, and suggests
+ * the command that issues a key of an accepted environment.
+ */
 export type VerifyCode = 'VALID' | 'MALFORMED' | 'NOT_FOUND' | 'EXPIRED' | 'REVOKED' | 'RATE_LIMITED' | 'FORBIDDEN'
 
 /** Request context a protected API passes along (all optional; never the raw key). */
@@ -327,12 +333,12 @@ export interface RateLimitState {
 export interface VerifyResponse {
   valid: boolean
   code: VerifyCode
-  /** Owner of a key that exists (null for MALFORMED / NOT_FOUND, and for REVOKED keys of other teams' apps: nothing is revealed). */
+  /** Owner of a key that exists (null for MALFORMED / NOT_FOUND / REVOKED: nothing is revealed). Filled for VALID, EXPIRED, RATE_LIMITED and FORBIDDEN. */
   app: {slug: string; name: string; team: {slug: string; name: string}; contactEmail: string} | null
   team: string | null
   env: KeyEnvironment | null
   keyId: string | null
-  /** Instants after which this verdict no longer holds (ms since epoch): expiry, grace end. */
+  /** Instants after which this verdict no longer holds (ms since epoch): expiry, grace end. Null for FORBIDDEN (a key never changes environment). */
   expiresAt: number | null
   rateLimit: RateLimitState | null
   /** For callers: what is wrong and the command to run (problem-details style). */

@@ -120,4 +120,10 @@ export interface Verifier {
   start: string
   createdAt: number
   revokedAt: number | null
+  /**
+   * The key environments this verifier accepts, in `KEY_ENVIRONMENTS` order, or
+   * null for every environment. A key of another environment gets FORBIDDEN. Fixed
+   * when the verifier is created (`apikey server verifiers add NAME --env prod`).
+   */
+  allowedEnvs: readonly KeyEnvironment[] | null
 }

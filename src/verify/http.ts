@@ -127,7 +127,7 @@ export interface VerifierProblem {
   /** Commands to run. */
   suggestions: string[]
   docsUrl: string
-  /** Id of the key when the service named it (expired, revoked). */
+  /** Id of the key when the service named it (expired, revoked, forbidden). */
   keyId?: string
   /** Seconds to wait (429, 503). */
   retryAfterSeconds?: number
@@ -207,7 +207,7 @@ export function problemFor(verdict: Verdict): ProblemResponse | null {
     suggestions: commands,
     docsUrl: verdict.docsUrl,
   }
-  if (verdict.keyId !== null && (verdict.code === 'EXPIRED' || verdict.code === 'REVOKED')) body.keyId = verdict.keyId
+  if (verdict.keyId !== null && (verdict.code === 'EXPIRED' || verdict.code === 'REVOKED' || verdict.code === 'FORBIDDEN')) body.keyId = verdict.keyId
   if (row.status === 401) headers['WWW-Authenticate'] = 'Bearer realm="api", error="invalid_token"'
   if (missing) headers['WWW-Authenticate'] = 'Bearer realm="api"'
   if (row.status === 429) {

@@ -22,10 +22,17 @@ import {fetchTransport, nodeHttpTransport, type ClosableTransport} from './trans
 import type {CloseReport, UsageEvent, Verdict, Verifier, VerifierOptions, VerifierStats} from './types.js'
 import {UsageSender} from './usage.js'
 
-/** Codes whose verdicts are cached (authoritative answers about the key itself). */
-const CACHEABLE: ReadonlySet<VerifyCode> = new Set(['VALID', 'NOT_FOUND', 'EXPIRED', 'REVOKED', 'MALFORMED'])
-/** Codes that never change back: served stale during an outage even past the hard ceiling. */
-const TERMINAL: ReadonlySet<VerifyCode> = new Set(['EXPIRED', 'REVOKED'])
+/**
+ * Codes whose verdicts are cached: authoritative answers about the key itself, and FORBIDDEN,
+ * which is authoritative for this verifier's token (the token's environment scope is fixed at
+ * creation, and a key never changes environment).
+ */
+const CACHEABLE: ReadonlySet<VerifyCode> = new Set(['VALID', 'NOT_FOUND', 'EXPIRED', 'REVOKED', 'MALFORMED', 'FORBIDDEN'])
+/**
+ * Codes that never change back to VALID: served stale during an outage even past the hard
+ * ceiling. A FORBIDDEN key may later become EXPIRED or REVOKED, but never acceptable to this token.
+ */
+const TERMINAL: ReadonlySet<VerifyCode> = new Set(['EXPIRED', 'REVOKED', 'FORBIDDEN'])
 const CODES: ReadonlySet<string> = new Set(['VALID', 'MALFORMED', 'NOT_FOUND', 'EXPIRED', 'REVOKED', 'RATE_LIMITED', 'FORBIDDEN'])
 const ENVS: ReadonlySet<string> = new Set(['dev', 'test', 'stage', 'prod', 'ci'])
 /** Printable ASCII without space: the only characters a key can have. */

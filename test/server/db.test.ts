@@ -5,7 +5,8 @@ import {sql} from 'kysely'
 import {afterEach, describe, expect, it} from 'vitest'
 import {openDatabase, type DatabaseHandle} from '../../src/server/db/connection.js'
 import {migrations} from '../../src/server/db/migrations/index.js'
-import {tempDir} from './helpers.js'
+import {newVerifierToken, sha256Hex, tokenStart} from '../../src/server/services/crypto.js'
+import {startHarness, tempDir} from './helpers.js'
 
 describe('database', () => {
   const cleanups: Array<() => Promise<void>> = []
@@ -111,6 +112,38 @@ describe('database', () => {
     expect(await repos.keys.findById('key_1')).toMatchObject({id: 'key_1', createdBy: 'ann', createdByTokenId: null, rotation: null, expiresAt: 2})
     expect(await repos.audit.query({limit: 10})).toEqual([{id: 1, at: 1, actor: 'ann', action: 'key.create', target: 'key:key_1', sourceAddress: null, details: {}}])
     expect(await repos.tokens.listAll()).toEqual([])
+  })
+
+  it('upgrades a database created before the verifier-scope migration: its verifiers keep working and accept every environment', async () => {
+    const dir = await tempDir()
+    const path = join(dir, 'apikey.db')
+    cleanups.push(() => rm(dir, {recursive: true, force: true}))
+    // A database at the verification schema (every migration before the scope), with a verifier in it.
+    const {Kysely, Migrator, SqliteDialect} = await import('kysely')
+    const old = new Kysely<any>({dialect: new SqliteDialect({database: new BetterSqlite3(path)})})
+    const before = Object.fromEntries(Object.entries(migrations).filter(([name]) => name < '2026-11-30T12-00-00_verifier-scope'))
+    expect(Object.keys(before)).toEqual(['2025-11-30T10-00-00_initial', '2025-12-14T09-00-00_key-lifecycle', '2026-01-05T09-00-00_verification'])
+    expect((await new Migrator({db: old, provider: {getMigrations: async () => before}}).migrateToLatest()).error).toBeUndefined()
+    const token = newVerifierToken()
+    await old.insertInto('verifier_tokens').values({id: 'vrf_old', name: 'old-gateway', token_hash: sha256Hex(token), start: tokenStart(token), created_at: 1, revoked_at: null}).execute()
+    await old.destroy()
+
+    // The service opens it (applying the new migration) and the old verifier accepts dev and prod keys, as before.
+    const h = await startHarness({dir})
+    cleanups.push(() => h.stop())
+    const raw = new BetterSqlite3(path)
+    cleanups.push(async () => void raw.close())
+    expect((raw.prepare('select name from kysely_migration order by name').all() as Array<{name: string}>).map((r) => r.name)).toEqual(Object.keys(migrations))
+    expect(raw.prepare('select id, name, allowed_envs from verifier_tokens').all()).toEqual([{id: 'vrf_old', name: 'old-gateway', allowed_envs: null}])
+    // The column holds null or a non-empty JSON array, nothing else.
+    for (const bad of ['[]', 'prod', '{"env":"prod"}']) expect(() => raw.prepare("update verifier_tokens set allowed_envs = ? where id = 'vrf_old'").run(bad), bad).toThrow(/CHECK constraint/)
+    await h.addUser('ann', 'mobile')
+    const ann = await h.login('ann')
+    await h.createApp(ann, 'weather-app', 'mobile')
+    for (const env of ['dev', 'prod']) {
+      const key = await h.issueKey(ann, 'weather-app', {env})
+      expect((await h.verify(token, key.key)).body, env).toMatchObject({valid: true, code: 'VALID', env})
+    }
   })
 
   it('keeps audit_events append-only: UPDATE and DELETE are refused', async () => {

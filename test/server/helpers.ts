@@ -69,8 +69,11 @@ export interface Harness {
   issueKey(token: string, slug: string, body?: Record<string, unknown>): Promise<any>
   /** Creates a provisioning token (`POST /v1/tokens`); returns the 201 body (with `token`). */
   createToken(token: string, app: string, body?: Record<string, unknown>): Promise<any>
-  /** Creates a verifier token directly in the database (as `apikey server verifiers add`); returns the token. */
-  addVerifier(name?: string): Promise<string>
+  /**
+   * Creates a verifier token directly in the database (as `apikey server verifiers add`); returns the token.
+   * @param options.envs the key environments it accepts (as `--env`); default every environment.
+   */
+  addVerifier(name?: string, options?: {envs?: string[]}): Promise<string>
   /** Revokes a verifier token by name or id (as `apikey server verifiers revoke`). */
   revokeVerifier(nameOrId: string): Promise<void>
   /** `POST /v1/verify` with a verifier token. */
@@ -161,8 +164,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       if (res.status !== 201) throw new Error(`create token failed: ${res.status} ${res.text}`)
       return res.body
     },
-    async addVerifier(name = 'test-verifier') {
-      return (await addVerifier({dbPath, name, clock})).token
+    async addVerifier(name = 'test-verifier', o = {}) {
+      return (await addVerifier({dbPath, name, clock, ...(o.envs === undefined ? {} : {envs: o.envs})})).token
     },
     async revokeVerifier(nameOrId) {
       await revokeVerifier({dbPath, verifier: nameOrId, clock})

@@ -2,13 +2,15 @@
  * SC-08 against REAL nginx with examples/nginx/nginx.conf: the auth-request
  * form answers only 204, 401 or 403, and the example maps them to what clients
  * should see — the protected API with attribution headers, a problem+json 401
- * naming `npx apikey init`, a real 429 with Retry-After, 503 for an outage.
+ * naming `npx apikey init`, a problem+json 403 naming the command for a key of
+ * an accepted environment (a second nginx whose verifier token accepts only prod
+ * keys), a real 429 with Retry-After, 503 for an outage.
  * nginx runs as a child process (`-p <tmp> -c <conf> -g 'daemon off; master_process off;'`)
  * on a free loopback port in front of the real key service and a trivial upstream.
  * Skipped with a message when nginx is not installed (apt-get install -y nginx-light).
  */
 import {spawn, spawnSync, type ChildProcess} from 'node:child_process'
-import {readFileSync, writeFileSync} from 'node:fs'
+import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {createServer, request as httpRequest, type IncomingHttpHeaders, type Server} from 'node:http'
 import {connect, type AddressInfo} from 'node:net'
 import {join} from 'node:path'
@@ -89,12 +91,67 @@ function send(port: number, path: string, headers: Record<string, string | strin
   })
 }
 
+/** A running nginx with the example's configuration. */
+interface Nginx {
+  child: ChildProcess
+  port: number
+  /** Its stderr and error log so far. */
+  errors(): string
+}
+
+/**
+ * Starts nginx with examples/nginx/nginx.conf in `dir` (its own pid, logs and temp paths), in
+ * front of the key service at `service` and the upstream on `upstreamPort`, sending `token`.
+ */
+async function startNginx(dir: string, service: URL, upstreamPort: number, token: string): Promise<Nginx> {
+  mkdirSync(dir, {recursive: true})
+  const port = await freePort()
+  writeFileSync(join(dir, 'apikey-verifier-token.conf'), `proxy_set_header X-Verifier-Token ${token};\n`, {mode: 0o600})
+  let conf = readFileSync(EXAMPLE, 'utf8')
+  conf = replaceOnce(conf, 'error_log /var/log/nginx/apikey-error.log warn;', `error_log ${join(dir, 'nginx-error.log')} warn;`)
+  conf = replaceOnce(conf, 'pid /run/nginx-apikey.pid;', `pid ${join(dir, 'nginx.pid')};`)
+  conf = replaceOnce(conf, 'server 127.0.0.1:4000;', `server ${service.host};`)
+  conf = replaceOnce(conf, 'server 127.0.0.1:8080;', `server 127.0.0.1:${upstreamPort};`)
+  conf = replaceOnce(conf, 'listen 127.0.0.1:8000;', `listen 127.0.0.1:${port};`)
+  conf = replaceOnce(conf, 'include /etc/nginx/apikey-verifier-token.conf;', `include ${join(dir, 'apikey-verifier-token.conf')};`)
+  // Writable temp paths for an unprivileged run (the example keeps the distribution's).
+  conf = replaceOnce(
+    conf,
+    '  access_log off;',
+    ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t === 'body' ? 'client_body' : t}_temp_path ${join(dir, `nginx-${t}`)};`).join('\n') + '\n  access_log off;',
+  )
+  const confPath = join(dir, 'nginx.conf')
+  writeFileSync(confPath, conf)
+  const child = spawn(NGINX as string, ['-p', dir, '-c', confPath, '-g', 'daemon off; master_process off;'], {stdio: ['ignore', 'ignore', 'pipe']})
+  let stderr = ''
+  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()))
+  const errors = (): string => {
+    let log = ''
+    try {
+      log = readFileSync(join(dir, 'nginx-error.log'), 'utf8')
+    } catch {
+      // not written yet
+    }
+    return stderr + log
+  }
+  await waitForPort(port, child, errors)
+  return {child, port, errors}
+}
+
+async function stopNginx(nginx: Nginx | undefined): Promise<void> {
+  if (nginx === undefined || nginx.child.exitCode !== null) return
+  const exited = new Promise((resolve) => nginx.child.once('exit', resolve))
+  nginx.child.kill('SIGTERM')
+  await exited
+}
+
 describe.skipIf(NGINX === undefined)('SC-08: real nginx with examples/nginx/nginx.conf', () => {
   let h: Harness
-  let nginx: ChildProcess
+  let nginx: Nginx
+  /** The same configuration with a verifier token that accepts only prod keys. */
+  let prodNginx: Nginx
   let upstream: Server
   let port: number
-  let nginxErr = ''
   let ann: string
   let key: {id: string; key: string}
   let limited: {id: string; key: string}
@@ -109,6 +166,7 @@ describe.skipIf(NGINX === undefined)('SC-08: real nginx with examples/nginx/ngin
     limited = await h.issueKey(ann, 'weather-app')
     expect((await h.request('PUT', `/v1/keys/${limited.id}/limit`, {token: ann, body: {rpm: 1}})).status).toBe(200)
     const token = await h.addVerifier('nginx')
+    const prodToken = await h.addVerifier('nginx-prod', {envs: ['prod']})
 
     upstream = createServer((req, res) => {
       seen.push(req.headers)
@@ -117,47 +175,18 @@ describe.skipIf(NGINX === undefined)('SC-08: real nginx with examples/nginx/ngin
     })
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
     const upstreamPort = (upstream.address() as AddressInfo).port
-    port = await freePort()
     const service = new URL(h.url)
-
-    writeFileSync(join(h.dir, 'apikey-verifier-token.conf'), `proxy_set_header X-Verifier-Token ${token};\n`, {mode: 0o600})
-    let conf = readFileSync(EXAMPLE, 'utf8')
-    conf = replaceOnce(conf, 'error_log /var/log/nginx/apikey-error.log warn;', `error_log ${join(h.dir, 'nginx-error.log')} warn;`)
-    conf = replaceOnce(conf, 'pid /run/nginx-apikey.pid;', `pid ${join(h.dir, 'nginx.pid')};`)
-    conf = replaceOnce(conf, 'server 127.0.0.1:4000;', `server ${service.host};`)
-    conf = replaceOnce(conf, 'server 127.0.0.1:8080;', `server 127.0.0.1:${upstreamPort};`)
-    conf = replaceOnce(conf, 'listen 127.0.0.1:8000;', `listen 127.0.0.1:${port};`)
-    conf = replaceOnce(conf, 'include /etc/nginx/apikey-verifier-token.conf;', `include ${join(h.dir, 'apikey-verifier-token.conf')};`)
-    // Writable temp paths for an unprivileged run (the example keeps the distribution's).
-    conf = replaceOnce(
-      conf,
-      '  access_log off;',
-      ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t === 'body' ? 'client_body' : t}_temp_path ${join(h.dir, `nginx-${t}`)};`).join('\n') + '\n  access_log off;',
-    )
-    const confPath = join(h.dir, 'nginx.conf')
-    writeFileSync(confPath, conf)
-    nginx = spawn(NGINX as string, ['-p', h.dir, '-c', confPath, '-g', 'daemon off; master_process off;'], {stdio: ['ignore', 'ignore', 'pipe']})
-    nginx.stderr?.on('data', (c: Buffer) => (nginxErr += c.toString()))
-    await waitForPort(port, nginx, () => nginxErr + readLog(h))
+    nginx = await startNginx(h.dir, service, upstreamPort, token)
+    port = nginx.port
+    prodNginx = await startNginx(join(h.dir, 'prod'), service, upstreamPort, prodToken)
   })
 
   afterAll(async () => {
-    if (nginx !== undefined && nginx.exitCode === null) {
-      const exited = new Promise((resolve) => nginx.once('exit', resolve))
-      nginx.kill('SIGTERM')
-      await exited
-    }
+    await stopNginx(nginx)
+    await stopNginx(prodNginx)
     await new Promise((resolve) => upstream?.close(resolve))
     await h?.cleanup()
   })
-
-  function readLog(harness: Harness): string {
-    try {
-      return readFileSync(join(harness.dir, 'nginx-error.log'), 'utf8')
-    } catch {
-      return ''
-    }
-  }
 
   it('VALID: the protected API answers, with attribution headers nginx set (clients cannot forge them) and no key; RateLimit-* on the response', async () => {
     seen.length = 0
@@ -187,6 +216,32 @@ describe.skipIf(NGINX === undefined)('SC-08: real nginx with examples/nginx/ngin
     expect(res.body).toMatchObject({status: 401, code, suggestions: ['npx apikey init']})
     expect(res.body.detail).toContain('npx apikey init')
     expect(seen).toHaveLength(0)
+  })
+
+  it('FORBIDDEN: a dev key at a prod-only gateway → 403 problem+json naming the command for a prod key; the API never sees it; a prod key passes', async () => {
+    seen.length = 0
+    const res = await send(prodNginx.port, '/v1/orders', {'x-api-key': key.key})
+    expect(res.status).toBe(403)
+    expect(res.headers['content-type']).toBe('application/problem+json')
+    expect(res.headers['cache-control']).toBe('no-store')
+    expect(res.headers['retry-after']).toBeUndefined()
+    expect(res.body).toEqual({
+      type: 'tag:apikey,2025:problem:forbidden',
+      title: 'API key not allowed here',
+      status: 403,
+      code: 'FORBIDDEN',
+      detail: 'This is a dev key of weather-app; this API accepts only prod keys. Get one: apikey keys create --app weather-app --env prod',
+      keyId: key.id,
+      suggestions: ['apikey keys create --app weather-app --env prod'],
+    })
+    expect(seen).toHaveLength(0)
+
+    const prod = await h.issueKey(ann, 'weather-app', {env: 'prod'})
+    const ok = await send(prodNginx.port, '/v1/orders', {'x-api-key': prod.key})
+    expect(ok.status).toBe(200)
+    expect(seen[0]).toMatchObject({'x-apikey-app': 'weather-app', 'x-apikey-env': 'prod', 'x-apikey-key-id': prod.id})
+    // The same dev key through the unscoped gateway still passes.
+    expect((await send(port, '/v1/forecast/berlin', {'x-api-key': key.key})).status).toBe(200)
   })
 
   it('RATE_LIMITED → a real 429 with Retry-After and the RateLimit-* numbers', async () => {

@@ -2,12 +2,13 @@
  * The verifier against the real key service (src/server, startServer on
  * 127.0.0.1:0 with a SQLite file): verdicts, revocation within the staleness
  * bound (SC-01), deadlines (SC-05), authoritative negatives vs. a rejected
- * verifier token (SC-03), rate limits (SC-12), usage ingestion (SC-17) and
- * the HTTP adapter. The service and the verifier share one injected clock.
+ * verifier token (SC-03), rate limits (SC-12), usage ingestion (SC-17),
+ * FORBIDDEN from an environment-scoped verifier token, and the HTTP adapter.
+ * The service and the verifier share one injected clock.
  */
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {checksumOf} from '../../src/core/key-format.js'
-import {createVerifier, nodeMiddleware, type Verifier, type VerifierOptions} from '../../src/verify/index.js'
+import {createVerifier, nodeMiddleware, problemFor, type Verifier, type VerifierOptions} from '../../src/verify/index.js'
 import {startHarness, T0, TestClock, type Harness} from '../server/helpers.js'
 import {FakeClock} from './helpers.js'
 
@@ -157,6 +158,36 @@ describe('verifier ↔ real service', () => {
     // All sources: the miss counted once by /v1/verify, every cache hit by the batches — 3,000 in all, none twice.
     const usage = await h.request('GET', '/v1/apps/weather-app/usage', {token: ann})
     expect(usage.body.total).toBe(3000)
+  })
+
+  it('FORBIDDEN from a prod-only verifier token: cached (authoritative for this token), served through an outage, 403 naming the command; the key stays VALID elsewhere', async () => {
+    const prodOnly = await h.addVerifier('orders-prod', {envs: ['prod']})
+    const v = make({verifierToken: prodOnly, circuitFailures: 0})
+    const first = await v.verify(key.key, {route: '/v1/orders'})
+    expect(first).toMatchObject({valid: false, code: 'FORBIDDEN', source: 'service', app: {slug: 'weather-app'}, team: 'mobile', env: 'dev', keyId: key.id, rateLimit: null})
+    expect(first.suggestions).toEqual(['apikey keys create --app weather-app --env prod'])
+    expect(await v.verify(key.key)).toMatchObject({code: 'FORBIDDEN', source: 'cache'})
+    expect(v.stats()).toMatchObject({fetches: 1, cacheHits: 1})
+
+    // The answer is problem details with 403, the owner's key id and the command for a prod key.
+    const problem = problemFor(first)
+    expect(problem?.status).toBe(403)
+    expect(problem?.headers['WWW-Authenticate']).toBeUndefined()
+    expect(problem?.body).toMatchObject({code: 'forbidden', keyId: key.id, suggestions: ['apikey keys create --app weather-app --env prod']})
+    expect(problem?.body.detail).toContain('accepts only prod keys. Get a prod key: apikey keys create --app weather-app --env prod')
+
+    // The same key through an unscoped verifier token: VALID, and its bucket untouched by the refusals.
+    expect(await make().verify(key.key)).toMatchObject({valid: true, code: 'VALID', rateLimit: {limit: 60, remaining: 59}})
+
+    // A key's environment and a token's scope never change: during an outage the refusal is served
+    // stale, also past the hard ceiling (like REVOKED and EXPIRED), never "unavailable" or fail-open.
+    await h.stop()
+    clock.advance(5000)
+    expect(await v.verify(key.key)).toMatchObject({valid: false, code: 'FORBIDDEN', stale: true})
+    clock.advance(120_000)
+    expect(await v.verify(key.key)).toMatchObject({valid: false, code: 'FORBIDDEN', stale: true})
+    const open = make({verifierToken: prodOnly, circuitFailures: 0, outagePolicy: {unknownKeys: 'fail-open', knownKeys: 'fail-closed'}})
+    expect(await open.verify(key.key)).toMatchObject({valid: true, unavailable: true}) // never asked before: the outage policy decides
   })
 
   it('the Node middleware admits a real key and answers a revoked one with 401 naming the commands', async () => {

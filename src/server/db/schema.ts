@@ -136,6 +136,11 @@ export interface VerifierTokensTable {
   start: string
   created_at: number
   revoked_at: number | null
+  /**
+   * Key environments this verifier accepts: a non-empty JSON array of environment names
+   * (e.g. `["prod"]`), or null for every environment (migration `2026-11-30T12-00-00_verifier-scope`).
+   */
+  allowed_envs: Generated<string | null>
 }
 
 /** `rate_limit_overrides`: verification limits per app or per key, in requests per minute. */

@@ -462,7 +462,11 @@ export const verifyResponse = {
   required: ['valid', 'code', 'app', 'team', 'env', 'keyId', 'expiresAt', 'rateLimit', 'message', 'suggestions', 'docsUrl'],
   properties: {
     valid: {type: 'boolean'},
-    code: {type: 'string', enum: ['VALID', 'MALFORMED', 'NOT_FOUND', 'EXPIRED', 'REVOKED', 'RATE_LIMITED', 'FORBIDDEN']},
+    code: {
+      type: 'string',
+      enum: ['VALID', 'MALFORMED', 'NOT_FOUND', 'EXPIRED', 'REVOKED', 'RATE_LIMITED', 'FORBIDDEN'],
+      description: "FORBIDDEN: a genuine, active key of an environment the asking verifier does not accept (a verifier added with --env); the owner is named and the suggestions issue an accepted key",
+    },
     app: {
       type: ['object', 'null'],
       description: 'owner of the key (null for MALFORMED, NOT_FOUND and REVOKED: nothing is revealed)',
@@ -478,7 +482,7 @@ export const verifyResponse = {
     team: nullableString,
     env: {type: ['string', 'null'], enum: [...KEY_ENVIRONMENTS, null]},
     keyId: nullableString,
-    expiresAt: {...nullableInteger, description: 'earliest instant after which this verdict no longer holds (expiry or grace end), ms since the Unix epoch'},
+    expiresAt: {...nullableInteger, description: 'earliest instant after which this verdict no longer holds (expiry or grace end), ms since the Unix epoch; null for FORBIDDEN (a key never changes environment)'},
     rateLimit: rateLimitState,
     message: {type: 'string'},
     suggestions: {type: 'array', items: {type: 'string'}},

@@ -14,7 +14,7 @@ import type {UsageSource} from '../repositories/usage.js'
 import type {Principal} from '../services/auth.js'
 import {bearerToken} from '../services/auth.js'
 import type {UsageEventInput} from '../services/usage.js'
-import {routeTemplateOf} from '../services/verify.js'
+import {routeTemplateOf, type VerifierScope} from '../services/verify.js'
 import type {RouteDeps} from './context.js'
 import * as s from './schemas.js'
 
@@ -36,6 +36,12 @@ export type AuthRequestCode = VerifyResponse['code'] | 'UNAVAILABLE' | 'VERIFIER
 function principalOf(request: FastifyRequest): Principal {
   if (request.principal === null) throw new Error('route declared auth "session" but no principal was set')
   return request.principal
+}
+
+/** The authenticated verifier of a `verifier` route (its environment scope applies to every verdict). */
+function verifierOf(request: FastifyRequest): VerifierScope {
+  if (request.verifier === null) throw new Error('route declared auth "verifier" but no verifier was set')
+  return request.verifier.verifier
 }
 
 /** Every value of a request header, in order, from the raw header list (Node joins or drops duplicates in `headers`). */
@@ -96,7 +102,7 @@ export async function verifyRoutes(app: FastifyInstance, deps: RouteDeps): Promi
       config: {auth: 'verifier'},
       schema: {
         summary:
-          'Verify an API key for a protected API (verifier token): 200 with the verdict (VALID, MALFORMED, NOT_FOUND, EXPIRED, REVOKED, RATE_LIMITED); 503 when verification is unavailable (never a verdict)',
+          'Verify an API key for a protected API (verifier token): 200 with the verdict (VALID, MALFORMED, NOT_FOUND, EXPIRED, REVOKED, RATE_LIMITED, or FORBIDDEN for a genuine key of an environment outside the verifier\'s scope, e.g. a dev key sent to a verifier added with --env prod); 503 when verification is unavailable (never a verdict)',
         tags: ['verify'],
         security: s.verifierSecurity,
         body: s.verifyBody,
@@ -104,7 +110,7 @@ export async function verifyRoutes(app: FastifyInstance, deps: RouteDeps): Promi
       },
     },
     async (request, reply): Promise<VerifyResponse> => {
-      const verdict = await deps.verify.verify({key: request.body.key, context: request.body.context, source: 'verify', requestIp: request.ip})
+      const verdict = await deps.verify.verify({key: request.body.key, verifier: verifierOf(request), context: request.body.context, source: 'verify', requestIp: request.ip})
       reply.header('cache-control', 'no-store')
       return verdict
     },
@@ -121,13 +127,17 @@ export async function verifyRoutes(app: FastifyInstance, deps: RouteDeps): Promi
       },
       schema: {
         summary:
-          'nginx auth_request form (verifier token in X-Verifier-Token; key in X-API-Key or Authorization: Bearer). 204 VALID with X-Apikey-App/-Team/-Env/-Key-Id and RateLimit-* headers; 401 with X-Apikey-Code for an invalid key; 403 with X-Apikey-Code RATE_LIMITED (and X-Apikey-Retry-After, Retry-After) or UNAVAILABLE/VERIFIER_REJECTED',
+          'nginx auth_request form (verifier token in X-Verifier-Token; key in X-API-Key or Authorization: Bearer). 204 VALID with X-Apikey-App/-Team/-Env/-Key-Id and RateLimit-* headers; 401 with X-Apikey-Code for an invalid key; 403 with X-Apikey-Code FORBIDDEN (a genuine key of an environment outside the verifier\'s scope: X-Apikey-App/-Team/-Env/-Key-Id, X-Apikey-Allowed-Envs and X-Apikey-Suggestion, the command that issues an accepted key), RATE_LIMITED (and X-Apikey-Retry-After, Retry-After) or UNAVAILABLE/VERIFIER_REJECTED',
         tags: ['verify'],
         security: s.verifierHeaderSecurity,
         response: {
           204: {description: 'VALID', type: 'null'},
           401: {description: 'the key is missing or invalid: X-Apikey-Code names why', type: 'null'},
-          403: {description: 'X-Apikey-Code RATE_LIMITED (X-Apikey-Retry-After, Retry-After), UNAVAILABLE or VERIFIER_REJECTED', type: 'null'},
+          403: {
+            description:
+              'X-Apikey-Code FORBIDDEN (X-Apikey-App/-Team/-Env/-Key-Id, X-Apikey-Allowed-Envs, X-Apikey-Suggestion), RATE_LIMITED (X-Apikey-Retry-After, Retry-After), UNAVAILABLE or VERIFIER_REJECTED',
+            type: 'null',
+          },
         },
       },
     },
@@ -140,7 +150,8 @@ export async function verifyRoutes(app: FastifyInstance, deps: RouteDeps): Promi
         const value = firstHeader(request, header)
         if (value !== undefined) context[field] = value
       }
-      const verdict = await deps.verify.verify({key, rejection, context, source: 'gateway', requestIp: request.ip})
+      const verifier = verifierOf(request)
+      const verdict = await deps.verify.verify({key, rejection, verifier, context, source: 'gateway', requestIp: request.ip})
       reply.header('cache-control', 'no-store')
       setRateLimitHeaders(reply, verdict.rateLimit)
       if (verdict.code === 'VALID' && verdict.app !== null && verdict.env !== null && verdict.keyId !== null) {
@@ -150,6 +161,20 @@ export async function verifyRoutes(app: FastifyInstance, deps: RouteDeps): Promi
           .header('x-apikey-team', verdict.app.team.slug)
           .header('x-apikey-env', verdict.env)
           .header('x-apikey-key-id', verdict.keyId)
+          .send()
+      }
+      if (verdict.code === 'FORBIDDEN' && verdict.app !== null && verdict.env !== null && verdict.keyId !== null) {
+        // A genuine key, not meant for this API. Header values are slugs, environment names and
+        // the command built from them (never free text), so a gateway can put them in a JSON body.
+        return reply
+          .code(403)
+          .header('x-apikey-code', 'FORBIDDEN')
+          .header('x-apikey-app', verdict.app.slug)
+          .header('x-apikey-team', verdict.app.team.slug)
+          .header('x-apikey-env', verdict.env)
+          .header('x-apikey-key-id', verdict.keyId)
+          .header('x-apikey-allowed-envs', (verifier.allowedEnvs ?? []).join(','))
+          .header('x-apikey-suggestion', verdict.suggestions[0] ?? '')
           .send()
       }
       if (verdict.code === 'RATE_LIMITED') {

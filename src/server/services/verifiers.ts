@@ -4,8 +4,14 @@
  * call `POST /v1/verify`, `GET /v1/verify/auth-request` and `POST /v1/usage`.
  * Stored as SHA-256 plus a display start. Created and revoked by an admin on the
  * database file (`apikey server verifiers add|revoke`), like local accounts.
+ *
+ * A verifier may be scoped to key environments (`--env prod`): keys of other
+ * environments get the verdict FORBIDDEN from it (see services/verify.ts). The
+ * scope is fixed at creation; to change it, add a verifier with the new scope
+ * and revoke the old one.
  */
 import {ApikeyError} from '../../core/errors.js'
+import {isKeyEnvironment, KEY_ENVIRONMENTS, type KeyEnvironment} from '../../core/key-format.js'
 import type {Clock} from '../clock.js'
 import {systemClock} from '../clock.js'
 import {openDatabase} from '../db/connection.js'
@@ -20,6 +26,38 @@ import {defaultRandom, newId, newVerifierToken, sha256Hex, tokenStart, VERIFIER_
 export const VERIFIER_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 /** Human-readable statement of {@link VERIFIER_NAME_PATTERN}. */
 export const VERIFIER_NAME_RULE = '1–64 characters of letters, digits, ".", "_" and "-", starting with a letter or digit'
+
+/** Human-readable list of the valid key environments, for error messages. */
+export const KEY_ENVIRONMENTS_RULE = KEY_ENVIRONMENTS.join(', ')
+
+/**
+ * Validates a verifier's environment scope as given on the command line.
+ * @param envs environment names; undefined means every environment.
+ * @returns the scope in {@link KEY_ENVIRONMENTS} order without duplicates, or null for every environment.
+ * @throws ApikeyError `validation` (exit 2) for an unknown name or an empty list, naming the valid environments.
+ */
+export function parseVerifierScope(envs: readonly string[] | undefined): KeyEnvironment[] | null {
+  if (envs === undefined) return null
+  const unknown = envs.filter((env) => !isKeyEnvironment(env))
+  if (unknown.length > 0) {
+    const names = unknown.map((env) => JSON.stringify(env)).join(', ')
+    throw validationError('env', `${names} ${unknown.length === 1 ? 'is not a key environment' : 'are not key environments'}; valid environments: ${KEY_ENVIRONMENTS_RULE}`)
+  }
+  if (envs.length === 0) throw validationError('env', `name at least one key environment (${KEY_ENVIRONMENTS_RULE}), or leave it out to accept every environment`)
+  return KEY_ENVIRONMENTS.filter((env) => envs.includes(env))
+}
+
+/** What a verifier accepts, in words: `prod keys only`, `stage and prod keys only`, or `keys of every environment`. */
+export function describeVerifierScope(allowedEnvs: readonly KeyEnvironment[] | null): string {
+  if (allowedEnvs === null) return 'keys of every environment'
+  return `${joinOr(allowedEnvs, 'and')} keys only`
+}
+
+/** `a`, `a or b`, `a, b or c` (with `word` for the last join). */
+export function joinOr(items: readonly string[], word = 'or'): string {
+  if (items.length <= 1) return items.join('')
+  return `${items.slice(0, -1).join(', ')} ${word} ${items[items.length - 1]}`
+}
 
 /** Where the database is, as for `apikey server users add`. */
 export interface VerifierDbOptions {
@@ -37,6 +75,11 @@ export interface VerifierDbOptions {
 export interface AddVerifierOptions extends VerifierDbOptions {
   /** Unique name ({@link VERIFIER_NAME_RULE}), e.g. `weather-gateway`. */
   name: string
+  /**
+   * Key environments the verifier accepts (each one of {@link KEY_ENVIRONMENTS}; at least one);
+   * default (undefined) every environment. Keys of other environments get FORBIDDEN.
+   */
+  envs?: readonly string[] | undefined
   /** Randomness for the id and token; default the OS CSPRNG. */
   random?: RandomBase62
 }
@@ -52,6 +95,8 @@ export interface AddVerifierResult {
   start: string
   /** ms since epoch. */
   createdAt: number
+  /** Key environments it accepts, in {@link KEY_ENVIRONMENTS} order; null = every environment. */
+  allowedEnvs: KeyEnvironment[] | null
   /** The database file written. */
   dbPath: string
 }
@@ -78,13 +123,15 @@ function dbPathOf(options: VerifierDbOptions): string {
 
 /**
  * Creates a verifier token on the database file (applying migrations), with audit
- * event `verifier.create`. Works whether or not the service runs.
- * @returns the id, name and the token (shown once).
- * @throws ApikeyError `validation` for a bad name; `conflict` when the name is taken;
- *   Error when the database cannot be opened.
+ * event `verifier.create` (its details name the scope, `allowedEnvs`). Works whether or not
+ * the service runs.
+ * @returns the id, name, scope and the token (shown once).
+ * @throws ApikeyError `validation` for a bad name or environment (see {@link parseVerifierScope});
+ *   `conflict` when the name is taken; Error when the database cannot be opened.
  */
 export async function addVerifier(options: AddVerifierOptions): Promise<AddVerifierResult> {
   if (!VERIFIER_NAME_PATTERN.test(options.name)) throw validationError('name', VERIFIER_NAME_RULE)
+  const allowedEnvs = parseVerifierScope(options.envs)
   const dbPath = dbPathOf(options)
   const clock = options.clock ?? systemClock
   const random = options.random ?? defaultRandom
@@ -93,14 +140,21 @@ export async function addVerifier(options: AddVerifierOptions): Promise<AddVerif
     const token = newVerifierToken(random)
     const now = clock.now()
     const verifier = await inTransaction(handle.db, async (repos) => {
-      const created = await repos.verifiers.insert({id: newId('vrf', random), name: options.name, tokenHash: sha256Hex(token), start: tokenStart(token), createdAt: now})
-      await repos.audit.append({at: now, actorUserId: null, action: 'verifier.create', targetType: 'verifier', targetId: created.id, details: {name: created.name, start: created.start, via: 'cli'}})
+      const created = await repos.verifiers.insert({id: newId('vrf', random), name: options.name, tokenHash: sha256Hex(token), start: tokenStart(token), createdAt: now, allowedEnvs})
+      await repos.audit.append({
+        at: now,
+        actorUserId: null,
+        action: 'verifier.create',
+        targetType: 'verifier',
+        targetId: created.id,
+        details: {name: created.name, start: created.start, allowedEnvs: created.allowedEnvs, via: 'cli'},
+      })
       return created
     }).catch((error: unknown) => {
       if (isUniqueViolation(error)) throw new ApikeyError(`a verifier named "${options.name}" exists; pick another name (revoke the old one with: apikey server verifiers revoke ${options.name})`, {code: 'conflict', details: {name: options.name}})
       throw error
     })
-    return {id: verifier.id, name: verifier.name, token, start: verifier.start, createdAt: verifier.createdAt, dbPath}
+    return {id: verifier.id, name: verifier.name, token, start: verifier.start, createdAt: verifier.createdAt, allowedEnvs: verifier.allowedEnvs === null ? null : [...verifier.allowedEnvs], dbPath}
   } finally {
     await handle.close()
   }

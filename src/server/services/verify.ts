@@ -9,7 +9,11 @@
  * 2. offline parse with checksum (`parseKey`) → MALFORMED, no store lookup;
  * 3. lookup by HMAC-SHA256(pepper, key) → NOT_FOUND / REVOKED / EXPIRED (a rotated
  *    key is VALID until its grace ends; `expiresAt` is the earliest deadline);
- * 4. the key's token bucket (atomic take, SC-11/SC-12) → RATE_LIMITED with real numbers.
+ * 4. the asking verifier's environment scope (`apikey server verifiers add NAME --env prod`)
+ *    → FORBIDDEN for a key of another environment, without touching the key's bucket;
+ *    checked on every request with the verifier that asks (key records are cached per key,
+ *    for every verifier, so the scope is never part of them);
+ * 5. the key's token bucket (atomic take, SC-11/SC-12) → RATE_LIMITED with real numbers.
  *
  * MALFORMED and NOT_FOUND answers also take a token from the client address's
  * failure bucket; when it is empty they become RATE_LIMITED (a flood of unknown
@@ -22,13 +26,13 @@
  * {@link UnavailableError} (503) — never a verdict (SC-03).
  *
  * NOT_FOUND and REVOKED reveal nothing about the owning app or team (`app: null`);
- * VALID, EXPIRED and RATE_LIMITED carry them so the protected API can attribute
- * the request and tell its caller whom to ask.
+ * VALID, EXPIRED, FORBIDDEN and RATE_LIMITED carry them so the protected API can
+ * attribute the request and tell its caller whom to ask.
  */
 import {hash} from 'node:crypto'
 import {MAX_KEY_LENGTH, parseKey, type KeyEnvironment} from '../../core/key-format.js'
 import type {VerifyCode, VerifyContext, VerifyResponse} from '../../core/wire.js'
-import type {ApiKey, App} from '../model.js'
+import type {ApiKey, App, Verifier} from '../model.js'
 import {UnavailableError} from '../problems.js'
 import {repositories} from '../repositories/index.js'
 import {DAY_MS, type RateLimitPolicy} from '../settings.js'
@@ -39,6 +43,7 @@ import type {LifecycleEvents} from './lifecycle.js'
 import {bucketPolicy, effectiveLimit, type EffectiveLimit} from './limits.js'
 import {bucketState, clientAddressKey, type BucketTake, type RateLimitStore} from './rate-limit.js'
 import type {UsageService} from './usage.js'
+import {joinOr} from './verifiers.js'
 import {keyStatus} from './views.js'
 
 /** Characters a key can contain; anything else is MALFORMED before parsing. */
@@ -51,10 +56,19 @@ export interface VerifyLogger {
   warn(object: Record<string, unknown>, message: string): void
 }
 
+/** What verification needs of the verifier that asks: its name (for messages) and its environment scope. */
+export type VerifierScope = Pick<Verifier, 'name' | 'allowedEnvs'>
+
 /** Input of {@link VerifyService.verify}. */
 export interface VerifyInput {
   /** The key exactly as received (never trimmed). */
   key: string
+  /**
+   * The authenticated verifier that asks (`request.verifier`). A key that exists, is neither
+   * revoked nor expired, and whose environment is outside `allowedEnvs` (when not null) is
+   * FORBIDDEN for this verifier.
+   */
+  verifier: VerifierScope
   context?: VerifyContext | undefined
   /** Which route asks: `verify` (POST /v1/verify) or `gateway` (auth-request form). */
   source: 'verify' | 'gateway'
@@ -185,12 +199,34 @@ export class VerifyService {
         suggestions: ['apikey init --new-key'],
         expiresAt: deadline,
       })
+    } else if (input.verifier.allowedEnvs !== null && !input.verifier.allowedEnvs.includes(key.env)) {
+      verdict = this.forbidden(record, input.verifier)
     } else {
       verdict = await this.limited(record, now)
     }
     // Usage counts the client's network only when the caller named the client (never the verifier's own address).
     this.usage.record(input.source, key, verdict.code, context, now)
     return verdict
+  }
+
+  /**
+   * FORBIDDEN: the key is genuine but of an environment this verifier does not accept. The owner
+   * is named (the caller may know whose key it is), no token is taken from the key's bucket, and
+   * the message names the command that issues a key of an accepted environment.
+   */
+  private forbidden(record: KeyRecord, verifier: VerifierScope): VerifyResponse {
+    const {key, appView} = record
+    const allowed = verifier.allowedEnvs ?? []
+    const suggestions = allowed.map((env) => `apikey keys create --app ${appView.slug} --env ${env}`)
+    const accepts = allowed.length === 0 ? 'accepts no key environment this key service knows' : `accepts only ${joinOr(allowed)} keys`
+    const fix =
+      suggestions.length === 0
+        ? 'Ask the key service admin to check the verifier\'s scope.'
+        : `Get a ${joinOr(allowed)} key: ${suggestions[0]}${allowed.length > 1 ? ` (or ${allowed.slice(1).map((env) => `--env ${env}`).join(', ')})` : ''}`
+    return this.verdict('FORBIDDEN', appView, key, {
+      message: `this is a ${key.env} key of ${appView.slug}; the protected API behind verifier "${verifier.name}" ${accepts}. ${fix}`,
+      suggestions,
+    })
   }
 
   /** VALID or RATE_LIMITED after taking a token from the key's bucket. */

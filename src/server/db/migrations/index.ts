@@ -7,10 +7,12 @@ import type {Migration} from 'kysely'
 import * as initial from './2025-11-30T10-00-00_initial.js'
 import * as keyLifecycle from './2025-12-14T09-00-00_key-lifecycle.js'
 import * as verification from './2026-01-05T09-00-00_verification.js'
+import * as verifierScope from './2026-11-30T12-00-00_verifier-scope.js'
 
 /** Every migration by name, in order. */
 export const migrations: Readonly<Record<string, Migration>> = {
   '2025-11-30T10-00-00_initial': initial,
   '2025-12-14T09-00-00_key-lifecycle': keyLifecycle,
   '2026-01-05T09-00-00_verification': verification,
+  '2026-11-30T12-00-00_verifier-scope': verifierScope,
 }
