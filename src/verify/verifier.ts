@@ -19,8 +19,8 @@ import {toVerifierClock} from './clock.js'
 import {Lru} from './lru.js'
 import {malformedVerdict, missingKeyVerdict, pastDeadlineVerdict, rateLimitedVerdict, suggestionsFor, unavailableVerdict} from './messages.js'
 import {fetchTransport, nodeHttpTransport, type ClosableTransport} from './transport.js'
-import type {CloseReport, UsageEvent, Verdict, Verifier, VerifierOptions, VerifierStats} from './types.js'
-import {UsageSender} from './usage.js'
+import type {CloseReport, Verdict, Verifier, VerifierOptions, VerifierStats} from './types.js'
+import {UsageSender, usageHead, type UsageHead} from './usage.js'
 
 /** Codes whose verdicts are cached (authoritative answers about the key itself). */
 const CACHEABLE: ReadonlySet<VerifyCode> = new Set(['VALID', 'NOT_FOUND', 'EXPIRED', 'REVOKED', 'MALFORMED'])
@@ -45,6 +45,10 @@ interface Entry {
   verdict: VerifyResponse
   /** The verdict as served from the cache (prebuilt; shared, never mutated). */
   cached: Verdict
+  /** The usage head of `cached` (built once: a cache hit records usage without building strings). */
+  hit: UsageHead
+  /** The usage head of the local RATE_LIMITED answer for this key, built at its first use. */
+  limited: UsageHead | null
   /** When the fetch that produced it started. */
   fetchedAt: number
   /** Served from the cache while now < freshUntil = min(fetchedAt + stalenessMs, deadline). */
@@ -128,23 +132,32 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const counters = {cacheHits: 0, cacheMisses: 0, fetches: 0, fetchErrors: 0, unavailable: 0, staleServed: 0}
   let lastFailure: {at: number; reason: string} | null = null
 
-  function record(verdict: Verdict, context: VerifyContext | undefined, now: number): Verdict {
+  /** Heads of verdicts without key id and app (missing, malformed, unknown keys, outages), by code and source: few, built once. */
+  const anonymousHeads = new Map<string, UsageHead>()
+
+  /** The usage head of a verdict that has none prebuilt. */
+  function headOf(verdict: Verdict): UsageHead {
+    const app = verdict.app?.slug ?? null
+    if (verdict.keyId !== null || app !== null) return usageHead(verdict.keyId, app, verdict.code, verdict.source)
+    const id = `${verdict.code} ${verdict.source}`
+    let head = anonymousHeads.get(id)
+    if (head === undefined) anonymousHeads.set(id, (head = usageHead(null, null, verdict.code, verdict.source)))
+    return head
+  }
+
+  /** The usage head of a verdict served from `entry` on a cache hit: the entry's own, or its local RATE_LIMITED one. */
+  function hitHead(entry: Entry, verdict: Verdict): UsageHead {
+    if (verdict.code === entry.hit.code) return entry.hit
+    const limited = entry.limited
+    if (limited !== null && limited.code === verdict.code && limited.source === verdict.source && limited.keyId === verdict.keyId) return limited
+    return (entry.limited = headOf(verdict))
+  }
+
+  /** Counts a verdict and records its usage (under `head` when the caller has it prebuilt). */
+  function record(verdict: Verdict, context: VerifyContext | undefined, now: number, head?: UsageHead): Verdict {
     if (verdict.unavailable === true) counters.unavailable++
     if (verdict.stale === true) counters.staleServed++
-    if (!usageEnabled) return verdict
-    const event: UsageEvent = {
-      keyId: verdict.keyId,
-      app: verdict.app?.slug ?? null,
-      code: verdict.code,
-      source: verdict.source,
-      route: context?.route ?? null,
-      clientApp: context?.clientApp ?? null,
-      appVersion: context?.appVersion ?? null,
-      userAgent: context?.userAgent ?? null,
-      clientIp: context?.clientIp ?? null,
-      at: now,
-    }
-    usage.record(event)
+    if (usageEnabled) usage.record(head ?? headOf(verdict), context, now)
     return verdict
   }
 
@@ -175,7 +188,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       if (verdict !== null) {
         counters.cacheHits++
         cache.touch(id, entry)
-        return record(verdict, context, now)
+        return record(verdict, context, now, hitHead(entry, verdict))
       }
     }
     if (NON_PRINTABLE.test(key)) return record(malformedVerdict('it contains whitespace or non-printable characters', docsUrl), context, now)
@@ -276,6 +289,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const entry: Entry = {
       verdict,
       cached: freezeVerdict({...verdict, source: 'cache'}),
+      hit: usageHead(verdict.keyId, verdict.app?.slug ?? null, verdict.code, 'cache'),
+      limited: null,
       fetchedAt: startedAt,
       freshUntil: Math.min(startedAt + stalenessMs, deadline),
       deadline,
@@ -349,7 +364,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   function stats(): VerifierStats {
-    return {sent: usage.sent, dropped: usage.dropped, rejected: usage.rejected, buffered: usage.buffered, ...counters, cacheSize: cache.size, lastFailure}
+    return {sent: usage.sent, dropped: usage.dropped, rejected: usage.rejected, buffered: usage.buffered, bufferedEvents: usage.bufferedEvents, ...counters, cacheSize: cache.size, lastFailure}
   }
 
   return {verify, invalidate, flush: () => usage.flush(), stats, close}
