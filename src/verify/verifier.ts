@@ -145,12 +145,16 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return head
   }
 
-  /** The usage head of a verdict served from `entry` on a cache hit: the entry's own, or its local RATE_LIMITED one. */
+  /** The usage head of a verdict served from `entry` (a cache hit, or a stale answer during an outage): the entry's own, or its local RATE_LIMITED one. */
   function hitHead(entry: Entry, verdict: Verdict): UsageHead {
-    if (verdict.code === entry.hit.code) return entry.hit
-    const limited = entry.limited
-    if (limited !== null && limited.code === verdict.code && limited.source === verdict.source && limited.keyId === verdict.keyId) return limited
+    if (matches(entry.hit, verdict)) return entry.hit
+    if (entry.limited !== null && matches(entry.limited, verdict)) return entry.limited
     return (entry.limited = headOf(verdict))
+  }
+
+  /** Whether `head` describes `verdict` (code, source, key id and app). */
+  function matches(head: UsageHead, verdict: Verdict): boolean {
+    return head.code === verdict.code && head.source === verdict.source && head.keyId === verdict.keyId && head.app === (verdict.app?.slug ?? null)
   }
 
   /** Counts a verdict and records its usage (under `head` when the caller has it prebuilt). */
@@ -195,7 +199,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const parsed = parseKey(key, keyPrefix)
     if (!parsed.valid) return record(malformedVerdict(parsed.problems[0]?.message ?? 'it does not follow the key format', docsUrl), context, now)
     counters.cacheMisses++
-    return record(await miss(id, key, context, now), context, now)
+    const verdict = await miss(id, key, context, now)
+    // During an outage the answer may come from the cache (stale): its entry has the usage head prebuilt.
+    const served = verdict.source === 'cache' ? cache.peek(id) : undefined
+    return record(verdict, context, now, served === undefined ? undefined : hitHead(served, verdict))
   }
 
   async function miss(id: string, key: string, context: VerifyContext | undefined, now: number): Promise<Verdict> {
