@@ -341,6 +341,8 @@ export class UsageSender {
   /** Forms the head batch: freezes its events (later verifications aggregate behind it) and serialises it once for every attempt. */
   #form(): {id: string; entries: number; events: number; body: string} {
     const entries = Math.min(this.#queue.length, this.#o.maxBatch)
+    // Usually the batch takes every slot: then the whole index is replaced, not emptied slot by slot.
+    const all = entries === this.#queue.length
     const events: UsageEvent[] = []
     let count = 0
     for (let i = 0; i < entries; i++) {
@@ -349,15 +351,17 @@ export class UsageSender {
       if (slot.head.last === slot) slot.head.last = null
       // An indexed slot is its map's entry for its address (a replaced full slot has no map).
       if (slot.leaf !== null) {
-        slot.leaf.delete(slot.event.clientIp)
+        if (!all) {
+          slot.leaf.delete(slot.event.clientIp)
+          this.#unindexed++
+        }
         slot.leaf = null
-        this.#unindexed++
       }
       events.push(slot.event)
       count += slot.event.count
     }
     const batch = {id: randomUUID(), entries, events: count, body: JSON.stringify({events})}
-    if (entries === this.#queue.length || this.#unindexed >= this.#o.maxBuffer) {
+    if (all || this.#unindexed >= this.#o.maxBuffer) {
       this.#pending = batch
       this.#reindex()
     }
