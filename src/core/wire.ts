@@ -412,3 +412,56 @@ export interface UsageReportView {
   /** Distinct client networks (IPv4 /24, IPv6 /48); the networks themselves are never revealed. */
   distinctNetworks: number
 }
+
+/**
+ * Largest `count` of one `POST /v1/usage` event. A verifier aggregates identical
+ * verifications (same key, code, source, route, client app, version, user agent,
+ * client address and UTC minute) into one event with a count; with this bound a
+ * batch of 5 000 events sums to at most 5·10¹² verifications, exact in a double.
+ */
+export const MAX_USAGE_EVENT_COUNT = 1_000_000_000
+
+/**
+ * One event of a `POST /v1/usage` batch (`{events: UsageEventRequest[]}`): `count`
+ * identical verifications (default 1) handled in the UTC minute of `at`. The
+ * service stores `count` for the event's dimensions, exactly as if the event had
+ * been sent `count` times. Never carries the key.
+ */
+export interface UsageEventRequest {
+  /** Key id of the verdict; null when not attributable (missing, malformed, unknown keys). */
+  keyId?: string | null
+  /** App slug when known. */
+  app?: string | null
+  /** Verdict code, e.g. `VALID`, `RATE_LIMITED` (`^[A-Z_]{1,32}$`). */
+  code: string
+  /** Where the verdict came from (`cache`, `service`, `local`); `service` events are skipped (POST /v1/verify counted them). */
+  source?: string
+  /** Route template, e.g. `/v1/forecast/:city` (at most 2048 characters, as the other strings). */
+  route?: string | null
+  clientApp?: string | null
+  appVersion?: string | null
+  userAgent?: string | null
+  /** Client IP as the protected API determined it; hashed by network, never stored. */
+  clientIp?: string | null
+  /** When the request was handled (for an aggregated event: the latest of them), ms since epoch. */
+  at: number
+  /** How many identical verifications this event stands for: an integer in [1, {@link MAX_USAGE_EVENT_COUNT}]; default 1. */
+  count?: number
+}
+
+/**
+ * `POST /v1/usage` 200 body. Every number counts verifications — the sum of the
+ * events' `count`s — so `received = stored + unattributed + skipped`.
+ */
+export interface UsageIngestResponse {
+  /** Verifications in the batch. */
+  received: number
+  /** Verifications counted against a key of this service. */
+  stored: number
+  /** Verifications without a key id, or with a key id this service does not know. */
+  unattributed: number
+  /** Verifications outside the accepted time range, or already counted by `POST /v1/verify` (`source: 'service'`). */
+  skipped: number
+  /** True when the batch's `Idempotency-Key` was already stored: nothing was counted again (the numbers are the first answer's). */
+  duplicate?: boolean
+}

@@ -53,9 +53,16 @@ export interface UsageOptions {
   enabled?: boolean
   /** A batch is sent at most this often, in ms (default 1000), unless `maxBatch` events are waiting. */
   flushIntervalMs?: number
-  /** Most events per batch (default 500); reaching it triggers a send. */
+  /**
+   * Most events per batch (default 500; the service takes up to 5 000); this many events waiting triggers a send.
+   * Counts aggregated {@link UsageEvent}s (distinct key, code, source, context and minute), not verifications:
+   * identical verifications only add to an event's `count`.
+   */
   maxBatch?: number
-  /** Most events held, sent or not yet acknowledged (default 10 000); further events are counted as dropped. */
+  /**
+   * Most events held, unsent or not yet acknowledged (default 10 000; aggregated {@link UsageEvent}s, as `maxBatch`).
+   * A verification that would need a new event beyond it is counted as dropped; one that adds to an open event never is.
+   */
   maxBuffer?: number
   /** Longest wait between retries of a failed batch, in ms (default 30 000); retries back off from `flushIntervalMs` doubling. */
   maxBackoffMs?: number
@@ -106,16 +113,23 @@ export interface VerifierOptions {
   fetch?: FetchLike
 }
 
-/** Counters of a verifier (monotonic except `buffered` and `cacheSize`). */
+/**
+ * Counters of a verifier (monotonic except `buffered`, `bufferedEvents` and `cacheSize`).
+ * The usage counters `sent`, `dropped`, `rejected` and `buffered` count verifications
+ * (the sum of the aggregated events' `count`s), so `sent + dropped + buffered` is the
+ * number of verifications recorded.
+ */
 export interface VerifierStats {
-  /** Usage events acknowledged by the service (2xx). */
+  /** Verifications whose usage the service acknowledged (2xx). */
   sent: number
-  /** Usage events given up: buffer full, recorded after close, or unacknowledged at the close deadline. */
+  /** Verifications whose usage was given up: buffer full, recorded after close, or unacknowledged at the close deadline. */
   dropped: number
-  /** Usage events the service refused as invalid (400, 413, 422); included in `dropped`, never retried. */
+  /** Verifications whose usage the service refused as invalid (400, 413, 422); included in `dropped`, never retried. */
   rejected: number
-  /** Usage events held now (including a batch in flight). */
+  /** Verifications whose usage is held now (including a batch in flight). */
   buffered: number
+  /** Aggregated usage events held now (including a batch in flight): what `usage.maxBuffer` bounds. */
+  bufferedEvents: number
   cacheHits: number
   cacheMisses: number
   /** Calls made to `POST /v1/verify`. */
@@ -132,13 +146,13 @@ export interface VerifierStats {
   lastFailure: {at: number; reason: string} | null
 }
 
-/** Result of {@link Verifier.close}. */
+/** Result of {@link Verifier.close}. Usage numbers count verifications (see {@link VerifierStats}). */
 export interface CloseReport {
-  /** Usage events acknowledged over the verifier's life. */
+  /** Verifications whose usage was acknowledged over the verifier's life. */
   sent: number
-  /** Usage events given up over the verifier's life (see {@link VerifierStats.dropped}). */
+  /** Verifications whose usage was given up over the verifier's life (see {@link VerifierStats.dropped}). */
   dropped: number
-  /** Events dropped by this close because they were not acknowledged before the deadline. */
+  /** Verifications dropped by this close because their events were not acknowledged before the deadline. */
   droppedAtClose: number
   /** True when every event was acknowledged before the deadline. */
   flushed: boolean
@@ -146,7 +160,11 @@ export interface CloseReport {
   elapsedMs: number
 }
 
-/** One usage event (`POST /v1/usage` body member). Never carries the key. */
+/**
+ * One usage event (`POST /v1/usage` body member; `UsageEventRequest` of the wire
+ * contract): `count` identical verifications — same key id, app, code, source and
+ * context, in the same UTC minute. Never carries the key.
+ */
 export interface UsageEvent {
   /** Key id when known (null for missing/malformed keys and unknown keys). */
   keyId: string | null
@@ -160,8 +178,10 @@ export interface UsageEvent {
   appVersion: string | null
   userAgent: string | null
   clientIp: string | null
-  /** ms since epoch. */
+  /** When the latest of the verifications was handled, ms since epoch. */
   at: number
+  /** How many identical verifications this event stands for (1 to `MAX_USAGE_EVENT_COUNT`, 10⁹). */
+  count: number
 }
 
 /**

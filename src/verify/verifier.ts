@@ -19,8 +19,8 @@ import {toVerifierClock} from './clock.js'
 import {Lru} from './lru.js'
 import {malformedVerdict, missingKeyVerdict, pastDeadlineVerdict, rateLimitedVerdict, suggestionsFor, unavailableVerdict} from './messages.js'
 import {fetchTransport, nodeHttpTransport, type ClosableTransport} from './transport.js'
-import type {CloseReport, UsageEvent, Verdict, Verifier, VerifierOptions, VerifierStats} from './types.js'
-import {UsageSender} from './usage.js'
+import type {CloseReport, Verdict, Verifier, VerifierOptions, VerifierStats} from './types.js'
+import {UsageSender, usageHead, type UsageHead} from './usage.js'
 
 /**
  * Codes whose verdicts are cached: authoritative answers about the key itself, and FORBIDDEN,
@@ -52,6 +52,10 @@ interface Entry {
   verdict: VerifyResponse
   /** The verdict as served from the cache (prebuilt; shared, never mutated). */
   cached: Verdict
+  /** The usage head of `cached` (built once: a cache hit records usage without building strings). */
+  hit: UsageHead
+  /** The usage head of the local RATE_LIMITED answer for this key, built at its first use. */
+  limited: UsageHead | null
   /** When the fetch that produced it started. */
   fetchedAt: number
   /** Served from the cache while now < freshUntil = min(fetchedAt + stalenessMs, deadline). */
@@ -135,26 +139,36 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const counters = {cacheHits: 0, cacheMisses: 0, fetches: 0, fetchErrors: 0, unavailable: 0, staleServed: 0}
   let lastFailure: {at: number; reason: string} | null = null
 
-  /** Counts a verdict and records its usage event; `shared` when it came from another caller's call to the service. */
-  function record(verdict: Verdict, context: VerifyContext | undefined, now: number, shared = false): Verdict {
+  /** Heads of verdicts without key id and app (missing, malformed, unknown keys, outages), by code and source: few, built once. */
+  const anonymousHeads = new Map<string, UsageHead>()
+
+  /** The usage head of a verdict that has none prebuilt. */
+  function headOf(verdict: Verdict): UsageHead {
+    const app = verdict.app?.slug ?? null
+    if (verdict.keyId !== null || app !== null) return usageHead(verdict.keyId, app, verdict.code, verdict.source)
+    const id = `${verdict.code} ${verdict.source}`
+    let head = anonymousHeads.get(id)
+    if (head === undefined) anonymousHeads.set(id, (head = usageHead(null, null, verdict.code, verdict.source)))
+    return head
+  }
+
+  /** The usage head of a verdict served from `entry` (a cache hit, or a stale answer during an outage): the entry's own, or its local RATE_LIMITED one. */
+  function hitHead(entry: Entry, verdict: Verdict): UsageHead {
+    if (matches(entry.hit, verdict)) return entry.hit
+    if (entry.limited !== null && matches(entry.limited, verdict)) return entry.limited
+    return (entry.limited = headOf(verdict))
+  }
+
+  /** Whether `head` describes `verdict` (code, source, key id and app). */
+  function matches(head: UsageHead, verdict: Verdict): boolean {
+    return head.code === verdict.code && head.source === verdict.source && head.keyId === verdict.keyId && head.app === (verdict.app?.slug ?? null)
+  }
+
+  /** Counts a verdict and records its usage (under `head` when the caller has it prebuilt). */
+  function record(verdict: Verdict, context: VerifyContext | undefined, now: number, head?: UsageHead): Verdict {
     if (verdict.unavailable === true) counters.unavailable++
     if (verdict.stale === true) counters.staleServed++
-    if (!usageEnabled) return verdict
-    const event: UsageEvent = {
-      keyId: verdict.keyId,
-      app: verdict.app?.slug ?? null,
-      code: verdict.code,
-      // POST /v1/verify counted the shared call once (and the service skips reports of `service` verdicts):
-      // a caller that only shared it is reported like a cache hit, so every verification is counted once.
-      source: shared && verdict.source === 'service' ? 'cache' : verdict.source,
-      route: context?.route ?? null,
-      clientApp: context?.clientApp ?? null,
-      appVersion: context?.appVersion ?? null,
-      userAgent: context?.userAgent ?? null,
-      clientIp: context?.clientIp ?? null,
-      at: now,
-    }
-    usage.record(event)
+    if (usageEnabled) usage.record(head ?? headOf(verdict), context, now)
     return verdict
   }
 
@@ -185,7 +199,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       if (verdict !== null) {
         counters.cacheHits++
         cache.touch(id, entry)
-        return record(verdict, context, now)
+        return record(verdict, context, now, hitHead(entry, verdict))
       }
     }
     if (NON_PRINTABLE.test(key)) return record(malformedVerdict('it contains whitespace or non-printable characters', docsUrl), context, now)
@@ -193,7 +207,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (!parsed.valid) return record(malformedVerdict(parsed.problems[0]?.message ?? 'it does not follow the key format', docsUrl), context, now)
     counters.cacheMisses++
     const {verdict, shared} = await miss(id, key, context, now)
-    return record(verdict, context, now, shared)
+    // During an outage the answer may come from the cache (stale): its entry has the usage head prebuilt.
+    const served = verdict.source === 'cache' ? cache.peek(id) : undefined
+    if (served !== undefined) return record(verdict, context, now, hitHead(served, verdict))
+    // POST /v1/verify counted a shared call once (and the service skips reports of `service` verdicts):
+    // a caller that only shared it is reported like a cache hit, so every verification is counted once.
+    if (shared && verdict.source === 'service') return record(verdict, context, now, headOf({...verdict, source: 'cache'}))
+    return record(verdict, context, now)
   }
 
   /** A cache miss's verdict; `shared` when a concurrent caller's call to the service answered it. */
@@ -288,6 +308,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const entry: Entry = {
       verdict,
       cached: freezeVerdict({...verdict, source: 'cache'}),
+      hit: usageHead(verdict.keyId, verdict.app?.slug ?? null, verdict.code, 'cache'),
+      limited: null,
       fetchedAt: startedAt,
       freshUntil: Math.min(startedAt + stalenessMs, deadline),
       deadline,
@@ -361,7 +383,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   function stats(): VerifierStats {
-    return {sent: usage.sent, dropped: usage.dropped, rejected: usage.rejected, buffered: usage.buffered, ...counters, cacheSize: cache.size, lastFailure}
+    return {sent: usage.sent, dropped: usage.dropped, rejected: usage.rejected, buffered: usage.buffered, bufferedEvents: usage.bufferedEvents, ...counters, cacheSize: cache.size, lastFailure}
   }
 
   return {verify, invalidate, flush: () => usage.flush(), stats, close}

@@ -9,6 +9,7 @@ import BetterSqlite3 from 'better-sqlite3'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {userAgentFamily} from '../../src/server/services/user-agent.js'
 import {DAY_MS} from '../../src/server/settings.js'
+import {MAX_USAGE_EVENT_COUNT} from '../../src/core/wire.js'
 import {expectProblemShape, startHarness, T0, type Harness} from './helpers.js'
 
 interface Fixture {
@@ -122,6 +123,37 @@ describe('usage', () => {
     expect(justRight.body).toEqual({received: 5000, stored: 5000, unattributed: 0, skipped: 0})
     // Out of range instants are skipped, not refused.
     expect((await ingest([event(f.k1.id, 0, {at: T0 - 100 * DAY_MS}), event(f.k1.id, 0, {at: T0 + 2 * DAY_MS})])).body.skipped).toBe(2)
+  })
+
+  it('an event with a count is stored exactly as that many identical events: same rows, counts add up, answers count verifications', async () => {
+    // The same 12 verifications, once as single events and once aggregated (count), for two keys.
+    const singles = [...Array.from({length: 7}, () => event(f.k1.id, 0)), ...Array.from({length: 5}, () => event(f.k1.id, 1))]
+    expect((await ingest(singles)).body).toEqual({received: 12, stored: 12, unattributed: 0, skipped: 0})
+    const aggregated = [event(f.k2.id, 0, {count: 7}), event(f.k2.id, 1, {count: 5}), event(null, 0, {count: 3}), event(f.k2.id, 2, {count: 4, source: 'service'}), event(f.k2.id, 0, {count: 2, at: T0 - 100 * DAY_MS})]
+    expect((await ingest(aggregated)).body).toEqual({received: 21, stored: 12, unattributed: 3, skipped: 6})
+    const rows = (keyId: string) => rawRows(f.h, `select minute, source, code, route, client_app, app_version, ua_family, ua_os, network, count from usage_minutes where key_id = '${keyId}' order by minute, route`)
+    expect(rows(f.k2.id)).toEqual(rows(f.k1.id))
+    expect(rows(f.k2.id).map((row) => [row.route, row.count])).toEqual([['/v1/alerts', 5], ['/v1/forecast/:city', 7]])
+    const r = await report()
+    expect(r.body.total).toBe(24)
+    expect(r.body.byKey).toEqual([
+      {keyId: f.k1.id, env: 'dev', total: 12, byCode: {VALID: 12}},
+      {keyId: f.k2.id, env: 'test', total: 12, byCode: {VALID: 12}},
+    ])
+    expect(r.body.byRoute).toEqual([{value: '/v1/forecast/:city', count: 14}, {value: '/v1/alerts', count: 10}])
+    // Counts add onto rows already stored (upsert), for a single event and an aggregated one alike.
+    await ingest([event(f.k1.id, 0, {count: 1000}), event(f.k1.id, 0)])
+    expect(rawRows(f.h, `select sum(count) as n from usage_minutes where key_id = '${f.k1.id}'`)[0]?.n).toBe(1013)
+    // The largest count is accepted and stored exactly.
+    expect((await ingest([event(f.k1.id, 3, {count: MAX_USAGE_EVENT_COUNT})])).body.stored).toBe(MAX_USAGE_EVENT_COUNT)
+    expect(rawRows(f.h, `select sum(count) as n from usage_minutes where key_id = '${f.k1.id}'`)[0]?.n).toBe(MAX_USAGE_EVENT_COUNT + 1013)
+  })
+
+  it('count must be an integer from 1 to the maximum: anything else refuses the whole batch (400) and stores nothing', async () => {
+    for (const count of [0, -1, 1.5, MAX_USAGE_EVENT_COUNT + 1, '2', null]) {
+      expectProblemShape(await ingest([event(f.k1.id, 0), event(f.k1.id, 1, {count})]), 400, 'validation')
+    }
+    expect(rawRows(f.h, 'select count(*) as n from usage_minutes')[0]?.n).toBe(0)
   })
 
   it('server-side verifications are counted too (source verify and gateway); the report filters by source', async () => {
@@ -242,6 +274,14 @@ describe('usage batches with Idempotency-Key', () => {
     await send(verifier, undefined)
     expect(counted()).toBe(40)
     expectProblemShape(await send(verifier, 'x'.repeat(201)), 400, 'validation')
+  })
+
+  it('a retried batch of aggregated events is stored once: the counts are not added twice', async () => {
+    const body = {events: [event(key.id, 0, {count: 400}), event(key.id, 1, {count: 99})]}
+    const post = () => h.request('POST', '/v1/usage', {token: verifier, body, headers: {'idempotency-key': 'agg-1'}})
+    expect((await post()).body).toEqual({received: 499, stored: 499, unattributed: 0, skipped: 0})
+    expect((await post()).body).toEqual({received: 499, stored: 499, unattributed: 0, skipped: 0, duplicate: true})
+    expect(counted()).toBe(499)
   })
 
   it('a failed batch leaves no idempotency record: its retry is stored', async () => {

@@ -59,6 +59,13 @@ describe.skipIf(!built)('examples/protected-api', () => {
     const report = JSON.parse(stderr.trim().split('\n').at(-1)!) as {signal: string; usage: {sent: number; dropped: number; flushed: boolean}}
     expect(report).toMatchObject({signal: 'SIGTERM', usage: {sent: 6, dropped: 0, flushed: true}})
     expect(standin.acknowledgedEvents).toBe(6)
-    expect(standin.usageBodies.flatMap((b) => b.events).filter((e) => e.route === '/v1/forecast/:city')).toHaveLength(6)
+    // Six verifications of the route, aggregated: the missing key, the miss and the four cache hits (one event, count 4).
+    const events = standin.usageBodies.flatMap((b) => b.events).filter((e) => e.route === '/v1/forecast/:city')
+    expect(events.reduce((n, e) => n + e.count, 0)).toBe(6)
+    expect(events.map((e) => [e.code, e.source, e.count])).toEqual([
+      ['MALFORMED', 'local', 1],
+      ['VALID', 'service', 1],
+      ['VALID', 'cache', 4],
+    ])
   })
 })

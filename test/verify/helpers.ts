@@ -104,7 +104,7 @@ export interface Standin {
   usageBodies: Array<UsageBatchRequest & {batchId: string}>
   /** batchIds acknowledged with 2xx. */
   acknowledged: string[]
-  /** Events acknowledged (summed over acknowledged batches, duplicates by batchId counted once). */
+  /** Verifications acknowledged: the events' counts summed over acknowledged batches, duplicates by batchId counted once. */
   acknowledgedEvents: number
   /** Answers every held request ('hang'/'slow' modes) now: verify with its verdict, usage with `status`. */
   release(status?: number): void
@@ -224,7 +224,7 @@ export async function startStandin(clock: {now(): number}): Promise<Standin> {
           state.acknowledged.push(batch.batchId)
           if (!seen.has(batch.batchId)) {
             seen.add(batch.batchId)
-            state.acknowledgedEvents += batch.events.length
+            state.acknowledgedEvents += batch.events.reduce((sum, e) => sum + (e.count ?? 1), 0)
           }
           return json(res, 202, {accepted: batch.events.length})
         }

@@ -131,11 +131,12 @@ it('the service restarts under concurrent load: every request is answered per th
 }, TEST_TIMEOUT_MS)
 
 it('the same with a small usage buffer that overflows during the outage: every usage event is stored once or counted as dropped', async () => {
-  await restartUnderLoad({maxBuffer: 100})
+  // Every verification names its own client app: no two usage events aggregate, so the small buffer overflows.
+  await restartUnderLoad({maxBuffer: 100, distinctContexts: true})
 }, TEST_TIMEOUT_MS)
 
 /** Runs the load through before, during and after the outage and checks every answer and the usage accounting. */
-async function restartUnderLoad(options: {maxBuffer?: number}): Promise<void> {
+async function restartUnderLoad(options: {maxBuffer?: number; distinctContexts?: boolean}): Promise<void> {
   const clock = new OffsetClock()
   const service = await startHarness({clock, settings: SETTINGS})
   h = service
@@ -168,11 +169,12 @@ async function restartUnderLoad(options: {maxBuffer?: number}): Promise<void> {
 
   // Verifications whose request started a call to the service (the counter moves synchronously) and has no verdict yet.
   let callsInFlight = 0
+  let sequence = 0
   const observed: Verifier = {
     ...v,
     verify(key, context) {
       const fetches = v.stats().fetches
-      const verdict = v.verify(key, context)
+      const verdict = v.verify(key, options.distinctContexts === true ? {...context, clientApp: `com.example.client${sequence++}`} : context)
       if (v.stats().fetches > fetches) {
         callsInFlight++
         void verdict.finally(() => callsInFlight--)

@@ -190,6 +190,50 @@ describe('verifier ↔ real service', () => {
     expect(await open.verify(key.key)).toMatchObject({valid: true, unavailable: true}) // never asked before: the outage policy decides
   })
 
+  it('aggregated usage: the counts stored by the real service add up exactly, per route, client app, source and code', async () => {
+    // Observe what goes over the wire (the real fetch to the real service; nothing is answered by the test).
+    const sent: Array<{count: number}> = []
+    const observe = async (url: string, init: {method: string; headers: Record<string, string>; body: string; signal: AbortSignal}) => {
+      if (url.endsWith('/v1/usage')) sent.push(...(JSON.parse(init.body) as {events: Array<{count: number}>}).events)
+      return fetch(url, init)
+    }
+    const v = make({fetch: observe})
+    const routes = ['/v1/forecast/:city', '/v1/alerts', '/v1/radar']
+    const apps = ['com.example.weather', 'com.example.widget']
+    const perRoute = new Map<string, number>()
+    const perApp = new Map<string, number>()
+    const perCode = new Map<string, number>()
+    let recorded = 0
+    // 600 verifications over 5 minutes (one every 0.5 s), a flush every 100: the same dimensions reach the
+    // service in several batches and minutes, and the 60/min limit makes some answers RATE_LIMITED.
+    for (let i = 0; i < 600; i++) {
+      const route = routes[i % 3]!
+      const clientApp = apps[Math.floor(i / 7) % 2]!
+      const verdict = await v.verify(key.key, {route, clientApp, appVersion: '1.2.3', clientIp: '192.0.2.7'})
+      recorded++
+      perRoute.set(route, (perRoute.get(route) ?? 0) + 1)
+      perApp.set(clientApp, (perApp.get(clientApp) ?? 0) + 1)
+      perCode.set(verdict.code, (perCode.get(verdict.code) ?? 0) + 1)
+      clock.advance(500)
+      if (i % 100 === 99) await v.flush()
+    }
+    await v.flush()
+    expect(v.stats()).toMatchObject({sent: recorded, dropped: 0, rejected: 0, buffered: 0})
+    // Aggregation happened: far fewer events than verifications, and their counts sum to every verification.
+    expect(sent.length).toBeLessThan(recorded / 4)
+    expect(sent.reduce((sum, e) => sum + e.count, 0)).toBe(recorded)
+    // Every verification counted once: by POST /v1/verify (misses) or by the reported events (the rest).
+    const report = await h.request('GET', `/v1/apps/weather-app/usage?since=${T0}&until=${clock.now() + 60_000}`, {token: ann})
+    expect(report.status).toBe(200)
+    expect(report.body.total).toBe(recorded)
+    expect(report.body.bySource.verify + report.body.bySource.reported).toBe(recorded)
+    expect(report.body.bySource.reported).toBeGreaterThan(report.body.bySource.verify)
+    expect(Object.fromEntries(report.body.byRoute.map((b: {value: string; count: number}) => [b.value, b.count]))).toEqual(Object.fromEntries(perRoute))
+    expect(Object.fromEntries(report.body.byClientApp.map((b: {value: string; count: number}) => [b.value, b.count]))).toEqual(Object.fromEntries(perApp))
+    expect(report.body.byCode).toEqual(Object.fromEntries(perCode))
+    expect(perCode.get('RATE_LIMITED')).toBeGreaterThan(0)
+  })
+
   it('the Node middleware admits a real key and answers a revoked one with 401 naming the commands', async () => {
     const v = make()
     const mw = nodeMiddleware(v)

@@ -6,6 +6,7 @@
  * rule in their 400 problem; the schemas check shape and types.
  */
 import {KEY_ENVIRONMENTS} from '../../core/key-format.js'
+import {MAX_USAGE_EVENT_COUNT} from '../../core/wire.js'
 
 const nullableString = {type: ['string', 'null']} as const
 const nullableInteger = {type: ['integer', 'null']} as const
@@ -493,7 +494,7 @@ export const verifyResponse = {
 
 const usageString = {type: ['string', 'null'], maxLength: 2048} as const
 
-/** `POST /v1/usage` body: `{events: [...]}` of at most `maxEvents` events. */
+/** `POST /v1/usage` body (`UsageEventRequest` in src/core/wire.ts): `{events: [...]}` of at most `maxEvents` events, each standing for `count` (1 to {@link MAX_USAGE_EVENT_COUNT}, default 1) verifications. */
 export function usageBody(maxEvents: number) {
   return {
     type: 'object',
@@ -514,7 +515,14 @@ export function usageBody(maxEvents: number) {
             appVersion: usageString,
             userAgent: usageString,
             clientIp: usageString,
-            at: {type: 'integer', description: 'when the request was handled, ms since the Unix epoch'},
+            at: {type: 'integer', description: 'when the request was handled (for an aggregated event: the latest of them), ms since the Unix epoch'},
+            count: {
+              type: 'integer',
+              minimum: 1,
+              maximum: MAX_USAGE_EVENT_COUNT,
+              default: 1,
+              description: 'how many identical verifications (same key, code, source, route, client app, version, user agent, client address and UTC minute) this event stands for; each is stored as if sent on its own',
+            },
           },
           additionalProperties: true,
         },
@@ -529,10 +537,10 @@ export const usageIngestResponse = {
   type: 'object',
   required: ['received', 'stored', 'unattributed', 'skipped'],
   properties: {
-    received: {type: 'integer'},
-    stored: {type: 'integer', description: 'events counted against a key'},
-    unattributed: {type: 'integer', description: 'events without a known key id'},
-    skipped: {type: 'integer', description: 'events older than the retention or more than a day ahead'},
+    received: {type: 'integer', description: 'verifications in the batch (the sum of the events\' counts)'},
+    stored: {type: 'integer', description: 'verifications counted against a key'},
+    unattributed: {type: 'integer', description: 'verifications without a known key id'},
+    skipped: {type: 'integer', description: 'verifications older than the retention or more than a day ahead, or already counted by POST /v1/verify (source: service)'},
     duplicate: {type: 'boolean', description: 'true when the Idempotency-Key was already stored: nothing was counted again'},
   },
   additionalProperties: false,

@@ -194,7 +194,7 @@ export async function verifyRoutes(app: FastifyInstance, deps: RouteDeps): Promi
       config: {auth: 'verifier'},
       bodyLimit: USAGE_BODY_LIMIT_BYTES,
       schema: {
-        summary: `Usage events of a verifier (at most ${deps.settings.maxUsageBatch} per batch): 200 only after the batch is durably stored in one transaction; 503 when it could not be (nothing of it is kept — send it again). An Idempotency-Key header makes retries safe: a batch already stored under the same key (within a day) answers 200 with duplicate: true and counts nothing again`,
+        summary: `Usage events of a verifier (at most ${deps.settings.maxUsageBatch} per batch; an event with a count stands for that many identical verifications): 200 only after the batch is durably stored in one transaction; 503 when it could not be (nothing of it is kept — send it again). An Idempotency-Key header makes retries safe: a batch already stored under the same key (within a day) answers 200 with duplicate: true and counts nothing again`,
         tags: ['usage'],
         security: s.verifierSecurity,
         body: s.usageBody(deps.settings.maxUsageBatch),

@@ -14,6 +14,7 @@
  */
 import {createHmac} from 'node:crypto'
 import {ApikeyError} from '../../core/errors.js'
+import {MAX_USAGE_EVENT_COUNT, type UsageEventRequest, type UsageIngestResponse} from '../../core/wire.js'
 import {isPlausibleEpochMs} from '../../core/duration.js'
 import {redactSecrets} from '../logging.js'
 import {UnavailableError, validationError} from '../problems.js'
@@ -27,23 +28,8 @@ import type {ServiceContext} from './context.js'
 import {networkOf} from './ip.js'
 import {userAgentFamily, type UserAgentFamily} from './user-agent.js'
 
-/** One event of a `POST /v1/usage` batch (as the verifier library sends it). Strings may be null or absent. */
-export interface UsageEventInput {
-  /** Key id the verdict named; null for MALFORMED / NOT_FOUND (not attributable). */
-  keyId?: string | null
-  app?: string | null
-  /** Verdict code, e.g. `VALID`, `RATE_LIMITED`. */
-  code: string
-  /** Route template, e.g. `/v1/forecast/:city`. */
-  route?: string | null
-  clientApp?: string | null
-  appVersion?: string | null
-  userAgent?: string | null
-  /** Client IP as the protected API determined it; hashed by network, never stored. */
-  clientIp?: string | null
-  /** When the request was handled, ms since epoch. */
-  at: number
-}
+/** One event of a `POST /v1/usage` batch (as the verifier library sends it): see {@link UsageEventRequest}. Strings may be null or absent; `count` defaults to 1. */
+export type UsageEventInput = UsageEventRequest
 
 /** Context of one server-side verification, for {@link UsageService.record}. */
 export interface UsageContext {
@@ -54,20 +40,8 @@ export interface UsageContext {
   clientIp?: string | null | undefined
 }
 
-/** `POST /v1/usage` 200 body. */
-export interface IngestResult {
-  /** Events in the batch. */
-  received: number
-  /** Events counted against a key of this service. */
-  stored: number
-  /** Events without a key id, or with a key id this service does not know. */
-  unattributed: number
-  /** Events outside the accepted time range (older than the retention, or more than a day ahead), and verifier
-   * reports of verdicts the service itself answered (`source: 'service'`), which POST /v1/verify already counted. */
-  skipped: number
-  /** True when this batch's `Idempotency-Key` was already stored: nothing was counted again (the numbers are the first answer's). */
-  duplicate?: boolean
-}
+/** `POST /v1/usage` 200 body ({@link UsageIngestResponse}): numbers of verifications, i.e. sums of the events' `count`s. */
+export type IngestResult = UsageIngestResponse
 
 /** How long `Idempotency-Key`s of stored batches are remembered, in ms (a day). */
 export const IDEMPOTENCY_WINDOW_MS = DAY_MS
@@ -187,8 +161,8 @@ export class UsageService {
     return family
   }
 
-  /** Adds one event into `into`, keyed by key, minute, source and the dimension values. */
-  private aggregate(into: Map<string, UsageCount>, source: UsageSource, keyId: string, code: string, context: UsageContext, at: number): void {
+  /** Adds `count` identical events into `into`, keyed by key, minute, source and the dimension values. */
+  private aggregate(into: Map<string, UsageCount>, source: UsageSource, keyId: string, code: string, context: UsageContext, at: number, count = 1): void {
     const minute = minuteOf(at)
     const ua = this.userAgent(context.userAgent)
     const codeValue = this.value(code)
@@ -199,10 +173,10 @@ export class UsageService {
     const id = countId(keyId, minute, source, codeValue, route, clientApp, appVersion, ua.family, ua.os, network)
     const existing = into.get(id)
     if (existing !== undefined) {
-      existing.count++
+      existing.count += count
       return
     }
-    into.set(id, {keyId, minute, source, code: codeValue, route, clientApp, appVersion, uaFamily: ua.family, uaOs: ua.os, network, count: 1})
+    into.set(id, {keyId, minute, source, code: codeValue, route, clientApp, appVersion, uaFamily: ua.family, uaOs: ua.os, network, count})
   }
 
   /** {@link dimensionValue}, cached by input (the same few routes, apps and versions repeat). */
@@ -293,13 +267,16 @@ export class UsageService {
 
   /**
    * Stores a batch reported by a verifier (`POST /v1/usage`) in one durable transaction
-   * (`synchronous=FULL`): either every count is written or none. Events without a known
+   * (`synchronous=FULL`): either every count is written or none. An event stands for
+   * `count` identical verifications (default 1) and adds exactly `count` to its row; the
+   * numbers of the answer are verifications (sums of counts). Events without a known
    * key id are counted as unattributed; events older than the retention or more than a
    * day ahead are skipped. With an `Idempotency-Key` (draft-ietf-httpapi-idempotency-key-header),
    * a batch this verifier already sent under the same key within a day is not counted again:
    * the answer is the first one with `duplicate: true`.
    * @param batch.verifierId the sending verifier; batch.idempotencyKey its key for this batch, if any.
-   * @throws ApikeyError `validation` when the batch holds more than `settings.maxUsageBatch` events
+   * @throws ApikeyError `validation` when the batch holds more than `settings.maxUsageBatch` events,
+   *   an event's `count` is not an integer in [1, {@link MAX_USAGE_EVENT_COUNT}],
    *   or the idempotency key breaks {@link IDEMPOTENCY_KEY_PATTERN};
    *   {@link UnavailableError} (503) when the write fails — nothing of the batch is stored.
    */
@@ -307,6 +284,12 @@ export class UsageService {
     if (events.length > this.ctx.settings.maxUsageBatch) throw validationError('events', `at most ${this.ctx.settings.maxUsageBatch} events per batch`)
     const idempotencyKey = batch.idempotencyKey
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(idempotencyKey)) throw validationError('Idempotency-Key', '1–200 printable ASCII characters')
+    let received = 0
+    for (const event of events) {
+      const count = event.count ?? 1
+      if (!Number.isInteger(count) || count < 1 || count > MAX_USAGE_EVENT_COUNT) throw validationError('count', `an integer from 1 to ${MAX_USAGE_EVENT_COUNT}`)
+      received += count
+    }
     let duplicate: IngestResult | undefined
     const now = this.ctx.clock.now()
     const oldest = now - this.ctx.settings.usageRetentionMs
@@ -329,31 +312,32 @@ export class UsageService {
         const appIds = await repos.keys.appIdsOf(ids)
         const rows = new Map<string, UsageCount>()
         for (const event of events) {
+          const count = event.count ?? 1
           const appId = typeof event.keyId === 'string' ? appIds.get(event.keyId) : undefined
           if (event.keyId === undefined || event.keyId === null || appId === undefined) {
-            unattributed++
+            unattributed += count
             continue
           }
           if (!Number.isFinite(event.at) || event.at < oldest || event.at > newest) {
-            skipped++
+            skipped += count
             continue
           }
           // A verifier's cache miss was answered by POST /v1/verify, which already counted it
           // (source `verify`, same context): counting the report too would double it.
-          if ((event as {source?: unknown}).source === 'service') {
-            skipped++
+          if (event.source === 'service') {
+            skipped += count
             continue
           }
-          this.aggregate(rows, 'reported', event.keyId, event.code, event, event.at)
+          this.aggregate(rows, 'reported', event.keyId, event.code, event, event.at, count)
           used.set(event.keyId, Math.max(used.get(event.keyId) ?? 0, event.at))
-          stored++
+          stored += count
         }
         await repos.usage.add([...rows.values()])
         // Within the transaction: a failure here leaves nothing of the batch behind.
         written = [...used].filter(([id]) => this.shouldWriteLastUsed(id)).map(([id, at]) => ({id, at}))
         await repos.keys.touchLastUsed(written)
         if (idempotencyKey !== undefined) {
-          await repos.usage.recordBatch(batch.verifierId, idempotencyKey, now, JSON.stringify({received: events.length, stored, unattributed, skipped}))
+          await repos.usage.recordBatch(batch.verifierId, idempotencyKey, now, JSON.stringify({received, stored, unattributed, skipped}))
         }
       })
       if (duplicate !== undefined) return duplicate
@@ -367,7 +351,7 @@ export class UsageService {
       }
       throw new UnavailableError('the usage batch could not be stored; nothing of it was kept — send it again', {cause: error, retryAfterSeconds: 1})
     }
-    return {received: events.length, stored, unattributed, skipped}
+    return {received, stored, unattributed, skipped}
   }
 
   private shouldWriteLastUsed(keyId: string): boolean {
