@@ -108,6 +108,9 @@ ${JSON.stringify(service, null, 2)}
 \`\`\`
 `
 
+// Hand-written analysis (profiles, experiments) kept across runs.
+const analysis = readFileSync(join(root, 'bench', 'analysis.md'), 'utf8')
+
 const doc = `# Benchmarks
 
 Every number below is measured by \`npm run bench\` in one run on the machine named in the first
@@ -115,7 +118,8 @@ section; ratios are against a baseline measured in the same run. Tests never ass
 
 ${section}
 ${verifierSection}
-${serviceSection}`
+${serviceSection}
+${analysis}`
 writeFileSync(out, doc)
 console.log(`\n${section}\n${verifierSection}\n${serviceSection}\nwritten to ${out}`)
 if (ratio(version) > 2.5 || ratio(whoami) > 2.5) process.exitCode = 1
