@@ -12,6 +12,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {cliEnv, runCli, type CliRun} from '../helpers/cli.js'
 import {git, makeRepo} from '../helpers/git.js'
 import {havePty, runPty} from '../helpers/pty.js'
+import {developer as developerOf, initProject} from '../helpers/project.js'
 import {startTestService, type TestService} from '../helpers/service.js'
 
 let svc: TestService
@@ -27,18 +28,16 @@ beforeAll(async () => {
 afterAll(async () => svc?.close())
 
 /** A developer signed in through APIKEY_TOKEN (no login, no config file). */
+/** A signed-in developer whose `run` takes stdin as a third argument. */
 async function developer(username: string) {
-  const env = await cliEnv({APIKEY_SERVER: svc.url, APIKEY_TOKEN: await svc.token(username)})
-  return {env, run: (args: string[], cwd: string, input?: string): Promise<CliRun> => runCli(args, {cwd, env, ...(input === undefined ? {} : {input})})}
+  const dev = await developerOf(svc, username)
+  return {env: dev.env, run: (args: string[], cwd: string, input?: string): Promise<CliRun> => dev.run(args, cwd, {input})}
 }
 
 /** A repo with apikey.json and a .env holding ann's dev key. */
 async function project(slug: string) {
-  const repo = await makeRepo(slug)
-  const ann = await developer('ann')
-  const init = await ann.run(['init', '--app', slug, '--contact', 'ann@example.com', '--yes', '--json'], repo)
-  expect(init.code, init.stderr).toBe(0)
-  return {repo, ann, keyId: init.json.key.id as string, key: parseDotenv(await readFile(join(repo, '.env'))).API_KEY!}
+  const {ann: _ann, ...rest} = await initProject(svc, slug)
+  return {...rest, ann: await developer('ann')}
 }
 
 describe('keys', () => {

@@ -5,14 +5,13 @@
  * `RateLimit-Limit` header of the nginx auth-request form, with a real
  * verifier token.
  */
-import {readFile} from 'node:fs/promises'
 import {join} from 'node:path'
-import {parse as parseDotenv} from 'dotenv'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {addVerifier} from '../../src/server/services/verifiers.js'
 import {DEFAULT_SETTINGS} from '../../src/server/settings.js'
-import {cliEnv, runCli, type CliRun} from '../helpers/cli.js'
+import {cliEnv, runCli} from '../helpers/cli.js'
 import {makeRepo} from '../helpers/git.js'
+import {developer as developerOf, initProject} from '../helpers/project.js'
 import {startTestService, type TestService} from '../helpers/service.js'
 
 let svc: TestService
@@ -27,19 +26,10 @@ beforeAll(async () => {
 afterAll(async () => svc?.close())
 
 /** A developer signed in through APIKEY_TOKEN. */
-async function developer(username: string) {
-  const env = await cliEnv({APIKEY_SERVER: svc.url, APIKEY_TOKEN: await svc.token(username)})
-  return {env, run: (args: string[], cwd: string): Promise<CliRun> => runCli(args, {cwd, env})}
-}
+const developer = (username: string) => developerOf(svc, username)
 
 /** A repo with apikey.json and a .env holding ann's dev key. */
-async function project(slug: string) {
-  const repo = await makeRepo(slug)
-  const ann = await developer('ann')
-  const init = await ann.run(['init', '--app', slug, '--contact', 'ann@example.com', '--yes', '--json'], repo)
-  expect(init.code, init.stderr).toBe(0)
-  return {repo, ann, keyId: init.json.key.id as string, key: parseDotenv(await readFile(join(repo, '.env'))).API_KEY!}
-}
+const project = (slug: string) => initProject(svc, slug)
 
 /** `POST /v1/verify` of `key` with the test's verifier token. */
 async function verify(key: string): Promise<{code: string; rateLimit: {limit: number; remaining: number} | null}> {

@@ -8,7 +8,8 @@ import {join} from 'node:path'
 import {parse as parseDotenv} from 'dotenv'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {cliEnv, runCli, type CliRun} from '../helpers/cli.js'
-import {git, makeRepo} from '../helpers/git.js'
+import {git} from '../helpers/git.js'
+import {developer as developerOf, initProject} from '../helpers/project.js'
 import {startTestService, type TestService} from '../helpers/service.js'
 
 let svc: TestService
@@ -19,18 +20,16 @@ beforeAll(async () => {
 })
 afterAll(async () => svc?.close())
 
+/** A signed-in developer whose `run` takes extra environment variables as a third argument. */
 async function developer(username: string) {
-  const env = await cliEnv({APIKEY_SERVER: svc.url, APIKEY_TOKEN: await svc.token(username)})
-  return {env, run: (args: string[], cwd: string, extra: Record<string, string | undefined> = {}): Promise<CliRun> => runCli(args, {cwd, env: {...env, ...extra}})}
+  const dev = await developerOf(svc, username)
+  return {env: dev.env, run: (args: string[], cwd: string, extra: Record<string, string | undefined> = {}): Promise<CliRun> => dev.run(args, cwd, {env: extra})}
 }
 
 /** A repo with apikey.json and a .env holding ann's dev key. */
 async function project(slug: string) {
-  const repo = await makeRepo(slug)
-  const ann = await developer('ann')
-  const init = await ann.run(['init', '--app', slug, '--contact', 'ann@example.com', '--yes', '--json'], repo)
-  expect(init.code, init.stderr).toBe(0)
-  return {repo, ann, keyId: init.json.key.id as string, key: parseDotenv(await readFile(join(repo, '.env'))).API_KEY!}
+  const {ann: _ann, ...rest} = await initProject(svc, slug)
+  return {...rest, ann: await developer('ann')}
 }
 
 async function ciToken(ann: Awaited<ReturnType<typeof developer>>, repo: string, slug: string) {

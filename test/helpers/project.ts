@@ -1,0 +1,44 @@
+/**
+ * A signed-in developer and an initialised project, for end-to-end tests of the
+ * real binary against the real service (test/helpers/service.ts).
+ */
+import {readFile} from 'node:fs/promises'
+import {join} from 'node:path'
+import {parse as parseDotenv} from 'dotenv'
+import {expect} from 'vitest'
+import {cliEnv, runCli, type CliRun} from './cli.js'
+import {makeRepo} from './git.js'
+import type {TestService} from './service.js'
+
+/** Options of one {@link Developer.run}: stdin, and environment variables over the developer's. */
+export interface DeveloperRunOptions {
+  input?: string
+  env?: Record<string, string | undefined>
+}
+
+/** A developer whose CLI is signed in through `APIKEY_TOKEN`. */
+export interface Developer {
+  env: Record<string, string | undefined>
+  run(args: string[], cwd: string, options?: DeveloperRunOptions): Promise<CliRun>
+}
+
+/** `username` signed in on `svc` (a session token in `APIKEY_TOKEN`, the server in `APIKEY_SERVER`). */
+export async function developer(svc: TestService, username: string): Promise<Developer> {
+  const env = await cliEnv({APIKEY_SERVER: svc.url, APIKEY_TOKEN: await svc.token(username)})
+  return {
+    env,
+    run: (args, cwd, options = {}) => runCli(args, {cwd, env: {...env, ...options.env}, ...(options.input === undefined ? {} : {input: options.input})}),
+  }
+}
+
+/**
+ * A git repository where ann ran `apikey init --app SLUG`: apikey.json and a .env with her dev key.
+ * @returns the repo path, ann, and the key's id and plaintext.
+ */
+export async function initProject(svc: TestService, slug: string): Promise<{repo: string; ann: Developer; keyId: string; key: string}> {
+  const repo = await makeRepo(slug)
+  const ann = await developer(svc, 'ann')
+  const init = await ann.run(['init', '--app', slug, '--contact', 'ann@example.com', '--yes', '--json'], repo)
+  expect(init.code, init.stderr).toBe(0)
+  return {repo, ann, keyId: init.json.key.id as string, key: parseDotenv(await readFile(join(repo, '.env'))).API_KEY!}
+}
