@@ -134,11 +134,14 @@ export async function whoami(deps: Deps, input: WhoamiInput): Promise<WhoamiResu
 /**
  * What to do about a key that is revoked, expired or expiring (finding 12):
  * a ci key is issued per build by `apikey ci key`, so the build is re-run; a
- * dev key is replaced with `apikey init --new-key`; a service key is rotated.
+ * dev key is replaced with `apikey init --new-key`; a service key that still
+ * works is rotated, one that ended (revoked or expired: the service refuses to
+ * rotate those) is replaced by a new key of the same app and environment.
  */
-export function remedy(key: Pick<KeyView, 'kind' | 'id'>): string {
+export function remedy(key: Pick<KeyView, 'kind' | 'id' | 'app' | 'env' | 'status'>): string {
   if (key.kind === 'ci') return 'ci keys are issued per build: re-run the CI job (its apikey ci key step issues a fresh key)'
   if (key.kind === 'dev') return 'run: apikey init --new-key'
+  if (key.status === 'revoked' || key.status === 'expired') return `issue a new key: apikey keys create --app ${key.app} --env ${key.env}`
   return `run: apikey keys rotate ${key.id}`
 }
 

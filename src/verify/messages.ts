@@ -89,7 +89,8 @@ export function suggestionsFor(code: string, keyId: string | null): string[] {
       return [GET_KEY_COMMAND]
     case 'EXPIRED':
     case 'REVOKED':
-      return keyId === null ? [NEW_KEY_COMMAND] : [NEW_KEY_COMMAND, `apikey keys rotate ${keyId}`]
+      // An ended key cannot be rotated (the service refuses): a new key replaces it.
+      return [NEW_KEY_COMMAND]
     default:
       return []
   }

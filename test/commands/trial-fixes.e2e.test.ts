@@ -207,7 +207,7 @@ describe('trial findings 10, 12, 18, 19, 21: messages', () => {
     expect(t.stderr).not.toContain('expiresAt')
   })
 
-  it('12: whoami of a revoked ci key suggests re-running the CI job, a dev key init --new-key, a service key rotate', async () => {
+  it('12: whoami of a revoked ci key suggests re-running the CI job, a dev key init --new-key, a revoked service key a new key, an expiring one rotate', async () => {
     const {repo, ann, key} = await project('remedies')
     const {token} = await ciToken(ann, repo, 'remedies')
     const job = await githubJob(token)
@@ -222,7 +222,13 @@ describe('trial findings 10, 12, 18, 19, 21: messages', () => {
     const prod = await ann.run(['keys', 'create', '--env', 'prod', '--json'], repo)
     expect((await ann.run(['keys', 'revoke', prod.json.id, '--yes'], repo)).code).toBe(0)
     const whoProd = await ann.run(['whoami', prod.json.key], repo)
-    expect(whoProd.stderr).toContain(`apikey keys rotate ${prod.json.id}`)
+    // A revoked key cannot be rotated (the service refuses): the advice is a new key of the same app and env.
+    expect(whoProd.stderr).toContain('apikey keys create --app remedies --env prod')
+    expect(whoProd.stderr).not.toContain('keys rotate')
+    const expiring = await ann.run(['keys', 'create', '--env', 'prod', '--expires-in', '7d', '--json'], repo)
+    expect(expiring.code, expiring.stderr).toBe(0)
+    const whoExpiring = await ann.run(['whoami', expiring.json.key], repo)
+    expect(whoExpiring.stderr).toContain(`apikey keys rotate ${expiring.json.id}`)
 
     const devId = (await ann.run(['whoami', key, '--json'], repo)).json.lookup.apiKey.id
     expect((await ann.run(['keys', 'revoke', devId, '--yes'], repo)).code).toBe(0)

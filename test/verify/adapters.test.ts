@@ -169,14 +169,14 @@ describe('admitted and rejected requests', () => {
     expect((await fetch(apiUrl, {headers: {authorization: `Bearer ${key}`}})).status).toBe(200)
   })
 
-  it('a revoked key → 401 key_revoked naming `apikey init --new-key` and `apikey keys rotate KEY_ID`', async () => {
+  it('a revoked key → 401 key_revoked naming `apikey init --new-key` (an ended key cannot be rotated)', async () => {
     standin.revoke(key)
     const res = await fetch(apiUrl, {headers: {'X-API-Key': key}})
     expect(res.status).toBe(401)
     const body = (await res.json()) as {code: string; detail: string; keyId: string; suggestions: string[]}
     expect(body.code).toBe('key_revoked')
     expect(body.keyId).toBe('key_1')
-    expect(body.suggestions).toEqual(['apikey init --new-key', 'apikey keys rotate key_1'])
+    expect(body.suggestions).toEqual(['apikey init --new-key'])
     expect(body.detail).toContain('apikey init --new-key')
     expect(body.detail).toContain(DOCS)
   })
