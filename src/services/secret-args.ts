@@ -34,13 +34,14 @@ export function secretKind(value: string): {kind: SecretKind; shown: string} | u
 }
 
 /** What a command expected instead of the secret. */
-export type Expected = 'key id' | 'token id' | 'app slug' | 'team slug'
+export type Expected = 'key id' | 'token id' | 'app slug' | 'team slug' | 'verifier name'
 
 const EXAMPLE: Record<Expected, string> = {
   'key id': 'key_ followed by 20 letters and digits',
   'token id': 'tok_ followed by 20 letters and digits',
   'app slug': 'e.g. weather-app',
   'team slug': 'e.g. weather',
+  'verifier name': 'a name for the protected API, e.g. orders-prod',
 }
 
 /**

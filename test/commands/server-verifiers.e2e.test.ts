@@ -112,4 +112,17 @@ describe('apikey server verifiers add --env', () => {
     expect(empty.stderr).toContain('valid environments: dev, test, stage, prod, ci')
     expect(verifierRows()).toEqual(before)
   })
+
+  it('a secret given as NAME (a verifier token, an API key) is refused with exit 2, never echoed and never stored', async () => {
+    const first = await run(['token-source', '--json'])
+    expect(first.code, first.stderr).toBe(0)
+    const before = verifierRows().length
+    for (const secret of [first.json.token as string, keys.dev.key]) {
+      const res = await run([secret])
+      expect(res.code).toBe(2)
+      expect(res.stdout + res.stderr).not.toContain(secret)
+      expect(res.stderr).toMatch(/NAME expects a verifier name/)
+    }
+    expect(verifierRows().length).toBe(before)
+  })
 })

@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {ApikeyError} from '../../../core/errors.js'
 import {KEY_ENVIRONMENTS, type KeyEnvironment} from '../../../core/key-format.js'
 import {ApikeyCommand} from '../../../lib/command.js'
+import {refuseSecret} from '../../../services/secret-args.js'
 
 /** `--json` result of `apikey server verifiers add` (the token is shown this once). */
 export interface VerifiersAddResult {
@@ -40,6 +41,8 @@ With --env the verifier accepts only keys of those environments (${KEY_ENVIRONME
 
   async run(): Promise<VerifiersAddResult> {
     const {args, flags} = await this.parse(ServerVerifiersAdd)
+    // A secret pasted as the name would be printed and kept in the audit log: refused, never echoed.
+    refuseSecret(args.name, 'verifier name', 'NAME')
     const {addVerifier, describeVerifierScope} = await import('../../../server/services/verifiers.js')
     // `--env prod --env stage` and `--env prod,stage` alike; blanks around commas are ignored, empty items are not.
     const envs = flags.env?.flatMap((value) => value.split(',')).map((value) => value.trim())
