@@ -206,7 +206,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const parsed = parseKey(key, keyPrefix)
     if (!parsed.valid) return record(malformedVerdict(parsed.problems[0]?.message ?? 'it does not follow the key format', docsUrl), context, now)
     counters.cacheMisses++
-    const {verdict, shared} = await miss(id, key, context, now)
+    const {verdict, shared, countedByService} = await miss(id, key, context, now)
+    if (countedByService === true) return record(verdict, context, now, headOf({...verdict, source: 'service'}))
     // During an outage the answer may come from the cache (stale): its entry has the usage head prebuilt.
     const served = verdict.source === 'cache' ? cache.peek(id) : undefined
     if (served !== undefined) return record(verdict, context, now, hitHead(served, verdict))
@@ -217,7 +218,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   /** A cache miss's verdict; `shared` when a concurrent caller's call to the service answered it. */
-  async function miss(id: string, key: string, context: VerifyContext | undefined, now: number): Promise<{verdict: Verdict; shared: boolean}> {
+  async function miss(id: string, key: string, context: VerifyContext | undefined, now: number): Promise<{verdict: Verdict; shared: boolean; countedByService?: boolean}> {
     const previous = cache.peek(id)
     if (now < circuitOpenUntil) return {verdict: outage(previous, clock.now()), shared: false}
     let leader = false
@@ -241,7 +242,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if ((!leader || outcome.reseeded === true) && verdict.valid && entry !== null && rateLimitMode === 'local') {
       // Followers: the service took one token for the call we shared; theirs come from the local bucket.
       // A leader refreshing a bucket: the merged bucket already counts requests the cache admitted, so it decides.
-      return {verdict: admit(entry, at, 'service', false) ?? {...verdict, source: 'service'}, shared: !leader}
+      const admitted = admit(entry, at, 'service', false) ?? {...verdict, source: 'service' as const}
+      // A leader refusing its own request locally: POST /v1/verify already counted this request (as VALID),
+      // so its usage event is not reported again — every verification is counted once.
+      return {verdict: admitted, shared: !leader, countedByService: leader && !admitted.valid}
     }
     return {verdict: {...verdict, source: 'service'}, shared: !leader}
   }

@@ -39,7 +39,7 @@ describe("rateLimits: 'local' (default)", () => {
 
   it('a refresh after the staleness bound never refills above what the cache already admitted', async () => {
     const key = standin.issue('weather-app', {limit: {capacity: 5, refillPerMs: 1 / 60_000}})
-    const v = make({stalenessMs: 5000})
+    const v = make({stalenessMs: 5000, usage: {enabled: true, flushIntervalMs: 60_000}})
     let passed = 0
     for (let t = 0; t < 30_000; t += 500) {
       if ((await v.verify(key)).valid) passed++
@@ -48,6 +48,10 @@ describe("rateLimits: 'local' (default)", () => {
     // 5 at once, then about 1 per minute: the service alone would have seen only 6 calls and kept admitting.
     expect(passed).toBe(5)
     expect(standin.verifyCalls).toBeGreaterThanOrEqual(6)
+    // Counted once each: a refresh the service answered VALID but the local bucket refused is not reported again.
+    await v.flush()
+    const reported = standin.usageBodies.flatMap((b) => b.events).filter((e) => e.source !== 'service').reduce((sum, e) => sum + (e.count ?? 1), 0)
+    expect(reported + standin.verifyCalls).toBe(60)
   })
 
   it('a RATE_LIMITED answer from the service is not cached as the key state: the key verifies again after Retry-After', async () => {
