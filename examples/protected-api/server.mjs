@@ -38,6 +38,18 @@ const match = (url) => {
 
 const requireKey = nodeMiddleware(verifier, {route: (req) => match(req.url)?.template})
 
+// When the key service cannot be asked (down, or it refuses this verifier token), callers get 503:
+// say why in this process's log, at most every 10 s, so an operator can fix it.
+let lastReported = ''
+let lastReportedAt = 0
+setInterval(() => {
+  const failure = verifier.stats().lastFailure
+  if (failure === null || (failure.reason === lastReported && Date.now() - lastReportedAt < 60_000) || failure.at <= lastReportedAt) return
+  lastReported = failure.reason
+  lastReportedAt = Date.now()
+  console.error(`protected-api: the key service could not be asked at ${new Date(failure.at).toISOString()}: ${failure.reason}`)
+}, 10_000).unref()
+
 const server = createServer((req, res) => {
   const route = match(req.url)
   if (route === null) {

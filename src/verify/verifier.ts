@@ -77,7 +77,8 @@ type Outcome = {kind: 'verdict'; verdict: VerifyResponse; entry: Entry | null; r
 /**
  * Creates a verifier for one key service.
  *
- * @throws RangeError when an option is out of range (non-positive durations or sizes, a URL that is not http(s)).
+ * @throws RangeError when an option is out of range (non-positive durations or sizes, a missing or non-http(s)
+ *   `serviceUrl`, a missing `verifierToken` or one without the `akv_` prefix).
  * @example
  * const verifier = createVerifier({serviceUrl: 'http://127.0.0.1:4000', verifierToken: process.env.APIKEY_VERIFIER_TOKEN!})
  * const verdict = await verifier.verify(req.headers['x-api-key'] as string, {route: '/v1/forecast/:city'})
@@ -85,8 +86,15 @@ type Outcome = {kind: 'verdict'; verdict: VerifyResponse; entry: Entry | null; r
  */
 export function createVerifier(options: VerifierOptions): Verifier {
   const clock = toVerifierClock(options.clock)
+  if (typeof options.serviceUrl !== 'string' || !URL.canParse(options.serviceUrl)) {
+    throw new RangeError(`serviceUrl must be the key service's http(s) URL, e.g. http://127.0.0.1:4000; got ${String(options.serviceUrl)}`)
+  }
   const base = new URL(options.serviceUrl)
   if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new RangeError(`serviceUrl must be http(s): ${options.serviceUrl}`)
+  // Never echoed: a wrong value may still be a secret.
+  if (typeof options.verifierToken !== 'string' || !/^akv_\S+$/.test(options.verifierToken)) {
+    throw new RangeError('verifierToken must be a verifier token (akv_…) from: apikey server verifiers add NAME')
+  }
   const serviceUrl = options.serviceUrl.replace(/\/+$/, '')
   const verifyUrl = new URL(`${serviceUrl}/v1/verify`)
   const usageUrl = new URL(`${serviceUrl}/v1/usage`)

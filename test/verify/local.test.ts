@@ -119,3 +119,21 @@ describe('local checks (no lookup)', () => {
     expect((await verifier.verify(key)).valid).toBe(true)
   })
 })
+
+describe('createVerifier options', () => {
+  it('a missing or non-http(s) serviceUrl and a missing or foreign verifierToken are RangeErrors naming what to pass; the token is never echoed', () => {
+    const token = 'akv_' + 'A'.repeat(40)
+    expect(() => createVerifier({} as never)).toThrow(RangeError)
+    expect(() => createVerifier({serviceUrl: 'not a url', verifierToken: token})).toThrow(/serviceUrl must be the key service's http\(s\) URL/)
+    expect(() => createVerifier({serviceUrl: 'ftp://127.0.0.1', verifierToken: token})).toThrow(RangeError)
+    expect(() => createVerifier({serviceUrl: 'http://127.0.0.1:4000'} as never)).toThrow(/verifierToken must be a verifier token .* apikey server verifiers add NAME/)
+    let message = ''
+    try {
+      createVerifier({serviceUrl: 'http://127.0.0.1:4000', verifierToken: 'aks_session-token-secret'})
+    } catch (error) {
+      message = (error as Error).message
+    }
+    expect(message).toMatch(/verifierToken must be/)
+    expect(message).not.toContain('session-token-secret')
+  })
+})
