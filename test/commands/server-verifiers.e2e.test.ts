@@ -125,4 +125,24 @@ describe('apikey server verifiers add --env', () => {
     }
     expect(verifierRows().length).toBe(before)
   })
+
+  it('list shows every verifier with its scope and state, never a token; a revoked name cannot be reused and the error says why', async () => {
+    const added = await run(['list-me', '--env', 'prod,stage', '--json'])
+    expect(added.code, added.stderr).toBe(0)
+    const revoke = await runCli(['server', 'verifiers', 'revoke', 'list-me', '--db', svc.dbPath], {cwd, env})
+    expect(revoke.code, revoke.stderr).toBe(0)
+
+    const listed = await runCli(['server', 'verifiers', 'list', '--db', svc.dbPath, '--json'], {cwd, env})
+    expect(listed.code, listed.stderr).toBe(0)
+    const mine = (listed.json.verifiers as Array<Record<string, unknown>>).find((v) => v.name === 'list-me')
+    expect(mine).toMatchObject({id: added.json.id, start: added.json.start, allowedEnvs: ['stage', 'prod'], revokedAt: expect.any(Number)})
+    const human = await runCli(['server', 'verifiers', 'list', '--db', svc.dbPath], {cwd, env})
+    expect(human.stdout).toMatch(/list-me\tvrf_\w+\takv_\w+…?\tstage and prod keys only\tcreated \S+\trevoked /)
+    expect(listed.stdout + human.stdout).not.toContain(added.json.token)
+
+    const again = await run(['list-me'])
+    expect(again.code).toBe(1)
+    expect(again.stderr).toMatch(/was revoked at .* keeps its name .* pick another name, e\.g\. list-me-2/)
+    expect(again.stderr).not.toMatch(/verifiers revoke list-me/)
+  })
 })

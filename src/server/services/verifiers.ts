@@ -121,6 +121,39 @@ function dbPathOf(options: VerifierDbOptions): string {
   return options.dbPath ?? resolveServerPaths({...(options.env === undefined ? {} : {env: options.env}), ...(options.homedir === undefined ? {} : {homedir: options.homedir})}).dbPath
 }
 
+/** One verifier as `apikey server verifiers list` shows it (never the token: only its display start). */
+export interface VerifierListing {
+  id: string
+  name: string
+  /** Display start of the token, e.g. `akv_4fT9…`. */
+  start: string
+  /** Accepted key environments, or null for every environment. */
+  allowedEnvs: KeyEnvironment[] | null
+  /** ms since epoch. */
+  createdAt: number
+  /** ms since epoch, or null while active. */
+  revokedAt: number | null
+}
+
+/**
+ * Every verifier on the database file, by name (active and revoked). Works whether or
+ * not the service runs.
+ * @throws Error when the database cannot be opened.
+ */
+export async function listVerifiers(options: VerifierDbOptions): Promise<{verifiers: VerifierListing[]; dbPath: string}> {
+  const dbPath = dbPathOf(options)
+  const handle = await openDatabase(dbPath)
+  try {
+    const verifiers = await repositories(handle.db).verifiers.list()
+    return {
+      verifiers: verifiers.map((v) => ({id: v.id, name: v.name, start: v.start, allowedEnvs: v.allowedEnvs === null ? null : [...v.allowedEnvs], createdAt: v.createdAt, revokedAt: v.revokedAt})),
+      dbPath,
+    }
+  } finally {
+    await handle.close()
+  }
+}
+
 /**
  * Creates a verifier token on the database file (applying migrations), with audit
  * event `verifier.create` (its details name the scope, `allowedEnvs`). Works whether or not
@@ -150,9 +183,14 @@ export async function addVerifier(options: AddVerifierOptions): Promise<AddVerif
         details: {name: created.name, start: created.start, allowedEnvs: created.allowedEnvs, via: 'cli'},
       })
       return created
-    }).catch((error: unknown) => {
-      if (isUniqueViolation(error)) throw new ApikeyError(`a verifier named "${options.name}" exists; pick another name (revoke the old one with: apikey server verifiers revoke ${options.name})`, {code: 'conflict', details: {name: options.name}})
-      throw error
+    }).catch(async (error: unknown) => {
+      if (!isUniqueViolation(error)) throw error
+      const existing = await repositories(handle.db).verifiers.findByIdOrName(options.name)
+      const hint =
+        existing?.revokedAt != null
+          ? `it was revoked at ${new Date(existing.revokedAt).toISOString()}, and a revoked verifier keeps its name (the audit log refers to it); pick another name, e.g. ${options.name}-2`
+          : `pick another name, or revoke the old one first: apikey server verifiers revoke ${options.name}`
+      throw new ApikeyError(`a verifier named "${options.name}" exists; ${hint}`, {code: 'conflict', details: {name: options.name, revoked: existing?.revokedAt != null}})
     })
     return {id: verifier.id, name: verifier.name, token, start: verifier.start, createdAt: verifier.createdAt, allowedEnvs: verifier.allowedEnvs === null ? null : [...verifier.allowedEnvs], dbPath}
   } finally {
