@@ -64,6 +64,21 @@ export interface AddUserResult {
 }
 
 /**
+ * Whether a user of this name exists on the database file (applying migrations), so a
+ * command can skip asking for a password that {@link addUser} would ignore.
+ * @throws Error when the database cannot be opened.
+ */
+export async function userExists(options: Pick<AddUserOptions, 'dbPath' | 'env' | 'homedir' | 'username'>): Promise<boolean> {
+  const dbPath = options.dbPath ?? resolveServerPaths({...(options.env === undefined ? {} : {env: options.env}), ...(options.homedir === undefined ? {} : {homedir: options.homedir})}).dbPath
+  const handle = await openDatabase(dbPath)
+  try {
+    return (await handle.db.selectFrom('users').select('id').where('username', '=', options.username).executeTakeFirst()) !== undefined
+  } finally {
+    await handle.close()
+  }
+}
+
+/**
  * Opens the database (applying migrations), creates the team if missing,
  * creates the user if missing (an existing user keeps their password and is
  * promoted when `admin`), and adds the membership — in one transaction, with

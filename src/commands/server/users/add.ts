@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {ApikeyCommand} from '../../../lib/command.js'
 import {readSecretFromStdin} from '../../../lib/stdin.js'
-import {MIN_PASSWORD_LENGTH} from '../../../core/validation.js'
+import {MIN_PASSWORD_LENGTH, USERNAME_PATTERN} from '../../../core/validation.js'
 import {ApikeyError, usageError} from '../../../core/errors.js'
 
 /** `--json` result of `apikey server users add`. */
@@ -37,11 +37,23 @@ export default class ServerUsersAdd extends ApikeyCommand<UsersAddResult> {
 
   async run(): Promise<UsersAddResult> {
     const {args, flags} = await this.parse(ServerUsersAdd)
-    const password = flags['password-stdin']
-      ? await readSecretFromStdin(process.stdin, '--password-stdin')
-      : await this.deps.prompter.password({message: `Password for ${args.name}`, flag: '--password-stdin'})
-    if (password.length < MIN_PASSWORD_LENGTH) throw usageError(`the password is too short: at least ${MIN_PASSWORD_LENGTH} characters`)
-    const {addUser} = await import('../../../server/services/users.js')
+    const {addUser, userExists} = await import('../../../server/services/users.js')
+    const dbOptions = {env: process.env, ...(flags.db === undefined ? {} : {dbPath: flags.db})}
+    // An existing user keeps their password: none is asked for (one given on stdin is not used).
+    const exists = USERNAME_PATTERN.test(args.name) && (await userExists({...dbOptions, username: args.name}))
+    let password = ''
+    if (exists) {
+      if (flags['password-stdin']) this.warnLine(`${args.name} exists and keeps their password: the password on stdin was not used`)
+    } else if (flags['password-stdin']) {
+      password = await readSecretFromStdin(process.stdin, '--password-stdin')
+    } else {
+      password = await this.deps.prompter.password({message: `Password for ${args.name}`, flag: '--password-stdin'})
+      if (password.length >= MIN_PASSWORD_LENGTH) {
+        const again = await this.deps.prompter.password({message: `Password for ${args.name} again`, flag: '--password-stdin'})
+        if (again !== password) throw usageError('the two passwords differ; nothing was changed', [`run it again: apikey server users add ${args.name} --team ${flags.team}`])
+      }
+    }
+    if (!exists && password.length < MIN_PASSWORD_LENGTH) throw usageError(`the password is too short: at least ${MIN_PASSWORD_LENGTH} characters`)
     const result = await addUser({
       env: process.env,
       ...(flags.db === undefined ? {} : {dbPath: flags.db}),
