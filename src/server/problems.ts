@@ -16,7 +16,7 @@ export const PROBLEM_STATUS: Readonly<Record<ErrorCode, {status: number; title: 
   validation: {status: 400, title: 'Invalid request'},
   malformed_key: {status: 400, title: 'Malformed API key'},
   invalid_credentials: {status: 401, title: 'Invalid username or password'},
-  unauthenticated: {status: 401, title: 'Not signed in'},
+  unauthenticated: {status: 401, title: 'Not authenticated'},
   not_signed_in: {status: 401, title: 'Not signed in'},
   forbidden: {status: 403, title: 'Forbidden'},
   not_found: {status: 404, title: 'Not found'},

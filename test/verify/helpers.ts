@@ -194,7 +194,7 @@ export async function startStandin(clock: {now(): number}): Promise<Standin> {
     const chunks: Buffer[] = []
     for await (const chunk of req) chunks.push(chunk as Buffer)
     const body = Buffer.concat(chunks).toString('utf8')
-    if (req.headers.authorization !== `Bearer ${TOKEN}`) return json(res, 401, {title: 'Not signed in'})
+    if (req.headers.authorization !== `Bearer ${TOKEN}`) return json(res, 401, {title: 'Not authenticated'})
     if (req.url === '/v1/verify') {
       state.verifyCalls++
       const mode = state.verifyMode
