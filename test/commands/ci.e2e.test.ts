@@ -5,13 +5,13 @@
  * the build → rotate with a grace period → revoke. Real binary, real service,
  * real git.
  */
-import {mkdtemp, readFile, stat, writeFile} from 'node:fs/promises'
-import {tmpdir} from 'node:os'
+import {readFile, stat, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {parse as parseDotenv} from 'dotenv'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {cliEnv, runCli, type CliRun} from '../helpers/cli.js'
 import {git, makeRepo} from '../helpers/git.js'
+import {githubJob as githubJobOn} from '../helpers/project.js'
 import {startTestService, type TestService} from '../helpers/service.js'
 
 let svc: TestService
@@ -42,26 +42,8 @@ async function ciProject(slug: string) {
 }
 
 /** The environment of a GitHub Actions step: no config in HOME, only the token and the server. */
-async function githubJob(token: string, extra: Record<string, string> = {}) {
-  const dir = await mkdtemp(join(tmpdir(), 'apikey-gha-'))
-  const githubEnv = join(dir, 'github_env')
-  await writeFile(githubEnv, 'EXISTING=1\n')
-  const env = await cliEnv({
-    CI: 'true',
-    GITHUB_ACTIONS: 'true',
-    GITHUB_SHA: '3f2a9c1e8d7b6a5f4e3d2c1b0a9f8e7d6c5b4a39',
-    GITHUB_REF_NAME: 'main',
-    GITHUB_RUN_NUMBER: '42',
-    GITHUB_RUN_ID: '9876543210',
-    GITHUB_REPOSITORY: 'weather/weather-app',
-    GITHUB_SERVER_URL: 'https://github.com',
-    GITHUB_ENV: githubEnv,
-    APIKEY_SERVER: svc.url,
-    APIKEY_TOKEN: token,
-    ...extra,
-  })
-  return {env, githubEnv, run: (args: string[], cwd: string): Promise<CliRun> => runCli(args, {cwd, env})}
-}
+/** A GitHub Actions job signed in with a provisioning token (test/helpers/project.ts). */
+const githubJob = (token: string, extra: Record<string, string> = {}) => githubJobOn(svc, token, {extra, githubEnvContent: 'EXISTING=1\n'})
 
 describe('apikey ci key', () => {
   it('scenario: provisioning token → CI job → GITHUB_ENV + one mask line → whoami shows the build → rotate with grace → revoke', async () => {

@@ -2,14 +2,14 @@
  * Findings of the user trial, end to end: the real binary against the real
  * key service. Each test names the finding it guards (trial ids).
  */
-import {mkdtemp, readFile, writeFile} from 'node:fs/promises'
+import {mkdtemp, readFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {parse as parseDotenv} from 'dotenv'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {cliEnv, runCli, type CliRun} from '../helpers/cli.js'
 import {git} from '../helpers/git.js'
-import {developer as developerOf, initProject} from '../helpers/project.js'
+import {developer as developerOf, githubJob as githubJobOn, initProject} from '../helpers/project.js'
 import {startTestService, type TestService} from '../helpers/service.js'
 
 let svc: TestService
@@ -40,26 +40,8 @@ async function ciToken(ann: Awaited<ReturnType<typeof developer>>, repo: string,
   return {token: token.json.token as string, tokenId: token.json.id as string}
 }
 
-async function githubJob(token: string, extra: Record<string, string> = {}) {
-  const dir = await mkdtemp(join(tmpdir(), 'apikey-gha-'))
-  const githubEnv = join(dir, 'github_env')
-  await writeFile(githubEnv, '')
-  const env = await cliEnv({
-    CI: 'true',
-    GITHUB_ACTIONS: 'true',
-    GITHUB_SHA: '3f2a9c1e8d7b6a5f4e3d2c1b0a9f8e7d6c5b4a39',
-    GITHUB_REF_NAME: 'main',
-    GITHUB_RUN_NUMBER: '42',
-    GITHUB_RUN_ID: '9876543210',
-    GITHUB_REPOSITORY: 'weather/weather-app',
-    GITHUB_SERVER_URL: 'https://github.com',
-    GITHUB_ENV: githubEnv,
-    APIKEY_SERVER: svc.url,
-    APIKEY_TOKEN: token,
-    ...extra,
-  })
-  return {env, githubEnv, run: (args: string[], cwd: string): Promise<CliRun> => runCli(args, {cwd, env})}
-}
+/** A GitHub Actions job signed in with a provisioning token (test/helpers/project.ts). */
+const githubJob = (token: string, extra: Record<string, string> = {}) => githubJobOn(svc, token, {extra})
 
 async function keyCount(ann: Awaited<ReturnType<typeof developer>>, repo: string): Promise<number> {
   const list = await ann.run(['keys', 'list', '--json'], repo)

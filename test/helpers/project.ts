@@ -2,7 +2,8 @@
  * A signed-in developer and an initialised project, for end-to-end tests of the
  * real binary against the real service (test/helpers/service.ts).
  */
-import {readFile} from 'node:fs/promises'
+import {mkdtemp, readFile, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {parse as parseDotenv} from 'dotenv'
 import {expect} from 'vitest'
@@ -41,4 +42,29 @@ export async function initProject(svc: TestService, slug: string): Promise<{repo
   const init = await ann.run(['init', '--app', slug, '--contact', 'ann@example.com', '--yes', '--json'], repo)
   expect(init.code, init.stderr).toBe(0)
   return {repo, ann, keyId: init.json.key.id as string, key: parseDotenv(await readFile(join(repo, '.env'))).API_KEY!}
+}
+
+/**
+ * A GitHub Actions job's environment on `svc`, signed in with a provisioning token: the
+ * provider variables, `$GITHUB_ENV` as a file holding `githubEnvContent`, and `extra` on top.
+ */
+export async function githubJob(svc: TestService, token: string, options: {extra?: Record<string, string>; githubEnvContent?: string} = {}) {
+  const dir = await mkdtemp(join(tmpdir(), 'apikey-gha-'))
+  const githubEnv = join(dir, 'github_env')
+  await writeFile(githubEnv, options.githubEnvContent ?? '')
+  const env = await cliEnv({
+    CI: 'true',
+    GITHUB_ACTIONS: 'true',
+    GITHUB_SHA: '3f2a9c1e8d7b6a5f4e3d2c1b0a9f8e7d6c5b4a39',
+    GITHUB_REF_NAME: 'main',
+    GITHUB_RUN_NUMBER: '42',
+    GITHUB_RUN_ID: '9876543210',
+    GITHUB_REPOSITORY: 'weather/weather-app',
+    GITHUB_SERVER_URL: 'https://github.com',
+    GITHUB_ENV: githubEnv,
+    APIKEY_SERVER: svc.url,
+    APIKEY_TOKEN: token,
+    ...options.extra,
+  })
+  return {env, githubEnv, run: (args: string[], cwd: string): Promise<CliRun> => runCli(args, {cwd, env})}
 }

@@ -3,8 +3,8 @@
  * details (RFC 9457) with the command to run, rate-limit headers, and the
  * Node http, Express-shaped, Fastify and fetch-style adapters on real servers.
  */
-import {createServer, type IncomingMessage, type Server} from 'node:http'
-import {connect, type AddressInfo} from 'node:net'
+import type {IncomingMessage, Server} from 'node:http'
+import {connect} from 'node:net'
 import Fastify from 'fastify'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {
@@ -15,12 +15,11 @@ import {
   fetchGuard,
   nodeMiddleware,
   problemFor,
-  type RequestWithApikey,
   type Verdict,
   type Verifier,
   type VerifierOptions,
 } from '../../src/verify/index.js'
-import {DOCS, FakeClock, startStandin, TOKEN, type Standin} from './helpers.js'
+import {DOCS, FakeClock, startProtectedApi, startStandin, TOKEN, type Standin} from './helpers.js'
 
 let clock: FakeClock
 let standin: Standin
@@ -35,19 +34,9 @@ function make(options: Partial<VerifierOptions> = {}): Verifier {
 
 /** A protected Node http API: 200 with the identity, or the middleware's problem. */
 async function startApi(v: Verifier, middleware = nodeMiddleware(v, {route: () => '/v1/forecast/:city'})): Promise<void> {
-  api = createServer((req, res) => {
-    middleware(req, res, (error?: unknown) => {
-      if (error !== undefined) {
-        res.writeHead(500).end()
-        return
-      }
-      const {apikey} = req as RequestWithApikey
-      res.writeHead(200, {'content-type': 'application/json'})
-      res.end(JSON.stringify({app: apikey?.app, team: apikey?.team, env: apikey?.env, keyId: apikey?.keyId}))
-    })
-  })
-  await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve))
-  apiUrl = new URL(`http://127.0.0.1:${(api.address() as AddressInfo).port}/v1/forecast/paris`)
+  const started = await startProtectedApi(middleware, (apikey) => ({app: apikey?.app, team: apikey?.team, env: apikey?.env, keyId: apikey?.keyId}))
+  api = started.server
+  apiUrl = new URL(started.url)
 }
 
 /** Sends a request with exact header lines over a raw socket (duplicates, odd spacing). */

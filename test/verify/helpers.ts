@@ -10,6 +10,7 @@ import type {AddressInfo} from 'node:net'
 import {generateKey} from '../../src/core/key-format.js'
 import type {RateLimitState, VerifyCode, VerifyRequest, VerifyResponse} from '../../src/core/wire.js'
 import type {TimerHandle, VerifierClock} from '../../src/verify/clock.js'
+import type {RequestWithApikey} from '../../src/verify/index.js'
 import type {UsageBatchRequest} from '../../src/verify/types.js'
 
 /** A clock whose time moves only when the test says so; timers fire in order during {@link advance}. */
@@ -256,4 +257,28 @@ export async function refusedUrl(): Promise<string> {
   const {port} = server.address() as AddressInfo
   await new Promise<void>((resolve) => server.close(() => resolve()))
   return `http://127.0.0.1:${port}`
+}
+
+/**
+ * A protected Node http API on 127.0.0.1:0 behind `middleware` (the library's Node adapter):
+ * admitted requests get 200 with `body(identity)` as JSON, a middleware error 500, and the
+ * middleware answers refusals itself.
+ * @returns the server and the URL of its one route, `/v1/forecast/paris`.
+ */
+export async function startProtectedApi(
+  middleware: (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void,
+  body: (apikey: RequestWithApikey['apikey']) => unknown,
+): Promise<{server: Server; url: string}> {
+  const server = createServer((req, res) => {
+    middleware(req, res, (error?: unknown) => {
+      if (error !== undefined) {
+        res.writeHead(500).end()
+        return
+      }
+      res.writeHead(200, {'content-type': 'application/json'})
+      res.end(JSON.stringify(body((req as RequestWithApikey).apikey)))
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/forecast/paris`}
 }

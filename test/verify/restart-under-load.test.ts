@@ -26,14 +26,14 @@
  * on speed (the timeouts only bound a hung request or a stuck phase).
  */
 import Database from 'better-sqlite3'
-import {createServer, type Server} from 'node:http'
-import type {AddressInfo} from 'node:net'
+import type {Server} from 'node:http'
 import {Writable} from 'node:stream'
 import {afterEach, expect, it} from 'vitest'
 import {checksumOf} from '../../src/core/key-format.js'
 import {startServer, type RunningServer} from '../../src/server/main.js'
 import {MINUTE_MS, type ServerSettingsInput} from '../../src/server/settings.js'
-import {createVerifier, nodeMiddleware, UNAVAILABLE_RETRY_AFTER_SECONDS, type CloseReport, type RequestWithApikey, type Verifier} from '../../src/verify/index.js'
+import {createVerifier, nodeMiddleware, UNAVAILABLE_RETRY_AFTER_SECONDS, type CloseReport, type Verifier} from '../../src/verify/index.js'
+import {startProtectedApi} from './helpers.js'
 import {startHarness, TEST_SCRYPT, TestClock, type Harness} from '../server/helpers.js'
 
 /** Real time plus an offset the test moves; shared by the service and the verifier (timers stay real). */
@@ -185,19 +185,9 @@ async function restartUnderLoad(options: {maxBuffer?: number; distinctContexts?:
 
   // The protected API: the library's Node http adapter; admitted requests echo who and where the verdict came from.
   const middleware = nodeMiddleware(observed, {route: () => '/v1/forecast/:city'})
-  api = createServer((req, res) => {
-    middleware(req, res, (error?: unknown) => {
-      if (error !== undefined) {
-        res.writeHead(500).end()
-        return
-      }
-      const {apikey} = req as RequestWithApikey
-      res.writeHead(200, {'content-type': 'application/json'})
-      res.end(JSON.stringify({keyId: apikey!.keyId, source: apikey!.verdict.source, stale: apikey!.verdict.stale === true}))
-    })
-  })
-  await new Promise<void>((resolve) => api!.listen(0, '127.0.0.1', resolve))
-  const apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}/v1/forecast/paris`
+  const protectedApi = await startProtectedApi(middleware, (apikey) => ({keyId: apikey!.keyId, source: apikey!.verdict.source, stale: apikey!.verdict.stale === true}))
+  api = protectedApi.server
+  const apiUrl = protectedApi.url
 
   // --- Load: CLIENTS loops, each with one request in flight, over a fixed mix of keys.
   let phase: Phase = 'before'

@@ -164,12 +164,14 @@ export class VerifyService {
    */
   async verify(input: VerifyInput): Promise<VerifyResponse> {
     const now = this.ctx.clock.now()
-    if (this.ctx.settings.keyCacheMs > 0) await this.syncIfDue(now)
+    const sync = this.syncIfDue(now)
+    if (sync !== undefined) await sync
     const context = input.context ?? {}
     // The failure bucket's address; only MALFORMED and NOT_FOUND need it.
     const clientIp = (): string => (context.clientIp !== undefined && parseIp(context.clientIp) !== undefined ? context.clientIp : input.requestIp)
     // A key found in the cache was well-formed and known when it was stored there: no shape check, parse or hash again.
-    let record = input.rejection === undefined ? this.cached(input.key, now) : undefined
+    const id = input.rejection === undefined ? this.cacheIdOf(input.key) : undefined
+    let record = id === undefined ? undefined : this.cached(id, now)
     if (record === undefined) {
       const early = input.rejection !== undefined ? {message: input.rejection, suggestions: ['npx apikey init']} : shapeProblem(input.key)
       if (early !== undefined) return this.failure('MALFORMED', early.message, early.suggestions, clientIp, now)
@@ -178,7 +180,7 @@ export class VerifyService {
         const parts = [...new Set(parsed.problems.map((p) => p.part))].join(', ')
         return this.failure('MALFORMED', `the API key is malformed (${parts}): it was mistyped, truncated or edited. Get your own key: npx apikey init`, ['npx apikey init'], clientIp, now)
       }
-      record = await this.lookup(input.key, now)
+      record = await this.lookup(input.key, id, now)
       if (record === undefined) {
         return this.failure('NOT_FOUND', 'this API key is not known to the key service (never issued here, or deleted). Get your own key: npx apikey init', ['npx apikey init'], clientIp, now)
       }
@@ -305,15 +307,17 @@ export class VerifyService {
    * affect: `key.*` events by key id; `app.*` events (transfer, app-wide limit) drop every
    * record. Verifications meanwhile wait for the read, so no verdict comes from a record
    * older than the last read. When the log cannot be read, the whole cache is dropped.
+   * @returns the read to wait for, or undefined when none is due or running (no promise on the hot path).
    */
-  private async syncIfDue(now: number): Promise<void> {
+  private syncIfDue(now: number): Promise<void> | undefined {
+    if (this.ctx.settings.keyCacheMs === 0) return undefined
     if (this.syncing === undefined && (now - this.lastSyncAt >= this.ctx.settings.keyCacheSyncMs || now < this.lastSyncAt)) {
       this.lastSyncAt = now
       this.syncing = this.sync().finally(() => {
         this.syncing = undefined
       })
     }
-    if (this.syncing !== undefined) await this.syncing
+    return this.syncing
   }
 
   private async sync(): Promise<void> {
@@ -342,20 +346,22 @@ export class VerifyService {
     }
   }
 
-  /** The cached record of this exact key when it is at most `settings.keyCacheMs` old (injected clock), else undefined. */
-  private cached(plaintext: string, now: number): KeyRecord | undefined {
-    if (this.records.size === 0) return undefined
-    const cached = this.records.get(cacheId(plaintext))
+  /** The cache id of a key ({@link cacheId}), or undefined when the cache is off or the key too long to be one. */
+  private cacheIdOf(plaintext: string): string | undefined {
+    return this.ctx.settings.keyCacheMs > 0 && plaintext.length <= MAX_KEY_LENGTH ? cacheId(plaintext) : undefined
+  }
+
+  /** The cached record under `id` when it is at most `settings.keyCacheMs` old (injected clock), else undefined. */
+  private cached(id: string, now: number): KeyRecord | undefined {
+    const cached = this.records.get(id)
     return cached !== undefined && now - cached.fetchedAt < this.ctx.settings.keyCacheMs && now >= cached.fetchedAt ? cached : undefined
   }
 
   /**
-   * The key's record, from the cache (≤ `settings.keyCacheMs` old) or the database (by
-   * HMAC-SHA256 of the key with the pepper).
+   * The key's record from the database (by HMAC-SHA256 of the key with the pepper), kept
+   * in the cache under `id` (its {@link cacheIdOf}; undefined: not cached).
    */
-  private async lookup(plaintext: string, now: number): Promise<KeyRecord | undefined> {
-    const cached = this.cached(plaintext, now)
-    if (cached !== undefined) return cached
+  private async lookup(plaintext: string, id: string | undefined, now: number): Promise<KeyRecord | undefined> {
     let record: KeyRecord | undefined
     const generation = this.generation
     try {
@@ -376,9 +382,8 @@ export class VerifyService {
     } catch (error) {
       throw new UnavailableError('verification is unavailable: the key store failed; try again shortly', {cause: error, retryAfterSeconds: 1})
     }
-    if (this.ctx.settings.keyCacheMs > 0 && generation === this.generation) {
+    if (id !== undefined && generation === this.generation) {
       if (this.records.size >= 100_000) this.invalidate()
-      const id = cacheId(plaintext)
       this.records.set(id, record)
       this.keyById.set(record.key.id, id)
     }

@@ -1,21 +1,12 @@
 import {Args, Flags} from '@oclif/core'
 import {ApikeyError} from '../../../core/errors.js'
-import {KEY_ENVIRONMENTS, type KeyEnvironment} from '../../../core/key-format.js'
+import {KEY_ENVIRONMENTS} from '../../../core/key-format.js'
 import {ApikeyCommand} from '../../../lib/command.js'
+import type {AddVerifierResult} from '../../../server/services/verifiers.js'
 import {refuseSecret} from '../../../services/secret-args.js'
 
-/** `--json` result of `apikey server verifiers add` (the token is shown this once). */
-export interface VerifiersAddResult {
-  id: string
-  name: string
-  /** `akv_` + 40 base62; stored only as SHA-256. */
-  token: string
-  start: string
-  createdAt: number
-  /** Key environments the verifier accepts (`--env`), in `dev, test, stage, prod, ci` order; null = every environment. */
-  allowedEnvs: KeyEnvironment[] | null
-  dbPath: string
-}
+/** `--json` result of `apikey server verifiers add` (the token is shown this once): the service's result. */
+export type VerifiersAddResult = AddVerifierResult
 
 /** `apikey server verifiers add NAME [--env ENV …] [--db PATH] [--json]`: creates a verifier token and prints it once (stdout). */
 export default class ServerVerifiersAdd extends ApikeyCommand<VerifiersAddResult> {
