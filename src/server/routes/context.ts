@@ -3,6 +3,7 @@
  * Every route states `config.auth`; a global `onRequest` hook in `app.ts`
  * enforces it (a route that forgets is treated as `session`, never public).
  */
+import type {FastifyRequest} from 'fastify'
 import type {AppsService} from '../services/apps.js'
 import type {AuditService} from '../services/audit.js'
 import type {AuthService, Principal} from '../services/auth.js'
@@ -60,4 +61,13 @@ export interface RouteDeps {
   settings: ServerSettings
   /** Server version for `GET /v1/meta`. */
   version: string
+}
+
+/**
+ * The signed-in caller of a `session` route.
+ * @throws Error when the route did not declare `auth: 'session'` (a programming error: the auth hook set no principal).
+ */
+export function principalOf(request: FastifyRequest): Principal {
+  if (request.principal === null) throw new Error('route declared auth "session" but no principal was set')
+  return request.principal
 }

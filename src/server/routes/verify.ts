@@ -11,11 +11,10 @@
 import type {FastifyInstance, FastifyReply, FastifyRequest} from 'fastify'
 import type {SetKeyLimitRequest, VerifyContext, VerifyRequest, VerifyResponse} from '../../core/wire.js'
 import type {UsageSource} from '../repositories/usage.js'
-import type {Principal} from '../services/auth.js'
 import {bearerToken} from '../services/auth.js'
 import type {UsageEventInput} from '../services/usage.js'
 import {routeTemplateOf, type VerifierScope} from '../services/verify.js'
-import type {RouteDeps} from './context.js'
+import {principalOf, type RouteDeps} from './context.js'
 import * as s from './schemas.js'
 
 /** Request context fields of the auth-request form and the headers nginx passes them in. */
@@ -32,11 +31,6 @@ export const USAGE_BODY_LIMIT_BYTES = 8 * 1024 * 1024
 
 /** `X-Apikey-Code` values of the auth-request form besides the {@link VerifyResponse} codes. */
 export type AuthRequestCode = VerifyResponse['code'] | 'UNAVAILABLE' | 'VERIFIER_REJECTED'
-
-function principalOf(request: FastifyRequest): Principal {
-  if (request.principal === null) throw new Error('route declared auth "session" but no principal was set')
-  return request.principal
-}
 
 /** The authenticated verifier of a `verifier` route (its environment scope applies to every verdict). */
 function verifierOf(request: FastifyRequest): VerifierScope {
