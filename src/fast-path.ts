@@ -8,7 +8,7 @@
  */
 import {readFileSync} from 'node:fs'
 import {ApikeyError} from './core/errors.js'
-import {createDeps} from './lib/deps.js'
+import {createDeps, processIo} from './lib/deps.js'
 import {jsonText, renderError, stderrColor} from './lib/render.js'
 import {whoami} from './services/whoami.js'
 import {renderWhoami} from './views/whoami.js'
@@ -18,9 +18,10 @@ import {renderWhoami} from './views/whoami.js'
  * @returns true when handled (process.exitCode is set), false to fall through to oclif.
  */
 export async function fastPath(argv: string[], packageJsonUrl: URL): Promise<boolean> {
+  const io = processIo()
   if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
     const pkg = JSON.parse(readFileSync(packageJsonUrl, 'utf8')) as {name: string; version: string}
-    process.stdout.write(`${pkg.name}/${pkg.version} ${process.platform}-${process.arch} node-${process.version}\n`)
+    io.stdout.write(`${pkg.name}/${pkg.version} ${process.platform}-${process.arch} node-${process.version}\n`)
     return true
   }
   if (argv[0] !== 'whoami') return false
@@ -37,27 +38,24 @@ export async function fastPath(argv: string[], packageJsonUrl: URL): Promise<boo
     else return false
   }
   if (!offline || key === undefined) return false
-  const color = stderrColor(process.env, Boolean(process.stderr.isTTY))
+  const color = stderrColor(io.env, io.stderr.isTTY)
   const deps = createDeps({
-    env: process.env,
-    cwd: process.cwd(),
-    stdin: process.stdin,
-    tty: {stdin: Boolean(process.stdin.isTTY), stdout: Boolean(process.stdout.isTTY), stderr: Boolean(process.stderr.isTTY)},
+    io,
     json,
     debug: false,
-    warn: (m) => process.stderr.write(`⚠ ${m}\n`),
+    warn: (m) => io.stderr.write(`⚠ ${m}\n`),
     version: '',
   })
   try {
     const result = await whoami(deps, {key, offline: true, timeoutMs: 15_000})
-    const text = renderWhoami(result, {stdoutTTY: Boolean(process.stdout.isTTY), color})
-    process.stderr.write(text.stderr)
-    process.stdout.write(json ? jsonText(result) : text.stdout)
+    const text = renderWhoami(result, {stdoutTTY: io.stdout.isTTY, color})
+    io.stderr.write(text.stderr)
+    io.stdout.write(json ? jsonText(result) : text.stdout)
   } catch (error) {
     if (!(error instanceof ApikeyError)) throw error
-    process.exitCode = error.exitCode
-    if (json) process.stdout.write(jsonText(error.toJSON()))
-    else process.stderr.write(renderError(error, {color, debug: false}))
+    io.setExitCode(error.exitCode)
+    if (json) io.stdout.write(jsonText(error.toJSON()))
+    else io.stderr.write(renderError(error, {color, debug: false}))
   }
   return true
 }

@@ -26,7 +26,7 @@ export default class Audit extends ApikeyCommand<AuditResult> {
     })
     if (!this.jsonEnabled()) {
       if (r.events.length === 0) this.info('no audit events match')
-      process.stdout.write(renderAudit(r.events, Boolean(process.stdout.isTTY), process.stdout.columns))
+      this.deps.stdout.write(renderAudit(r.events, this.deps.stdout.isTTY, this.deps.stdout.columns))
     }
     return r
   }

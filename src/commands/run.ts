@@ -35,9 +35,9 @@ stdin, stdout and stderr are the command's; SIGTERM and SIGHUP are passed on, an
     })
     for (const w of prepared.warnings) this.warnLine(w)
     this.deps.debug(`run: ${prepared.variable} from ${prepared.source.location}; starting ${prepared.file}`)
-    const outcome = await runChild(prepared)
-    if (outcome.error !== undefined) process.stderr.write(`apikey run: ${outcome.error}\n`)
-    process.exitCode = outcome.exitCode
+    const outcome = await runChild(prepared, {stdinIsTTY: Boolean(this.deps.stdin.isTTY), onSignal: this.deps.onSignal})
+    if (outcome.error !== undefined) this.deps.stderr.write(`apikey run: ${outcome.error}\n`)
+    this.deps.setExitCode(outcome.exitCode)
     return {exitCode: outcome.exitCode}
   }
 }

@@ -20,7 +20,7 @@ export default class Status extends ApikeyCommand<StatusResult> {
     const r = await status(this.deps, {...(flags.server === undefined ? {} : {server: flags.server}), timeoutMs: flags.timeout * 1000})
     for (const w of r.warnings) this.warnLine(w)
     if (!this.jsonEnabled()) {
-      const tty = Boolean(process.stdout.isTTY)
+      const tty = this.deps.stdout.isTTY
       const s = r.session
       const rows: Array<[string, string | undefined]> = [
         ['server', r.server ? `${r.server.url} (from ${r.server.source})` : 'none — run: apikey login --server URL'],

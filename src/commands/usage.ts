@@ -40,7 +40,7 @@ export default class Usage extends ApikeyCommand<UsageResult> {
         ['user agents', top(r.byUserAgentFamily)],
         ['networks', `${r.distinctNetworks} distinct`],
       ]
-      process.stdout.write(`${renderRows(rows, Boolean(process.stdout.isTTY))}\n`)
+      this.deps.stdout.write(`${renderRows(rows, this.deps.stdout.isTTY)}\n`)
     }
     return result
   }

@@ -1,7 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {ExitCode, exitCodeFor, usageError, type ErrorCode} from '../core/errors.js'
 import {ApikeyCommand, networkFlags} from '../lib/command.js'
-import {stderrColor} from '../lib/render.js'
 import {renderWhoami} from '../views/whoami.js'
 import {isRejected, whoami, type WhoamiResult} from '../services/whoami.js'
 
@@ -43,11 +42,11 @@ Shows expiry, rotation (when the grace period ends) and the build metadata of CI
     // A failed lookup, or a key the service rejects (revoked, expired): exit 1 so scripts notice.
     // No server known at all is a usage error (code usage, exit 2), as for every other command.
     const failedExit = result.lookup.state === 'failed' ? exitCodeFor(result.lookup.error.code as ErrorCode) === ExitCode.Usage ? ExitCode.Usage : ExitCode.Failure : undefined
-    if (failedExit !== undefined) process.exitCode = failedExit
-    else if (isRejected(result)) process.exitCode = 1
-    const text = renderWhoami(result, {stdoutTTY: Boolean(process.stdout.isTTY), color: stderrColor(process.env, Boolean(process.stderr.isTTY))})
-    process.stderr.write(text.stderr)
-    if (!this.jsonEnabled()) process.stdout.write(text.stdout)
+    if (failedExit !== undefined) this.deps.setExitCode(failedExit)
+    else if (isRejected(result)) this.deps.setExitCode(1)
+    const text = renderWhoami(result, {stdoutTTY: this.deps.stdout.isTTY, color: this.stderrColor()})
+    this.deps.stderr.write(text.stderr)
+    if (!this.jsonEnabled()) this.deps.stdout.write(text.stdout)
     // --json: a failed lookup also carries the standard top-level "error" object next to the offline result.
     if (result.lookup.state === 'failed') {
       const e = result.lookup.error

@@ -5,6 +5,7 @@
  */
 import type {Hook} from '@oclif/core'
 import {ApikeyError} from '../core/errors.js'
+import {currentProcessIo} from '../lib/deps.js'
 import {jsonText, renderError, stderrColor} from '../lib/render.js'
 
 const hook: Hook<'command_not_found'> = async function (options) {
@@ -20,9 +21,10 @@ const hook: Hook<'command_not_found'> = async function (options) {
     code: 'usage',
     suggestions: [...close.map((c) => `apikey ${c}`), 'apikey --help   (lists every command)'],
   })
-  if ((options.argv ?? []).includes('--json')) process.stdout.write(jsonText(error.toJSON()))
-  else process.stderr.write(renderError(error, {color: stderrColor(process.env, Boolean(process.stderr.isTTY)), debug: false}))
-  process.exitCode = error.exitCode
+  const io = currentProcessIo()
+  if ((options.argv ?? []).includes('--json')) io.stdout.write(jsonText(error.toJSON()))
+  else io.stderr.write(renderError(error, {color: stderrColor(io.env, io.stderr.isTTY), debug: false}))
+  io.setExitCode(error.exitCode)
 }
 
 export default hook

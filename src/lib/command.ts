@@ -5,7 +5,8 @@
  */
 import {Command, Flags, type Interfaces} from '@oclif/core'
 import {ApikeyError, ExitCode} from '../core/errors.js'
-import {createDeps, type Deps} from './deps.js'
+import {format} from 'node:util'
+import {createDeps, currentProcessIo, type Deps} from './deps.js'
 import {jsonText, painter, renderError, stderrColor} from './render.js'
 
 /** Flags every network command accepts. */
@@ -35,10 +36,7 @@ export abstract class ApikeyCommand<TResult> extends Command {
   /** The composition root, built on first use. */
   protected get deps(): Deps {
     this.lazyDeps ??= createDeps({
-      env: process.env,
-      cwd: process.cwd(),
-      stdin: process.stdin,
-      tty: {stdin: Boolean(process.stdin.isTTY), stdout: Boolean(process.stdout.isTTY), stderr: Boolean(process.stderr.isTTY)},
+      io: currentProcessIo(),
       json: this.jsonEnabled(),
       debug: this.argv.includes('--debug'),
       warn: (message) => this.warnLine(message),
@@ -64,22 +62,37 @@ export abstract class ApikeyCommand<TResult> extends Command {
 
   /** `--json` output: plain pretty JSON on stdout (no colour codes, stable for pipes). */
   protected override logJson(json: unknown): void {
-    process.stdout.write(jsonText(json))
+    this.deps.stdout.write(jsonText(json))
+  }
+
+  /** One line on stdout (`util.format` of the arguments, like oclif's `log`), through {@link Deps.stdout}. */
+  override log(message = '', ...args: unknown[]): void {
+    this.deps.stdout.write(`${format(message, ...args)}\n`)
+  }
+
+  /** One line on stderr (`util.format` of the arguments, like oclif's `logToStderr`), through {@link Deps.stderr}. */
+  override logToStderr(message = '', ...args: unknown[]): void {
+    this.deps.stderr.write(`${format(message, ...args)}\n`)
   }
 
   /** Prints a warning line on stderr (also with `--json`: stdout stays data-only). */
   protected warnLine(message: string): void {
-    process.stderr.write(`${this.paint('yellow', '⚠')} ${message}\n`)
+    this.deps.stderr.write(`${this.paint('yellow', '⚠')} ${message}\n`)
   }
 
   /** Prints a progress/info line on stderr unless `--json`. */
   protected info(message: string): void {
-    if (!this.jsonEnabled()) process.stderr.write(`${message}\n`)
+    if (!this.jsonEnabled()) this.deps.stderr.write(`${message}\n`)
   }
 
   /** Colours text when stderr is a TTY and NO_COLOR is unset. */
   protected paint(color: 'red' | 'green' | 'yellow' | 'cyan' | 'dim' | 'bold', text: string): string {
-    return painter(stderrColor(process.env, Boolean(process.stderr.isTTY)))(color, text)
+    return painter(this.stderrColor())(color, text)
+  }
+
+  /** Colour on stderr: it is a TTY, NO_COLOR is unset and TERM is not dumb. */
+  protected stderrColor(): boolean {
+    return stderrColor(this.deps.env, this.deps.stderr.isTTY)
   }
 
   /**
@@ -91,12 +104,12 @@ export abstract class ApikeyCommand<TResult> extends Command {
     // this.exit(n) throws an ExitError: let oclif handle it.
     if (err.oclif?.exit !== undefined && err.name === 'ExitError') throw err
     const error = toApikeyError(err)
-    process.exitCode = error.exitCode
+    this.deps.setExitCode(error.exitCode)
     if (this.jsonEnabled()) {
-      process.stdout.write(jsonText(error.toJSON()))
+      this.deps.stdout.write(jsonText(error.toJSON()))
       return
     }
-    process.stderr.write(renderError(error, {color: stderrColor(process.env, Boolean(process.stderr.isTTY)), debug: this.argv.includes('--debug')}))
+    this.deps.stderr.write(renderError(error, {color: this.stderrColor(), debug: this.argv.includes('--debug')}))
   }
 }
 

@@ -150,7 +150,7 @@ export function shouldForward(signal: NodeJS.Signals, stdinIsTTY: boolean): bool
  * {@link shouldForward}); we never die of them ourselves while the child runs.
  * Never throws for a child that fails: the outcome says how.
  */
-export function runChild(prepared: PreparedRun, options: {stdinIsTTY: boolean} = {stdinIsTTY: Boolean(process.stdin.isTTY)}): Promise<ChildOutcome> {
+export function runChild(prepared: PreparedRun, options: Pick<Deps, 'onSignal'> & {stdinIsTTY: boolean}): Promise<ChildOutcome> {
   return new Promise((resolve) => {
     const env = Object.fromEntries(Object.entries(prepared.env).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv
     const child = spawn(prepared.file, prepared.args, {stdio: 'inherit', env, shell: false})
@@ -158,13 +158,12 @@ export function runChild(prepared: PreparedRun, options: {stdinIsTTY: boolean} =
       if (!shouldForward(signal, options.stdinIsTTY)) return
       if (child.exitCode === null && child.signalCode === null) child.kill(signal)
     }
-    const handlers = FORWARDED_SIGNALS.map((signal) => [signal, forward(signal)] as const)
-    for (const [signal, handler] of handlers) process.on(signal, handler)
+    const unsubscribe = FORWARDED_SIGNALS.map((signal) => options.onSignal(signal, forward(signal)))
     let settled = false
     const done = (outcome: ChildOutcome): void => {
       if (settled) return
       settled = true
-      for (const [signal, handler] of handlers) process.off(signal, handler)
+      for (const off of unsubscribe) off()
       resolve(outcome)
     }
     child.on('error', (error: NodeJS.ErrnoException) => {

@@ -13,7 +13,7 @@ export default class AppsList extends ApikeyCommand<ListAppsResult> {
     const result = await listApps(this.deps, {...(flags.server === undefined ? {} : {server: flags.server}), timeoutMs: flags.timeout * 1000})
     if (!this.jsonEnabled()) {
       if (result.apps.length === 0) this.info('no apps yet: register one with apikey init')
-      process.stdout.write(renderApps(result.apps, Boolean(process.stdout.isTTY), process.stdout.columns))
+      this.deps.stdout.write(renderApps(result.apps, this.deps.stdout.isTTY, this.deps.stdout.columns))
     }
     return result
   }

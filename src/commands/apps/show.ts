@@ -23,7 +23,7 @@ export default class AppsShow extends ApikeyCommand<ShowAppResult> {
         ['created', `${isoTime(a.createdAt)} by ${a.createdBy}`],
         ['keys', r.keys === null ? `not visible: only members of team ${a.team.slug} see its keys` : `${r.keys.total} (${r.keys.active} active, ${r.keys.expired} expired, ${r.keys.revoked} revoked)`],
       ]
-      this.log(renderRows(rows, Boolean(process.stdout.isTTY)))
+      this.log(renderRows(rows, this.deps.stdout.isTTY))
     }
     return r
   }

@@ -52,20 +52,20 @@ The key (env ci, kind ci) carries the build's metadata, detected from the CI pro
     if (o.type === 'github-env') {
       // The runner masks every later occurrence; one command per line of the key (FC-32).
       const masks = maskCommands(secret).map((l) => `${l}\n`).join('')
-      if (this.jsonEnabled()) process.stderr.write(masks)
-      else process.stdout.write(masks)
+      if (this.jsonEnabled()) this.deps.stderr.write(masks)
+      else this.deps.stdout.write(masks)
     }
     // Under GitHub Actions the key is masked whatever the output: a raw or JSON key in a log would otherwise show (finding 22).
     if ((o.type === 'raw' || o.type === 'json') && this.deps.env.GITHUB_ACTIONS === 'true') {
-      process.stderr.write(maskCommands(secret).map((l) => `${l}\n`).join(''))
+      this.deps.stderr.write(maskCommands(secret).map((l) => `${l}\n`).join(''))
     }
-    if (o.type === 'raw' && !this.jsonEnabled()) process.stdout.write(`${secret}\n`)
-    if (o.type === 'json' && !this.jsonEnabled()) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
+    if (o.type === 'raw' && !this.jsonEnabled()) this.deps.stdout.write(`${secret}\n`)
+    if (o.type === 'json' && !this.jsonEnabled()) this.deps.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
     const where =
       o.type === 'github-env' ? `${result.variable} in $GITHUB_ENV (${o.file})` : o.type === 'dotenv' ? (o.stored.store === 'dotenv' ? `${o.stored.variable} in ${o.stored.path}` : 'the keychain') : 'stdout'
     const m = result.metadata
     const tags = [m.ciProvider, m.build && `build ${m.build}`, m.commit && `commit ${m.commit.slice(0, 12)}`, m.branch && `branch ${m.branch}`, m.version && `version ${m.version}`].filter(Boolean).join(', ')
-    process.stderr.write(`✓ Issued ci key ${result.start} (${result.id}) for ${result.app}${tags ? ` [${tags}]` : ''}, expires ${isoTime(result.expiresAt)}; delivered to ${where}\n`)
+    this.deps.stderr.write(`✓ Issued ci key ${result.start} (${result.id}) for ${result.app}${tags ? ` [${tags}]` : ''}, expires ${isoTime(result.expiresAt)}; delivered to ${where}\n`)
     return result
   }
 }

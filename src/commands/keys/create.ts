@@ -50,7 +50,7 @@ With --store dotenv|keychain it is written through the same safe writer as apike
       const s = result.stored
       if (s === null) {
         this.warnLine('this is the only time the key is shown: store it now (a secret manager, a gitignored .env, the keychain)')
-        process.stdout.write(`${result.key}\n`)
+        this.deps.stdout.write(`${result.key}\n`)
       } else if (s.store === 'dotenv') {
         if (s.git.addedRule) this.info(`${ok} Added "${s.git.addedRule.line}" to ${s.git.addedRule.file}`)
         this.info(`${ok} Stored it as ${s.variable} in ${s.path} (${s.git.state === 'not-a-repo' ? 'not a git repository' : 'ignored by git'})`)

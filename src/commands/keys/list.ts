@@ -19,7 +19,7 @@ export default class KeysList extends ApikeyCommand<ListKeysResult> {
     const result = await listKeys(this.deps, {...(flags.app === undefined ? {} : {app: flags.app}), ...(flags.server === undefined ? {} : {server: flags.server}), timeoutMs: flags.timeout * 1000})
     if (!this.jsonEnabled()) {
       if (result.keys.length === 0) this.info(`${result.app} has no keys yet: apikey keys create --app ${result.app} --env dev`)
-      process.stdout.write(renderKeys(result.keys, Boolean(process.stdout.isTTY), process.stdout.columns))
+      this.deps.stdout.write(renderKeys(result.keys, this.deps.stdout.isTTY, this.deps.stdout.columns))
     }
     return result
   }

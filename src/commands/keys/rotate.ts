@@ -45,7 +45,7 @@ Inside the project, when the stored key (.env or keychain, per the key lookup or
             ? `the stored copy of the old key (${result.notUpdated.join(', ')}) was not updated: this is the only time the new key is shown, store it now`
             : 'no stored copy of the old key was found here: this is the only time the new key is shown, store it now',
         )
-        process.stdout.write(`${result.key}\n`)
+        this.deps.stdout.write(`${result.key}\n`)
       }
     }
     return result

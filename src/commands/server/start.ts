@@ -42,12 +42,12 @@ export default class ServerStart extends ApikeyCommand<ServerStartResult | undef
         ...(flags.db === undefined ? {} : {dbPath: flags.db}),
         logLevel: flags['log-level'],
         // stdout carries only the URL (or the --json result); logs are pino JSON lines on stderr.
-        logStream: process.stderr,
+        logStream: this.deps.stderr,
         settings: {
           ...(flags['docs-url'] === undefined ? {} : {docsUrl: flags['docs-url']}),
           ...(flags['key-prefix'] === undefined ? {} : {keyPrefix: flags['key-prefix']}),
         },
-        env: process.env,
+        env: this.deps.env,
       })
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
@@ -57,9 +57,9 @@ export default class ServerStart extends ApikeyCommand<ServerStartResult | undef
       throw error
     }
     const result: ServerStartResult = {url: server.url, dbPath: server.dbPath, dataDir: server.dataDir}
-    if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify(result)}\n`)
+    if (this.jsonEnabled()) this.deps.stdout.write(`${JSON.stringify(result)}\n`)
     else {
-      process.stdout.write(`${server.url}\n`)
+      this.deps.stdout.write(`${server.url}\n`)
       this.info(`apikey key service listening on ${server.url}`)
       this.info(`  database: ${server.dbPath}`)
       this.info(`  data dir: ${server.dataDir}`)
@@ -68,18 +68,16 @@ export default class ServerStart extends ApikeyCommand<ServerStartResult | undef
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         this.info(`${signal} received: shutting down`)
-        process.off('SIGINT', onInt)
-        process.off('SIGTERM', onTerm)
+        offInt()
+        offTerm()
         server.close().then(resolve, (error: unknown) => {
-          process.stderr.write(`error while shutting down: ${(error as Error).message}\n`)
-          process.exitCode = 1
+          this.deps.stderr.write(`error while shutting down: ${(error as Error).message}\n`)
+          this.deps.setExitCode(1)
           resolve()
         })
       }
-      const onInt = () => stop('SIGINT')
-      const onTerm = () => stop('SIGTERM')
-      process.on('SIGINT', onInt)
-      process.on('SIGTERM', onTerm)
+      const offInt = this.deps.onSignal('SIGINT', () => stop('SIGINT'))
+      const offTerm = this.deps.onSignal('SIGTERM', () => stop('SIGTERM'))
     })
     // The result was already printed when the service started listening.
     return undefined

@@ -29,7 +29,7 @@ export default class TokensCreate extends ApikeyCommand<CreateTokenResult> {
     if (!this.jsonEnabled()) {
       this.info(`${this.paint('green', '✓')} Created provisioning token ${result.id} (${result.start}) for ${result.app}, scope ${result.scope}, expires ${isoTime(result.expiresAt)}`)
       this.warnLine('this is the only time the token is shown: store it as the masked CI secret APIKEY_TOKEN now')
-      process.stdout.write(`${result.token}\n`)
+      this.deps.stdout.write(`${result.token}\n`)
     }
     return result
   }

@@ -17,7 +17,7 @@ export default class TokensList extends ApikeyCommand<ListTokensResult> {
     const result = await listTokens(this.deps, {...(flags.app === undefined ? {} : {app: flags.app}), ...(flags.server === undefined ? {} : {server: flags.server}), timeoutMs: flags.timeout * 1000})
     if (!this.jsonEnabled()) {
       if (result.tokens.length === 0) this.info('no provisioning tokens: create one with apikey tokens create --app APP --scope ci')
-      process.stdout.write(renderTokens(result.tokens, Boolean(process.stdout.isTTY), process.stdout.columns))
+      this.deps.stdout.write(renderTokens(result.tokens, this.deps.stdout.isTTY, this.deps.stdout.columns))
     }
     return result
   }

@@ -38,14 +38,14 @@ export default class ServerUsersAdd extends ApikeyCommand<UsersAddResult> {
   async run(): Promise<UsersAddResult> {
     const {args, flags} = await this.parse(ServerUsersAdd)
     const {addUser, userExists} = await import('../../../server/services/users.js')
-    const dbOptions = {env: process.env, ...(flags.db === undefined ? {} : {dbPath: flags.db})}
+    const dbOptions = {env: this.deps.env, ...(flags.db === undefined ? {} : {dbPath: flags.db})}
     // An existing user keeps their password: none is asked for (one given on stdin is not used).
     const exists = USERNAME_PATTERN.test(args.name) && (await userExists({...dbOptions, username: args.name}))
     let password = ''
     if (exists) {
       if (flags['password-stdin']) this.warnLine(`${args.name} exists and keeps their password: the password on stdin was not used`)
     } else if (flags['password-stdin']) {
-      password = await readSecretFromStdin(process.stdin, '--password-stdin')
+      password = await readSecretFromStdin(this.deps.stdin, '--password-stdin')
     } else {
       password = await this.deps.prompter.password({message: `Password for ${args.name}`, flag: '--password-stdin'})
       if (password.length >= MIN_PASSWORD_LENGTH) {
@@ -55,7 +55,7 @@ export default class ServerUsersAdd extends ApikeyCommand<UsersAddResult> {
     }
     if (!exists && password.length < MIN_PASSWORD_LENGTH) throw usageError(`the password is too short: at least ${MIN_PASSWORD_LENGTH} characters`)
     const result = await addUser({
-      env: process.env,
+      env: this.deps.env,
       ...(flags.db === undefined ? {} : {dbPath: flags.db}),
       username: args.name,
       password,

@@ -37,7 +37,7 @@ With --env the verifier accepts only keys of those environments (${KEY_ENVIRONME
     const {addVerifier, describeVerifierScope} = await import('../../../server/services/verifiers.js')
     // `--env prod --env stage` and `--env prod,stage` alike; blanks around commas are ignored, empty items are not.
     const envs = flags.env?.flatMap((value) => value.split(',')).map((value) => value.trim())
-    const result = await addVerifier({env: process.env, ...(flags.db === undefined ? {} : {dbPath: flags.db}), name: args.name, envs}).catch((error: unknown) => {
+    const result = await addVerifier({env: this.deps.env, ...(flags.db === undefined ? {} : {dbPath: flags.db}), name: args.name, envs}).catch((error: unknown) => {
       if (error instanceof ApikeyError && error.code === 'validation') {
         throw new ApikeyError(error.message.replace(/^name:/, 'NAME:').replace(/^env:/, '--env:'), {code: 'usage', suggestions: error.suggestions, details: error.details})
       }

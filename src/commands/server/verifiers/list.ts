@@ -21,7 +21,7 @@ export default class ServerVerifiersList extends ApikeyCommand<VerifiersListResu
   async run(): Promise<VerifiersListResult> {
     const {flags} = await this.parse(ServerVerifiersList)
     const {listVerifiers, describeVerifierScope} = await import('../../../server/services/verifiers.js')
-    const result = await listVerifiers({env: process.env, ...(flags.db === undefined ? {} : {dbPath: flags.db})})
+    const result = await listVerifiers({env: this.deps.env, ...(flags.db === undefined ? {} : {dbPath: flags.db})})
     if (!this.jsonEnabled()) {
       if (result.verifiers.length === 0) this.log(`no verifiers in ${result.dbPath}; add one: apikey server verifiers add NAME [--env prod]`)
       for (const v of result.verifiers) {

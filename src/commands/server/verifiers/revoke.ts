@@ -26,7 +26,7 @@ export default class ServerVerifiersRevoke extends ApikeyCommand<VerifiersRevoke
   async run(): Promise<VerifiersRevokeResult> {
     const {args, flags} = await this.parse(ServerVerifiersRevoke)
     const {revokeVerifier} = await import('../../../server/services/verifiers.js')
-    const result = await revokeVerifier({env: process.env, ...(flags.db === undefined ? {} : {dbPath: flags.db}), verifier: args.verifier})
+    const result = await revokeVerifier({env: this.deps.env, ...(flags.db === undefined ? {} : {dbPath: flags.db}), verifier: args.verifier})
     if (!this.jsonEnabled()) {
       this.log(`${result.alreadyRevoked ? 'already revoked' : 'revoked'} verifier ${result.name} (${result.id}) at ${new Date(result.revokedAt).toISOString()}`)
     }
