@@ -4,11 +4,11 @@
  * Paths follow the XDG Base Directory specification: `$XDG_CONFIG_HOME/apikey`
  * (default `~/.config/apikey`). Secrets never go in `config.json`.
  */
-import {mkdir, readFile, rename, writeFile} from 'node:fs/promises'
+import {mkdir, readFile} from 'node:fs/promises'
 import {homedir} from 'node:os'
 import {dirname, join} from 'node:path'
-import {randomBytes} from 'node:crypto'
 import {ApikeyError} from '../core/errors.js'
+import {writeFileAtomic} from './fs/atomic-write.js'
 import type {Env} from './io.js'
 
 /** The CLI's config directory (XDG), e.g. `/home/ann/.config/apikey`. */
@@ -59,11 +59,21 @@ export async function readConfig(env: Env): Promise<CliConfig> {
   }
 }
 
-/** Writes `config.json` atomically (temp file + rename), directory mode 0700, file mode 0600. */
+/**
+ * Writes `config.json` atomically (`writeFileAtomic`), directory mode 0700, file mode 0600.
+ * @throws ApikeyError `io` naming the file when it cannot be written.
+ */
 export async function writeConfig(env: Env, config: CliConfig): Promise<void> {
   const path = configPath(env)
-  await mkdir(dirname(path), {recursive: true, mode: 0o700})
-  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`
-  await writeFile(tmp, `${JSON.stringify(config, null, 2)}\n`, {mode: 0o600, flag: 'wx'})
-  await rename(tmp, path)
+  try {
+    await mkdir(dirname(path), {recursive: true, mode: 0o700})
+    await writeFileAtomic(path, `${JSON.stringify(config, null, 2)}\n`, {mode: 0o600})
+  } catch (error) {
+    throw new ApikeyError(`could not write the CLI configuration ${path}: ${(error as Error).message}`, {
+      code: 'io',
+      cause: error,
+      details: {path},
+      suggestions: [`check the permissions of ${dirname(path)} (it should be yours, mode 0700)`],
+    })
+  }
 }

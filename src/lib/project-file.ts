@@ -8,11 +8,11 @@
  *   "store": "dotenv", "envFile": ".env", "variable": "API_KEY" }
  * ```
  */
-import {readFile, rename, writeFile, stat} from 'node:fs/promises'
+import {readFile, stat} from 'node:fs/promises'
 import {dirname, join, resolve} from 'node:path'
-import {randomBytes} from 'node:crypto'
 import {ApikeyError} from '../core/errors.js'
 import {isKeyEnvironment, isValidSlug, KEY_ENVIRONMENTS, KEY_SCAN_PATTERN, SLUG_RULE, type KeyEnvironment} from '../core/key-format.js'
+import {writeFileAtomic} from './fs/atomic-write.js'
 
 /** File name of the project file. */
 export const PROJECT_FILE_NAME = 'apikey.json'
@@ -141,15 +141,23 @@ export function formatProjectFile(project: ProjectFile): string {
 }
 
 /**
- * Writes `apikey.json` atomically (unique temp file in the same directory + rename).
+ * Writes `apikey.json` atomically (`writeFileAtomic`), mode 0644 (it is committed).
  * @returns whether the content changed.
+ * @throws ApikeyError `io` naming the file when it cannot be written.
  */
 export async function writeProjectFile(path: string, project: ProjectFile): Promise<boolean> {
   const text = formatProjectFile(project)
   const before = await readFile(path, 'utf8').catch(() => undefined)
   if (before === text) return false
-  const tmp = join(dirname(path), `.${PROJECT_FILE_NAME}.${randomBytes(6).toString('hex')}.tmp`)
-  await writeFile(tmp, text, {mode: 0o644, flag: 'wx'})
-  await rename(tmp, path)
+  try {
+    await writeFileAtomic(path, text, {mode: 0o644})
+  } catch (error) {
+    throw new ApikeyError(`could not write ${path}: ${(error as Error).message}`, {
+      code: 'io',
+      cause: error,
+      details: {path},
+      suggestions: [`check that you may write to ${dirname(path)}`],
+    })
+  }
   return true
 }

@@ -1,7 +1,7 @@
 /**
  * The plaintext fallback for developer session tokens: `credentials.json` in
  * the CLI's config directory, mode 0600 in a 0700 directory, written
- * atomically (exclusive 0600 temp file in the same directory, fsync, rename)
+ * atomically (`writeFileAtomic`: exclusive 0600 temp file in the same directory, fsync, rename)
  * under a lock against concurrent writers.
  *
  * Format (version 1):
@@ -10,11 +10,11 @@
  * ```
  * Keys are server hosts as in `serverHost()`; `savedAt` is ms since epoch (UTC).
  */
-import {randomBytes} from 'node:crypto'
-import {chmod, mkdir, open, readFile, rename, stat, unlink} from 'node:fs/promises'
+import {chmod, mkdir, readFile, stat, unlink} from 'node:fs/promises'
 import {dirname, join} from 'node:path'
 import lockfile from 'proper-lockfile'
 import {ApikeyError} from '../../core/errors.js'
+import {AtomicWriteError, writeFileAtomic} from '../fs/atomic-write.js'
 
 /** File name of the fallback store inside the config directory. */
 export const CREDENTIALS_FILE_NAME = 'credentials.json'
@@ -104,23 +104,10 @@ export async function readCredentialsFile(path: string): Promise<CredentialsFile
 }
 
 async function writeAtomic(path: string, text: string): Promise<void> {
-  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
-  let handle
   try {
-    handle = await open(temp, 'wx', 0o600)
+    await writeFileAtomic(path, text, {mode: 0o600})
   } catch (error) {
-    throw ioError(temp, 'create', error)
-  }
-  try {
-    await handle.writeFile(text, 'utf8')
-    await handle.sync()
-    await handle.close()
-    handle = undefined
-    await chmod(temp, 0o600)
-    await rename(temp, path)
-  } catch (error) {
-    await handle?.close().catch(() => {})
-    await unlink(temp).catch(() => {})
+    if (error instanceof AtomicWriteError) throw ioError(error.path, error.stage, error.cause)
     throw ioError(path, 'write', error)
   }
 }

@@ -6,14 +6,13 @@
  * file's mode and owner/group, create new files with mode 0600 regardless of
  * the umask, and are read back and compared after the rename.
  */
-import {randomBytes} from 'node:crypto'
-import {constants as fsConstants} from 'node:fs'
-import {lstat, open, readFile, realpath, rename, stat, unlink} from 'node:fs/promises'
+import {lstat, readFile, realpath, stat} from 'node:fs/promises'
 import path from 'node:path'
 
 import lockfile from 'proper-lockfile'
 
 import {ApikeyError} from '../../core/errors.js'
+import {AtomicWriteError, writeFileAtomic} from '../fs/atomic-write.js'
 import {type DotenvChange, readVariable, setVariable} from './edit.js'
 
 /** Mode of a `.env` file we create: read/write for the owner only. */
@@ -117,38 +116,6 @@ export async function readDotenvVariable(file: string, name: string): Promise<st
   return readVariable(decodeDotenv(bytes, absolute), name)
 }
 
-/** Creates a temp file next to `target` exclusively (`wx`, 0600) under a random name; retries on the rare collision. */
-async function createTemp(target: string): Promise<{tempPath: string; handle: Awaited<ReturnType<typeof open>>}> {
-  const dir = path.dirname(target)
-  const base = path.basename(target)
-  for (let attempt = 0; ; attempt++) {
-    const tempPath = path.join(dir, `.${base}.${randomBytes(8).toString('hex')}.apikey-tmp`)
-    try {
-      const handle = await open(tempPath, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, NEW_DOTENV_MODE)
-      return {tempPath, handle}
-    } catch (error) {
-      if (isErrno(error, 'EEXIST') && attempt < 5) continue
-      throw ioError(`Cannot create a temporary file in ${dir}: ${(error as Error).message}.`, target, error, [
-        `Check that you may write to ${dir}.`,
-      ])
-    }
-  }
-}
-
-/** fsync a directory so a rename inside it is durable; best effort (not supported everywhere). */
-async function syncDirectory(dir: string): Promise<void> {
-  try {
-    const handle = await open(dir, 'r')
-    try {
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-  } catch {
-    // Some platforms and file systems cannot fsync a directory; the rename is still atomic.
-  }
-}
-
 /**
  * Sets `name` to `value` in the `.env` file at `file`, creating the file when
  * missing (design §6; field cases FC-01…FC-10).
@@ -227,34 +194,30 @@ export async function writeDotenvVariable(
       if (existing && existing.nlink > 1) {
         warnings.push(`${target} had ${existing.nlink} hard links; it was replaced atomically, so its other names keep the previous contents.`)
       }
-      const {tempPath, handle} = await createTemp(target)
-      let renamed = false
       try {
-        try {
-          await handle.chmod(mode)
-          if (existing && (existing.uid !== process.getuid?.() || existing.gid !== process.getgid?.())) {
-            try {
-              await handle.chown(existing.uid, existing.gid)
-            } catch (error) {
-              warnings.push(
-                `Could not keep the owner/group of ${target} (uid ${existing.uid}, gid ${existing.gid}): ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; the file now belongs to the current user.`,
-              )
+        await writeFileAtomic(target, edit.text, {
+          mode,
+          prepare: async (handle) => {
+            if (existing && (existing.uid !== process.getuid?.() || existing.gid !== process.getgid?.())) {
+              try {
+                await handle.chown(existing.uid, existing.gid)
+              } catch (error) {
+                warnings.push(
+                  `Could not keep the owner/group of ${target} (uid ${existing.uid}, gid ${existing.gid}): ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; the file now belongs to the current user.`,
+                )
+              }
             }
-          }
-          await handle.writeFile(edit.text, 'utf8')
-          await handle.sync()
-        } finally {
-          await handle.close()
-        }
-        if (compromised) throw compromised
-        await rename(tempPath, target)
-        renamed = true
-        await syncDirectory(dir)
+          },
+          beforeRename: () => {
+            if (compromised) throw compromised
+          },
+        })
       } catch (error) {
-        if (error instanceof ApikeyError) throw error
-        throw ioError(`Cannot write ${target}: ${(error as Error).message}.`, target, error, [`Check free space and permissions in ${dir}.`])
-      } finally {
-        if (!renamed) await unlink(tempPath).catch(() => undefined)
+        if (error instanceof AtomicWriteError && error.stage === 'create') {
+          throw ioError(`Cannot create a temporary file in ${dir}: ${error.message}.`, target, error.cause, [`Check that you may write to ${dir}.`])
+        }
+        const cause = error instanceof AtomicWriteError ? error.cause : error
+        throw ioError(`Cannot write ${target}: ${(cause as Error).message}.`, target, cause, [`Check free space and permissions in ${dir}.`])
       }
     }
     // Read back while still holding the lock, so a concurrent writer of the

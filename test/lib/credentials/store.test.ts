@@ -84,7 +84,7 @@ describe('no keychain on this machine (FC-18, FC-19)', () => {
       expect(statSync(configDir).mode & 0o777).toBe(0o700)
     }
     expect(JSON.parse(readFileSync(path, 'utf8'))).toMatchObject({version: 1, tokens: {'keys.example.com': {token: 'aks_file_token_1'}}})
-    expect(readdirSync(configDir).filter((f) => f.endsWith('.tmp') || f.endsWith('.lock'))).toEqual([])
+    expect(readdirSync(configDir).filter((f) => f.endsWith('.tmp') || f.endsWith('-tmp') || f.endsWith('.lock'))).toEqual([])
     expect(await store.resolve('https://keys.example.com')).toEqual({token: 'aks_file_token_1', source: 'file', host: 'keys.example.com', where: path})
   })
 

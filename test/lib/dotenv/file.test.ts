@@ -199,7 +199,7 @@ describe('concurrent writer processes', () => {
     build = mkdtempSync(path.join(tmpdir(), 'apikey-dotenv-build-'))
     symlinkSync(path.join(repoRoot, 'node_modules'), path.join(build, 'node_modules'))
     writeFileSync(path.join(build, 'package.json'), '{"type":"module"}')
-    const sources = ['src/core/errors.ts', ...readdirSync(path.join(repoRoot, 'src/lib/dotenv')).map((f) => `src/lib/dotenv/${f}`)]
+    const sources = ['src/core/errors.ts', 'src/lib/fs/atomic-write.ts', ...readdirSync(path.join(repoRoot, 'src/lib/dotenv')).map((f) => `src/lib/dotenv/${f}`)]
     for (const rel of sources) {
       const out = ts.transpileModule(readFileSync(path.join(repoRoot, rel), 'utf8'), {
         compilerOptions: {module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, esModuleInterop: true},
