@@ -202,6 +202,30 @@ export interface RotateKeyResponse {
   oldKey: KeyView & {rotation: KeyRotation}
 }
 
+/**
+ * `POST /v1/keys/{id}/replace` request: end this key in favour of a key the
+ * caller already holds (same app and env, active, issued by the caller), as a
+ * rotation does but without issuing a key.
+ */
+export interface ReplaceKeyRequest {
+  /** Id of the replacement key. */
+  replacementId: string
+  /** Grace period during which the old key stays valid, in ms (as {@link RotateKeyRequest.graceMs}). */
+  graceMs?: number
+}
+
+/** `POST /v1/keys/{id}/replace` 200 response: the old key's new state and the replacement (no secret). */
+export interface ReplaceKeyResponse {
+  oldKey: KeyView & {rotation: KeyRotation}
+  newKey: KeyView
+}
+
+/** `DELETE /v1/keys/{id}` (revoke) optional request body. */
+export interface RevokeKeyRequest {
+  /** Why, kept in the audit log (required for a service admin acting outside their teams' rules); 1–500 characters. */
+  reason?: string
+}
+
 /** `DELETE /v1/keys/{id}` (revoke) response. Revoking twice is not an error. */
 export interface RevokeKeyResponse {
   key: KeyView
@@ -216,6 +240,13 @@ export interface TransferAppRequest {
   /** New point of contact; default unchanged. */
   contactEmail?: string
 }
+
+/**
+ * `POST /v1/apps/{slug}/transfer` response: the app after the move, and the
+ * provisioning tokens the transfer revoked (tokens created by the old team
+ * stop; the new team creates its own).
+ */
+export type TransferAppResponse = AppView & {revokedTokens: TokenView[]}
 
 /** An audit log entry. Append-only on the service. */
 export interface AuditEventView {

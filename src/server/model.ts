@@ -60,6 +60,8 @@ export interface ApiKey {
   createdBy: string
   /** Provisioning token that issued the key, or null. */
   createdByTokenId: string | null
+  /** Id of the user accountable for the key: its issuer, or for a token-issued key the token's creator. */
+  createdByUserId: string
   createdAt: number
   expiresAt: number | null
   revokedAt: number | null

@@ -68,10 +68,13 @@ const MUTATIONS: MutationCase[] = [
     k1After: 'active',
   },
   {
-    name: 'app transfer → app.transferred with every key of the app',
+    name: 'app transfer → app.transferred with every key of the app and the provisioning tokens it stopped',
     act: (f) => f.h.request('POST', '/v1/apps/weather-app/transfer', {token: f.ann, body: {team: 'web'}}),
     status: 200,
-    expected: (f) => ({type: 'app.transferred', keyIds: [f.k1.id, f.k2.id].sort(), app: 'weather-app', fromTeam: 'mobile', toTeam: 'web'}),
+    expected: (f, a) => {
+      expect(a.body.revokedTokens).toHaveLength(1)
+      return {type: 'app.transferred', keyIds: [f.k1.id, f.k2.id].sort(), app: 'weather-app', fromTeam: 'mobile', toTeam: 'web', revokedTokenIds: [a.body.revokedTokens[0].id]}
+    },
     k1After: 'active',
   },
 ]

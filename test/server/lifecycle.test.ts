@@ -62,8 +62,8 @@ describe('key lifecycle routes', () => {
       expect((await h.request('GET', `/v1/keys/${issued.id}`, {token: ann})).body.key.rotation).toBeNull()
     })
 
-    it('any member of the owning team may rotate (not only owners)', async () => {
-      const issued = await h.issueKey(ann, 'weather-app')
+    it('any member of the owning team may rotate a team key (not only owners)', async () => {
+      const issued = await h.issueKey(ann, 'weather-app', {env: 'stage', kind: 'service'})
       const res = await h.request('POST', `/v1/keys/${issued.id}/rotate`, {token: cy, body: {graceMs: 60_000}})
       expect(res.status).toBe(201)
       expect(res.body.newKey.createdBy).toBe('cy')
@@ -105,7 +105,7 @@ describe('key lifecycle routes', () => {
 
   describe('DELETE /v1/keys/{id}', () => {
     it('revokes at once; twice answers 200 alreadyRevoked with the original revokedAt/revokedBy; whoami shows them', async () => {
-      const issued = await h.issueKey(ann, 'weather-app', {env: 'prod'})
+      const issued = await h.issueKey(ann, 'weather-app', {env: 'prod', kind: 'service'})
       const res = await h.request('DELETE', `/v1/keys/${issued.id}`, {token: ann})
       expect(res.status).toBe(200)
       expect(res.body).toEqual({alreadyRevoked: false, key: expect.objectContaining({id: issued.id, status: 'revoked', revokedAt: T0, revokedBy: 'ann'})})

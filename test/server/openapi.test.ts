@@ -34,6 +34,7 @@ describe('GET /openapi.json and the error envelope', () => {
         'POST /v1/keys/whoami',
         'POST /v1/apps/{slug}/transfer',
         'GET /v1/keys/{id}',
+        'POST /v1/keys/{id}/replace',
         'POST /v1/keys/{id}/rotate',
         'DELETE /v1/keys/{id}',
         'GET /v1/audit',

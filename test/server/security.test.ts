@@ -29,6 +29,7 @@ const ROUTES: RouteCase[] = [
   {method: 'POST', path: '/v1/apps/weather-app/transfer', body: {team: 'web'}, otherTeam: 403},
   {method: 'GET', path: '/v1/keys/{keyId}', otherTeam: 403},
   {method: 'POST', path: '/v1/keys/{keyId}/rotate', body: {graceMs: 0}, otherTeam: 403},
+  {method: 'POST', path: '/v1/keys/{keyId}/replace', body: {replacementId: `key_${'A'.repeat(20)}`}, otherTeam: 403},
   {method: 'DELETE', path: '/v1/keys/{keyId}', otherTeam: 403},
   {method: 'GET', path: '/v1/audit?app=weather-app', otherTeam: 403},
   {method: 'POST', path: '/v1/tokens', body: {app: 'weather-app', scope: 'ci'}, otherTeam: 403},

@@ -14,6 +14,7 @@ interface KeyRow {
   name: string | null
   start: string
   created_by_username: string
+  created_by: string
   created_at: number
   expires_at: number | null
   revoked_at: number | null
@@ -45,6 +46,7 @@ function toKey(row: KeyRow): ApiKey {
     start: row.start,
     createdBy: row.created_by_token === null ? row.created_by_username : `token:${row.created_by_token}`,
     createdByTokenId: row.created_by_token,
+    createdByUserId: row.created_by,
     createdAt: row.created_at,
     expiresAt: row.expires_at,
     revokedAt: row.revoked_at,
@@ -119,6 +121,7 @@ export class KeysRepository {
         'api_keys.name as name',
         'api_keys.start as start',
         'creator.username as created_by_username',
+        'api_keys.created_by as created_by',
         'api_keys.created_at as created_at',
         'api_keys.expires_at as expires_at',
         'api_keys.revoked_at as revoked_at',

@@ -57,12 +57,13 @@ export async function appRoutes(app: FastifyInstance, deps: RouteDeps): Promise<
     {
       config: {auth: 'session'},
       schema: {
-        summary: 'Move an app to another owning team (owners of the current team or admins; member of the target team); keys do not change',
+        summary:
+          "Move an app to another owning team (owners of the current team or admins; member of the target team); keys do not change, the app's provisioning tokens are revoked",
         tags: ['apps'],
         security: s.sessionSecurity,
         params: s.slugParams,
         body: s.transferAppBody,
-        response: {200: s.ref('AppView'), ...s.problems(400, 401, 403, 404, 409)},
+        response: {200: s.transferAppResponse, ...s.problems(400, 401, 403, 404, 409)},
       },
     },
     async (request) => deps.apps.transfer(principalOf(request), request.params.slug, request.body),

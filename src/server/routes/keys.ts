@@ -1,12 +1,24 @@
 /**
  * API keys: list and issue an app's keys (`/v1/apps/{slug}/keys`), read, rotate
- * and revoke one key (`/v1/keys/{id}`, `/v1/keys/{id}/rotate`), and ask what a
+ * and revoke one key (`/v1/keys/{id}`, `/v1/keys/{id}/rotate`), end one in
+ * favour of a key the caller holds (`/v1/keys/{id}/replace`), and ask what a
  * key is (`POST /v1/keys/whoami`, authenticated by the key itself).
  * Contract in src/core/wire.ts.
  */
 import type {FastifyInstance} from 'fastify'
 import {ApikeyError} from '../../core/errors.js'
-import type {CreateKeyRequest, GetKeyResponse, KeyWhoamiResponse, ListKeysResponse, RevokeKeyResponse, RotateKeyRequest, RotateKeyResponse} from '../../core/wire.js'
+import type {
+  CreateKeyRequest,
+  GetKeyResponse,
+  KeyWhoamiResponse,
+  ListKeysResponse,
+  ReplaceKeyRequest,
+  ReplaceKeyResponse,
+  RevokeKeyRequest,
+  RevokeKeyResponse,
+  RotateKeyRequest,
+  RotateKeyResponse,
+} from '../../core/wire.js'
 import {bearerToken} from '../services/auth.js'
 import {principalOf, type RouteDeps} from './context.js'
 import * as s from './schemas.js'
@@ -95,19 +107,42 @@ export async function keyRoutes(app: FastifyInstance, deps: RouteDeps): Promise<
     },
   )
 
-  app.delete<{Params: {id: string}}>(
-    '/v1/keys/:id',
+  app.post<{Params: {id: string}; Body: ReplaceKeyRequest}>(
+    '/v1/keys/:id/replace',
     {
       config: {auth: 'session'},
       schema: {
-        summary: 'Revoke a key at once; revoking twice answers 200 with alreadyRevoked: true',
+        summary:
+          'End a key in favour of an active key of the same app and env that the caller issued, after graceMs (as rotate, without issuing a key); personal keys only by their holder',
         tags: ['keys'],
         security: s.sessionSecurity,
         params: s.keyIdParams,
-        response: {200: s.revokeKeyResponse, ...s.problems(401, 403, 404)},
+        body: s.replaceKeyBody,
+        response: {200: s.replaceKeyResponse, ...s.problems(400, 401, 403, 404, 409)},
       },
     },
-    async (request): Promise<RevokeKeyResponse> => deps.keys.revoke(principalOf(request), request.params.id),
+    async (request): Promise<ReplaceKeyResponse> => deps.keys.replace(principalOf(request), request.params.id, request.body),
+  )
+
+  app.delete<{Params: {id: string}; Body: RevokeKeyRequest | undefined}>(
+    '/v1/keys/:id',
+    {
+      config: {auth: 'session'},
+      // The body is optional: no body means no reason.
+      preValidation: async (request) => {
+        request.body ??= {}
+      },
+      schema: {
+        summary:
+          'Revoke a key at once (personal keys: their holder or team owners; other keys: team members; admins: any key, with a reason); revoking twice answers 200 with alreadyRevoked: true',
+        tags: ['keys'],
+        security: s.sessionSecurity,
+        params: s.keyIdParams,
+        body: s.revokeKeyBody,
+        response: {200: s.revokeKeyResponse, ...s.problems(400, 401, 403, 404)},
+      },
+    },
+    async (request): Promise<RevokeKeyResponse> => deps.keys.revoke(principalOf(request), request.params.id, request.body ?? {}),
   )
 
   app.post(

@@ -14,6 +14,19 @@ const ms = (description: string) => ({type: 'integer', description: `${descripti
 
 const KEY_VIEW_REQUIRED = ['id', 'app', 'env', 'kind', 'name', 'start', 'createdBy', 'createdAt', 'expiresAt', 'revokedAt', 'revokedBy', 'lastUsedAt', 'status', 'metadata', 'rotation'] as const
 
+const APP_VIEW_REQUIRED = ['slug', 'name', 'team', 'contactEmail', 'description', 'createdBy', 'createdAt'] as const
+
+/** Properties of an AppView ({@link AppView} in src/core/wire.ts). */
+const APP_VIEW_PROPERTIES = {
+  slug: {type: 'string'},
+  name: {type: 'string'},
+  team: {$ref: 'TeamView#'},
+  contactEmail: {type: 'string', description: 'point of contact for this app'},
+  description: nullableString,
+  createdBy: {type: 'string', description: 'username'},
+  createdAt: ms('registration time'),
+} as const
+
 /** Properties of a KeyView ({@link KeyView} in src/core/wire.ts). */
 const KEY_VIEW_PROPERTIES = {
   id: {type: 'string', description: 'public id, key_ + 20 base62'},
@@ -93,16 +106,8 @@ export const sharedSchemas = [
   {
     $id: 'AppView',
     type: 'object',
-    required: ['slug', 'name', 'team', 'contactEmail', 'description', 'createdBy', 'createdAt'],
-    properties: {
-      slug: {type: 'string'},
-      name: {type: 'string'},
-      team: {$ref: 'TeamView#'},
-      contactEmail: {type: 'string', description: 'point of contact for this app'},
-      description: nullableString,
-      createdBy: {type: 'string', description: 'username'},
-      createdAt: ms('registration time'),
-    },
+    required: [...APP_VIEW_REQUIRED],
+    properties: APP_VIEW_PROPERTIES,
     additionalProperties: false,
   },
   {
@@ -320,6 +325,32 @@ export const rotateKeyResponse = {
   additionalProperties: false,
 } as const
 
+/** `POST /v1/keys/{id}/replace` body ({@link ReplaceKeyRequest}). */
+export const replaceKeyBody = {
+  type: 'object',
+  required: ['replacementId'],
+  properties: {
+    replacementId: {type: 'string', maxLength: 100, description: 'id of an active key of the same app and env that the caller issued'},
+    graceMs: {type: 'integer', description: 'grace period in ms during which the old key stays valid; 0 = ends at once; default and maximum are service settings'},
+  },
+  additionalProperties: false,
+} as const
+
+/** `POST /v1/keys/{id}/replace` 200 body ({@link ReplaceKeyResponse}). */
+export const replaceKeyResponse = {
+  type: 'object',
+  required: ['newKey', 'oldKey'],
+  properties: {newKey: ref('KeyView'), oldKey: ref('KeyView')},
+  additionalProperties: false,
+} as const
+
+/** `DELETE /v1/keys/{id}` optional body ({@link RevokeKeyRequest}). */
+export const revokeKeyBody = {
+  type: 'object',
+  properties: {reason: {type: 'string', maxLength: 2000, description: "why, kept in the audit log (1–500 characters); required when a service admin revokes outside their teams' rules"}},
+  additionalProperties: false,
+} as const
+
 /** `DELETE /v1/keys/{id}` 200 body ({@link RevokeKeyResponse}). */
 export const revokeKeyResponse = {
   type: 'object',
@@ -335,6 +366,17 @@ export const transferAppBody = {
   properties: {
     team: {type: 'string', maxLength: 200, description: 'slug of the new owning team; the caller must be a member (or admin)'},
     contactEmail: {type: 'string', maxLength: 1000, description: 'new point of contact; default unchanged'},
+  },
+  additionalProperties: false,
+} as const
+
+/** `POST /v1/apps/{slug}/transfer` 200 body ({@link TransferAppResponse}). */
+export const transferAppResponse = {
+  type: 'object',
+  required: [...APP_VIEW_REQUIRED, 'revokedTokens'],
+  properties: {
+    ...APP_VIEW_PROPERTIES,
+    revokedTokens: {type: 'array', items: ref('TokenView'), description: "the app's provisioning tokens that the transfer revoked (the new team creates its own)"},
   },
   additionalProperties: false,
 } as const

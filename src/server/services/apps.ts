@@ -5,7 +5,7 @@
 import {ApikeyError} from '../../core/errors.js'
 import {isValidSlug, SLUG_RULE} from '../../core/key-format.js'
 import {isValidAppName, isValidEmail} from '../../core/validation.js'
-import type {AppView, CreateAppRequest, TransferAppRequest} from '../../core/wire.js'
+import type {AppView, CreateAppRequest, TransferAppRequest, TransferAppResponse} from '../../core/wire.js'
 import type {App} from '../model.js'
 import {validationError} from '../problems.js'
 import {inTransaction, isUniqueViolation, repositories} from '../repositories/index.js'
@@ -13,7 +13,7 @@ import type {Principal} from './auth.js'
 import type {ServiceContext} from './context.js'
 import {newId} from './crypto.js'
 import type {KeyLifecycle} from './lifecycle.js'
-import {appView} from './views.js'
+import {appView, tokenView} from './views.js'
 
 /** Longest app description, in characters. */
 export const MAX_DESCRIPTION_LENGTH = 1000
@@ -49,9 +49,10 @@ export class AppsService {
    * and a member of the target team or an admin. Checks, in order: contact email
    * (400), app exists (404), caller owns it (403 naming the owning team), target
    * team exists (404), caller belongs to it (403), target differs (409).
+   * The app's active provisioning tokens are revoked by the transfer and listed in the answer.
    * @throws ApikeyError `validation` | `not_found` | `forbidden` | `conflict`.
    */
-  async transfer(principal: Principal, slug: string, request: TransferAppRequest): Promise<AppView> {
+  async transfer(principal: Principal, slug: string, request: TransferAppRequest): Promise<TransferAppResponse> {
     if (request.contactEmail !== undefined && !isValidEmail(request.contactEmail)) throw validationError('contactEmail', 'a valid email address (name@example.com)')
     const repos = repositories(this.ctx.db)
     const app = await this.require(slug)
@@ -71,7 +72,8 @@ export class AppsService {
       )
     }
     const moved = await this.lifecycle.transferApp(app, to, request.contactEmail, {userId: principal.user.id, tokenId: null, sourceAddress: principal.sourceAddress})
-    return appView(moved)
+    const now = this.ctx.clock.now()
+    return {...appView(moved.app), revokedTokens: moved.revokedTokens.map((t) => tokenView(t, now))}
   }
 
   /**

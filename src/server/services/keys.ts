@@ -17,6 +17,9 @@ import type {
   KeyMetadata,
   KeyView,
   KeyWhoamiResponse,
+  ReplaceKeyRequest,
+  ReplaceKeyResponse,
+  RevokeKeyRequest,
   RevokeKeyResponse,
   RotateKeyRequest,
   RotateKeyResponse,
@@ -24,7 +27,7 @@ import type {
 import type {ApiKey, App} from '../model.js'
 import {validationError} from '../problems.js'
 import {repositories} from '../repositories/index.js'
-import {requireMember} from './access.js'
+import {notMemberError, requireMember} from './access.js'
 import {appNotFound} from './apps.js'
 import type {Principal} from './auth.js'
 import type {ServiceContext} from './context.js'
@@ -47,6 +50,46 @@ function badKeyId(id: string, keyPrefix: string): ApikeyError {
       : 'no key with this id (key ids look like key_ followed by 20 letters and digits)',
     {code: 'key_not_found', suggestions: looksLikeKey ? ['apikey whoami'] : []},
   )
+}
+
+/** Longest revocation reason, in characters. */
+export const MAX_REASON_LENGTH = 500
+
+/** A personal key: a `dev` key issued by a person (not by a provisioning token). */
+function isPersonal(key: ApiKey): boolean {
+  return key.kind === 'dev' && key.createdByTokenId === null
+}
+
+/**
+ * The 403 for acting on a colleague's personal key.
+ * @param rule who may, e.g. `only ann (who holds it) can rotate it`.
+ */
+function personalKeyError(key: ApiKey, app: App, verb: string, rule: string): ApikeyError {
+  return new ApikeyError(`key ${key.id} (${key.start}) is the personal ${key.env} key of ${key.createdBy}: ${rule}`, {
+    code: 'forbidden',
+    suggestions: verb === 'rotate' ? [`issue your own key: apikey init --app ${app.slug}`, `or, to stop it, an owner of team ${app.team.slug} runs: apikey keys revoke ${key.id}`] : [`ask ${key.createdBy} or an owner of team ${app.team.slug}: apikey keys revoke ${key.id}`],
+    details: {keyId: key.id, holder: key.createdBy, owningTeam: app.team.slug, rule: 'personal keys are rotated only by their holder and revoked by their holder or team owners'},
+  })
+}
+
+/**
+ * A personal key is rotated only by the person who holds it (rotation hands out the new secret).
+ * @throws ApikeyError `forbidden`.
+ */
+function requireHolderToRotate(key: ApiKey, app: App, principal: Principal): void {
+  if (isPersonal(key) && key.createdByUserId !== principal.user.id) {
+    throw personalKeyError(key, app, 'rotate', `only ${key.createdBy} (who holds it) can rotate it`)
+  }
+}
+
+/** A revocation reason: trimmed, 1–{@link MAX_REASON_LENGTH} characters without control characters, or undefined. @throws ApikeyError `validation`. */
+function checkReason(reason: string | undefined): string | undefined {
+  if (reason === undefined) return undefined
+  const trimmed = reason.trim()
+  if (trimmed === '' || trimmed.length > MAX_REASON_LENGTH || /[\u0000-\u001f\u007f]/.test(trimmed)) {
+    throw validationError('reason', `1–${MAX_REASON_LENGTH} characters, without control characters`)
+  }
+  return trimmed
 }
 
 /** Issuing, listing, inspecting, rotating and revoking keys. */
@@ -156,21 +199,65 @@ export class KeysService {
   /**
    * Rotates a key (see {@link KeyLifecycle.rotate}): `graceMs` default
    * `settings.rotationGraceMs`, at most `settings.maxRotationGraceMs`.
+   * A personal key (kind `dev`, issued by a person) is rotated only by the
+   * person who holds it — the answer carries the new secret.
    * @throws ApikeyError `key_not_found` | `forbidden` | `validation` | `conflict`.
    */
   async rotate(principal: Principal, id: string, request: RotateKeyRequest | undefined): Promise<RotateKeyResponse> {
-    await this.keyForMember(principal, id, 'rotate its keys')
+    const {key, app} = await this.keyForMember(principal, id, 'rotate its keys')
+    requireHolderToRotate(key, app, principal)
     return this.lifecycle.rotate(id, request?.graceMs, {userId: principal.user.id, tokenId: null, sourceAddress: principal.sourceAddress})
   }
 
   /**
-   * Revokes a key at once (see {@link KeyLifecycle.revoke}); twice → `alreadyRevoked: true`.
-   * @throws ApikeyError `key_not_found` | `forbidden`.
+   * Ends a key in favour of a key the caller already holds (see
+   * {@link KeyLifecycle.replace}): the same rules as {@link rotate}, but no key is
+   * issued — the replacement must be an active key of the same app and env that
+   * the caller issued.
+   * @throws ApikeyError `key_not_found` | `forbidden` | `validation` | `conflict`.
    */
-  async revoke(principal: Principal, id: string): Promise<RevokeKeyResponse> {
-    await this.keyForMember(principal, id, 'revoke its keys')
-    const {key, alreadyRevoked} = await this.lifecycle.revoke(id, {userId: principal.user.id, tokenId: null, sourceAddress: principal.sourceAddress})
-    return {key, alreadyRevoked}
+  async replace(principal: Principal, id: string, request: ReplaceKeyRequest): Promise<ReplaceKeyResponse> {
+    const {key, app} = await this.keyForMember(principal, id, 'rotate its keys')
+    requireHolderToRotate(key, app, principal)
+    if (!KEY_ID_PATTERN.test(request.replacementId)) throw validationError('replacementId', 'a key id (key_ followed by 20 letters and digits)')
+    return this.lifecycle.replace(id, request.replacementId, request.graceMs, {userId: principal.user.id, tokenId: null, sourceAddress: principal.sourceAddress})
+  }
+
+  /**
+   * Revokes a key at once (see {@link KeyLifecycle.revoke}); twice → `alreadyRevoked: true`.
+   * Who may: for a personal key (kind `dev`, issued by a person) the person
+   * who holds it and owners of the app's team; for other keys every member of
+   * the team. A service admin may revoke any key, for incidents, and must then
+   * give a `reason` (kept in the audit log) when the team rules alone would not let them.
+   * @throws ApikeyError `key_not_found` | `forbidden` | `validation` (reason).
+   */
+  async revoke(principal: Principal, id: string, request: RevokeKeyRequest = {}): Promise<RevokeKeyResponse> {
+    const reason = checkReason(request.reason)
+    if (!KEY_ID_PATTERN.test(id)) throw badKeyId(id, this.ctx.settings.keyPrefix)
+    const repos = repositories(this.ctx.db)
+    const key = await repos.keys.findById(id)
+    if (key === undefined) throw keyNotFound(id)
+    const app = await repos.apps.findById(key.appId)
+    if (app === undefined) throw new Error(`app of key ${key.id} is missing`)
+    const role = await repos.teams.roleOf(principal.user.id, app.team.id)
+    const byTeamRules = role !== undefined && (!isPersonal(key) || key.createdByUserId === principal.user.id || role === 'owner')
+    let asAdmin = false
+    if (!byTeamRules) {
+      if (!principal.user.isAdmin) {
+        if (role === undefined) throw notMemberError(app, 'revoke its keys')
+        throw personalKeyError(key, app, 'revoke', `only ${key.createdBy} (who holds it) or an owner of team ${app.team.slug} can revoke it`)
+      }
+      if (reason === undefined) {
+        throw validationError('reason', 'required when a service admin revokes a key outside their own teams\' rules (it is kept in the audit log)')
+      }
+      asAdmin = true
+    }
+    const {key: view, alreadyRevoked} = await this.lifecycle.revoke(
+      id,
+      {userId: principal.user.id, tokenId: null, sourceAddress: principal.sourceAddress},
+      {...(reason === undefined ? {} : {reason}), ...(asAdmin ? {asAdmin: true} : {})},
+    )
+    return {key: view, alreadyRevoked}
   }
 
   /**

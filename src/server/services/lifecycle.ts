@@ -1,6 +1,7 @@
 /**
- * The one place that changes key state (SC-02): issue, rotate, revoke, expiry
- * change and app transfer. Each operation runs in one SQLite transaction that
+ * The one place that changes key state: issue, rotate (or replace with an
+ * existing key), revoke, expiry change and app transfer (which also stops the
+ * app's provisioning tokens). Each operation runs in one SQLite transaction that
  * also appends its audit event, and — only after the transaction committed —
  * emits a {@link LifecycleEvent} on {@link LifecycleEvents}, which a verifier
  * cache subscribes to for invalidation (issue 4). No route or other service
@@ -17,12 +18,12 @@ import {ApikeyError} from '../../core/errors.js'
 import {generateKey, parseKey, type KeyEnvironment} from '../../core/key-format.js'
 import {isValidEmail} from '../../core/validation.js'
 import type {CreateKeyResponse, KeyKind, KeyMetadata, KeyRotation, KeyView, RevokeKeyResponse, RotateKeyResponse} from '../../core/wire.js'
-import type {ApiKey, App, Team} from '../model.js'
+import type {ApiKey, App, ProvisioningToken, Team} from '../model.js'
 import {inTransaction, isUniqueViolation, type Repositories} from '../repositories/index.js'
 import {DAY_MS, maxKeyLifetimeMs} from '../settings.js'
 import type {ServiceContext} from './context.js'
 import {keyHash, newId} from './crypto.js'
-import {keyStatus, keyView} from './views.js'
+import {keyStatus, keyView, tokenStatus} from './views.js'
 
 /** What changed. `key.*` events list the keys whose verdict may have changed; `app.transferred` lists every key of the app. */
 export type LifecycleEventType = 'key.created' | 'key.rotated' | 'key.revoked' | 'key.expiry_changed' | 'app.transferred'
@@ -48,6 +49,8 @@ export interface LifecycleEvent {
   /** `app.transferred`: previous and new owning team slugs. */
   fromTeam?: string
   toTeam?: string
+  /** `app.transferred`: provisioning tokens of the app that the transfer revoked. */
+  revokedTokenIds?: string[]
 }
 
 /** A subscriber of {@link LifecycleEvents}. Must not throw (errors are reported, never propagated to the request). */
@@ -125,6 +128,19 @@ function days(ms: number): string {
 /** The 409 for a state change that the key's state forbids. */
 function stateConflict(message: string, key: ApiKey, now: number, extra: Record<string, unknown> = {}): ApikeyError {
   return new ApikeyError(message, {code: 'conflict', details: {keyId: key.id, status: keyStatus(key, now), ...extra}})
+}
+
+/**
+ * The state rules of rotation: a revoked, expired or already rotated key cannot be rotated.
+ * @throws ApikeyError `conflict` naming the state and what to do instead.
+ */
+function checkRotatable(old: ApiKey, now: number): void {
+  const status = keyStatus(old, now)
+  if (status === 'revoked') throw stateConflict(`key ${old.id} was revoked at ${new Date(old.revokedAt ?? now).toISOString()}; a revoked key cannot be rotated — issue a new key instead`, old, now)
+  if (old.rotation !== null) {
+    throw stateConflict(`key ${old.id} was already rotated at ${new Date(old.rotation.rotatedAt).toISOString()}; rotate its replacement ${old.rotation.replacedBy} instead`, old, now, {replacedBy: old.rotation.replacedBy})
+  }
+  if (status === 'expired') throw stateConflict(`key ${old.id} expired at ${new Date(old.expiresAt ?? now).toISOString()}; an expired key cannot be rotated — issue a new key instead`, old, now)
 }
 
 /** The 404 for an unknown key id (the id is echoed only when it has the shape of a key id). */
@@ -206,12 +222,7 @@ export class KeyLifecycle {
    *   over-maximum grace; `conflict` when the key is revoked, expired, or already rotated.
    */
   async rotate(keyId: string, graceMs: number | undefined, actor: Actor & {userId: string}): Promise<RotateKeyResponse> {
-    const grace = graceMs ?? this.ctx.settings.rotationGraceMs
-    const maxGrace = this.ctx.settings.maxRotationGraceMs
-    if (!Number.isSafeInteger(grace) || grace < 0 || grace > maxGrace) {
-      const rule = `a grace period in whole milliseconds from 0 (end the old key at once) to ${maxGrace} (${days(maxGrace)})`
-      throw new ApikeyError(`graceMs: ${rule}`, {code: 'validation', details: {field: 'graceMs', errors: [{field: 'graceMs', message: rule}], maxGraceMs: maxGrace}})
-    }
+    const grace = this.graceFor(graceMs)
     const now = this.ctx.clock.now()
     const result = await this.withFreshKey(undefined, undefined, (secret) =>
       inTransaction(this.ctx.db, async (repos) => {
@@ -219,12 +230,7 @@ export class KeyLifecycle {
         if (old === undefined) throw keyNotFound(keyId)
         const app = await repos.apps.findById(old.appId)
         if (app === undefined) throw new Error(`app of key ${old.id} is missing`)
-        const status = keyStatus(old, now)
-        if (status === 'revoked') throw stateConflict(`key ${old.id} was revoked at ${new Date(old.revokedAt ?? now).toISOString()}; a revoked key cannot be rotated — issue a new key instead`, old, now)
-        if (old.rotation !== null) {
-          throw stateConflict(`key ${old.id} was already rotated at ${new Date(old.rotation.rotatedAt).toISOString()}; rotate its replacement ${old.rotation.replacedBy} instead`, old, now, {replacedBy: old.rotation.replacedBy})
-        }
-        if (status === 'expired') throw stateConflict(`key ${old.id} expired at ${new Date(old.expiresAt ?? now).toISOString()}; an expired key cannot be rotated — issue a new key instead`, old, now)
+        checkRotatable(old, now)
         this.checkPointOfContact(app, old.env)
         const lifetime = old.expiresAt === null ? this.ctx.settings.keyTtlMs[old.env] : old.expiresAt - old.createdAt
         const expiresAt = now + Math.min(Math.max(lifetime, 1), maxKeyLifetimeMs(this.ctx.settings, old.env))
@@ -264,13 +270,77 @@ export class KeyLifecycle {
   }
 
   /**
+   * Ends a key in favour of an existing replacement, as {@link rotate} does but
+   * without issuing a key: the old key ends at min(its expiry, now + grace)
+   * and records `replacedBy`. The replacement must be another active, never
+   * rotated key of the same app and env issued by the acting user. Appends one
+   * `key.rotate` event (details: `newKeyId`, `existingReplacement: true`) and
+   * emits `key.rotated` with both ids.
+   * @throws ApikeyError `key_not_found` (either key); `validation` for the grace or an
+   *   unsuitable replacement (field `replacementId`); `conflict` when the old key is
+   *   revoked, expired or already rotated.
+   */
+  async replace(keyId: string, replacementId: string, graceMs: number | undefined, actor: Actor & {userId: string}): Promise<{oldKey: KeyView & {rotation: KeyRotation}; newKey: KeyView}> {
+    const grace = this.graceFor(graceMs)
+    const now = this.ctx.clock.now()
+    const {app, old, fresh} = await inTransaction(this.ctx.db, async (repos) => {
+      const old = await repos.keys.findById(keyId)
+      if (old === undefined) throw keyNotFound(keyId)
+      const fresh = await repos.keys.findById(replacementId)
+      if (fresh === undefined) throw keyNotFound(replacementId)
+      const unsuitable = (rule: string) => new ApikeyError(`replacementId: ${rule}`, {code: 'validation', details: {field: 'replacementId', errors: [{field: 'replacementId', message: rule}]}})
+      if (fresh.id === old.id) throw unsuitable('a key cannot replace itself')
+      if (fresh.appId !== old.appId || fresh.env !== old.env) throw unsuitable(`the replacement must be a key of the same app and env (${old.appSlug}, ${old.env})`)
+      if (fresh.createdByTokenId !== null || fresh.createdByUserId !== actor.userId) throw unsuitable('the replacement must be a key you issued')
+      if (keyStatus(fresh, now) !== 'active' || fresh.rotation !== null) throw unsuitable(`the replacement ${fresh.id} is not an active, never rotated key`)
+      checkRotatable(old, now)
+      const graceEndsAt = Math.min(old.expiresAt ?? Number.MAX_SAFE_INTEGER, now + grace)
+      const changed = await repos.keys.markRotated(old.id, {rotatedAt: now, replacedBy: fresh.id, graceEndsAt})
+      if (!changed) throw stateConflict(`key ${old.id} was rotated concurrently`, old, now)
+      await repos.audit.append({
+        at: now,
+        actorUserId: actor.userId,
+        actorTokenId: null,
+        action: 'key.rotate',
+        targetType: 'key',
+        targetId: old.id,
+        appId: old.appId,
+        sourceAddress: actor.sourceAddress,
+        details: {app: old.appSlug, env: old.env, newKeyId: fresh.id, newStart: fresh.start, graceMs: grace, graceEndsAt, existingReplacement: true},
+      })
+      const updated = await repos.keys.findById(old.id)
+      if (updated === undefined) throw new Error(`key ${old.id} vanished during rotation`)
+      return {app: old.appSlug, old: updated, fresh}
+    })
+    const rotation = old.rotation as KeyRotation
+    this.events.emit({type: 'key.rotated', keyIds: [old.id, fresh.id], app, at: now, replacedBy: fresh.id, graceEndsAt: rotation.graceEndsAt})
+    return {oldKey: {...keyView(old, now), rotation}, newKey: keyView(fresh, now)}
+  }
+
+  /**
+   * A grace period in ms: `graceMs` or `settings.rotationGraceMs`.
+   * @throws ApikeyError `validation` (field `graceMs`) unless a whole number of ms from 0 to `settings.maxRotationGraceMs`.
+   */
+  private graceFor(graceMs: number | undefined): number {
+    const grace = graceMs ?? this.ctx.settings.rotationGraceMs
+    const maxGrace = this.ctx.settings.maxRotationGraceMs
+    if (!Number.isSafeInteger(grace) || grace < 0 || grace > maxGrace) {
+      const rule = `a grace period in whole milliseconds from 0 (end the old key at once) to ${maxGrace} (${days(maxGrace)})`
+      throw new ApikeyError(`graceMs: ${rule}`, {code: 'validation', details: {field: 'graceMs', errors: [{field: 'graceMs', message: rule}], maxGraceMs: maxGrace}})
+    }
+    return grace
+  }
+
+  /**
    * Revokes a key at once. Revoking a revoked key changes nothing, appends no
    * event, emits nothing, and answers `alreadyRevoked: true` with the original
    * `revokedAt`/`revokedBy`. Otherwise appends `key.revoke` and emits `key.revoked`.
    * Expired and rotated keys may be revoked (ends a grace period early).
+   * @param options.reason why (audit details `reason`); `options.asAdmin` records that a
+   *   service admin acted outside the team's rules (audit details `asAdmin: true`).
    * @throws ApikeyError `key_not_found`.
    */
-  async revoke(keyId: string, actor: Actor & {userId: string}): Promise<RevokeKeyResponse & {appSlug: string}> {
+  async revoke(keyId: string, actor: Actor & {userId: string}, options: {reason?: string; asAdmin?: boolean} = {}): Promise<RevokeKeyResponse & {appSlug: string}> {
     const now = this.ctx.clock.now()
     const outcome = await inTransaction(this.ctx.db, async (repos) => {
       const key = await repos.keys.findById(keyId)
@@ -286,7 +356,14 @@ export class KeyLifecycle {
         targetId: key.id,
         appId: key.appId,
         sourceAddress: actor.sourceAddress,
-        details: {app: key.appSlug, env: key.env, start: key.start, statusBefore: keyStatus(key, now)},
+        details: {
+          app: key.appSlug,
+          env: key.env,
+          start: key.start,
+          statusBefore: keyStatus(key, now),
+          ...(options.reason === undefined ? {} : {reason: options.reason}),
+          ...(options.asAdmin === true ? {asAdmin: true} : {}),
+        },
       })
       const updated = await repos.keys.findById(key.id)
       if (updated === undefined) throw new Error(`key ${key.id} vanished during revocation`)
@@ -338,11 +415,15 @@ export class KeyLifecycle {
 
   /**
    * Moves an app to another owning team (keys unchanged) and optionally sets a
-   * new point of contact. Appends `app.transfer` and emits `app.transferred`
-   * with every key id of the app (their owning team changed).
+   * new point of contact. The app's active provisioning tokens stop at once:
+   * the old team created them and can no longer see or revoke them, so the new
+   * team creates its own (each gets a `token.revoke` audit event with reason
+   * `app transferred`). Appends `app.transfer` and emits `app.transferred` with
+   * every key id of the app (their owning team changed) and the stopped token ids.
+   * @returns the moved app and the tokens revoked by the transfer (their state after it).
    * @throws ApikeyError `not_found` when the app vanished; `conflict` when `to` already owns it.
    */
-  async transferApp(app: App, to: Team, contactEmail: string | undefined, actor: Actor): Promise<App> {
+  async transferApp(app: App, to: Team, contactEmail: string | undefined, actor: Actor & {userId: string}): Promise<{app: App; revokedTokens: ProvisioningToken[]}> {
     const now = this.ctx.clock.now()
     const result = await inTransaction(this.ctx.db, async (repos) => {
       const current = await repos.apps.findById(app.id)
@@ -353,6 +434,22 @@ export class KeyLifecycle {
       const contact = contactEmail ?? current.contactEmail
       await repos.apps.transfer(current.id, to.id, contact)
       const keyIds = await repos.keys.idsForApp(current.id)
+      const stopped: string[] = []
+      for (const token of await repos.tokens.listForApps([current.id])) {
+        if (tokenStatus(token, now) !== 'active') continue
+        if (!(await repos.tokens.revoke(token.id, now, actor.userId))) continue
+        stopped.push(token.id)
+        await repos.audit.append({
+          at: now,
+          actorUserId: actor.userId,
+          action: 'token.revoke',
+          targetType: 'token',
+          targetId: token.id,
+          appId: current.id,
+          sourceAddress: actor.sourceAddress,
+          details: {app: current.slug, start: token.start, reason: 'app transferred', fromTeam: current.team.slug, toTeam: to.slug},
+        })
+      }
       await repos.audit.append({
         at: now,
         actorUserId: actor.userId,
@@ -367,15 +464,29 @@ export class KeyLifecycle {
           fromTeam: current.team.slug,
           toTeam: to.slug,
           keys: keyIds.length,
+          revokedTokens: stopped,
           ...(contact === current.contactEmail ? {} : {fromContactEmail: current.contactEmail, toContactEmail: contact}),
         },
       })
       const updated = await repos.apps.findById(current.id)
       if (updated === undefined) throw new Error(`app ${current.id} vanished during transfer`)
-      return {updated, keyIds, fromTeam: current.team.slug}
+      const revokedTokens: ProvisioningToken[] = []
+      for (const id of stopped) {
+        const token = await repos.tokens.findById(id)
+        if (token !== undefined) revokedTokens.push(token)
+      }
+      return {updated, keyIds, fromTeam: current.team.slug, revokedTokens}
     })
-    this.events.emit({type: 'app.transferred', keyIds: result.keyIds, app: result.updated.slug, at: now, fromTeam: result.fromTeam, toTeam: to.slug})
-    return result.updated
+    this.events.emit({
+      type: 'app.transferred',
+      keyIds: result.keyIds,
+      app: result.updated.slug,
+      at: now,
+      fromTeam: result.fromTeam,
+      toTeam: to.slug,
+      revokedTokenIds: result.revokedTokens.map((t) => t.id),
+    })
+    return {app: result.updated, revokedTokens: result.revokedTokens}
   }
 
   /** A `prod` key needs someone to call when it leaks. @throws ApikeyError `conflict`. */
