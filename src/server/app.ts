@@ -107,8 +107,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const usage = new UsageService(ctx)
   const verify = new VerifyService(ctx, deps.rateLimitStore ?? new MemoryRateLimitStore(), usage, app.log, events)
+  const auth = new AuthService(ctx)
   const routeDeps: RouteDeps = {
-    auth: new AuthService(ctx),
+    auth,
     apps: new AppsService(ctx, lifecycle),
     keys: new KeysService(ctx, lifecycle),
     tokens: new TokensService(ctx),
@@ -125,6 +126,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorateRequest('provisioner', null)
   app.decorateRequest('verifier', null)
   app.decorate('flushUsage', () => usage.flush())
+  app.decorate('signInStats', () => auth.stats())
   // Usage and last-used times recorded in memory are written on a wall-clock timer and on close.
   const flushTimer = setInterval(() => {
     usage.flush().catch((error: unknown) => app.log.error({err: error}, 'writing usage failed; kept for the next flush'))

@@ -9,6 +9,7 @@ import {buildApp, type LogLevel} from './app.js'
 import type {Clock} from './clock.js'
 import {openDatabase} from './db/connection.js'
 import {repositories} from './repositories/index.js'
+import type {SignInStats} from './services/auth.js'
 import type {RandomBase62} from './services/crypto.js'
 import type {RateLimitStore} from './services/rate-limit.js'
 import {LifecycleEvents} from './services/lifecycle.js'
@@ -63,6 +64,8 @@ export interface RunningServer {
    * @throws the database error when the write fails (the counts are kept for the next flush).
    */
   flushUsage(): Promise<void>
+  /** Counters of the sign-in path: password hashing per lane, with peaks (see `services/hash-gate.ts`). */
+  signInStats(): SignInStats
   /** Stops listening (in-flight requests finish), writes usage held in memory, then closes the database. Idempotent. */
   close(): Promise<void>
 }
@@ -125,6 +128,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       pepperSource: pepper.source,
       events,
       flushUsage: () => app.flushUsage(),
+      signInStats: () => app.signInStats(),
       close: () => {
         closing ??= app.close().then(() => handle.close())
         return closing

@@ -5,7 +5,7 @@
  * ({@link resolveServerPaths}) so the composition root stays the only place
  * that touches globals.
  */
-import {homedir} from 'node:os'
+import {availableParallelism, homedir} from 'node:os'
 import {isAbsolute, join} from 'node:path'
 import {DEFAULT_KEY_PREFIX, PREFIX_PATTERN, type KeyEnvironment} from '../core/key-format.js'
 import {DEFAULT_KEY_ENV_VAR, MAX_RPM} from '../core/wire.js'
@@ -46,6 +46,35 @@ export interface RateLimitPolicy {
   refillIntervalMs: number
 }
 
+/** Exponential backoff of failed sign-ins per (username, client address). */
+export interface SignInBackoffPolicy {
+  /** Failures allowed without any wait. */
+  freeFailures: number
+  /** Wait after the first failure past the free ones, in ms; doubles with each further failure. */
+  baseDelayMs: number
+  /** Longest wait, in ms. */
+  maxDelayMs: number
+  /** A (username, address) pair with no attempt for this long starts afresh, in ms. */
+  forgetAfterMs: number
+}
+
+/** Limits of one password-hashing lane. */
+export interface HashLaneLimits {
+  /** Hashes running at once (≥ 1). */
+  active: number
+  /** Hashes waiting for a running slot (≥ 0). */
+  queued: number
+}
+
+/** Limits of concurrent password hashing: a shared lane and one reserved for known networks. */
+export interface PasswordHashingLimits {
+  shared: HashLaneLimits
+  reserved: HashLaneLimits
+}
+
+/** Default running password hashes: the number of cores, at most 3 (libuv's default thread pool of 4, less the reserved lane). */
+export const DEFAULT_HASH_CONCURRENCY = Math.max(1, Math.min(availableParallelism(), 3))
+
 /** Tunable settings of the key service. All durations in milliseconds. */
 export interface ServerSettings {
   /** API key prefix (2–8 lowercase letters). Default `ak`. */
@@ -78,13 +107,39 @@ export interface ServerSettings {
   tokenTtlMs: number
   /** Longest provisioning-token lifetime a request may ask for, in ms. Default 365 days. */
   maxTokenTtlMs: number
-  /** Login attempts allowed per username (lower-cased). Default 10 per 5 minutes. */
+  /**
+   * Sign-in attempts allowed per username (lower-cased) from networks that have never signed
+   * in as that user (see {@link ServerSettings.knownNetworksPerUser}); attempts from the user's
+   * known networks neither count nor are stopped. Successful sign-ins give their attempt back.
+   * Default a burst of 10, then 1 per 30 s.
+   */
   loginLimitPerUsername: RateLimitPolicy
   /**
-   * Login attempts allowed per client address (IPv6 by /64). Default a burst of 50, then 1 per 2 s:
+   * Sign-in attempts allowed per client address (IPv4 address, IPv6 /64) across usernames.
+   * Successful sign-ins give their attempt back. Default a burst of 50, then 1 per 2 s:
    * a whole office behind one NAT address must still be able to sign in.
    */
   loginLimitPerIp: RateLimitPolicy
+  /**
+   * Backoff per (username, client address): after `freeFailures` failed sign-ins each further
+   * attempt waits `baseDelayMs`, doubling per failure up to `maxDelayMs`; a successful sign-in
+   * resets it and it is forgotten `forgetAfterMs` after the last attempt. It slows down only
+   * the address that fails. Default 5 free, 1 s doubling to 15 min, forgotten after 24 h.
+   */
+  loginBackoff: SignInBackoffPolicy
+  /**
+   * How many networks (IPv4 /24, IPv6 /48) are remembered per user as "signed in from here
+   * before", most recent first. Stored as keyed hashes, never as addresses. Default 20.
+   */
+  knownNetworksPerUser: number
+  /**
+   * Bound on concurrent password hashing (scrypt on libuv's thread pool). `shared`: every
+   * sign-in; default `active` = the number of cores, at most 3 (libuv's default pool of 4
+   * threads less the reserved lane), `queued` = the same. `reserved`: sign-ins from a network
+   * known for the user, on top of the shared lane; default 1 active, 1 queued. An attempt that
+   * finds its lanes full is answered 429 at once, never queued further.
+   */
+  passwordHashing: PasswordHashingLimits
   /** scrypt cost for new password hashes (stored hashes keep their own cost). */
   scryptCost: ScryptCost
   /**
@@ -172,6 +227,9 @@ export const DEFAULT_SETTINGS: ServerSettings = {
   maxTokenTtlMs: 365 * DAY_MS,
   loginLimitPerUsername: {capacity: 10, refillIntervalMs: 30_000},
   loginLimitPerIp: {capacity: 50, refillIntervalMs: 2_000},
+  loginBackoff: {freeFailures: 5, baseDelayMs: 1000, maxDelayMs: 15 * MINUTE_MS, forgetAfterMs: DAY_MS},
+  knownNetworksPerUser: 20,
+  passwordHashing: {shared: {active: DEFAULT_HASH_CONCURRENCY, queued: DEFAULT_HASH_CONCURRENCY}, reserved: {active: 1, queued: 1}},
   scryptCost: DEFAULT_SCRYPT_COST,
   trustProxy: false,
   verifyRateLimits: {
@@ -198,10 +256,12 @@ export const DEFAULT_SETTINGS: ServerSettings = {
 export const MAX_VERIFIER_CACHE_MS = 5000
 
 /** Partial settings as accepted by {@link resolveSettings}; `keyTtlMs` and `maxKeyTtlMsByEnv` may be partial too. */
-export type ServerSettingsInput = Partial<Omit<ServerSettings, 'keyTtlMs' | 'maxKeyTtlMsByEnv' | 'verifyRateLimits'>> & {
+export type ServerSettingsInput = Partial<Omit<ServerSettings, 'keyTtlMs' | 'maxKeyTtlMsByEnv' | 'verifyRateLimits' | 'loginBackoff' | 'passwordHashing'>> & {
   keyTtlMs?: Partial<Record<KeyEnvironment, number>>
   maxKeyTtlMsByEnv?: Partial<Record<KeyEnvironment, number>>
   verifyRateLimits?: Partial<Record<KeyEnvironment, VerifyRateLimit>>
+  loginBackoff?: Partial<SignInBackoffPolicy>
+  passwordHashing?: {shared?: Partial<HashLaneLimits>; reserved?: Partial<HashLaneLimits>}
 }
 
 /** Longest key lifetime for `env`, in ms: the smaller of the per-env maximum and the overall ceiling. */
@@ -221,6 +281,11 @@ export function resolveSettings(input: ServerSettingsInput = {}): ServerSettings
     keyTtlMs: {...DEFAULT_SETTINGS.keyTtlMs, ...input.keyTtlMs},
     maxKeyTtlMsByEnv: {...DEFAULT_SETTINGS.maxKeyTtlMsByEnv, ...input.maxKeyTtlMsByEnv},
     verifyRateLimits: {...DEFAULT_SETTINGS.verifyRateLimits, ...input.verifyRateLimits},
+    loginBackoff: {...DEFAULT_SETTINGS.loginBackoff, ...input.loginBackoff},
+    passwordHashing: {
+      shared: {...DEFAULT_SETTINGS.passwordHashing.shared, ...input.passwordHashing?.shared},
+      reserved: {...DEFAULT_SETTINGS.passwordHashing.reserved, ...input.passwordHashing?.reserved},
+    },
   }
   if (!PREFIX_PATTERN.test(settings.keyPrefix)) throw new RangeError(`settings.keyPrefix "${settings.keyPrefix}" must be 2–8 lowercase letters`)
   const durations: Array<[string, number]> = [
@@ -228,6 +293,14 @@ export function resolveSettings(input: ServerSettingsInput = {}): ServerSettings
     ['maxKeyTtlMs', settings.maxKeyTtlMs],
     ['loginLimitPerUsername.refillIntervalMs', settings.loginLimitPerUsername.refillIntervalMs],
     ['loginLimitPerIp.refillIntervalMs', settings.loginLimitPerIp.refillIntervalMs],
+    ['loginLimitPerUsername.capacity', settings.loginLimitPerUsername.capacity],
+    ['loginLimitPerIp.capacity', settings.loginLimitPerIp.capacity],
+    ['loginBackoff.baseDelayMs', settings.loginBackoff.baseDelayMs],
+    ['loginBackoff.maxDelayMs', settings.loginBackoff.maxDelayMs],
+    ['loginBackoff.forgetAfterMs', settings.loginBackoff.forgetAfterMs],
+    ['knownNetworksPerUser', settings.knownNetworksPerUser],
+    ['passwordHashing.shared.active', settings.passwordHashing.shared.active],
+    ['passwordHashing.reserved.active', settings.passwordHashing.reserved.active],
     ['maxRotationGraceMs', settings.maxRotationGraceMs],
     ['tokenTtlMs', settings.tokenTtlMs],
     ['maxTokenTtlMs', settings.maxTokenTtlMs],
@@ -254,6 +327,13 @@ export function resolveSettings(input: ServerSettingsInput = {}): ServerSettings
   }
   for (const [name, value] of [['keyCacheMs', settings.keyCacheMs], ['keyCacheSyncMs', settings.keyCacheSyncMs], ['verifierCacheMs', settings.verifierCacheMs]] as const) {
     if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`settings.${name} must be a non-negative integer number of ms, got ${value}`)
+  }
+  for (const [name, value] of [
+    ['loginBackoff.freeFailures', settings.loginBackoff.freeFailures],
+    ['passwordHashing.shared.queued', settings.passwordHashing.shared.queued],
+    ['passwordHashing.reserved.queued', settings.passwordHashing.reserved.queued],
+  ] as const) {
+    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`settings.${name} must be a non-negative integer, got ${value}`)
   }
   if (settings.verifierCacheMs > MAX_VERIFIER_CACHE_MS) throw new RangeError(`settings.verifierCacheMs must be at most ${MAX_VERIFIER_CACHE_MS} ms, got ${settings.verifierCacheMs}`)
   if (settings.rateLimitStoreFailure !== 'open' && settings.rateLimitStoreFailure !== 'closed') {

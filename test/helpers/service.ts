@@ -36,9 +36,16 @@ export async function startTestService(): Promise<TestService> {
     },
   })
   // Many developers sign in from 127.0.0.1 in one test file: relax the sign-in limits
-  // (the limits themselves are tested in test/server/sessions.test.ts).
+  // (the limits themselves are tested in test/server/sign-in-limits.test.ts).
   const relaxed = {capacity: 1000, refillIntervalMs: 1000}
-  const server = await startServer({host: '127.0.0.1', port: 0, dbPath, logStream, logLevel: 'debug', settings: {loginLimitPerIp: relaxed, loginLimitPerUsername: relaxed}})
+  const server = await startServer({
+    host: '127.0.0.1',
+    port: 0,
+    dbPath,
+    logStream,
+    logLevel: 'debug',
+    settings: {loginLimitPerIp: relaxed, loginLimitPerUsername: relaxed, loginBackoff: {freeFailures: 1000}},
+  })
   return {
     url: server.url,
     dbPath,

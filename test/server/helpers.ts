@@ -4,6 +4,7 @@
  * every log line captured.
  */
 import {mkdtemp, rm} from 'node:fs/promises'
+import {request as httpRequest} from 'node:http'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Writable} from 'node:stream'
@@ -58,11 +59,15 @@ export interface Harness {
   clock: TestClock
   /** Every log line written so far. */
   logs: string[]
-  request<T = any>(method: string, path: string, options?: {token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string>}): Promise<Answer<T>>
+  /**
+   * Sends a request. `from`: the client's source address, any of 127.0.0.0/8 (all local on
+   * Linux), so the service sees different client addresses; default 127.0.0.1.
+   */
+  request<T = any>(method: string, path: string, options?: {token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string>; from?: string}): Promise<Answer<T>>
   /** Creates a user (and team) directly in the database, as `apikey server users add` does. */
   addUser(username: string, team: string, options?: {admin?: boolean; teamContactEmail?: string; role?: 'member' | 'owner'; password?: string}): Promise<AddUserResult>
-  /** Signs in and returns the session token. */
-  login(username: string, password?: string): Promise<string>
+  /** Signs in (from `from`, default 127.0.0.1) and returns the session token. */
+  login(username: string, password?: string, from?: string): Promise<string>
   /** Creates an app as `token`'s user. */
   createApp(token: string, slug: string, team: string, contactEmail?: string): Promise<Answer>
   /** Issues a key; returns the 201 body. */
@@ -114,7 +119,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     if (opts.rawBody !== undefined) body = opts.rawBody
     else if (opts.body !== undefined) body = JSON.stringify(opts.body)
     if (body !== undefined && headers['content-type'] === undefined) headers['content-type'] = 'application/json'
-    const res = await fetch(server.url + path, {method, headers, ...(body === undefined ? {} : {body})})
+    const res = opts.from === undefined ? await fetch(server.url + path, {method, headers, ...(body === undefined ? {} : {body})}) : await requestFrom(opts.from, server.url + path, method, headers, body)
     const text = await res.text()
     let parsed: unknown = undefined
     if (text !== '') {
@@ -147,8 +152,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         clock,
         scryptCost: TEST_SCRYPT,
       }),
-    async login(username, password = PASSWORD) {
-      const res = await request('POST', '/v1/sessions', {body: {username, password}})
+    async login(username, password = PASSWORD, from) {
+      const res = await request('POST', '/v1/sessions', {body: {username, password}, ...(from === undefined ? {} : {from})})
       if (res.status !== 201) throw new Error(`login of ${username} failed: ${res.status} ${res.text}`)
       return res.body.token as string
     },
@@ -179,6 +184,30 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
   }
   return harness
+}
+
+/**
+ * One HTTP request over a new connection bound to the source address `localAddress`
+ * (node:http, since fetch cannot choose it). Answers like fetch's Response: status, headers, text().
+ */
+export function requestFrom(localAddress: string, url: string, method: string, headers: Record<string, string>, body?: string): Promise<{status: number; headers: Headers; text(): Promise<string>}> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, {method, headers, localAddress, agent: false}, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.on('error', reject)
+      res.on('end', () => {
+        const answerHeaders = new Headers()
+        for (const [name, value] of Object.entries(res.headers)) {
+          for (const v of Array.isArray(value) ? value : value === undefined ? [] : [value]) answerHeaders.append(name, v)
+        }
+        const text = Buffer.concat(chunks).toString('utf8')
+        resolve({status: res.statusCode ?? 0, headers: answerHeaders, text: async () => text})
+      })
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
 }
 
 /** Asserts the common problem-details shape and returns the body. */

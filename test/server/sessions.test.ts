@@ -116,22 +116,6 @@ describe('sessions', () => {
     expect(bom.status).toBe(201)
   })
 
-  it('rate-limits sign-in per username: 10 attempts, then 429 with Retry-After; refills 1 per 30 s', async () => {
-    for (let i = 0; i < 10; i++) {
-      const res = await h.request('POST', '/v1/sessions', {body: {username: 'ann', password: 'wrong password'}})
-      expect(res.status).toBe(401)
-    }
-    const limited = await h.request('POST', '/v1/sessions', {body: {username: 'ann', password: PASSWORD}})
-    const problem = expectProblemShape(limited, 429, 'rate_limited')
-    expect(limited.headers.get('retry-after')).toBe('30')
-    expect(problem.retryAfterSeconds).toBe(30)
-    // The right password does not bypass the limit; waiting Retry-After is enough.
-    h.clock.advance(29_999)
-    expect((await h.request('POST', '/v1/sessions', {body: {username: 'ann', password: PASSWORD}})).headers.get('retry-after')).toBe('1')
-    h.clock.advance(1)
-    expect((await h.request('POST', '/v1/sessions', {body: {username: 'ann', password: PASSWORD}})).status).toBe(201)
-  })
-
   it('rate-limits sign-in per client address across usernames', async () => {
     for (let i = 0; i < 50; i++) {
       const res = await h.request('POST', '/v1/sessions', {body: {username: `user${i}`, password: 'whatever1'}})

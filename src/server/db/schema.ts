@@ -179,6 +179,15 @@ export interface UsageBatchesTable {
   result: string
 }
 
+/** `sign_in_networks`: networks a user signed in from, as keyed hashes (never addresses). */
+export interface SignInNetworksTable {
+  user_id: string
+  /** Hex HMAC of the user id and the client network. */
+  network_hash: string
+  /** Last successful sign-in from the network, ms. */
+  last_signed_in_at: number
+}
+
 /** The whole database, for `Kysely<Database>`. */
 export interface Database {
   users: UsersTable
@@ -194,4 +203,5 @@ export interface Database {
   rate_limit_overrides: RateLimitOverridesTable
   usage_minutes: UsageMinutesTable
   usage_batches: UsageBatchesTable
+  sign_in_networks: SignInNetworksTable
 }

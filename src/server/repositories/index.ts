@@ -10,6 +10,7 @@ import {KeysRepository} from './keys.js'
 import {LimitsRepository} from './limits.js'
 import {MetaRepository} from './meta.js'
 import {SessionsRepository} from './sessions.js'
+import {SignInNetworksRepository} from './sign-in-networks.js'
 import {TeamsRepository} from './teams.js'
 import {TokensRepository} from './tokens.js'
 import {UsageRepository} from './usage.js'
@@ -29,6 +30,7 @@ export interface Repositories {
   verifiers: VerifiersRepository
   limits: LimitsRepository
   usage: UsageRepository
+  signInNetworks: SignInNetworksRepository
 }
 
 /** Builds the repositories over `db` (the database or a transaction). */
@@ -45,6 +47,7 @@ export function repositories(db: Kysely<Database>): Repositories {
     verifiers: new VerifiersRepository(db),
     limits: new LimitsRepository(db),
     usage: new UsageRepository(db),
+    signInNetworks: new SignInNetworksRepository(db),
   }
 }
 

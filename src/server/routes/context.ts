@@ -6,7 +6,7 @@
 import type {FastifyRequest} from 'fastify'
 import type {AppsService} from '../services/apps.js'
 import type {AuditService} from '../services/audit.js'
-import type {AuthService, Principal} from '../services/auth.js'
+import type {AuthService, Principal, SignInStats} from '../services/auth.js'
 import type {KeysService} from '../services/keys.js'
 import type {LimitsService} from '../services/limits.js'
 import type {UsageService} from '../services/usage.js'
@@ -36,6 +36,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Writes usage and last-used times held in memory now (see `services/usage.ts`). */
     flushUsage(): Promise<void>
+    /** Counters of the sign-in path: password hashing per lane (see `services/hash-gate.ts`). */
+    signInStats(): SignInStats
   }
   interface FastifyRequest {
     /** The signed-in caller of a `session` route (set by the auth hook). */

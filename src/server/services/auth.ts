@@ -1,7 +1,10 @@
 /**
  * Sign-in and sessions: password check (scrypt, constant time, dummy work for
- * unknown users), login rate limits, opaque session tokens stored as SHA-256.
+ * unknown users), sign-in limits that slow down the address that fails rather
+ * than the account (`sign-in-throttle.ts`), bounded password hashing
+ * (`hash-gate.ts`), opaque session tokens stored as SHA-256.
  */
+import {createHmac} from 'node:crypto'
 import {ApikeyError} from '../../core/errors.js'
 import type {CreateSessionResponse, MeResponse} from '../../core/wire.js'
 import type {Session, User} from '../model.js'
@@ -9,7 +12,9 @@ import {unauthenticated} from '../problems.js'
 import {repositories} from '../repositories/index.js'
 import {hashPassword, newId, newSessionToken, SESSION_TOKEN_PATTERN, sha256Hex, verifyPassword} from './crypto.js'
 import type {ServiceContext} from './context.js'
-import {clientAddressKey, takeAll, TokenBucketLimiter} from './rate-limit.js'
+import {HashGate, type HashLane, type LaneStats} from './hash-gate.js'
+import {networkOf} from './ip.js'
+import {SignInThrottle, type SignInLimit} from './sign-in-throttle.js'
 import {membershipView, userView} from './views.js'
 
 /** The caller of an authenticated route. */
@@ -28,17 +33,29 @@ export interface LoginSource {
 
 const INVALID_CREDENTIALS_MESSAGE = 'the username or password is wrong'
 
+/** Seconds a sign-in refused because every password-hashing slot is taken should wait. */
+export const HASHING_BUSY_RETRY_SECONDS = 1
+
+/** Counters of the sign-in path, for tests and operators. */
+export interface SignInStats {
+  /** Password hashing per lane (see `hash-gate.ts`). */
+  hashing: Record<HashLane, LaneStats>
+}
+
 /** Sign-in, sign-out and session checks. */
 export class AuthService {
-  private readonly byUsername: TokenBucketLimiter
-  private readonly byIp: TokenBucketLimiter
+  private readonly throttle: SignInThrottle
+  private readonly gate: HashGate
+  private readonly networkKey: Buffer
   private dummyHash: Promise<string>
 
   constructor(private readonly ctx: ServiceContext) {
-    this.byUsername = new TokenBucketLimiter(ctx.settings.loginLimitPerUsername, ctx.clock)
-    this.byIp = new TokenBucketLimiter(ctx.settings.loginLimitPerIp, ctx.clock)
+    const settings = ctx.settings
+    this.throttle = new SignInThrottle({backoff: settings.loginBackoff, perUsername: settings.loginLimitPerUsername, perAddress: settings.loginLimitPerIp}, ctx.clock)
+    this.gate = new HashGate(settings.passwordHashing)
+    this.networkKey = createHmac('sha256', ctx.pepper).update('apikey sign-in network v1', 'utf8').digest()
     // Computed up front so the first unknown-user attempt costs no more than the rest.
-    this.dummyHash = hashPassword(ctx.random(32), ctx.settings.scryptCost)
+    this.dummyHash = hashPassword(ctx.random(32), settings.scryptCost)
     this.dummyHash.catch(() => undefined)
   }
 
@@ -48,29 +65,58 @@ export class AuthService {
   }
 
   /**
+   * Keyed hash of a user id and the network of a client address (IPv4 /24, IPv6 /48),
+   * or undefined when the address does not parse. The address itself is never stored.
+   */
+  private networkHash(userId: string, address: string): string | undefined {
+    const network = networkOf(address, 24, 48)
+    if (network === undefined) return undefined
+    return createHmac('sha256', this.networkKey).update(`${userId}\u0000${network}`, 'utf8').digest('hex')
+  }
+
+  /** Counters of password hashing (copies). */
+  stats(): SignInStats {
+    return {hashing: this.gate.stats()}
+  }
+
+  /**
    * Checks a username and password and opens a session.
-   * Every attempt takes a token from the username's and the address's bucket first.
+   *
+   * Before any password is hashed the attempt passes the sign-in throttle (see
+   * `sign-in-throttle.ts`): a backoff per (username, address), a ceiling per username
+   * that the user's known networks bypass, and a ceiling per address. Hashing is
+   * bounded (see `hash-gate.ts`): when every slot is taken the attempt is refused at
+   * once. A successful sign-in remembers the address's network for the user.
    * @returns the token (shown once), its expiry (ms) and the user's view.
-   * @throws ApikeyError `rate_limited` (details.retryAfterSeconds) when a bucket is empty;
+   * @throws ApikeyError `rate_limited` (details: `retryAfterSeconds`, `limit` — `backoff`,
+   *   `username`, `address` or `busy`) when a limit refuses the attempt or hashing is full;
    *   `invalid_credentials` for an unknown user, a wrong password or a disabled
    *   account — one message for all, after similar work.
    */
   async login(username: string, password: string, source: LoginSource): Promise<CreateSessionResponse> {
-    const decision = takeAll([
-      [this.byUsername, username.toLowerCase()],
-      [this.byIp, clientAddressKey(source.ip)],
-    ])
-    if (!decision.allowed) {
-      throw new ApikeyError(`too many sign-in attempts; try again in ${decision.retryAfterSeconds} s`, {
-        code: 'rate_limited',
-        details: {retryAfterSeconds: decision.retryAfterSeconds},
-      })
-    }
     const repos = repositories(this.ctx.db)
     const found = await repos.users.findCredentials(username)
-    const ok = await verifyPassword(password, found?.passwordHash ?? (await this.dummy()))
+    // Looked up for unknown users too (under an id no user has), so both take the same path.
+    const networkHash = this.networkHash(found?.user.id ?? '', source.ip)
+    const knownNetwork = networkHash !== undefined && (await repos.signInNetworks.isKnown(found?.user.id ?? '', networkHash)) && found !== undefined
+    const decision = this.throttle.begin({username, address: source.ip, knownNetwork})
+    if (!decision.allowed) throw signInLimited(decision.limit, decision.retryAfterSeconds)
+    const attempt = decision.attempt
+    const check = this.gate.tryRun(async () => verifyPassword(password, found?.passwordHash ?? (await this.dummy())), knownNetwork)
+    if (check === undefined) {
+      this.throttle.abandoned(attempt)
+      throw signInLimited('busy', HASHING_BUSY_RETRY_SECONDS)
+    }
+    let ok: boolean
+    try {
+      ok = await check
+    } catch (error) {
+      this.throttle.abandoned(attempt)
+      throw error
+    }
     const now = this.ctx.clock.now()
     if (found === undefined || !ok || found.user.disabledAt !== null) {
+      this.throttle.failed(attempt)
       await repos.audit.append({
         at: now,
         // Nobody proved who they are: the actor is anonymous; the target is the account tried.
@@ -84,6 +130,7 @@ export class AuthService {
       })
       throw new ApikeyError(INVALID_CREDENTIALS_MESSAGE, {code: 'invalid_credentials', suggestions: ['apikey login']})
     }
+    this.throttle.succeeded(attempt)
     const token = newSessionToken(this.ctx.random)
     const user = found.user
     const session = await repos.sessions.insert({
@@ -93,6 +140,7 @@ export class AuthService {
       createdAt: now,
       expiresAt: now + this.ctx.settings.sessionTtlMs,
     })
+    if (networkHash !== undefined) await repos.signInNetworks.remember(user.id, networkHash, now, this.ctx.settings.knownNetworksPerUser)
     await repos.audit.append({at: now, actorUserId: user.id, action: 'session.create', targetType: 'session', targetId: session.id, sourceAddress: source.ip})
     const teams = await repos.teams.membershipsOf(user.id)
     return {token, expiresAt: session.expiresAt, user: userView(user), teams: teams.map(membershipView)}
@@ -141,4 +189,17 @@ export function bearerToken(authorization: string | undefined): string | undefin
   if (authorization === undefined) return undefined
   const match = /^Bearer +(\S+) *$/i.exec(authorization)
   return match?.[1]
+}
+
+const LIMIT_MESSAGES: Record<SignInLimit | 'busy', (seconds: number) => string> = {
+  backoff: (n) => `too many failed sign-ins for this username from your address; try again in ${n} s (each further failure doubles the wait; a successful sign-in resets it)`,
+  username: (n) =>
+    `too many failed sign-ins for this username from addresses it has not signed in from before; try again in ${n} s, or sign in from a network you have signed in from before`,
+  address: (n) => `too many failed sign-ins from your address; try again in ${n} s`,
+  busy: (n) => `the key service is checking too many passwords at once; try again in ${n} s`,
+}
+
+/** The 429 problem of a refused sign-in: says which limit and when to retry (also sent as `Retry-After`). */
+function signInLimited(limit: SignInLimit | 'busy', retryAfterSeconds: number): ApikeyError {
+  return new ApikeyError(LIMIT_MESSAGES[limit](retryAfterSeconds), {code: 'rate_limited', details: {retryAfterSeconds, limit}})
 }

@@ -52,6 +52,16 @@ export class TokenBucketLimiter {
     if (this.buckets.size > MAX_BUCKETS) this.evict(now)
   }
 
+  /** Gives back one token taken by {@link consume} (never above capacity). */
+  refund(key: string): void {
+    const bucket = this.buckets.get(key)
+    if (bucket === undefined) return
+    const now = this.clock.now()
+    const refilled = this.refill(key, now)
+    refilled.tokens = Math.min(this.policy.capacity, refilled.tokens + 1)
+    this.buckets.set(key, refilled)
+  }
+
   private evict(now: number): void {
     for (const [key] of this.buckets) {
       if (this.refill(key, now).tokens >= this.policy.capacity) this.buckets.delete(key)

@@ -8,6 +8,7 @@ import * as initial from './2025-11-30T10-00-00_initial.js'
 import * as keyLifecycle from './2025-12-14T09-00-00_key-lifecycle.js'
 import * as verification from './2026-01-05T09-00-00_verification.js'
 import * as verifierScope from './2026-11-30T12-00-00_verifier-scope.js'
+import * as signInNetworks from './2026-12-06T23-30-00_sign-in-networks.js'
 
 /** Every migration by name, in order. */
 export const migrations: Readonly<Record<string, Migration>> = {
@@ -15,4 +16,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '2025-12-14T09-00-00_key-lifecycle': keyLifecycle,
   '2026-01-05T09-00-00_verification': verification,
   '2026-11-30T12-00-00_verifier-scope': verifierScope,
+  '2026-12-06T23-30-00_sign-in-networks': signInNetworks,
 }
