@@ -28,6 +28,11 @@ export class UsersRepository {
     return row && {user: toUser(row), passwordHash: row.password_hash}
   }
 
+  /** Whether a user of this name exists (exact match). */
+  async exists(username: string): Promise<boolean> {
+    return (await this.db.selectFrom('users').select('id').where('username', '=', username).executeTakeFirst()) !== undefined
+  }
+
   /** Inserts a user. @throws the SQLite unique violation when the username is taken. */
   async insert(input: {id: string; username: string; passwordHash: string; isAdmin: boolean; createdAt: number}): Promise<User> {
     await this.db

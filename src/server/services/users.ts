@@ -11,7 +11,7 @@ import {systemClock, type Clock} from '../clock.js'
 import {openDatabase} from '../db/connection.js'
 import type {TeamRole} from '../model.js'
 import {validationError} from '../problems.js'
-import {inTransaction, isUniqueViolation} from '../repositories/index.js'
+import {inTransaction, isUniqueViolation, repositories} from '../repositories/index.js'
 import {DEFAULT_SCRYPT_COST, resolveServerPaths, type ScryptCost} from '../settings.js'
 import {defaultRandom, hashPassword, newId, type RandomBase62} from './crypto.js'
 import {teamView, userView} from './views.js'
@@ -72,7 +72,7 @@ export async function userExists(options: Pick<AddUserOptions, 'dbPath' | 'env' 
   const dbPath = options.dbPath ?? resolveServerPaths({...(options.env === undefined ? {} : {env: options.env}), ...(options.homedir === undefined ? {} : {homedir: options.homedir})}).dbPath
   const handle = await openDatabase(dbPath)
   try {
-    return (await handle.db.selectFrom('users').select('id').where('username', '=', options.username).executeTakeFirst()) !== undefined
+    return await repositories(handle.db).users.exists(options.username)
   } finally {
     await handle.close()
   }
@@ -98,9 +98,8 @@ export async function addUser(options: AddUserOptions): Promise<AddUserResult> {
   const handle = await openDatabase(dbPath)
   try {
     // Hash outside the transaction (slow by design); only used for a new user.
-    const existing = await handle.db.selectFrom('users').select('id').where('username', '=', options.username).executeTakeFirst()
     let passwordHash: string | undefined
-    if (existing === undefined) {
+    if (!(await repositories(handle.db).users.exists(options.username))) {
       if (options.password.length < MIN_PASSWORD_LENGTH) throw validationError('password', `at least ${MIN_PASSWORD_LENGTH} characters`)
       passwordHash = await hashPassword(options.password, options.scryptCost ?? DEFAULT_SCRYPT_COST)
     }
