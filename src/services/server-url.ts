@@ -21,7 +21,9 @@ export interface ResolvedServer {
 
 /**
  * Normalises a server URL: http(s) only, no credentials, no query or fragment,
- * no trailing slash.
+ * no trailing slash, and no trailing `/v1` (the API's version segment, which
+ * people copy from a request URL: `https://keys.example.com/v1` means the
+ * service at `https://keys.example.com`).
  * @throws ApikeyError `usage` naming `flag` when the URL is not valid.
  */
 export function normaliseServerUrl(value: string, flag = '--server'): string {
@@ -30,7 +32,16 @@ export function normaliseServerUrl(value: string, flag = '--server'): string {
   if (url.username || url.password) throw usageError(`${flag} must not contain credentials`)
   url.search = ''
   url.hash = ''
+  url.pathname = withoutApiVersion(url.pathname)
   return url.toString().replace(/\/+$/, '')
+}
+
+/**
+ * A base path without a trailing API version segment: `/v1`, `/v1/` → `/`;
+ * `/apikey/v1` → `/apikey/`. Other paths are returned unchanged.
+ */
+export function withoutApiVersion(pathname: string): string {
+  return pathname.replace(/\/v1\/*$/, '/')
 }
 
 /**

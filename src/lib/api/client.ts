@@ -161,6 +161,8 @@ function normalizeBaseUrl(raw: string): string {
   }
   url.search = ''
   url.hash = ''
+  // A trailing API version segment means the service at the path above it (`…/v1` → `…/`).
+  url.pathname = url.pathname.replace(/\/v1\/*$/, '/')
   if (!url.pathname.endsWith('/')) url.pathname += '/'
   return url.href
 }
@@ -201,6 +203,11 @@ interface CallSpec {
   expect: readonly number[]
   /** Check the JSON of a success answer; false → not an apikey service. */
   check?: (value: unknown) => boolean
+  /**
+   * The route every apikey service answers (`GET /v1/meta`): a 404 from it, whatever its body,
+   * means the URL is not an apikey service (or not at this path).
+   */
+  probe?: boolean
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -296,6 +303,8 @@ function makeClient(shared: Shared, token: string | undefined): ApiClient {
       throw notApikeyServiceError({method: spec.method, url, baseUrl: shared.baseUrl, status, contentType, location: typeof location === 'string' ? location : undefined, proxyUrl: proxy?.url, proxyEnvVar: proxy?.envVar, why: 'a redirect'})
     }
 
+    if (spec.probe === true && status === 404) throw notService('not found')
+
     const body = response.body ?? ''
     if (spec.expect.includes(status) && body.trim() === '') {
       if (status === 204 || spec.check === undefined) return undefined as T
@@ -369,7 +378,7 @@ function makeClient(shared: Shared, token: string | undefined): ApiClient {
   return {
     baseUrl: shared.baseUrl,
     deadline: shared.deadline,
-    meta: () => call<MetaResponse>({method: 'GET', path: 'v1/meta', auth: 'none', expect: [200], check: (v) => isObject(v) && v['service'] === 'apikey'}),
+    meta: () => call<MetaResponse>({method: 'GET', path: 'v1/meta', auth: 'none', expect: [200], probe: true, check: (v) => isObject(v) && v['service'] === 'apikey'}),
     login: async (request) => {
       if (request.password) shared.passwords.push(request.password)
       const answer = await call<CreateSessionResponse>({method: 'POST', path: 'v1/sessions', body: request, auth: 'none', expect: [200, 201], check: (v) => isObject(v) && typeof v['token'] === 'string'})

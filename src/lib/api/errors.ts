@@ -505,6 +505,9 @@ export function notApikeyServiceError(info: {
     const location = redactUrl(new URL(info.location, info.url).href)
     message = `${url}${via} redirected (HTTP ${info.status}) to ${location}; the apikey client does not follow redirects.`
     suggestions.push(`Use the final address as the server: --server ${location.replace(/^(https?:\/\/[^/]+).*$/, '$1')}`)
+  } else if (info.status === 404 && info.why === 'not found') {
+    message = `${server}${via} is not an apikey key service: GET ${url} answered HTTP 404 (not found), and every apikey service answers it.`
+    suggestions.push('Use the address of the key service itself (without /v1 or another API path), e.g. --server https://keys.example.com')
   } else if (proxy && info.status === 407) {
     message = `The proxy ${proxy}${info.proxyEnvVar ? ` (from ${info.proxyEnvVar})` : ''} requires authentication (HTTP 407) for ${url}.`
     suggestions.push(`Put the proxy credentials in the URL: ${info.proxyEnvVar ?? 'HTTPS_PROXY'}=http://USER:PASSWORD@host:port`)
