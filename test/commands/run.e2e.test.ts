@@ -75,9 +75,14 @@ describe('apikey run', () => {
       new Promise<{code: number | null; stdout: string}>((resolve, reject) => {
         const child = spawn(NODE, [BIN, 'run', '--', NODE, '-e', script], {cwd: repo, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe']})
         let stdout = ''
+        let sent = false
         child.stdout.setEncoding('utf8').on('data', (d: string) => {
           stdout += d
-          if (stdout.includes('ready')) child.kill(signal)
+          // Once: a second signal after the child has ended would reach apikey itself.
+          if (!sent && stdout.includes('ready')) {
+            sent = true
+            child.kill(signal)
+          }
         })
         const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
         child.on('error', reject)
