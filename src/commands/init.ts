@@ -1,5 +1,7 @@
 import {Flags} from '@oclif/core'
+import {KEY_ENVIRONMENTS} from '../core/key-format.js'
 import {ApikeyCommand, networkFlags} from '../lib/command.js'
+import {KEY_STORES} from '../lib/project-file.js'
 import {isoTime} from '../lib/render.js'
 import {init, type InitResult} from '../services/init.js'
 
@@ -20,8 +22,8 @@ In a project that already has apikey.json, it finds the app and issues your own 
     team: Flags.string({description: 'owning team of a new app (default: your only team)'}),
     contact: Flags.string({description: 'point-of-contact email of a new app'}),
     description: Flags.string({description: 'description of a new app'}),
-    env: Flags.string({description: 'environment of the key', options: ['dev', 'test', 'stage', 'prod', 'ci']}),
-    store: Flags.option({options: ['dotenv', 'keychain'] as const, description: 'where to store the key'})(),
+    env: Flags.string({description: 'environment of the key', options: [...KEY_ENVIRONMENTS]}),
+    store: Flags.option({options: KEY_STORES, description: 'where to store the key'})(),
     'dotenv-file': Flags.string({description: 'env file, relative to the project (default: .env)'}),
     var: Flags.string({description: 'variable name for the key (default: from the service, API_KEY)'}),
     yes: Flags.boolean({char: 'y', description: 'consent to add the env file to .gitignore without asking'}),

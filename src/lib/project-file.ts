@@ -12,13 +12,24 @@ import {readFile, stat} from 'node:fs/promises'
 import {dirname, join, resolve} from 'node:path'
 import {ApikeyError} from '../core/errors.js'
 import {isKeyEnvironment, isValidSlug, KEY_ENVIRONMENTS, KEY_SCAN_PATTERN, SLUG_RULE, type KeyEnvironment} from '../core/key-format.js'
+import {DEFAULT_KEY_ENV_VAR, PROVISIONING_TOKEN_PREFIX, SESSION_TOKEN_PREFIX} from '../core/wire.js'
 import {writeFileAtomic} from './fs/atomic-write.js'
+
+/** A session or provisioning token (prefixes from core) anywhere in a text. */
+const COMMITTED_TOKEN_PATTERN = new RegExp(`\\b(?:${SESSION_TOKEN_PREFIX}|${PROVISIONING_TOKEN_PREFIX})[0-9A-Za-z]{20,}`)
 
 /** File name of the project file. */
 export const PROJECT_FILE_NAME = 'apikey.json'
 
 /** Where a developer's key is stored. */
-export type KeyStore = 'dotenv' | 'keychain'
+export const KEY_STORES = ['dotenv', 'keychain'] as const
+/** One of {@link KEY_STORES}. */
+export type KeyStore = (typeof KEY_STORES)[number]
+
+/** Is `value` one of {@link KEY_STORES}? */
+export function isKeyStore(value: string): value is KeyStore {
+  return (KEY_STORES as readonly string[]).includes(value)
+}
 
 /** Contents of `apikey.json`. */
 export interface ProjectFile {
@@ -108,17 +119,17 @@ export function parseProjectFile(text: string, path: string): ProjectFile {
   const env = str('env') ?? 'dev'
   if (!isKeyEnvironment(env)) return fail(`"env" must be one of ${KEY_ENVIRONMENTS.join(', ')}, got "${env}"`)
   const store = str('store') ?? 'dotenv'
-  if (store !== 'dotenv' && store !== 'keychain') return fail(`"store" must be "dotenv" or "keychain", got "${store}"`)
+  if (!isKeyStore(store)) return fail(`"store" must be ${KEY_STORES.map((s) => `"${s}"`).join(' or ')}, got "${store}"`)
   const envFile = str('envFile') ?? '.env'
   if (envFile === '' || envFile.includes('\0')) return fail('"envFile" must be a non-empty path')
-  const variable = str('variable') ?? 'API_KEY'
+  const variable = str('variable') ?? DEFAULT_KEY_ENV_VAR
   if (!VARIABLE_PATTERN.test(variable)) return fail(`"variable" "${variable}" is not a valid environment variable name`)
   for (const field of ['key', 'token', 'secret', 'password']) {
     if (field in obj) return fail(`"${field}" must not be in this file: it is committed; keys live in .env or the keychain`)
   }
   // Whatever the field is called, an API key or a token in a committed file is a leak.
   KEY_SCAN_PATTERN.lastIndex = 0
-  if (KEY_SCAN_PATTERN.test(text) || /\bak[sp]_[0-9A-Za-z]{20,}/.test(text)) {
+  if (KEY_SCAN_PATTERN.test(text) || COMMITTED_TOKEN_PATTERN.test(text)) {
     return fail('it contains an API key or a token; this file is committed: remove it, and rotate that key (apikey init --new-key)')
   }
   return {server, app, env, store, envFile, variable}

@@ -6,11 +6,13 @@
  * fields should any code log them anyway.
  */
 import {KEY_SCAN_PATTERN} from '../core/key-format.js'
+import {PROVISIONING_TOKEN_PREFIX, SESSION_TOKEN_PREFIX, VERIFIER_TOKEN_PREFIX} from '../core/wire.js'
 
 /** Replacement text for redacted values. */
 export const REDACTED = '[REDACTED]'
 
-const TOKEN_PATTERN = /ak[spv]_[0-9A-Za-z]{8,}/g
+/** Session, provisioning and verifier tokens (prefixes from core), also truncated ones. */
+const TOKEN_PATTERN = new RegExp(`(?:${[SESSION_TOKEN_PREFIX, PROVISIONING_TOKEN_PREFIX, VERIFIER_TOKEN_PREFIX].join('|')})[0-9A-Za-z]{8,}`, 'g')
 const BEARER_PATTERN = /(Bearer\s+)\S+/gi
 
 /** Replaces API keys, session tokens (`aks_`), provisioning tokens (`akp_`), verifier tokens (`akv_`) and bearer credentials in `text` with {@link REDACTED}. */

@@ -6,16 +6,16 @@
  * in a URL — with what to pass instead.
  */
 import {usageError, type ApikeyError} from '../core/errors.js'
-import {parseKey} from '../core/key-format.js'
+import {KEY_ENVIRONMENTS, KEY_SCAN_PATTERN, parseKey} from '../core/key-format.js'
 import {PROVISIONING_TOKEN_PREFIX, SESSION_TOKEN_PREFIX, VERIFIER_TOKEN_PREFIX} from '../core/wire.js'
 
 /** What kind of secret a value looks like. */
 export type SecretKind = 'api-key' | 'session-token' | 'provisioning-token' | 'verifier-token'
 
 /** The shape of an API key, anchored (prefix_app_env_ then 36 base62), as {@link KEY_SCAN_PATTERN} without the g flag. */
-const KEY_SHAPE = /^[a-z]{2,8}_[a-z0-9][a-z0-9-]{1,30}[a-z0-9]_(?:dev|test|stage|prod|ci)_[0-9A-Za-z]{36}$/
+const KEY_SHAPE = new RegExp(`^(?:${KEY_SCAN_PATTERN.source})$`)
 /** Looser: prefix_app_env_ followed by anything long (an edited or truncated key is still a key). */
-const KEY_LIKE = /^[a-z]{2,8}_[a-z0-9][a-z0-9-]*_(?:dev|test|stage|prod|ci)_[0-9A-Za-z]{8,}/
+const KEY_LIKE = new RegExp(`^[a-z]{2,8}_[a-z0-9][a-z0-9-]*_(?:${KEY_ENVIRONMENTS.join('|')})_[0-9A-Za-z]{8,}`)
 
 /**
  * Does `value` look like a secret? Returns its kind and a safe description

@@ -12,7 +12,7 @@
  *   then the outage policy answers with `unavailable: true`.
  */
 import {MAX_KEY_LENGTH, parseKey} from '../core/key-format.js'
-import type {VerifyContext, VerifyResponse} from '../core/wire.js'
+import {VERIFIER_TOKEN_PREFIX, type VerifyContext, type VerifyResponse} from '../core/wire.js'
 import {CircuitBreaker} from './circuit-breaker.js'
 import {toVerifierClock} from './clock.js'
 import {malformedVerdict, missingKeyVerdict, pastDeadlineVerdict, rateLimitedVerdict, unavailableVerdict} from './messages.js'
@@ -24,6 +24,9 @@ import {cacheKeyOf, isCacheable, isTerminal, VerdictCache, type CacheEntry} from
 
 /** Printable ASCII without space: the only characters a key can have. */
 const NON_PRINTABLE = /[^\x21-\x7e]/
+
+/** A verifier token as far as the verifier checks it: core's prefix, then no whitespace. */
+const VERIFIER_TOKEN_SHAPE = new RegExp(`^${VERIFIER_TOKEN_PREFIX}\\S+$`)
 
 /** A fetch's result; `reseeded` when a local bucket from an earlier verdict was merged (its cache-admitted requests are unknown to the service). */
 type Outcome = {kind: 'verdict'; verdict: VerifyResponse; entry: CacheEntry | null; reseeded?: boolean} | {kind: 'unavailable'; reason: string}
@@ -46,7 +49,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const base = new URL(options.serviceUrl)
   if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new RangeError(`serviceUrl must be http(s): ${options.serviceUrl}`)
   // Never echoed: a wrong value may still be a secret.
-  if (typeof options.verifierToken !== 'string' || !/^akv_\S+$/.test(options.verifierToken)) {
+  if (typeof options.verifierToken !== 'string' || !VERIFIER_TOKEN_SHAPE.test(options.verifierToken)) {
     throw new RangeError('verifierToken must be a verifier token (akv_…) from: apikey server verifiers add NAME')
   }
   const serviceUrl = options.serviceUrl.replace(/\/+$/, '')

@@ -1,5 +1,7 @@
 import {Flags} from '@oclif/core'
+import {KEY_ENVIRONMENTS} from '../../core/key-format.js'
 import {ApikeyCommand, networkFlags} from '../../lib/command.js'
+import {KEY_STORES} from '../../lib/project-file.js'
 import {isoTime} from '../../lib/render.js'
 import {createKey, type CreateKeyResult} from '../../services/keys/create.js'
 
@@ -16,10 +18,10 @@ With --store dotenv|keychain it is written through the same safe writer as apike
   static override flags = {
     ...networkFlags,
     app: Flags.string({description: 'app slug (default: apikey.json "app")'}),
-    env: Flags.string({description: 'environment of the key (default: apikey.json "env")', options: ['dev', 'test', 'stage', 'prod', 'ci']}),
+    env: Flags.string({description: 'environment of the key (default: apikey.json "env")', options: [...KEY_ENVIRONMENTS]}),
     'expires-in': Flags.string({description: 'lifetime, e.g. 30d, 12h, 2w (default: the service default for the env)'}),
     name: Flags.string({description: 'a name for the key, e.g. what uses it'}),
-    store: Flags.option({options: ['dotenv', 'keychain'] as const, description: 'store the key instead of printing it'})(),
+    store: Flags.option({options: KEY_STORES, description: 'store the key instead of printing it'})(),
     'dotenv-file': Flags.string({description: 'env file for --store dotenv (default: apikey.json "envFile" or .env)'}),
     var: Flags.string({description: 'variable name for --store dotenv (default: apikey.json "variable" or the service default, API_KEY)'}),
     yes: Flags.boolean({char: 'y', description: 'consent to add the env file to .gitignore without asking'}),

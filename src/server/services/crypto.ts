@@ -12,6 +12,11 @@ import type {ScryptCost} from '../settings.js'
 /** Source of random base62 strings of a given length (characters). */
 export type RandomBase62 = (length: number) => string
 
+/** The anchored shape of a bearer token: `prefix` (core's, e.g. `aks_`) + `length` base62 characters. */
+function tokenPattern(prefix: string, length: number): RegExp {
+  return new RegExp(`^${prefix}[0-9A-Za-z]{${length}}$`)
+}
+
 /** Default randomness: the OS CSPRNG. */
 export const defaultRandom: RandomBase62 = randomBase62
 
@@ -20,7 +25,7 @@ export const ID_LENGTH = 20
 /** Length of the random part of session tokens, in base62 characters (~238 bits). */
 export const SESSION_TOKEN_LENGTH = 40
 /** Shape of a session token: `aks_` + 40 base62. */
-export const SESSION_TOKEN_PATTERN = /^aks_[0-9A-Za-z]{40}$/
+export const SESSION_TOKEN_PATTERN = tokenPattern(SESSION_TOKEN_PREFIX, SESSION_TOKEN_LENGTH)
 /** Shape of a key id: `key_` + 20 base62. */
 export const KEY_ID_PATTERN = /^key_[0-9A-Za-z]{20}$/
 /** Shape of a provisioning token id: `tok_` + 20 base62. */
@@ -28,12 +33,12 @@ export const TOKEN_ID_PATTERN = /^tok_[0-9A-Za-z]{20}$/
 /** Length of the random part of provisioning tokens, in base62 characters (~238 bits). */
 export const PROVISIONING_TOKEN_LENGTH = 40
 /** Shape of a provisioning token: `akp_` + 40 base62. */
-export const PROVISIONING_TOKEN_PATTERN = /^akp_[0-9A-Za-z]{40}$/
+export const PROVISIONING_TOKEN_PATTERN = tokenPattern(PROVISIONING_TOKEN_PREFIX, PROVISIONING_TOKEN_LENGTH)
 
 /** Length of the random part of verifier tokens, in base62 characters (~238 bits). */
 export const VERIFIER_TOKEN_LENGTH = 40
 /** Shape of a verifier token: `akv_` + 40 base62. */
-export const VERIFIER_TOKEN_PATTERN = /^akv_[0-9A-Za-z]{40}$/
+export const VERIFIER_TOKEN_PATTERN = tokenPattern(VERIFIER_TOKEN_PREFIX, VERIFIER_TOKEN_LENGTH)
 
 /** A new verifier token: `akv_` + 40 base62 characters. Shown once; store only {@link sha256Hex} of it. */
 export function newVerifierToken(random: RandomBase62 = defaultRandom): string {

@@ -13,7 +13,7 @@ import {access, appendFile, constants, readFile, stat} from 'node:fs/promises'
 import {dirname, resolve} from 'node:path'
 import {ApikeyError, usageError} from '../../core/errors.js'
 import type {KeyEnvironment} from '../../core/key-format.js'
-import type {KeyKind, KeyMetadata} from '../../core/wire.js'
+import {DEFAULT_KEY_ENV_VAR, type KeyKind, type KeyMetadata} from '../../core/wire.js'
 import {maskSecret} from '../../lib/api/redact.js'
 import type {Deps} from '../../lib/deps.js'
 import {VARIABLE_PATTERN} from '../../lib/project-file.js'
@@ -231,7 +231,7 @@ export async function ciKey(deps: Deps, input: CiKeyInput): Promise<{result: CiK
   deps.debug(`ci: metadata ${JSON.stringify(detected.metadata)}`)
 
   const api = await deps.api({server: server.url, token, timeoutMs: input.timeoutMs})
-  const variable = input.variable ?? project?.project.variable ?? (output === 'github-env' || output === 'dotenv' ? (await api.meta()).keyEnvVar : 'API_KEY')
+  const variable = input.variable ?? project?.project.variable ?? (output === 'github-env' || output === 'dotenv' ? (await api.meta()).keyEnvVar : DEFAULT_KEY_ENV_VAR)
 
   // 3. Check the destination before issuing.
   const prepared =
