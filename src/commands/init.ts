@@ -3,17 +3,19 @@ import {KEY_ENVIRONMENTS} from '../core/key-format.js'
 import {ApikeyCommand, networkFlags} from '../lib/command.js'
 import {KEY_STORES} from '../lib/project-file.js'
 import {isoTime} from '../lib/render.js'
-import {init, type InitResult} from '../services/init.js'
+import {init, INIT_GRACE, replacedKeyMessage, type InitResult} from '../services/init.js'
 
 export default class Init extends ApikeyCommand<InitResult> {
   static override summary = 'Get your own API key for this project, stored where it cannot be committed.'
   static override description = `Signs you in (if needed), registers the app or finds it, issues a personal key and stores it in a gitignored .env (checked with git itself) or the OS keychain, then writes apikey.json (no secret) for teammates to commit.
-In a project that already has apikey.json, it finds the app and issues your own key with no questions beyond sign-in. Without a terminal it never asks: missing values are usage errors naming the flag.`
+In a project that already has apikey.json, it finds the app and issues your own key with no questions beyond sign-in. When a new key replaces a stored key of yours (--new-key, or a key that expires soon), the old key is ended after a short grace period (--grace); a key it cannot end is named with the command that ends it. A stored key of another environment is replaced only with consent (a question on a terminal, --replace otherwise). Without a terminal it never asks: missing values are usage errors naming the flag.`
   static override examples = [
     '<%= config.bin %> init',
     '<%= config.bin %> init --server http://127.0.0.1:4000 --app weather-app --team weather --contact weather@example.com --yes',
     '<%= config.bin %> init --store keychain',
     '<%= config.bin %> init --json --yes',
+    '<%= config.bin %> init --new-key --grace 10m',
+    '<%= config.bin %> init --env prod --replace',
   ]
   static override flags = {
     ...networkFlags,
@@ -28,7 +30,9 @@ In a project that already has apikey.json, it finds the app and issues your own 
     var: Flags.string({description: 'variable name for the key (default: from the service, API_KEY)'}),
     yes: Flags.boolean({char: 'y', description: 'consent to add the env file to .gitignore without asking'}),
     'no-gitignore': Flags.boolean({description: 'never edit .gitignore; refuse if the env file is not ignored'}),
-    'new-key': Flags.boolean({description: 'issue a new key even if a valid key of yours is already stored'}),
+    'new-key': Flags.boolean({description: 'issue a new key even if a valid key of yours is already stored; the replaced key is ended after --grace'}),
+    grace: Flags.string({description: `how long a replaced key of yours keeps working, e.g. 10m, 1h, 0 for at once (default ${INIT_GRACE})`}),
+    replace: Flags.boolean({description: 'replace a stored key of another environment or app (asked on a terminal)'}),
   }
 
   async run(): Promise<InitResult> {
@@ -47,6 +51,8 @@ In a project that already has apikey.json, it finds the app and issues your own 
       yes: flags.yes,
       noGitignore: flags['no-gitignore'],
       newKey: flags['new-key'],
+      ...(flags.grace === undefined ? {} : {grace: flags.grace}),
+      replace: flags.replace,
       timeoutMs: flags.timeout * 1000,
     })
     for (const w of result.warnings) this.warnLine(w)
@@ -61,6 +67,7 @@ In a project that already has apikey.json, it finds the app and issues your own 
       } else {
         this.log(`${ok} Stored it in the OS keychain (service ${s.service}, account ${s.account})`)
       }
+      if (result.replaced?.outcome === 'ended') this.log(`${ok} Ended the replaced key: ${replacedKeyMessage(result.replaced).replace(/^the replaced /, '')}`)
       if (result.projectFile.written) this.log(`${ok} Wrote ${result.projectFile.path}: commit it so teammates can run apikey init`)
       this.log(`Check it any time with: apikey whoami`)
     }

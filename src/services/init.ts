@@ -12,10 +12,12 @@ import {isAbsolute, join, relative, resolve} from 'node:path'
 import {ApikeyError, usageError} from '../core/errors.js'
 import {isKeyEnvironment, isValidSlug, KEY_ENVIRONMENTS, parseKey, SLUG_RULE, type KeyEnvironment} from '../core/key-format.js'
 import {isValidAppName, isValidEmail} from '../core/validation.js'
-import type {AppView, MeResponse} from '../core/wire.js'
+import type {AppView, KeyWhoamiResponse, MeResponse} from '../core/wire.js'
 import type {ApiClient} from '../lib/api/client.js'
 import type {Deps} from '../lib/deps.js'
 import {PROJECT_FILE_NAME, VARIABLE_PATTERN, writeProjectFile, type KeyStore, type ProjectFile} from '../lib/project-file.js'
+import {isoTime} from '../lib/render.js'
+import {durationFlag} from './common.js'
 import {prepareKeyStore, unstoredKeyError, writeKeyToStore, type PreparedStore, type StoredKey} from './store-key.js'
 import {guessAppSlugs, titleFromSlug} from './project-guess.js'
 import {noServerError, normaliseServerUrl, resolveServer, type ResolvedServer} from './server-url.js'
@@ -39,7 +41,36 @@ export interface InitInput {
   noGitignore: boolean
   /** Issue a new key even when a valid key of yours is already stored. */
   newKey?: boolean
+  /**
+   * `--grace` as given (`1h`, `0`): how long a replaced key of yours keeps working
+   * after the new key is stored; default {@link INIT_GRACE}.
+   */
+  grace?: string
+  /** `--replace`: consent to replace a stored key of another app or environment. */
+  replace?: boolean
   timeoutMs: number
+}
+
+/** Default grace period of a key that `init` replaces: short, because the replaced key is stored nowhere any more. */
+export const INIT_GRACE = '1h'
+
+/**
+ * What became of the key that was stored where init stored the new one.
+ * `ended`: it ends at `endsAt` (ms since epoch) after the grace period, replaced by the new key;
+ * `already-ended`: it was revoked, expired or rotated before (nothing to do);
+ * `not-ended`: init could not end it — `reason` says why and `command` ends it.
+ * The key is named by id (when known) and display start, never by its secret.
+ */
+export interface ReplacedKey {
+  id: string | null
+  start: string
+  env: string
+  outcome: 'ended' | 'already-ended' | 'not-ended'
+  /** When it stops (or stopped) working, ms since epoch, when known. */
+  endsAt: number | null
+  reason?: string
+  /** The command that ends it (`apikey keys revoke KEY_ID`), for `not-ended`. */
+  command?: string
 }
 
 /** Where the key was stored (see `services/store-key.ts`). */
@@ -53,6 +84,8 @@ export interface InitResult {
   key: {id: string; start: string; env: KeyEnvironment; expiresAt: number | null}
   /** True when a valid key of this developer was already stored there and was kept (no new key issued). */
   reused: boolean
+  /** The key the new one replaced at the store, when there was one (see {@link ReplacedKey}). */
+  replaced?: ReplacedKey
   stored: StoredKey
   projectFile: {path: string; written: boolean}
   warnings: string[]
@@ -71,6 +104,7 @@ export interface InitResult {
  */
 export async function init(deps: Deps, input: InitInput): Promise<InitResult> {
   validateFlags(input)
+  const graceMs = durationFlag('--grace', input.grace ?? INIT_GRACE, {allowZero: true})
   const warnings: string[] = []
   const project = await deps.project()
   const config = await deps.config()
@@ -146,13 +180,33 @@ export async function init(deps: Deps, input: InitInput): Promise<InitResult> {
     warnings,
   )
 
+  // A stored key of another app or environment is replaced only with consent.
+  const current = await storedValue(deps, prepared)
+  const currentKey = current === undefined ? undefined : parseKey(current)
+  if (currentKey?.valid === true && (currentKey.app !== slug || currentKey.env !== env)) {
+    const where = prepared.store === 'dotenv' ? `${prepared.variable} in ${prepared.path}` : `the keychain entry (service ${prepared.service}, account ${prepared.account})`
+    const what = `${where} holds a ${currentKey.env} key${currentKey.app === slug ? '' : ` of app ${currentKey.app}`} (${currentKey.start})`
+    if (input.replace !== true) {
+      if (!deps.prompter.interactive) {
+        throw usageError(`${what}; a new ${env} key would replace it: nothing was issued or changed`, [
+          `pass --replace to replace it with a ${env} key`,
+          prepared.store === 'dotenv' ? 'or store the new key elsewhere: --dotenv-file PATH or --var NAME' : 'or keep it: leave out --env',
+        ], {flag: '--replace', stored: currentKey.start})
+      }
+      const ok = await deps.prompter.confirm({message: `${what}. Replace it with a new ${env} key?`, flag: '--replace', default: false})
+      if (!ok) throw new ApikeyError(`not replaced: ${where} still holds the ${currentKey.env} key; nothing was issued`, {code: 'cancelled'})
+    }
+  }
+
   // 4. Register the app now that nothing can refuse any more.
   const {app, created} = existing ? {app: existing, created: false} : await registerApp(api, me, plan!, input, project !== undefined, warnings)
 
   // 5. Keep the developer's own valid key when one is stored there already; else issue one.
-  const kept = input.newKey ? undefined : await storedKeyToKeep(deps, api, prepared, {app: slug, env, username: me.user.username})
+  const stored0 = current === undefined ? undefined : await describeStoredKey(api, current)
+  const kept = input.newKey ? undefined : storedKeyToKeep(deps, prepared, stored0, {app: slug, env, username: me.user.username})
   let keyInfo: InitResult['key']
   let stored: StoredKey
+  let replaced: ReplacedKey | undefined
   if (kept) {
     keyInfo = kept.key
     stored = kept.stored
@@ -170,6 +224,10 @@ export async function init(deps: Deps, input: InitInput): Promise<InitResult> {
       throw unstoredKeyError(issued, error, revoked ? 'the unstored key was revoked; fix the cause and run apikey init again' : 'fix the cause and run apikey init again (the unstored key expires on its own)')
     }
     keyInfo = {id: issued.id, start: issued.start, env: issued.env, expiresAt: issued.expiresAt}
+    if (stored0 !== undefined) {
+      replaced = await endReplacedKey(api, stored0, {id: issued.id, app: slug, env, username: me.user.username, graceMs})
+      if (replaced.outcome !== 'ended') warnings.push(replacedKeyMessage(replaced))
+    }
     if (deps.env[variable] !== undefined && deps.env[variable] !== issued.key) {
       warnings.push(`${variable} is set in your shell environment and shadows the new key in ${store === 'dotenv' ? envFile : 'the keychain'}; unset ${variable} to use it`)
     }
@@ -186,46 +244,113 @@ export async function init(deps: Deps, input: InitInput): Promise<InitResult> {
     app: {slug: app.slug, name: app.name, team: app.team.slug, teamName: app.team.name, contactEmail: app.contactEmail, created},
     key: keyInfo,
     reused: kept !== undefined,
+    ...(replaced === undefined ? {} : {replaced}),
     stored,
     projectFile: {path: projectPath, written},
     warnings,
   }
 }
 
-/**
- * The developer's stored key at the prepared place, if it is theirs, for this
- * app and env, active, and not expiring within 14 days.
- */
-async function storedKeyToKeep(
-  deps: Deps,
-  api: ApiClient,
-  prepared: PreparedStore,
-  want: {app: string; env: string; username: string},
-): Promise<{key: InitResult['key']; stored: StoredKey; where: string} | undefined> {
-  let current: string | undefined
-  let where: string
+/** A key found at the store, with what the service says about it (or why it could not say). */
+interface StoredKeyFacts {
+  start: string
+  app: string
+  env: string
+  /** The service's answer, or undefined when it could not be asked or does not know the key. */
+  who?: KeyWhoamiResponse
+  /** Why the service gave no answer. */
+  problem?: string
+}
+
+/** The value at the prepared store, or undefined when there is none. */
+async function storedValue(deps: Deps, prepared: PreparedStore): Promise<string | undefined> {
   if (prepared.store === 'dotenv') {
     const {readDotenvVariable} = await import('../lib/dotenv/index.js')
-    current = await readDotenvVariable(prepared.path, prepared.variable)
-    where = prepared.path
-  } else {
-    const keychain = await deps.keychain()
-    current = (await keychain.get(prepared.service, prepared.account).catch(() => null)) ?? undefined
-    where = 'the OS keychain'
+    const value = await readDotenvVariable(prepared.path, prepared.variable)
+    return value === undefined || value === '' ? undefined : value
   }
-  if (current === undefined) return undefined
-  const parsed = parseKey(current)
-  if (!parsed.valid || parsed.app !== want.app || parsed.env !== want.env) return undefined
-  const answer = await api.whoamiKey(current).catch(() => undefined)
-  const k = answer?.key
-  if (k === undefined || k.status !== 'active' || k.createdBy !== want.username) return undefined
+  const keychain = await deps.keychain()
+  const value = await keychain.get(prepared.service, prepared.account).catch(() => null)
+  return value === null || value === '' ? undefined : value
+}
+
+/** What the service says about a stored value; undefined when the value is not a well-formed key. */
+async function describeStoredKey(api: ApiClient, value: string): Promise<StoredKeyFacts | undefined> {
+  const parsed = parseKey(value)
+  if (!parsed.valid) return undefined
+  const facts: StoredKeyFacts = {start: parsed.start!, app: parsed.app!, env: parsed.env!}
+  try {
+    facts.who = await api.whoamiKey(value)
+  } catch (error) {
+    facts.problem = error instanceof Error ? error.message : String(error)
+  }
+  return facts
+}
+
+/**
+ * The stored key to keep instead of issuing one: the developer's own, for this
+ * app and env, active, not rotated, and not expiring within 14 days.
+ */
+function storedKeyToKeep(
+  deps: Deps,
+  prepared: PreparedStore,
+  facts: StoredKeyFacts | undefined,
+  want: {app: string; env: string; username: string},
+): {key: InitResult['key']; stored: StoredKey; where: string} | undefined {
+  const k = facts?.who?.key
+  if (facts === undefined || k === undefined || facts.app !== want.app || facts.env !== want.env) return undefined
+  if (k.status !== 'active' || k.createdBy !== want.username) return undefined
   if (k.rotation) return undefined
   if (k.expiresAt !== null && k.expiresAt - deps.now() < 14 * 86_400_000) return undefined
   const stored: StoredKey =
     prepared.store === 'dotenv'
       ? {store: 'dotenv', path: prepared.path, variable: prepared.variable, change: 'unchanged', created: false, git: prepared.git}
       : {store: 'keychain', service: prepared.service, account: prepared.account}
-  return {key: {id: k.id, start: k.start, env: k.env, expiresAt: k.expiresAt}, stored, where}
+  return {key: {id: k.id, start: k.start, env: k.env, expiresAt: k.expiresAt}, stored, where: prepared.store === 'dotenv' ? prepared.path : 'the OS keychain'}
+}
+
+/**
+ * Ends the key that the new key replaced at the store, as `keys rotate` ends a
+ * rotated key: it keeps working for `graceMs`, then stops (the service records the
+ * new key as its replacement). Only an active key of the developer, for the same
+ * app and env, is ended; anything else is reported with the command that ends it.
+ * Never throws: the new key is already stored.
+ */
+async function endReplacedKey(
+  api: ApiClient,
+  old: StoredKeyFacts,
+  fresh: {id: string; app: string; env: string; username: string; graceMs: number},
+): Promise<ReplacedKey> {
+  const k = old.who?.key
+  const base = {id: k?.id ?? null, start: old.start, env: old.env}
+  const revokeCommand = k === undefined ? `apikey keys list --app ${old.app}, then apikey keys revoke KEY_ID` : `apikey keys revoke ${k.id}`
+  if (k === undefined) {
+    return {...base, outcome: 'not-ended', endsAt: null, reason: `the key service could not say which key it is (${old.problem ?? 'no answer'})`, command: revokeCommand}
+  }
+  if (k.status !== 'active') return {...base, outcome: 'already-ended', endsAt: k.revokedAt ?? k.expiresAt, reason: `it was already ${k.status}`}
+  if (k.rotation) return {...base, outcome: 'already-ended', endsAt: k.rotation.graceEndsAt, reason: `it was already rotated (replaced by ${k.rotation.replacedBy})`}
+  const notEnded = (reason: string): ReplacedKey => ({...base, outcome: 'not-ended', endsAt: k.expiresAt, reason, command: revokeCommand})
+  if (old.app !== fresh.app || old.env !== fresh.env) return notEnded(`it is a key of ${old.app === fresh.app ? `env ${old.env}` : `app ${old.app}`}, not replaced by the new ${fresh.env} key`)
+  if (k.createdBy !== fresh.username) return notEnded(`it is ${k.createdBy}'s key, not yours: ask ${k.createdBy} or an owner of the team`)
+  try {
+    const answer = await api.replaceKey(k.id, {replacementId: fresh.id, graceMs: fresh.graceMs})
+    return {...base, outcome: 'ended', endsAt: answer.oldKey.rotation.graceEndsAt}
+  } catch (error) {
+    return notEnded(`the key service did not end it: ${error instanceof Error ? error.message : String(error)}`)
+  }
+}
+
+/** One line about a {@link ReplacedKey} for the person running init. */
+export function replacedKeyMessage(r: ReplacedKey): string {
+  const name = `${r.id === null ? 'the key' : `key ${r.id}`} (${r.start})`
+  switch (r.outcome) {
+    case 'ended':
+      return `the replaced ${name} keeps working until ${isoTime(r.endsAt)}, then stops (pass --grace to choose how long)`
+    case 'already-ended':
+      return `the replaced ${name} needs no ending: ${r.reason}`
+    default:
+      return `the replaced ${name} was NOT ended and ${r.endsAt === null ? 'may still work' : `works until ${isoTime(r.endsAt)}`}: ${r.reason}; end it: ${r.command}`
+  }
 }
 
 /** Flag checks that need no network (exit 2 naming the flag and the rule). */

@@ -134,6 +134,21 @@ export async function locateKey(deps: Deps, options: LocateKeyOptions): Promise<
       `${describe(winner!.report)} shadows a different key in ${describe(other.report)} (${other.report.start ?? 'not a valid key'}); ${hint(winner!.report, variable)}`,
     )
   }
+  // A stored key of another environment (or app) than apikey.json names: say so, it is easily missed.
+  const project = options.project?.project
+  if (project !== undefined) {
+    for (const {report, key} of values) {
+      if (report.source !== 'dotenv' && report.source !== 'keychain') continue
+      const parsed = parseKey(key)
+      if (!parsed.valid) continue
+      if (parsed.env !== project.env || parsed.app !== project.app) {
+        const what = parsed.app === project.app ? `a ${parsed.env} key` : `a ${parsed.env} key of app ${parsed.app}`
+        warnings.push(
+          `${describe(report)} holds ${what} (${parsed.start}) but apikey.json says app ${project.app}, env ${project.env}: get a ${project.env} key with apikey init --replace, or change "env" in apikey.json`,
+        )
+      }
+    }
+  }
   const chosen = winner === undefined ? undefined : {key: winner.key, source: winner.report.source, location: winner.report.location}
   return {...(chosen ? {chosen} : {}), sources, warnings}
 }

@@ -25,11 +25,15 @@ import type {
   GetKeyResponse,
   ListAuditResponse,
   ListTokensResponse,
+  ReplaceKeyRequest,
+  ReplaceKeyResponse,
+  RevokeKeyRequest,
   RevokeKeyResponse,
   RevokeTokenResponse,
   RotateKeyRequest,
   RotateKeyResponse,
   TransferAppRequest,
+  TransferAppResponse,
   CreateKeyRequest,
   CreateKeyResponse,
   CreateSessionRequest,
@@ -112,14 +116,16 @@ export interface ApiClient {
   getKey(id: string): Promise<GetKeyResponse>
   /** `POST /v1/keys/{id}/rotate` — issues the replacement (plaintext once, in `newKey.key`); the old key stays valid for `graceMs`. Not retried. */
   rotateKey(id: string, request: RotateKeyRequest): Promise<RotateKeyResponse>
-  /** `DELETE /v1/keys/{id}` — revokes a key; revoking twice answers `alreadyRevoked: true`. Idempotent, so retried. */
-  revokeKey(id: string): Promise<RevokeKeyResponse>
+  /** `POST /v1/keys/{id}/replace` — ends a key after `graceMs` in favour of an active key the caller issued (no key is issued). Not retried. */
+  replaceKey(id: string, request: ReplaceKeyRequest): Promise<ReplaceKeyResponse>
+  /** `DELETE /v1/keys/{id}` — revokes a key (with an optional `reason` for the audit log); revoking twice answers `alreadyRevoked: true`. Idempotent, so retried. */
+  revokeKey(id: string, request?: RevokeKeyRequest): Promise<RevokeKeyResponse>
   /** `PUT /v1/keys/{id}/limit` — sets (`rpm`) or removes (`rpm: null`) a key's own rate limit; answers the limit now in force. Idempotent, so retried. */
   setKeyLimit(id: string, request: SetKeyLimitRequest): Promise<LimitView>
   /** `PUT /v1/apps/{slug}/limit` — sets or removes the app-wide rate limit of keys without their own. Idempotent, so retried. */
   setAppLimit(slug: string, request: SetKeyLimitRequest): Promise<LimitView>
   /** `POST /v1/apps/{slug}/transfer` — moves the app to another owning team (keys unchanged). Not retried. */
-  transferApp(slug: string, request: TransferAppRequest): Promise<AppView>
+  transferApp(slug: string, request: TransferAppRequest): Promise<TransferAppResponse>
   /** `GET /v1/audit?app=&since=&limit=` — audit events, newest first; `since` in ms since epoch. */
   listAudit(query: AuditQuery): Promise<ListAuditResponse>
   /** `GET /v1/apps/{slug}/usage` — the owning team's view of an app's traffic. Times in ms since epoch. */
@@ -417,10 +423,13 @@ function makeClient(shared: Shared, token: string | undefined): ApiClient {
       shared.secrets.push(answer.newKey.key)
       return answer
     },
-    revokeKey: (id) => session<RevokeKeyResponse>({method: 'DELETE', path: `v1/keys/${idPath(id, 'key')}`, expect: [200], check: (v) => isObject(v) && isObject(v['key'])}),
+    replaceKey: (id, request) =>
+      session<ReplaceKeyResponse>({method: 'POST', path: `v1/keys/${idPath(id, 'key')}/replace`, body: request, expect: [200], check: (v) => isObject(v) && isObject(v['newKey']) && isObject(v['oldKey'])}),
+    revokeKey: (id, request) =>
+      session<RevokeKeyResponse>({method: 'DELETE', path: `v1/keys/${idPath(id, 'key')}`, ...(request === undefined ? {} : {body: request}), expect: [200], check: (v) => isObject(v) && isObject(v['key'])}),
     setKeyLimit: (id, request) => session<LimitView>({method: 'PUT', path: `v1/keys/${idPath(id, 'key')}/limit`, body: request, expect: [200], check: isLimitView}),
     setAppLimit: (slug, request) => session<LimitView>({method: 'PUT', path: `v1/apps/${slugPath(slug)}/limit`, body: request, expect: [200], check: isLimitView}),
-    transferApp: (slug, request) => session<AppView>({method: 'POST', path: `v1/apps/${slugPath(slug)}/transfer`, body: request, expect: [200, 201], check: (v) => isObject(v) && typeof v['slug'] === 'string'}),
+    transferApp: (slug, request) => session<TransferAppResponse>({method: 'POST', path: `v1/apps/${slugPath(slug)}/transfer`, body: request, expect: [200, 201], check: (v) => isObject(v) && typeof v['slug'] === 'string'}),
     listAudit: (q) => session<ListAuditResponse>({method: 'GET', path: `v1/audit${query({app: q.app, since: q.since, limit: q.limit})}`, expect: [200], check: (v) => isObject(v) && Array.isArray(v['events'])}),
     getUsage: (slug, r) => session<UsageReportView>({method: 'GET', path: `v1/apps/${idPath(slug, 'app')}/usage${query({since: r.since, until: r.until})}`, expect: [200], check: (v) => isObject(v) && typeof v['total'] === 'number'}),
     createToken: async (request) => {
