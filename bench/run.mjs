@@ -10,6 +10,7 @@ import {cpus, totalmem, tmpdir, hostname} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {checksumOf} from '../dist/core/key-format.js'
+import {signInSection} from './sign-in-section.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const bin = join(root, 'bin', 'run.js')
@@ -84,6 +85,7 @@ function runJson(script, extraEnv = {}) {
 }
 const verifier = runJson('verifier.mjs')
 const service = runJson('service.mjs')
+const signIn = runJson('sign-in.mjs')
 const fmt = (n) => Math.round(n).toLocaleString('en-US')
 
 const verifierSection = `## Verifier library: cache hits (issue 4)
@@ -119,7 +121,8 @@ section; ratios are against a baseline measured in the same run. Tests never ass
 ${section}
 ${verifierSection}
 ${serviceSection}
+${signInSection(signIn)}
 ${analysis}`
 writeFileSync(out, doc)
-console.log(`\n${section}\n${verifierSection}\n${serviceSection}\nwritten to ${out}`)
+console.log(`\n${section}\n${verifierSection}\n${serviceSection}\n${signInSection(signIn)}\nwritten to ${out}`)
 if (ratio(version) > 2.5 || ratio(whoami) > 2.5) process.exitCode = 1

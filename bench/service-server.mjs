@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Child process of bench/service.mjs: runs the key service alone in its process (so the
 // load generator does not share its event loop) and reports its URL over IPC.
-// Message in: {dist, dbPath, pepper, settings}. Messages out: {url} | {flushed} | {error}.
+// Message in: {dist, dbPath, pepper, settings}. Messages out: {url} | {flushed} | {stats} (sign-in counters) | {error}.
 import {join} from 'node:path'
 import {pathToFileURL} from 'node:url'
 
@@ -15,6 +15,8 @@ process.on('message', async (message) => {
     } else if (message.type === 'flush') {
       await server.flushUsage()
       process.send({type: 'flushed'})
+    } else if (message.type === 'stats') {
+      process.send({type: 'stats', stats: server.signInStats()})
     } else if (message.type === 'stop') {
       await server.close()
       process.send({type: 'stopped'})

@@ -72,8 +72,12 @@ export interface PasswordHashingLimits {
   reserved: HashLaneLimits
 }
 
-/** Default running password hashes: the number of cores, at most 3 (libuv's default thread pool of 4, less the reserved lane). */
-export const DEFAULT_HASH_CONCURRENCY = Math.max(1, Math.min(availableParallelism(), 3))
+/**
+ * Default running password hashes of the shared lane: one less than the number of cores (the
+ * reserved lane and the event loop keep a core), at least 1 and at most 3 (libuv's default
+ * thread pool of 4, less the reserved lane).
+ */
+export const DEFAULT_HASH_CONCURRENCY = Math.max(1, Math.min(availableParallelism() - 1, 3))
 
 /** Tunable settings of the key service. All durations in milliseconds. */
 export interface ServerSettings {
@@ -134,10 +138,10 @@ export interface ServerSettings {
   knownNetworksPerUser: number
   /**
    * Bound on concurrent password hashing (scrypt on libuv's thread pool). `shared`: every
-   * sign-in; default `active` = the number of cores, at most 3 (libuv's default pool of 4
-   * threads less the reserved lane), `queued` = the same. `reserved`: sign-ins from a network
-   * known for the user, on top of the shared lane; default 1 active, 1 queued. An attempt that
-   * finds its lanes full is answered 429 at once, never queued further.
+   * sign-in; default `active` = {@link DEFAULT_HASH_CONCURRENCY} (cores − 1, 1 to 3), `queued` =
+   * twice that (a queued sign-in waits at most about two hash times). `reserved`: sign-ins from
+   * a network known for the user, on top of the shared lane; default 1 active, 1 queued. An
+   * attempt that finds its lanes full is answered 429 at once (Retry-After 1 s), never queued further.
    */
   passwordHashing: PasswordHashingLimits
   /** scrypt cost for new password hashes (stored hashes keep their own cost). */
@@ -229,7 +233,7 @@ export const DEFAULT_SETTINGS: ServerSettings = {
   loginLimitPerIp: {capacity: 50, refillIntervalMs: 2_000},
   loginBackoff: {freeFailures: 5, baseDelayMs: 1000, maxDelayMs: 15 * MINUTE_MS, forgetAfterMs: DAY_MS},
   knownNetworksPerUser: 20,
-  passwordHashing: {shared: {active: DEFAULT_HASH_CONCURRENCY, queued: DEFAULT_HASH_CONCURRENCY}, reserved: {active: 1, queued: 1}},
+  passwordHashing: {shared: {active: DEFAULT_HASH_CONCURRENCY, queued: 2 * DEFAULT_HASH_CONCURRENCY}, reserved: {active: 1, queued: 1}},
   scryptCost: DEFAULT_SCRYPT_COST,
   trustProxy: false,
   verifyRateLimits: {
