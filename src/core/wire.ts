@@ -251,7 +251,7 @@ export type TransferAppResponse = AppView & {revokedTokens: TokenView[]}
 /** An audit log entry. Append-only on the service. */
 export interface AuditEventView {
   id: string
-  /** Username, `token:<id>` for a provisioning token, or null for anonymous (failed sign-in). */
+  /** Username, `token:<id>` for a provisioning token, `server admin (local)` for `apikey server …` commands on the service's host, or null when nobody proved who they are (failed sign-in). */
   actor: string | null
   /** e.g. `session.create`, `app.create`, `app.transfer`, `key.create`, `key.rotate`, `key.revoke`, `token.create`, `token.revoke`, `membership.add`. */
   action: string

@@ -93,10 +93,18 @@ describe('audit log', () => {
     expect((await eventsSince(since)).map((e) => e.action)).toEqual(['session.create'])
   })
 
-  it('membership changes (addUser) and failed sign-ins are audited; the failed one is anonymous', async () => {
+  it('membership changes (addUser) and failed sign-ins are audited: `server …` commands show as "server admin (local)" with usernames, not ids; the failed sign-in is anonymous', async () => {
     await h.addUser('dee', 'mobile', {role: 'member'})
     const events = (await h.request('GET', '/v1/audit', {token: admin})).body.events
-    expect(events.find((e: any) => e.action === 'membership.add' && e.details.role === 'member' && e.target === 'team:mobile')).toMatchObject({actor: null, sourceAddress: null, details: {via: 'cli'}})
+    expect(events.find((e: any) => e.action === 'membership.add' && e.details.role === 'member' && e.target === 'team:mobile')).toMatchObject({
+      actor: 'server admin (local)',
+      sourceAddress: null,
+      details: {user: 'dee', via: 'cli'},
+    })
+    expect(events.find((e: any) => e.action === 'user.create' && e.target === 'user:dee')).toMatchObject({actor: 'server admin (local)'})
+    // No user id is shown anywhere in what the log answers (the raw rows keep the ids).
+    expect(JSON.stringify(events)).not.toMatch(/usr_[0-9A-Za-z]{20}/)
+    expect(JSON.stringify(rawEvents(h))).toMatch(/usr_[0-9A-Za-z]{20}/)
     h.clock.advance(1000)
     expect((await h.request('POST', '/v1/sessions', {body: {username: 'ann', password: 'wrong password'}})).status).toBe(401)
     const [failed] = await eventsSince(h.clock.now())

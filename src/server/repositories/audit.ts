@@ -28,11 +28,20 @@ export interface AuditEvent extends Required<AuditEventInput> {
   id: number
 }
 
+/**
+ * Actor of changes made on the service's host with `apikey server …` commands (no session:
+ * whoever can write the database file), as shown when reading the audit log.
+ */
+export const LOCAL_ADMIN_ACTOR = 'server admin (local)'
+
+/** Shape of a user id (`usr_` + 20 base62), resolved to the username when reading details. */
+const USER_ID = /^usr_[0-9A-Za-z]{20}$/
+
 /** A stored audit event with names resolved for display. */
 export interface AuditEntry {
   id: number
   at: number
-  /** Username, `token:<id>`, or null. */
+  /** Username, `token:<id>`, {@link LOCAL_ADMIN_ACTOR} (`apikey server …` on the host), or null (nobody proved who they are, e.g. a failed sign-in). */
   actor: string | null
   action: string
   /** `app:<slug>`, `key:<id>`, `token:<id>`, `team:<slug>`, `user:<username>`, `session:<id>`. */
@@ -120,7 +129,11 @@ export class AuditRepository {
     }))
   }
 
-  /** Events matching `query`, newest first, with actor and target names resolved. */
+  /**
+   * Events matching `query`, newest first, with names resolved: the actor's username (or
+   * {@link LOCAL_ADMIN_ACTOR} for `apikey server …` commands), the target's slug or username,
+   * and user ids in details replaced by usernames.
+   */
   async query(query: AuditQuery): Promise<AuditEntry[]> {
     if (query.appIds !== undefined && query.appIds.length === 0) return []
     let q = this.db
@@ -136,6 +149,7 @@ export class AuditRepository {
         'e.target_type as target_type',
         'e.target_id as target_id',
         'e.actor_token_id as actor_token_id',
+        'e.actor_user_id as actor_user_id',
         'e.source_address as source_address',
         'e.details as details',
         'actor.username as actor_username',
@@ -144,14 +158,26 @@ export class AuditRepository {
     if (query.appIds !== undefined) q = q.where('e.app_id', 'in', query.appIds)
     if (query.since !== undefined) q = q.where('e.at', '>=', query.since)
     const rows = await q.orderBy('e.at', 'desc').orderBy('e.id', 'desc').limit(query.limit).execute()
-    return rows.map((row) => ({
+    const parsed = rows.map((row) => ({row, details: parseDetails(row.details)}))
+    const usernames = await this.usernamesOf(parsed.flatMap(({details}) => Object.values(details).filter((v): v is string => typeof v === 'string' && USER_ID.test(v))))
+    return parsed.map(({row, details}) => ({
       id: row.id,
       at: row.at,
-      actor: row.actor_token_id !== null ? `token:${row.actor_token_id}` : row.actor_username,
+      actor:
+        row.actor_token_id !== null
+          ? `token:${row.actor_token_id}`
+          : (row.actor_username ?? (row.actor_user_id === null && details.via === 'cli' ? LOCAL_ADMIN_ACTOR : null)),
       action: row.action,
       target: `${row.target_type}:${row.target_name ?? row.target_id ?? 'unknown'}`,
       sourceAddress: row.source_address,
-      details: parseDetails(row.details),
+      details: Object.fromEntries(Object.entries(details).map(([k, v]) => [k, typeof v === 'string' ? (usernames.get(v) ?? v) : v])),
     }))
+  }
+
+  /** Usernames of the given user ids (unknown ids are left out). */
+  private async usernamesOf(ids: string[]): Promise<Map<string, string>> {
+    if (ids.length === 0) return new Map()
+    const rows = await this.db.selectFrom('users').select(['id', 'username']).where('id', 'in', [...new Set(ids)]).execute()
+    return new Map(rows.map((r) => [r.id, r.username]))
   }
 }

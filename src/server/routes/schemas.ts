@@ -151,7 +151,7 @@ export const sharedSchemas = [
     required: ['id', 'actor', 'action', 'target', 'time', 'sourceAddress', 'details'],
     properties: {
       id: {type: 'string'},
-      actor: {type: ['string', 'null'], description: 'username, token:<id> for a provisioning token, or null (anonymous)'},
+      actor: {type: ['string', 'null'], description: "username, token:<id> for a provisioning token, 'server admin (local)' for apikey server commands on the service's host, or null when nobody proved who they are (failed sign-in)"},
       action: {type: 'string', description: 'e.g. session.create, app.transfer, key.rotate, token.revoke'},
       target: {type: 'string', description: 'e.g. app:weather-app, key:key_…, token:tok_…'},
       time: ms('when'),
