@@ -14,7 +14,19 @@ export interface InputQuestion {
   /** Flag that supplies the same value without a prompt, e.g. `--app`. */
   flag: string
   default?: string
-  /** Returns an error message, or `true` when the answer is acceptable. */
+  /**
+   * Returns an error message, or `true` when the answer is acceptable. It may also throw an
+   * {@link ApikeyError} (e.g. the same parser the flag goes through): its message is shown.
+   * Either way the question is asked again: an invalid answer never ends the command.
+   */
+  validate?: (value: string) => string | true
+}
+
+/** A question for a secret answer (typed masked, never echoed). */
+export interface PasswordQuestion {
+  message: string
+  flag: string
+  /** As {@link InputQuestion.validate}: an invalid answer is asked again. */
   validate?: (value: string) => string | true
 }
 
@@ -31,7 +43,7 @@ export interface Prompter {
   /** Whether questions can be asked at all. */
   readonly interactive: boolean
   input(question: InputQuestion): Promise<string>
-  password(question: {message: string; flag: string}): Promise<string>
+  password(question: PasswordQuestion): Promise<string>
   select<T extends string>(question: SelectQuestion<T>): Promise<T>
   confirm(question: {message: string; flag: string; default?: boolean}): Promise<boolean>
 }
@@ -46,6 +58,21 @@ function rethrowCancel(error: unknown): never {
     throw new ApikeyError('cancelled; nothing was changed by the unanswered question', {code: 'cancelled'})
   }
   throw error
+}
+
+/**
+ * Inquirer's validate from ours: an {@link ApikeyError} thrown by the check becomes the
+ * message shown under the question (which is then asked again); anything else is rethrown.
+ */
+export function reasking(validate: (value: string) => string | true): (value: string) => string | true {
+  return (value) => {
+    try {
+      return validate(value)
+    } catch (error) {
+      if (error instanceof ApikeyError) return error.message
+      throw error
+    }
+  }
 }
 
 /** Usage error for a question that cannot be asked without a TTY. */
@@ -65,12 +92,12 @@ export function createPrompter(interactive: boolean, streams?: {input: NodeJS.Re
     async input(q) {
       if (!interactive) throw cannotAsk(q.flag, q.message.replace(/[?:]\s*$/, ''))
       const {input} = await load()
-      return input({message: q.message, ...(q.default === undefined ? {} : {default: q.default}), ...(q.validate ? {validate: q.validate} : {})}, context as never).catch(rethrowCancel)
+      return input({message: q.message, ...(q.default === undefined ? {} : {default: q.default}), ...(q.validate ? {validate: reasking(q.validate)} : {})}, context as never).catch(rethrowCancel)
     },
     async password(q) {
       if (!interactive) throw cannotAsk(q.flag, q.message.replace(/[?:]\s*$/, ''))
       const {password} = await load()
-      return password({message: q.message, mask: true}, context as never).catch(rethrowCancel)
+      return password({message: q.message, mask: true, ...(q.validate ? {validate: reasking(q.validate)} : {})}, context as never).catch(rethrowCancel)
     },
     async select(q) {
       if (!interactive) throw cannotAsk(q.flag, q.message.replace(/[?:]\s*$/, ''))

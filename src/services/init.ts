@@ -120,7 +120,7 @@ export async function init(deps: Deps, input: InitInput): Promise<InitResult> {
   let server = resolveServer(input.server, deps.env, project, config)
   if (server === undefined) {
     if (!deps.prompter.interactive) throw noServerError()
-    const url = normaliseServerUrl(await deps.prompter.input({message: 'Key service URL', flag: '--server'}))
+    const url = normaliseServerUrl(await deps.prompter.input({message: 'Key service URL', flag: '--server', validate: (v) => (normaliseServerUrl(v), true)}))
     server = {url, source: 'flag', host: new URL(url).host}
   }
   const {api, me} = await signedIn(deps, server, input.timeoutMs, warnings)

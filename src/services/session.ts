@@ -45,7 +45,7 @@ export async function login(deps: Deps, input: LoginInput): Promise<LoginResult>
   if (server === undefined) {
     if (!deps.prompter.interactive) throw noServerError()
     const {normaliseServerUrl} = await import('./server-url.js')
-    const url = normaliseServerUrl(await deps.prompter.input({message: 'Key service URL', flag: '--server'}))
+    const url = normaliseServerUrl(await deps.prompter.input({message: 'Key service URL', flag: '--server', validate: (v) => (normaliseServerUrl(v), true)}))
     server = {url, source: 'flag', host: new URL(url).host}
   }
   const api = await deps.api({server: server.url, timeoutMs: input.timeoutMs})

@@ -47,11 +47,18 @@ export default class ServerUsersAdd extends ApikeyCommand<UsersAddResult> {
     } else if (flags['password-stdin']) {
       password = await readSecretFromStdin(this.deps.stdin, '--password-stdin')
     } else {
-      password = await this.deps.prompter.password({message: `Password for ${args.name}`, flag: '--password-stdin'})
-      if (password.length >= MIN_PASSWORD_LENGTH) {
-        const again = await this.deps.prompter.password({message: `Password for ${args.name} again`, flag: '--password-stdin'})
-        if (again !== password) throw usageError('the two passwords differ; nothing was changed', [`run it again: apikey server users add ${args.name} --team ${flags.team}`])
-      }
+      // An answer that is too short, or a second one that differs, is asked again.
+      const first = await this.deps.prompter.password({
+        message: `Password for ${args.name}`,
+        flag: '--password-stdin',
+        validate: (v) => v.length >= MIN_PASSWORD_LENGTH || `too short: at least ${MIN_PASSWORD_LENGTH} characters`,
+      })
+      await this.deps.prompter.password({
+        message: `Password for ${args.name} again`,
+        flag: '--password-stdin',
+        validate: (v) => v === first || 'not the same password: type it again (Ctrl+C to stop; nothing was changed)',
+      })
+      password = first
     }
     if (!exists && password.length < MIN_PASSWORD_LENGTH) throw usageError(`the password is too short: at least ${MIN_PASSWORD_LENGTH} characters`)
     const result = await addUser({
