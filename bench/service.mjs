@@ -15,7 +15,7 @@
 //  3. usage ingestion: POST /v1/usage batches of 5,000 events — target ≥ 50,000 events/s,
 //     zero lost (events counted in the database = events acknowledged with 2xx).
 //
-// Needs the compiled service (npm run build → dist/, or APIKEY_DIST=<outDir of tsc>) and
+// Needs the compiled service (npm run build → packages/server/dist/, or APIKEY_DIST=<outDir of tsc>) and
 // autocannon 9 (npm i -D autocannon@9, or AUTOCANNON_PATH=<dir containing node_modules/autocannon>).
 // Options: BENCH_DURATION (s per run, default 10), BENCH_KEYS (default 1000000),
 // BENCH_ONLY (comma list of throughput,latency,usage; default all).
@@ -28,7 +28,7 @@ import {join, resolve} from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const dist = resolve(process.env.APIKEY_DIST ?? join(root, 'dist'))
+const dist = resolve(process.env.APIKEY_DIST ?? join(root, 'packages', 'server', 'dist'))
 const duration = Number(process.env.BENCH_DURATION ?? 10)
 const bigCount = Number(process.env.BENCH_KEYS ?? 1_000_000)
 const only = new Set((process.env.BENCH_ONLY ?? 'throughput,latency,usage').split(','))

@@ -7,6 +7,7 @@ if (process.env.APIKEY_NO_FAST_PATH === undefined && (argv[0] === 'whoami' || ar
   handled = await fastPath(argv, new URL('../package.json', import.meta.url))
 }
 if (!handled) {
-  const {execute} = await import('@oclif/core')
-  await execute({dir: import.meta.url})
+  // The key service plugin (@apikey/server) is loaded only where it is installed; see src/lib/plugins.ts.
+  const [{execute}, {cliLoadOptions}, {fileURLToPath}] = await Promise.all([import('@oclif/core'), import('../dist/lib/plugins.js'), import('node:url')])
+  await execute({loadOptions: cliLoadOptions(fileURLToPath(new URL('..', import.meta.url)))})
 }

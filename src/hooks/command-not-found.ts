@@ -1,26 +1,20 @@
 /**
  * oclif `command_not_found` hook: an unknown command is a usage error (exit 2),
  * rendered like every other error (JSON with `--json`), with the closest
- * commands suggested.
+ * commands suggested. `apikey server …` where the key service package is not
+ * installed is a failure (exit 1, code `not_found`, `details.package`) that names the package
+ * and the command to install it.
  */
 import type {Hook} from '@oclif/core'
 import {ApikeyError} from '../core/errors.js'
 import {currentProcessIo} from '../lib/deps.js'
+import {SERVER_PLUGIN, SERVER_TOPIC} from '../lib/plugins.js'
 import {jsonText, renderError, stderrColor} from '../lib/render.js'
 
 const hook: Hook<'command_not_found'> = async function (options) {
   const id = options.id.replace(/:/g, ' ')
   const ids = options.config.commandIDs.map((c) => c.replace(/:/g, ' '))
-  const close = ids
-    .map((c) => ({c, d: distance(c, id)}))
-    .filter(({d}) => d <= Math.max(2, Math.floor(id.length / 3)))
-    .sort((a, b) => a.d - b.d)
-    .slice(0, 3)
-    .map(({c}) => c)
-  const error = new ApikeyError(`"${id}" is not an apikey command`, {
-    code: 'usage',
-    suggestions: [...close.map((c) => `apikey ${c}`), 'apikey --help   (lists every command)'],
-  })
+  const error = isServerCommand(id) && !ids.some(isServerCommand) ? serverNotInstalled() : unknownCommand(id, ids)
   const io = currentProcessIo()
   if ((options.argv ?? []).includes('--json')) io.stdout.write(jsonText(error.toJSON()))
   else io.stderr.write(renderError(error, {color: stderrColor(io.env, io.stderr.isTTY), debug: false}))
@@ -28,6 +22,37 @@ const hook: Hook<'command_not_found'> = async function (options) {
 }
 
 export default hook
+
+/** Whether a space-separated command id is in the key service's topic. */
+function isServerCommand(id: string): boolean {
+  return id === SERVER_TOPIC || id.startsWith(`${SERVER_TOPIC} `)
+}
+
+/** `apikey server …` on an installation without the key service plugin (the arguments are not echoed). */
+function serverNotInstalled(): ApikeyError {
+  return new ApikeyError(`"apikey ${SERVER_TOPIC} …" commands are in the key service package ${SERVER_PLUGIN}, which is not installed next to this CLI`, {
+    code: 'not_found',
+    suggestions: [
+      `npm install ${SERVER_PLUGIN}   (on the key service's host, in the project or global prefix where apikey is installed)`,
+      'App projects, CI and protected APIs do not need it: they talk to a running key service.',
+    ],
+    details: {package: SERVER_PLUGIN},
+  })
+}
+
+/** An id that is no command: a usage error with the closest commands. */
+function unknownCommand(id: string, ids: string[]): ApikeyError {
+  const close = ids
+    .map((c) => ({c, d: distance(c, id)}))
+    .filter(({d}) => d <= Math.max(2, Math.floor(id.length / 3)))
+    .sort((a, b) => a.d - b.d)
+    .slice(0, 3)
+    .map(({c}) => c)
+  return new ApikeyError(`"${id}" is not an apikey command`, {
+    code: 'usage',
+    suggestions: [...close.map((c) => `apikey ${c}`), 'apikey --help   (lists every command)'],
+  })
+}
 
 /** Levenshtein distance (small strings only). */
 function distance(a: string, b: string): number {
