@@ -9,5 +9,5 @@ if (process.env.APIKEY_NO_FAST_PATH === undefined && (argv[0] === 'whoami' || ar
 if (!handled) {
   // The key service plugin (@apikey/server) is loaded only where it is installed; see src/lib/plugins.ts.
   const [{execute}, {cliLoadOptions}, {fileURLToPath}] = await Promise.all([import('@oclif/core'), import('../dist/lib/plugins.js'), import('node:url')])
-  await execute({loadOptions: cliLoadOptions(fileURLToPath(new URL('..', import.meta.url)))})
+  await execute({loadOptions: await cliLoadOptions(fileURLToPath(new URL('..', import.meta.url)))})
 }

@@ -4,12 +4,14 @@
  * with the service's dependencies: Fastify, better-sqlite3, Kysely, pino), so
  * that app projects and CI install the CLI without them. The CLI loads the
  * plugin only where it is installed next to the CLI (the same `node_modules`
- * or global prefix); elsewhere `apikey server …` answers with the command that
+ * or global prefix) or, in a checkout of this repository, from
+ * `packages/server`; elsewhere `apikey server …` answers with the command that
  * installs it (src/hooks/command-not-found.ts).
  */
-import {readFileSync} from 'node:fs'
+import {existsSync, readFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
-import {join, resolve} from 'node:path'
+import {dirname, join, resolve} from 'node:path'
+import {Config, Plugin} from '@oclif/core'
 
 /** npm name of the key service plugin that provides `apikey server …`. */
 export const SERVER_PLUGIN = '@apikey/server'
@@ -17,40 +19,51 @@ export const SERVER_PLUGIN = '@apikey/server'
 /** The command topic the key service plugin provides. */
 export const SERVER_TOPIC = 'server'
 
-/** The parts of package.json that {@link cliLoadOptions} reads and extends. */
-interface PackageJson {
-  dependencies?: Record<string, string>
-  oclif?: {plugins?: string[]} & Record<string, unknown>
-  [key: string]: unknown
-}
+/** Where the key service plugin lives in a checkout of this repository (relative to the CLI's package directory). */
+const CHECKOUT_SERVER_DIR = join('packages', 'server')
 
 /**
- * Whether `name` resolves the way Node resolves it from the CLI's package
- * directory `root` (its own `node_modules`, then each parent's).
- * Never throws.
+ * The directory of the key service plugin for the CLI whose package directory
+ * is `root`: `root/packages/server` in a checkout of this repository (whatever
+ * `node_modules` links to), else the package Node resolves from `root` (its
+ * own `node_modules`, then each parent's), else undefined. Never throws.
  */
-export function isInstalledNextTo(root: string, name: string): boolean {
+export function serverPluginDir(root: string): string | undefined {
+  const checkout = join(root, CHECKOUT_SERVER_DIR)
+  if (packageName(checkout) === SERVER_PLUGIN) return checkout
   try {
-    createRequire(join(root, 'package.json')).resolve(`${name}/package.json`)
-    return true
+    return dirname(createRequire(join(root, 'package.json')).resolve(`${SERVER_PLUGIN}/package.json`))
   } catch {
-    return false
+    return undefined
   }
 }
 
 /**
- * oclif load options for the CLI whose package directory is `packageDir`: its own
- * package.json, with {@link SERVER_PLUGIN} added as a core plugin when it is
- * installed next to the CLI (oclif loads core plugins only from
- * `dependencies`, and the CLI does not depend on the plugin).
- * @throws when `packageDir/package.json` cannot be read or parsed.
+ * oclif load options (for `execute`/`run`) of the CLI whose package directory
+ * is `packageDir`: the CLI and its core plugins as package.json declares them,
+ * already loaded, plus the key service plugin where {@link serverPluginDir}
+ * finds one.
+ * @throws what `Config.load` or `Plugin.load` throws (an unreadable package.json or manifest).
  */
-export function cliLoadOptions(packageDir: string): {root: string; pjson: PackageJson} {
+export async function cliLoadOptions(packageDir: string): Promise<Config | Config['options']> {
   const root = resolve(packageDir)
-  const pjson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as PackageJson
-  if (isInstalledNextTo(root, SERVER_PLUGIN)) {
-    pjson.dependencies = {...pjson.dependencies, [SERVER_PLUGIN]: '*'}
-    pjson.oclif = {...pjson.oclif, plugins: [...(pjson.oclif?.plugins ?? []), SERVER_PLUGIN]}
+  const config = await Config.load(root)
+  const dir = serverPluginDir(root)
+  if (dir === undefined || config.plugins.has(SERVER_PLUGIN)) return config
+  // Loaded from its own directory (not by name), so that a checkout uses its own packages/server.
+  const plugin = new Plugin({root: dir, type: 'core'})
+  await plugin.load()
+  return {...config.options, plugins: new Map([...config.plugins, [plugin.name, plugin]])}
+}
+
+/** The `name` in `dir/package.json`, or undefined when there is none. */
+function packageName(dir: string): string | undefined {
+  const file = join(dir, 'package.json')
+  if (!existsSync(file)) return undefined
+  try {
+    const name = (JSON.parse(readFileSync(file, 'utf8')) as {name?: unknown}).name
+    return typeof name === 'string' ? name : undefined
+  } catch {
+    return undefined
   }
-  return {root, pjson}
 }
