@@ -20,7 +20,7 @@
 //  4. the same flood with hashing unbounded (passwordHashing.shared.active = 100000),
 //     as the service behaved before the bound: ann's latency behind the queue.
 //
-// Needs the compiled service (npm run build → dist/, or APIKEY_DIST).
+// Needs the compiled service (npm run build → packages/server/dist/, or APIKEY_DIST).
 import {fork} from 'node:child_process'
 import http from 'node:http'
 import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
@@ -30,7 +30,7 @@ import {fileURLToPath, pathToFileURL} from 'node:url'
 import {signInSection} from './sign-in-section.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const dist = resolve(process.env.APIKEY_DIST ?? join(root, 'dist'))
+const dist = resolve(process.env.APIKEY_DIST ?? join(root, 'packages', 'server', 'dist'))
 const PEPPER = 'bench-pepper-0123456789abcdef0123456789abcdef'
 const PASSWORD = 'correct horse battery staple'
 const ROUNDS = 5
