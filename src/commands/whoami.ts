@@ -43,7 +43,7 @@ Shows expiry, rotation (when the grace period ends) and the build metadata of CI
     // No server known at all is a usage error (code usage, exit 2), as for every other command.
     const failedExit = result.lookup.state === 'failed' ? exitCodeFor(result.lookup.error.code as ErrorCode) === ExitCode.Usage ? ExitCode.Usage : ExitCode.Failure : undefined
     if (failedExit !== undefined) this.deps.setExitCode(failedExit)
-    else if (isRejected(result)) this.deps.setExitCode(1)
+    else if (isRejected(result)) this.deps.setExitCode(ExitCode.Failure)
     const text = renderWhoami(result, {stdoutTTY: this.deps.stdout.isTTY, color: this.stderrColor()})
     this.deps.stderr.write(text.stderr)
     if (!this.jsonEnabled()) this.deps.stdout.write(text.stdout)

@@ -26,6 +26,24 @@ export const ExitCode = {
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode]
 
 /**
+ * Exit statuses of `apikey run -- CMD` besides the child's own: the shell's
+ * conventions (POSIX `sh`), so scripts treat `apikey run` like the command it runs.
+ */
+export const ChildExitCode = {
+  /** The command was found but could not be executed (permission denied, not executable). */
+  CannotExecute: 126,
+  /** The command was not found. */
+  NotFound: 127,
+  /** Added to the signal number when the child was ended by a signal (SIGTERM 15 → 143). */
+  SignalBase: 128,
+} as const
+
+/** Whether `error` is an {@link ApikeyError} that means "not signed in or credentials rejected" (exit {@link ExitCode.Auth}). */
+export function isAuthFailure(error: unknown): boolean {
+  return error instanceof ApikeyError && error.exitCode === ExitCode.Auth
+}
+
+/**
  * Machine-readable error codes. Stable: they appear in `--json` output and as
  * the `code` extension member of problem details.
  */

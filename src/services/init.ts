@@ -9,7 +9,7 @@
  * nothing half-written.
  */
 import {isAbsolute, join, relative, resolve} from 'node:path'
-import {ApikeyError, usageError} from '../core/errors.js'
+import {ApikeyError, isAuthFailure, usageError} from '../core/errors.js'
 import {isKeyEnvironment, isValidSlug, KEY_ENVIRONMENTS, parseKey, SLUG_RULE, type KeyEnvironment} from '../core/key-format.js'
 import {isValidAppName, isValidEmail} from '../core/validation.js'
 import type {AppView, KeyWhoamiResponse, MeResponse} from '../core/wire.js'
@@ -372,8 +372,7 @@ async function signedIn(deps: Deps, server: ResolvedServer, timeoutMs: number, w
     try {
       return {api, me: await api.me()}
     } catch (error) {
-      const rejected = error instanceof ApikeyError && error.exitCode === 4
-      if (!rejected) throw error
+      if (!isAuthFailure(error)) throw error
       if (session.tokenSource === 'env' || !deps.prompter.interactive) {
         throw new ApikeyError(`the session token from ${session.tokenSource === 'env' ? 'APIKEY_TOKEN' : `the ${session.tokenSource}`} was rejected by ${server.url} (expired or revoked)`, {
           code: 'unauthenticated',

@@ -13,7 +13,7 @@ import {spawn} from 'node:child_process'
 import {readFile} from 'node:fs/promises'
 import {resolve as resolvePath} from 'node:path'
 import {constants} from 'node:os'
-import {ApikeyError, usageError} from '../core/errors.js'
+import {ApikeyError, ChildExitCode, ExitCode, usageError} from '../core/errors.js'
 import {KEY_SCAN_PATTERN, parseKey} from '../core/key-format.js'
 import {DEFAULT_KEY_ENV_VAR} from '../core/wire.js'
 import type {Deps} from '../lib/deps.js'
@@ -73,7 +73,7 @@ export async function prepareRun(deps: Deps, input: RunInput): Promise<PreparedR
     if (searched.otherVariables.length > 0) suggestions.unshift(`use that one: apikey run --var ${searched.otherVariables[0]} -- …   (or rename it to ${variable} in ${envFilePath})`)
     throw new ApikeyError(`no API key found for ${variable}: ${searched.text}`, {
       code: 'not_found',
-      exitCode: 4,
+      exitCode: ExitCode.Auth,
       suggestions,
       details: {sources: location.sources, variable, envFile: envFilePath, ...(searched.otherVariables.length > 0 ? {otherVariables: searched.otherVariables} : {})},
     })
@@ -167,13 +167,13 @@ export function runChild(prepared: PreparedRun, options: Pick<Deps, 'onSignal'> 
       resolve(outcome)
     }
     child.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') done({exitCode: 127, signal: null, error: `${prepared.file}: command not found`})
-      else if (error.code === 'EACCES' || error.code === 'EISDIR' || error.code === 'ENOEXEC') done({exitCode: 126, signal: null, error: `${prepared.file}: permission denied or not executable (${error.code})`})
-      else done({exitCode: 126, signal: null, error: `${prepared.file}: cannot run it: ${error.message}`})
+      if (error.code === 'ENOENT') done({exitCode: ChildExitCode.NotFound, signal: null, error: `${prepared.file}: command not found`})
+      else if (error.code === 'EACCES' || error.code === 'EISDIR' || error.code === 'ENOEXEC') done({exitCode: ChildExitCode.CannotExecute, signal: null, error: `${prepared.file}: permission denied or not executable (${error.code})`})
+      else done({exitCode: ChildExitCode.CannotExecute, signal: null, error: `${prepared.file}: cannot run it: ${error.message}`})
     })
     child.on('exit', (code, signal) => {
-      if (signal !== null) done({exitCode: 128 + (constants.signals[signal] ?? 0), signal})
-      else done({exitCode: code ?? 1, signal: null})
+      if (signal !== null) done({exitCode: ChildExitCode.SignalBase + (constants.signals[signal] ?? 0), signal})
+      else done({exitCode: code ?? ExitCode.Failure, signal: null})
     })
   })
 }

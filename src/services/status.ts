@@ -3,7 +3,7 @@
  * project's key live, and which source wins (design §5, FC-19, FC-25).
  * Never fails because the service is down: it reports that instead.
  */
-import {ApikeyError} from '../core/errors.js'
+import {isAuthFailure} from '../core/errors.js'
 import type {Deps} from '../lib/deps.js'
 import {locateKey, type KeySourceReport} from './key-sources.js'
 import {resolveServer, type ServerSource} from './server-url.js'
@@ -59,9 +59,8 @@ export async function status(deps: Deps, input: {server?: string; timeoutMs: num
           session.teams = me.teams.map((t) => t.slug)
           session.expiresAt = me.sessionExpiresAt
         } catch (error) {
-          const e = error as ApikeyError
-          session.state = e.exitCode === 4 ? 'rejected' : 'unknown'
-          session.error = e.message
+          session.state = isAuthFailure(error) ? 'rejected' : 'unknown'
+          session.error = (error as Error).message
         }
       }
       if (locations.conflict) warnings.push(`session tokens for ${server.url} exist in several places (${session.locations.join(', ')}); the first in order env → keychain → file is used`)

@@ -3,7 +3,7 @@
  * app, env, checksum) always runs and never touches the network; the owner
  * lookup asks the key service with the key itself as credential.
  */
-import {ApikeyError} from '../core/errors.js'
+import {ApikeyError, ExitCode} from '../core/errors.js'
 import {parseKey, type KeyProblem} from '../core/key-format.js'
 import type {AppView, KeyView} from '../core/wire.js'
 import type {Deps} from '../lib/deps.js'
@@ -85,7 +85,7 @@ export async function whoami(deps: Deps, input: WhoamiInput): Promise<WhoamiResu
     }
     throw new ApikeyError('no API key found: not given, not in the environment, not in .env, not in the keychain', {
       code: 'not_found',
-      exitCode: 4,
+      exitCode: ExitCode.Auth,
       suggestions: ['apikey init   (get your own key for this project)', 'apikey whoami KEY   (check a key you have)'],
       details: {sources: location.sources},
     })

@@ -1,5 +1,5 @@
 import {Flags} from '@oclif/core'
-import {ApikeyError, usageError} from '../../core/errors.js'
+import {ApikeyError, ExitCode, usageError} from '../../core/errors.js'
 import {PREFIX_PATTERN} from '../../core/key-format.js'
 import {ApikeyCommand} from '../../lib/command.js'
 import {isHttpUrl} from '../../lib/project-file.js'
@@ -72,7 +72,7 @@ export default class ServerStart extends ApikeyCommand<ServerStartResult | undef
         offTerm()
         server.close().then(resolve, (error: unknown) => {
           this.deps.stderr.write(`error while shutting down: ${(error as Error).message}\n`)
-          this.deps.setExitCode(1)
+          this.deps.setExitCode(ExitCode.Failure)
           resolve()
         })
       }
