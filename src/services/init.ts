@@ -154,7 +154,12 @@ export async function init(deps: Deps, input: InitInput): Promise<InitResult> {
   let consentFromChoice = false
   let store: KeyStore | undefined = input.store ?? project?.project.store
   if (store === undefined) {
-    if (deps.prompter.interactive) {
+    // The keychain is offered only where one answers (a time-boxed write/read/delete probe).
+    const keychain = deps.prompter.interactive ? await (await deps.keychain()).probe() : undefined
+    if (keychain !== undefined && !keychain.available) {
+      deps.warn(`the OS keychain is not reachable here (${keychain.message}): the key goes to ${envFile}`)
+      store = 'dotenv'
+    } else if (deps.prompter.interactive) {
       store = await deps.prompter.select<KeyStore>({
         message: 'Where should your key be stored?',
         flag: '--store',

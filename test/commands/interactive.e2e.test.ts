@@ -24,7 +24,7 @@ afterAll(async () => svc?.close())
 const ENTER = '\r'
 
 describe.skipIf(!pty)('interactive init', () => {
-  it('asks for the password, then at most four questions with guessed defaults, and stores the key', async () => {
+  it('asks for the password, then at most four questions with guessed defaults, and stores the key; with no keychain reachable the keychain is not offered', async () => {
     const repo = await makeRepo('terminal-app')
     const env = await cliEnv()
     const run = await runPty(['init', '--server', svc.url], {
@@ -35,10 +35,13 @@ describe.skipIf(!pty)('interactive init', () => {
         {waitFor: /Password for ann/, send: `${PASSWORD}${ENTER}`},
         {waitFor: /App slug.*terminal-app/, send: ENTER},
         {waitFor: /Point of contact email.*weather-team@example\.com/, send: ENTER},
-        {waitFor: /Where should your key be stored/, send: ENTER},
+        // No keychain answers here (no D-Bus session): it is not offered, so the .env needs consent.
+        {waitFor: /\.env is not ignored by git\. Add it to \.gitignore\?/, send: ENTER},
       ],
     })
     expect(run.code, run.output).toBe(0)
+    expect(run.output).not.toMatch(/Where should your key be stored|OS keychain \(nothing on disk/)
+    expect(run.output).toMatch(/the OS keychain is not reachable here \(.+\): the key goes to \.env/)
     expect(run.output).toContain('Registered app terminal-app')
     expect(run.output).toContain('Added "/.env" to')
     expect(run.output).not.toContain(PASSWORD)

@@ -9,6 +9,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {createKeychain} from '../../src/lib/keychain/index.js'
 import {cliEnv, runCli} from '../helpers/cli.js'
 import {makeRepo} from '../helpers/git.js'
+import {havePty, runPty} from '../helpers/pty.js'
 import {PASSWORD, startTestService, type TestService} from '../helpers/service.js'
 
 const probe = await createKeychain({env: process.env}).probe()
@@ -55,6 +56,23 @@ describe.skipIf(!probe.available)('with a real Secret Service', () => {
     const logout = await runCli(['logout', '--json'], {cwd: repo, env})
     expect(logout.code).toBe(0)
     expect(logout.json).toMatchObject({revokedOnServer: true, cleared: ['keychain']})
+  })
+})
+
+describe.skipIf(!probe.available)('with a real Secret Service, on a terminal', () => {
+  it('init offers the keychain next to the .env, and stores the key there when chosen', async (ctx) => {
+    if (!(await havePty())) ctx.skip()
+    const repo = await makeRepo('kc-choice')
+    const env = await cliEnv({APIKEY_TOKEN: await svc.token('ann'), DBUS_SESSION_BUS_ADDRESS: process.env.DBUS_SESSION_BUS_ADDRESS, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR})
+    const run = await runPty(['init', '--server', svc.url, '--app', 'kc-choice', '--contact', 'ann@example.com'], {
+      cwd: repo,
+      env,
+      // Arrow down to the second choice, then Enter.
+      steps: [{waitFor: /Where should your key be stored[\s\S]*OS keychain/, send: '\u001B[B\r'}],
+    })
+    expect(run.code, run.output).toBe(0)
+    expect(run.output).not.toMatch(/not reachable/)
+    expect(JSON.parse(await readFile(join(repo, 'apikey.json'), 'utf8')).store).toBe('keychain')
   })
 })
 
