@@ -7,5 +7,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // The built CLI is loaded natively (as oclif loads its commands), so that an
+    // in-process run (test/helpers/in-process.ts) shares its modules with it.
+    server: {deps: {external: [/\/dist\//]}},
   },
 })

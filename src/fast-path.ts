@@ -8,17 +8,17 @@
  */
 import {readFileSync} from 'node:fs'
 import {ApikeyError} from './core/errors.js'
-import {createDeps, processIo} from './lib/deps.js'
+import {createDeps, processIo, type ProcessIo} from './lib/deps.js'
 import {jsonText, renderError, stderrColor} from './lib/render.js'
 import {whoami} from './services/whoami.js'
 import {renderWhoami} from './views/whoami.js'
 
 /**
  * Handles argv when it is one of the fast commands.
- * @returns true when handled (process.exitCode is set), false to fall through to oclif.
+ * @param io the process facts (default: the real process's); the exit code is set through it.
+ * @returns true when handled, false to fall through to oclif.
  */
-export async function fastPath(argv: string[], packageJsonUrl: URL): Promise<boolean> {
-  const io = processIo()
+export async function fastPath(argv: string[], packageJsonUrl: URL, io: ProcessIo = processIo()): Promise<boolean> {
   if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
     const pkg = JSON.parse(readFileSync(packageJsonUrl, 'utf8')) as {name: string; version: string}
     io.stdout.write(`${pkg.name}/${pkg.version} ${process.platform}-${process.arch} node-${process.version}\n`)

@@ -66,7 +66,8 @@ export type PreparedStore =
 export async function prepareKeyStore(deps: Deps, target: StoreTarget, consent: GitignoreConsent, warnings: string[]): Promise<PreparedStore> {
   if (target.store === 'dotenv') {
     const {ensureIgnored} = await import('../lib/git/index.js')
-    const options = {cwd: deps.cwd, mayEditGitignore: consent.mayEditGitignore, allowGitignoreEdit: consent.allowGitignoreEdit}
+    // git sees the command's environment (HOME, GIT_CONFIG_*: the user's ignore rules), not whatever process runs it.
+    const options = {cwd: deps.cwd, env: deps.env as NodeJS.ProcessEnv, mayEditGitignore: consent.mayEditGitignore, allowGitignoreEdit: consent.allowGitignoreEdit}
     const safety = await ensureIgnored(target.envPath, options)
     warnings.push(...safety.warnings)
     // The writer follows a symbolic link: the file it really writes must be safe too.

@@ -23,8 +23,9 @@ describe('fast path', () => {
     it(`${name}: same stdout, stderr and exit code as oclif`, async () => {
       const cwd = await makeRepo('fast-path')
       const env = await cliEnv()
-      const fast = await runCli(args, {cwd, env})
-      const slow = await runCli(args, {cwd, env: {...env, APIKEY_NO_FAST_PATH: '1'}})
+      // The real binary: bin/run.js decides on the fast path before oclif loads.
+      const fast = await runCli(args, {cwd, env, mode: 'subprocess'})
+      const slow = await runCli(args, {cwd, env: {...env, APIKEY_NO_FAST_PATH: '1'}, mode: 'subprocess'})
       expect(fast.code).toBe(slow.code)
       expect(fast.stdout).toBe(slow.stdout)
       expect(fast.stderr).toBe(slow.stderr)

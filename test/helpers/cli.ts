@@ -1,12 +1,18 @@
 /**
- * Runs the real `apikey` binary (bin/run.js over dist/) as a subprocess, the
- * way users and CI do. Needs `npm run build` first (`npm test` does it).
+ * Runs `apikey ARGS…` for tests: in the test worker by default
+ * (test/helpers/in-process.ts: the built package through the same oclif
+ * dispatch and composition root, output captured, no Node.js start-up per
+ * run), or as the real binary (bin/run.js over dist/) in a subprocess, the way
+ * users and CI do — for exit codes through the real process, signals, the
+ * `run -- CMD` child, `server start`, `ci key` and the fast path's wrapper.
+ * Needs `npm run build` first (`npm test` does it).
  */
 import {spawn} from 'node:child_process'
 import {mkdtemp} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {needsSubprocess, runInProcess} from './in-process.js'
 
 export const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
 
@@ -25,8 +31,13 @@ export interface RunOptions {
   env: Record<string, string | undefined>
   /** Written to stdin, then stdin is closed. Default: stdin closed at once. */
   input?: string
-  /** Kill after this many ms (default 60 s). */
+  /** Subprocess only: kill after this many ms (default 60 s). */
   killAfterMs?: number
+  /**
+   * `auto` (default): in process unless the command needs a subprocess
+   * ({@link needsSubprocess}); `subprocess`: always the real binary.
+   */
+  mode?: 'auto' | 'subprocess'
 }
 
 /** A clean environment for the CLI: temp HOME/XDG dirs, no CI variables, no keychain by default. */
@@ -50,8 +61,23 @@ export async function cliEnv(extra: Record<string, string | undefined> = {}): Pr
   }
 }
 
-/** Runs `apikey ARGS…` and collects exit code, stdout and stderr. */
-export function runCli(args: string[], options: RunOptions): Promise<CliRun> {
+/** Runs `apikey ARGS…` and collects exit code, stdout and stderr (and the `--json` output parsed). */
+export async function runCli(args: string[], options: RunOptions): Promise<CliRun> {
+  if ((options.mode ?? 'auto') === 'subprocess' || needsSubprocess(args) !== undefined) return runBinary(args, options)
+  const r = await runInProcess(args, {cwd: options.cwd, env: options.env, ...(options.input === undefined ? {} : {input: options.input})})
+  return {...r, json: args.includes('--json') ? parseJson(r.stdout) : undefined}
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+/** Runs the real binary `node bin/run.js ARGS…` in a subprocess. */
+export function runBinary(args: string[], options: RunOptions): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const env = Object.fromEntries(Object.entries(options.env).filter(([, v]) => v !== undefined)) as Record<string, string>
     const child = spawn(process.execPath, [BIN, ...args], {cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe']})
@@ -63,15 +89,7 @@ export function runCli(args: string[], options: RunOptions): Promise<CliRun> {
     child.on('error', reject)
     child.on('close', (code, signal) => {
       clearTimeout(timer)
-      let json: unknown
-      if (args.includes('--json')) {
-        try {
-          json = JSON.parse(stdout)
-        } catch {
-          json = undefined
-        }
-      }
-      resolve({code: code ?? (signal ? 128 : 1), stdout, stderr, json})
+      resolve({code: code ?? (signal ? 128 : 1), stdout, stderr, json: args.includes('--json') ? parseJson(stdout) : undefined})
     })
     child.stdin.end(options.input ?? '')
   })
