@@ -6,7 +6,7 @@ import {login, type LoginResult} from '../services/session.js'
 export default class Login extends ApikeyCommand<LoginResult> {
   static override summary = 'Sign in to the key service.'
   static override description =
-    'Signs in with your username and password and stores the session token in the OS keychain, or — only after a visible warning — in a 0600 file in the config directory. In CI, set APIKEY_TOKEN instead.'
+    'Signs in with your username and password and stores the session token in the OS keychain, or — only after a visible warning — in a 0600 file in the config directory. In CI, set APIKEY_TOKEN instead. When a session for the server is already in use (APIKEY_TOKEN, keychain or file), says who is signed in and asks nothing; --username NAME (another user) or a password on --password-stdin signs in again, replacing it.'
   static override examples = [
     '<%= config.bin %> login --server https://keys.example.com',
     "printf '%s' \"$PASSWORD\" | <%= config.bin %> login --server http://127.0.0.1:4000 --username ann --password-stdin",
@@ -30,8 +30,16 @@ export default class Login extends ApikeyCommand<LoginResult> {
     for (const w of result.warnings) this.warnLine(w)
     if (!this.jsonEnabled()) {
       const where = result.tokenStorage.location === 'keychain' ? 'the OS keychain' : result.tokenStorage.location === 'env' ? 'APIKEY_TOKEN (nothing stored)' : `${result.tokenStorage.path} (mode 0600)`
-      this.log(`${this.paint('green', '✓')} Signed in to ${result.server.url} as ${result.user.username} (teams: ${result.teams.map((t) => t.slug).join(', ') || 'none'})`)
-      this.info(`  session stored in ${where}; expires ${isoTime(result.expiresAt)}`)
+      const teams = result.teams.map((t) => t.slug).join(', ') || 'none'
+      if (result.alreadySignedIn === true) {
+        const from = result.tokenStorage.location === 'env' ? 'APIKEY_TOKEN' : where
+        this.log(`${this.paint('green', '✓')} Already signed in to ${result.server.url} as ${result.user.username} (teams: ${teams}); nothing was asked or stored`)
+        this.info(`  session from ${from}; expires ${isoTime(result.expiresAt)}`)
+        this.info(`  to sign in as someone else: ${result.switchWith ?? 'apikey login --username NAME'} (replaces this session); to sign out: apikey logout --server ${result.server.url}`)
+      } else {
+        this.log(`${this.paint('green', '✓')} Signed in to ${result.server.url} as ${result.user.username} (teams: ${teams})`)
+        this.info(`  session stored in ${where}; expires ${isoTime(result.expiresAt)}`)
+      }
     }
     return result
   }

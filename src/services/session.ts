@@ -4,7 +4,7 @@
  */
 import {ApikeyError, usageError} from '../core/errors.js'
 import {USERNAME_PATTERN, USERNAME_RULE} from '../core/validation.js'
-import type {MembershipView, UserView} from '../core/wire.js'
+import type {MeResponse, MembershipView, UserView} from '../core/wire.js'
 import type {Deps} from '../lib/deps.js'
 import {readSecretFromStdin} from '../lib/stdin.js'
 import {noServerError, resolveServer, type ResolvedServer, type ServerSource} from './server-url.js'
@@ -28,7 +28,33 @@ export interface LoginResult {
   expiresAt: number
   /** Where the session token was stored; `env` when APIKEY_TOKEN already signs this user in (nothing stored). */
   tokenStorage: {location: 'keychain' | 'file' | 'env'; path?: string}
+  /** True when a session for this server was already in use and nothing was asked or stored (then `user` is who is signed in). */
+  alreadySignedIn?: boolean
+  /** With `alreadySignedIn`: the command that signs in as someone else (replacing the session). */
+  switchWith?: string
   warnings: string[]
+}
+
+/** Who a stored or APIKEY_TOKEN session signs in, or undefined (none, unreadable, or rejected by the service). */
+async function signedInAs(deps: Deps, api: Awaited<ReturnType<Deps['api']>>, serverUrl: string): Promise<{me: MeResponse; source: 'env' | 'keychain' | 'file'; where: string} | undefined> {
+  let found
+  try {
+    found = await (await deps.credentials()).resolve(serverUrl)
+  } catch {
+    // A keychain that cannot be read is not a reason to refuse signing in.
+    return undefined
+  }
+  if (found === null || found === undefined || /[\s\u0000-\u001f\u007f]/.test(found.token)) return undefined
+  const me = await api
+    .withToken(found.token)
+    .me()
+    .catch(() => undefined)
+  return me === undefined ? undefined : {me, source: found.source, where: found.where}
+}
+
+/** Where a session token lives, for people. */
+function describeSource(source: 'env' | 'keychain' | 'file', where: string): string {
+  return source === 'env' ? 'through APIKEY_TOKEN' : source === 'keychain' ? 'session in the OS keychain' : `session in ${where}`
 }
 
 /**
@@ -52,31 +78,29 @@ export async function login(deps: Deps, input: LoginInput): Promise<LoginResult>
   // Make sure the URL is an apikey service before sending a password to it.
   await api.meta()
 
-  // FC-30: APIKEY_TOKEN already signs someone in. Without a password to use
-  // (no terminal, or an empty stdin), that is success, not a failure.
+  // Already signed in (APIKEY_TOKEN, keychain or file, whichever wins)? Without a password to
+  // use — none on stdin, or no --password-stdin and no other username asked for — say so and
+  // stop: nothing is asked, nothing replaced. With a password, sign in again (replacing it).
   let stdinPassword: string | undefined
-  const envToken = deps.env.APIKEY_TOKEN?.trim()
-  if (envToken) {
-    const envMe = await api
-      .withToken(envToken)
-      .me()
-      .catch(() => undefined)
-    if (envMe !== undefined) {
-      if (input.passwordStdin) stdinPassword = await readSecretFromStdin(deps.stdin, '--password-stdin', {allowEmpty: true})
-      const noPassword = input.passwordStdin ? stdinPassword === '' : !deps.prompter.interactive
-      if (noPassword && (input.username === undefined || input.username === envMe.user.username)) {
-        warnings.push(`already signed in as ${envMe.user.username} through APIKEY_TOKEN; nothing was stored`)
-        await deps.saveConfig({...config, server: server.url, username: envMe.user.username})
-        return {
-          server: {url: server.url, source: server.source},
-          user: envMe.user,
-          teams: envMe.teams,
-          expiresAt: envMe.sessionExpiresAt,
-          tokenStorage: {location: 'env'},
-          warnings,
-        }
+  const current = await signedInAs(deps, api, server.url)
+  if (current !== undefined) {
+    if (input.passwordStdin) stdinPassword = await readSecretFromStdin(deps.stdin, '--password-stdin', {allowEmpty: true})
+    const sameUser = input.username === undefined || input.username === current.me.user.username
+    const noPassword = input.passwordStdin ? stdinPassword === '' : sameUser
+    if (noPassword && sameUser) {
+      await deps.saveConfig({...config, server: server.url, username: current.me.user.username})
+      return {
+        server: {url: server.url, source: server.source},
+        user: current.me.user,
+        teams: current.me.teams,
+        expiresAt: current.me.sessionExpiresAt,
+        tokenStorage: {location: current.source, ...(current.source === 'file' ? {path: current.where} : {})},
+        alreadySignedIn: true,
+        switchWith: `apikey login --server ${server.url} --username NAME`,
+        warnings,
       }
     }
+    if (!sameUser) warnings.push(`signed in to ${server.url} as ${current.me.user.username} (${describeSource(current.source, current.where)}); signing in as ${input.username} replaces that session`)
   }
   const username =
     input.username ??
