@@ -124,7 +124,7 @@ const ratio = (r) => r.mean / base.mean
 const row = (r, target) => `| ${r.command} | ${ms(r)} ± ${sd(r)} | ${(r.median * 1000).toFixed(1)} | ${ratio(r).toFixed(2)}x | ${target} | ${ratio(r) <= 2.5 || target === '—' ? 'met' : 'NOT met'} |`
 
 const cpu = cpus()[0]?.model ?? 'unknown CPU'
-const section = `## Cold start (issue 2)
+const section = `## Cold start
 
 Machine: ${cpu}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${process.platform}/${process.arch} (${hostname()}).
 Date: ${new Date().toISOString()}.
@@ -151,7 +151,7 @@ const signIn = runJson('sign-in.mjs')
 const install = runJson('install.mjs', {}, withServer ? ['--with-server'] : [])
 const fmt = (n) => Math.round(n).toLocaleString('en-US')
 
-const verifierSection = `## Verifier library: cache hits (issue 4)
+const verifierSection = `## Verifier library: cache hits
 
 Method: ${verifier.method}; the baseline is \`parseKey\` (the offline checksum check every verification starts with), in the same process.
 
@@ -164,7 +164,7 @@ Method: ${verifier.method}; the baseline is \`parseKey\` (the offline checksum c
 Misses (each asks a local stand-in of /v1/verify): node:http keep-alive vs fetch = ${verifier.ratioNodeHttpToFetch.concurrency1}x at 1 in flight, ${verifier.ratioNodeHttpToFetch.concurrency32}x at 32.
 `
 
-const serviceSection = `## Key service: /v1/verify throughput, latency at 1M keys, usage ingestion (issue 4)
+const serviceSection = `## Key service: /v1/verify throughput, latency at 1M keys, usage ingestion
 
 Raw results of \`node bench/service.mjs\` (see the comment at its top for the method):
 

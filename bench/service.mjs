@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Key service benchmarks (issue 4). Prints one JSON object; ratios are against a
+// Key service benchmarks. Prints one JSON object; ratios are against a
 // baseline measured in the same run, on the same machine.
 //
 //  1. throughput: POST /v1/verify req/s at 10 connections vs GET /v1/meta (a trivial

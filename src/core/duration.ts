@@ -1,6 +1,6 @@
 /**
  * Durations and instants given by people (CLI flags) — parsed strictly, the
- * same in every time zone (SC-16).
+ * same in every time zone.
  *
  * Durations: an integer followed by a unit, `s`, `m`, `h`, `d` or `w`
  * (`90m`, `24h`, `30d`, `2w`), or `0`. Instants: ISO 8601 date-time WITH a
@@ -61,7 +61,7 @@ export function parseInstant(text: string): number {
 
 /**
  * Is `ms` a plausible instant in ms since epoch (between 2001-09-09 and 2286-11-20)?
- * Rejects values given in seconds by mistake (SC-16: one numeric unit, implausible magnitudes rejected).
+ * Rejects values given in seconds by mistake (one numeric unit, implausible magnitudes rejected).
  */
 export function isPlausibleEpochMs(ms: number): boolean {
   return Number.isSafeInteger(ms) && ms >= 1_000_000_000_000 && ms < 10_000_000_000_000

@@ -1,12 +1,12 @@
 /**
  * Errors shared by the CLI and the key service.
  *
- * One place maps failures to process exit codes (design §5) and to problem
+ * One place maps failures to process exit codes and to problem
  * details (RFC 9457) on the wire. Everything user-facing says what failed, why,
  * and what to run next.
  */
 
-/** Process exit codes of the `apikey` CLI (design §5). */
+/** Process exit codes of the `apikey` CLI. */
 export const ExitCode = {
   /** Success. */
   Ok: 0,

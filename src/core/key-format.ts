@@ -1,5 +1,5 @@
 /**
- * The API key format (design §3):
+ * The API key format:
  *
  *     <prefix>_<app>_<env>_<secret><check>
  *     ak_weather-app_dev_4fT9…(30 base62)…Xy12ab

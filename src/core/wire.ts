@@ -1,5 +1,5 @@
 /**
- * Wire schemas of the key service's v1 API (design §7), shared by the server
+ * Wire schemas of the key service's v1 API, shared by the server
  * routes and the CLI's API client. JSON bodies; errors are {@link ProblemDetails}
  * with `Content-Type: application/problem+json` (RFC 9457).
  *
@@ -137,7 +137,7 @@ export interface KeyView {
   lastUsedAt: number | null
   status: KeyStatus
   metadata: KeyMetadata
-  /** Set when the key was rotated: it stays valid until `graceEndsAt` (issue 3; optional for older services). */
+  /** Set when the key was rotated: it stays valid until `graceEndsAt` (optional for older services). */
   rotation?: KeyRotation | null
 }
 
@@ -168,7 +168,7 @@ export interface KeyWhoamiResponse {
 }
 
 // ---------------------------------------------------------------------------
-// Key lifecycle, audit and CI provisioning (issue 3)
+// Key lifecycle, audit and CI provisioning
 // ---------------------------------------------------------------------------
 
 /** Prefix of app-scoped provisioning tokens for CI (never confused with API keys or session tokens). */
@@ -314,7 +314,7 @@ export interface RevokeTokenResponse {
 }
 
 // ---------------------------------------------------------------------------
-// Verification, rate limits and usage (issue 4)
+// Verification, rate limits and usage
 // ---------------------------------------------------------------------------
 
 /** Prefix of verifier tokens that protected APIs use to call `POST /v1/verify`. */

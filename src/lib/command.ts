@@ -1,7 +1,7 @@
 /**
  * Base class of every `apikey` command: thin shells that parse flags, call a
  * service, render, and return a typed result which *is* the `--json` output
- * (Salesforce CLI style). One place maps errors to exit codes (design §5).
+ * (Salesforce CLI style). One place maps errors to exit codes.
  */
 import {Command, Flags, type Interfaces} from '@oclif/core'
 import {ApikeyError, ExitCode} from '../core/errors.js'

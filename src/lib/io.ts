@@ -1,6 +1,6 @@
 /**
  * Terminal facts the CLI decides on: whether we may prompt, whether to use
- * colour and tables (design §5 conventions, GitHub CLI's iostreams).
+ * colour and tables (the conventions of GitHub CLI's iostreams).
  */
 
 /** Environment variables as a plain record (a copy of `process.env` in production). */

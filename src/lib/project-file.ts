@@ -1,7 +1,7 @@
 /**
  * `apikey.json`: the committed, secret-free project file that lets every
- * teammate run `apikey init` and get a personal key for the same app
- * (design §1). It holds no key and no token.
+ * teammate run `apikey init` and get a personal key for the same app.
+ * It holds no key and no token.
  *
  * ```json
  * { "server": "https://keys.example.com", "app": "weather-app", "env": "dev",

@@ -2,7 +2,7 @@
  * Questions to the developer, through Inquirer (@inquirer/prompts), loaded
  * lazily so commands that never ask do not pay for it.
  *
- * Rule (design §5): never prompt unless stdin and stdout are TTYs and CI is not
+ * Rule: never prompt unless stdin and stdout are TTYs and CI is not
  * truthy. Without a TTY a missing value is a usage error (exit 2) that names
  * the flag to pass instead.
  */

@@ -1,6 +1,6 @@
 /**
- * Reading a secret (password, token) from standard input for `--password-stdin`
- * (FC-24, FC-30): never from the command line, where `ps` shows it.
+ * Reading a secret (password, token) from standard input for `--password-stdin`:
+ * never from the command line, where `ps` shows it.
  */
 import {ApikeyError, usageError} from '../core/errors.js'
 

@@ -71,7 +71,7 @@ export interface AppDeps {
   version?: string
   /**
    * Where verification token buckets live; default in process ({@link MemoryRateLimitStore},
-   * atomic within one process). Pass a shared store for several processes, or a failing one in tests (SC-14).
+   * atomic within one process). Pass a shared store for several processes, or a failing one in tests.
    */
   rateLimitStore?: RateLimitStore
   /**

@@ -78,7 +78,7 @@ export function unauthenticated(detail: string): ApikeyError {
  * A temporary failure of the service (database or rate-limit store): problem
  * details with status 503 (code `server_error`) and `Retry-After` (seconds), so
  * callers such as the verifier library treat it as "verification unavailable"
- * and never as a verdict (SC-03, SC-14).
+ * and never as a verdict.
  */
 export class UnavailableError extends ApikeyError {
   /** HTTP status of this problem (503). */

@@ -166,7 +166,7 @@ export interface ServerSettings {
    */
   verifyFailureLimitPerIp: RateLimitPolicy
   /**
-   * What verification does when the rate-limit store fails or misses its deadline (SC-14):
+   * What verification does when the rate-limit store fails or misses its deadline:
    * `open` (default) answers the verdict without a rate-limit decision (`rateLimit: null`,
    * logged as a warning) — a limiter outage is not an API outage; `closed` answers
    * "verification unavailable" (503, or 403 `UNAVAILABLE` on the auth-request form).

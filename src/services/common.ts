@@ -1,7 +1,7 @@
 /**
  * Pieces shared by the lifecycle commands (`keys`, `apps`, `tokens`, `audit`):
  * a signed-in API client, the app a command is about, and strict parsing of
- * duration flags (SC-16). No prompting: these commands never sign in on their
+ * duration flags. No prompting: these commands never sign in on their
  * own; they say what to run.
  */
 import {ApikeyError, usageError} from '../core/errors.js'
@@ -57,7 +57,7 @@ export function durationFlag(flag: string, text: string, options: {allowZero?: b
   try {
     ms = parseDuration(text)
   } catch (error) {
-    // Only offer 0 where 0 is accepted (finding 19).
+    // Only offer 0 where 0 is accepted.
     const message = options.allowZero === true ? (error as Error).message : (error as Error).message.replace(/, or 0$/, '')
     throw usageError(`${flag}: ${message}`, [`e.g. ${flag} ${flag === '--grace' ? '24h' : '30d'}`], {flag})
   }
@@ -138,7 +138,7 @@ export function needsYes(what: string): Error {
 
 /**
  * Maps the service's field names in a 400 `validation` problem back to the
- * flags the user typed (finding 10): `graceMs: …` → `--grace: …`,
+ * flags the user typed: `graceMs: …` → `--grace: …`,
  * `expiresAt: …` → `--expires-in: …`, `invalid body: metadata.branch …` →
  * `build metadata "branch" …`. Other errors pass through unchanged.
  *

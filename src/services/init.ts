@@ -2,7 +2,7 @@
  * `apikey init`: in one command, sign in, register or find the app, issue this
  * developer's own key, store it where it cannot be committed (a gitignored
  * `.env`, verified by git itself, or the OS keychain) and write the
- * secret-free `apikey.json` for teammates (design §1, §6).
+ * secret-free `apikey.json` for teammates.
  *
  * Order matters for safety: every check that can refuse (flags, git, keychain
  * probe) runs before the key is issued, so a refusal leaves no orphan key and
@@ -134,7 +134,7 @@ export async function init(deps: Deps, input: InitInput): Promise<InitResult> {
   if (project && input.variable !== undefined && input.variable !== project.project.variable) {
     warnings.push(`--var ${input.variable} differs from "${project.project.variable}" in ${project.path}: your app must read ${input.variable}`)
   }
-  // FC-15: a Windows-style path given on the command line means the same file here.
+  // A Windows-style path given on the command line means the same file here.
   const envFile = (input.envFile ?? project?.project.envFile ?? '.env').replace(/\\/g, '/')
   const envPath = resolve(projectDir, envFile)
   const inside = relative(projectDir, envPath)

@@ -1,7 +1,7 @@
 /**
- * Finding the developer's API key (design §5): `--key`/argument → environment
+ * Finding the developer's API key: `--key`/argument → environment
  * variable → `.env` → OS keychain. The answer always names its source, and
- * warns when a higher source shadows a different stored key (FC-11, FC-25, FC-31).
+ * warns when a higher source shadows a different stored key.
  */
 import {join, resolve} from 'node:path'
 import {parseKey} from '../core/key-format.js'
@@ -42,7 +42,7 @@ export interface KeyLocation {
   warnings: string[]
 }
 
-/** Keychain naming (design §6): service `apikey:<server host>`, account `<app>/<env>`. */
+/** Keychain naming: service `apikey:<server host>`, account `<app>/<env>`. */
 export function keychainEntry(serverHost: string, app: string, env: string): {service: string; account: string} {
   return {service: `apikey:${serverHost}`, account: `${app}/${env}`}
 }
@@ -66,7 +66,7 @@ export interface LocateKeyOptions {
 /**
  * Looks in every source in order and reports each (never the key itself).
  * A keychain that is unavailable is reported as `unavailable` and skipped
- * quietly (FC-18); a missing `.env` is not an error (FC-31).
+ * quietly; a missing `.env` is not an error.
  */
 export async function locateKey(deps: Deps, options: LocateKeyOptions): Promise<KeyLocation> {
   const variable = options.variable ?? options.project?.project.variable ?? DEFAULT_KEY_ENV_VAR
@@ -116,8 +116,8 @@ export async function locateKey(deps: Deps, options: LocateKeyOptions): Promise<
         const keychain = await deps.keychain()
         record(report, (await keychain.get(entry.service, entry.account)) ?? undefined)
       } catch (error) {
-        // No keychain on this machine at all (no D-Bus, no Secret Service): skip quietly (FC-18).
-        // Present but unreadable (locked, timed out): report it (FC-20).
+        // No keychain on this machine at all (no D-Bus, no Secret Service): skip quietly.
+        // Present but unreadable (locked, timed out): report it.
         const {isKeychainAbsent} = await import('../lib/keychain/index.js')
         report.state = isKeychainAbsent(error) ? 'skipped' : 'unavailable'
         report.reason = (error as Error).message

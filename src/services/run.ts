@@ -1,6 +1,6 @@
 /**
  * `apikey run -- CMD [ARGS…]`: run a command with the API key in its
- * environment variable, nothing written to disk (design §5).
+ * environment variable, nothing written to disk.
  *
  * The key is resolved in the documented order (`--key` → environment variable
  * → the project's `.env` → the OS keychain); the child inherits stdin, stdout
@@ -63,7 +63,7 @@ export async function prepareRun(deps: Deps, input: RunInput): Promise<PreparedR
     ...(input.envFile === undefined ? {} : {envFile: input.envFile}),
     variable,
     ...(server === undefined ? {} : {serverHost: server.host}),
-    // Like whoami: look at every source, so a key that shadows a different stored key is reported (finding 9).
+    // Like whoami: look at every source, so a key that shadows a different stored key is reported.
     firstOnly: input.key !== undefined,
   })
   if (location.chosen === undefined) {
@@ -94,7 +94,7 @@ export async function prepareRun(deps: Deps, input: RunInput): Promise<PreparedR
 /**
  * Says where `apikey run` looked for a key and why each place had none: the
  * flag, the environment variable, the env file (missing, or holding keys only
- * under other variable names), the keychain (finding 20).
+ * under other variable names), the keychain.
  */
 async function describeSearch(envFilePath: string, variable: string, sources: KeySourceReport[]): Promise<{text: string; otherVariables: string[]}> {
   const parts = ['no --key given', `${variable} is not set in the environment`]
@@ -138,7 +138,7 @@ export interface ChildOutcome {
  * always. SIGINT only when stdin is not a terminal: on a terminal, Ctrl+C is
  * sent by the terminal to the whole foreground process group — the child
  * (spawned in our group) has already received it, and forwarding it again
- * would deliver it twice (trial finding 4).
+ * would deliver it twice.
  */
 export function shouldForward(signal: NodeJS.Signals, stdinIsTTY: boolean): boolean {
   return signal !== 'SIGINT' || !stdinIsTTY

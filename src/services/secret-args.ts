@@ -1,5 +1,5 @@
 /**
- * Secrets where an id or a slug belongs (trial finding 1): an API key, a
+ * Secrets where an id or a slug belongs: an API key, a
  * session token (`aks_…`), a provisioning token (`akp_…`) or a verifier token
  * (`akv_…`) pasted where a key id (`key_…`), token id (`tok_…`), app slug or
  * team slug is expected. Refused before any request — never echoed, never put

@@ -1,5 +1,5 @@
 /**
- * Which key service a command talks to, and why (design §5: every answer
+ * Which key service a command talks to, and why (every answer
  * names its source).
  */
 import {usageError} from '../core/errors.js'

@@ -1,6 +1,6 @@
 /**
  * Developer sessions: sign in, sign out, and the token a command should use
- * (design §5: `APIKEY_TOKEN` → keychain → 0600 file).
+ * (`APIKEY_TOKEN` → keychain → 0600 file).
  */
 import {ApikeyError, usageError} from '../core/errors.js'
 import {USERNAME_PATTERN, USERNAME_RULE} from '../core/validation.js'
@@ -155,9 +155,9 @@ export interface ActiveSession {
 
 /**
  * Finds the session token for the resolved server. Credentials resolve before
- * any prompt decision (FC-29).
+ * any prompt decision.
  * @returns undefined when not signed in.
- * @throws ApikeyError `keychain_unavailable` when the keychain cannot be read (FC-20):
+ * @throws ApikeyError `keychain_unavailable` when the keychain cannot be read:
  *   not the same as "not signed in".
  */
 export async function currentSession(deps: Deps, server: ResolvedServer): Promise<ActiveSession | undefined> {
@@ -197,7 +197,7 @@ export async function logout(deps: Deps, input: {server?: string; timeoutMs: num
   const warnings: string[] = []
   if (server === undefined) return {server: '', revokedOnServer: false, cleared: [], warnings: ['no key service is configured: nothing to sign out of']}
   const store = await deps.credentials()
-  // A keychain that cannot be read is an error here, not "no session" (FC-20).
+  // A keychain that cannot be read is an error here, not "no session".
   const found = await store.resolve(server.url)
   let revokedOnServer = false
   if (found) {

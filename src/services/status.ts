@@ -1,6 +1,6 @@
 /**
  * `apikey status`: server, user, project, where the session token and the
- * project's key live, and which source wins (design §5, FC-19, FC-25).
+ * project's key live, and which source wins.
  * Never fails because the service is down: it reports that instead.
  */
 import {isAuthFailure} from '../core/errors.js'

@@ -1,5 +1,5 @@
 /**
- * Storing an API key safely (design §6), shared by `apikey init`,
+ * Storing an API key safely, shared by `apikey init`,
  * `apikey keys create --store`, `apikey keys rotate` (update in place) and
  * `apikey ci key --output dotenv`.
  *

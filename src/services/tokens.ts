@@ -1,7 +1,7 @@
 /**
  * `apikey tokens create|list|revoke`: app-scoped provisioning tokens (`akp_…`)
  * that let a CI job issue per-build keys for one app, without a person's
- * session (design §1: builds are told apart).
+ * session (builds are told apart).
  */
 import {ApikeyError, usageError} from '../core/errors.js'
 import {PROVISIONING_TOKEN_PREFIX, type TokenScope, type TokenView} from '../core/wire.js'

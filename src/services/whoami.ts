@@ -71,7 +71,7 @@ export async function whoami(deps: Deps, input: WhoamiInput): Promise<WhoamiResu
     firstOnly: input.key !== undefined,
   })
   if (location.chosen === undefined) {
-    // FC-20/FC-22: "could not look" is not "not there": never suggest issuing another key then.
+    // "could not look" is not "not there": never suggest issuing another key then.
     const unreadable = location.sources.find((s) => s.state === 'unavailable')
     if (unreadable !== undefined) {
       throw new ApikeyError(`no API key found elsewhere, and ${unreadable.location} could not be read: ${unreadable.reason}`, {
@@ -132,7 +132,7 @@ export async function whoami(deps: Deps, input: WhoamiInput): Promise<WhoamiResu
 }
 
 /**
- * What to do about a key that is revoked, expired or expiring (finding 12):
+ * What to do about a key that is revoked, expired or expiring:
  * a ci key is issued per build by `apikey ci key`, so the build is re-run; a
  * dev key is replaced with `apikey init --new-key`; a service key that still
  * works is rotated, one that ended (revoked or expired: the service refuses to

@@ -1,5 +1,5 @@
 /**
- * Pure parts of `apikey ci key`: mask commands (FC-32), the $GITHUB_ENV entry
+ * Pure parts of `apikey ci key`: mask commands, the $GITHUB_ENV entry
  * format, credential stripping, and metadata detection with an injected git.
  */
 import {describe, expect, it} from 'vitest'

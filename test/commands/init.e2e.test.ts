@@ -202,7 +202,7 @@ describe('apikey init end to end', () => {
     expect(r.json.error.message).toContain('"app"')
   })
 
-  it('CI: APIKEY_TOKEN and APIKEY_SERVER, no config file, stdin closed (FC-29)', async () => {
+  it('CI: APIKEY_TOKEN and APIKEY_SERVER, no config file, stdin closed', async () => {
     const repo = await makeRepo('ci-app')
     const token = await svc.token('ann')
     const dev = await developer('ann', {CI: 'true', APIKEY_TOKEN: token, APIKEY_SERVER: svc.url})
@@ -232,7 +232,7 @@ describe('apikey init end to end', () => {
     expect([a.json.stored.change, b.json.stored.change].sort()).toEqual(['added', 'updated'])
   })
 
-  it('warns when API_KEY in the environment shadows the key in .env (FC-11)', async () => {
+  it('warns when API_KEY in the environment shadows the key in .env', async () => {
     const repo = await makeRepo('shadow-app')
     const ann = await developer('ann')
     await ann.login(repo)

@@ -1,7 +1,7 @@
 /**
  * `apikey init --store keychain` and session tokens in the keychain, against a
  * real Secret Service (run the suite through scripts/with-keyring.sh; skipped
- * with a message otherwise), and the no-keychain path (FC-18, FC-19).
+ * with a message otherwise), and the no-keychain path.
  */
 import {readFile, stat} from 'node:fs/promises'
 import {join} from 'node:path'

@@ -3,7 +3,7 @@
  * list/show/transfer`, `audit`, `tokens` and the `whoami` additions: the real
  * binary as a subprocess, the real key service on 127.0.0.1:0, real git
  * repositories in temp dirs. Developers authenticate with APIKEY_TOKEN (no
- * config file), as in CI (FC-29).
+ * config file), as in CI.
  */
 import {readFile, stat, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'

@@ -100,7 +100,7 @@ describe('apikey run', () => {
     expect(int.code).toBe(130)
   })
 
-  it('trial finding 4: Ctrl+C on a terminal reaches the child exactly once (SIGINT is not forwarded again when stdin is a terminal)', async (ctx) => {
+  it('Ctrl+C on a terminal reaches the child exactly once (SIGINT is not forwarded again when stdin is a terminal)', async (ctx) => {
     if (!(await havePty())) ctx.skip()
     const repo = await makeRepo('run-ctrl-c')
     const env = await cliEnv({API_KEY: KEY})
@@ -113,7 +113,7 @@ describe('apikey run', () => {
     expect(r.output).toMatch(/sigints=1\b/)
   })
 
-  it('trial finding 4: without a terminal, a SIGINT sent to apikey alone is still forwarded (once)', async () => {
+  it('without a terminal, a SIGINT sent to apikey alone is still forwarded (once)', async () => {
     const repo = await makeRepo('run-int-pipe')
     const env = await cliEnv({API_KEY: KEY})
     const script = 'let n = 0; process.on("SIGINT", () => { if (n++ === 0) setTimeout(() => { console.log("sigints=" + n); process.exit(0) }, 800) }); console.log("ready"); setInterval(() => {}, 1000)'
@@ -134,7 +134,7 @@ describe('apikey run', () => {
     expect(out).toContain('sigints=1\n')
   })
 
-  it('trial finding 9: warns when the chosen key shadows a different stored key', async () => {
+  it('warns when the chosen key shadows a different stored key', async () => {
     const repo = await makeRepo('run-shadow')
     const other = 'ak_weather-app_dev_' + 'S'.repeat(30)
     await writeFile(join(repo, '.env'), `API_KEY=${other + checksumOf(other)}\n`)
@@ -145,7 +145,7 @@ describe('apikey run', () => {
     expect(r.stderr).not.toContain(other)
   })
 
-  it('trial finding 20: no key found names the files searched and the variable; a key under another variable is pointed out', async () => {
+  it('no key found names the files searched and the variable; a key under another variable is pointed out', async () => {
     const repo = await makeRepo('run-nokey')
     const env = await cliEnv()
     const missing = await runCli(['run', '--dotenv-file', 'nope.env', '--', NODE, '-e', '0'], {cwd: repo, env})

@@ -49,7 +49,7 @@ async function keyCount(ann: Awaited<ReturnType<typeof developer>>, repo: string
   return list.json.keys.length as number
 }
 
-describe('trial finding 1: secrets where an id or slug belongs', () => {
+describe('secrets where an id or slug belongs', () => {
   it('every id/slug argument refuses a key or token before any request (exit 2), without echoing it, saying what to pass', async () => {
     const {repo, ann, key} = await project('secret-args')
     const {token} = await ciToken(ann, repo, 'secret-args')
@@ -92,7 +92,7 @@ describe('trial finding 1: secrets where an id or slug belongs', () => {
   })
 })
 
-describe('trial finding 2: keys create --store never silently overwrites a stored key', () => {
+describe('keys create --store never silently overwrites a stored key', () => {
   it('refuses (exit 2 naming --replace and the stored key) and issues nothing; --replace warns naming the replaced key; a different env warns', async () => {
     const {repo, ann, key, keyId} = await project('store-replace')
     const before = await keyCount(ann, repo)
@@ -117,7 +117,7 @@ describe('trial finding 2: keys create --store never silently overwrites a store
   })
 })
 
-describe('trial findings 6, 10, 11, 22: ci key', () => {
+describe('ci key', () => {
   it('6: an unusable $GITHUB_ENV is refused before a key is issued', async () => {
     const {repo, ann} = await project('ci-dest')
     const {token} = await ciToken(ann, repo, 'ci-dest')
@@ -176,7 +176,7 @@ describe('trial findings 6, 10, 11, 22: ci key', () => {
   })
 })
 
-describe('trial findings 10, 12, 18, 19, 21: messages', () => {
+describe('messages', () => {
   it('10: a service validation problem names the flag (--grace), not the wire field (graceMs)', async () => {
     const {repo, ann, keyId} = await project('flag-names')
     const r = await ann.run(['keys', 'rotate', keyId, '--grace', '400d'], repo)

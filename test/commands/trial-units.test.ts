@@ -21,7 +21,7 @@ const KEY = body + checksumOf(body)
 const PROV = 'akp_' + 'P'.repeat(40)
 const VERIFIER = 'akv_' + 'V'.repeat(40)
 
-describe('finding 1: secrets where ids belong', () => {
+describe('secrets where ids belong', () => {
   it('secretKind names keys (with their display start) and tokens by kind; ids and slugs are not secrets', () => {
     expect(secretKind(KEY)).toEqual({kind: 'api-key', shown: 'an API key (ak_weather-app_dev_RRRR…)'})
     expect(secretKind(KEY.slice(0, -3))?.kind).toBe('api-key')
@@ -56,7 +56,7 @@ describe('finding 1: secrets where ids belong', () => {
   })
 })
 
-describe('finding 7: credentials stripped from every metadata URL', () => {
+describe('credentials stripped from every metadata URL', () => {
   it('stripCredentials removes user info and token query parameters', () => {
     expect(stripCredentials('https://gitlab-ci-token:glcbt-secret@gitlab.example.com/g/p/-/jobs/1')).toBe('https://gitlab.example.com/g/p/-/jobs/1')
     expect(stripCredentials('https://ci.example.com/job/7/?token=abc&x=1')).toBe('https://ci.example.com/job/7/?x=1')
@@ -75,7 +75,7 @@ describe('finding 7: credentials stripped from every metadata URL', () => {
   })
 })
 
-describe('finding 10: validation fields are named as flags', () => {
+describe('validation fields are named as flags', () => {
   it('renameFields maps wire fields to flags; metadata.* to build metadata', () => {
     const grace = problemToError(
       {type: 't', title: 'Invalid request', status: 400, code: 'validation', detail: 'graceMs: a grace period in whole milliseconds from 0 (end the old key at once) to 604800000 (7 days)', field: 'graceMs', maxGraceMs: 604_800_000},
@@ -94,7 +94,7 @@ describe('finding 10: validation fields are named as flags', () => {
   })
 })
 
-describe('finding 11: suggestions name commands, not API routes', () => {
+describe('suggestions name commands, not API routes', () => {
   it('cliSuggestion', () => {
     expect(cliSuggestion("ask a member of the app's team for a new provisioning token (POST /v1/tokens)")).toContain('apikey tokens create --app APP --scope ci')
     expect(cliSuggestion('apikey whoami')).toContain('apikey whoami KEY')
@@ -108,7 +108,7 @@ describe('finding 11: suggestions name commands, not API routes', () => {
   })
 })
 
-describe('finding 4: SIGINT forwarding', () => {
+describe('SIGINT forwarding', () => {
   it('SIGINT is forwarded only when stdin is not a terminal; SIGTERM and SIGHUP always', () => {
     expect(shouldForward('SIGINT', true)).toBe(false)
     expect(shouldForward('SIGINT', false)).toBe(true)
@@ -117,7 +117,7 @@ describe('finding 4: SIGINT forwarding', () => {
   })
 })
 
-describe('finding 17: terminal tables', () => {
+describe('terminal tables', () => {
   it('times carry a zone marker on a TTY; piped stays full ISO', () => {
     expect(when(Date.UTC(2027, 5, 26, 14, 3), true)).toBe('2027-06-26 14:03Z')
     expect(when(Date.UTC(2027, 5, 26, 14, 3), false)).toBe('2027-06-26T14:03:00.000Z')

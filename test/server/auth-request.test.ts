@@ -1,8 +1,8 @@
 /**
  * GET /v1/verify/auth-request (the nginx auth_request form), in process: only
- * 204, 401 or 403 ever (SC-08), the key from X-API-Key or Authorization: Bearer
+ * 204, 401 or 403 ever, the key from X-API-Key or Authorization: Bearer
  * with deterministic rules for absent, empty, repeated and conflicting keys and
- * keys in URLs (SC-07), and the verifier token in X-Verifier-Token.
+ * keys in URLs, and the verifier token in X-Verifier-Token.
  */
 import {request as httpRequest, type IncomingHttpHeaders} from 'node:http'
 import BetterSqlite3 from 'better-sqlite3'

@@ -1,5 +1,5 @@
 /**
- * SC-15 (rotation grace) and SC-16 (expiry instants) against the real service,
+ * Rotation grace and expiry instants against the real service,
  * with the injected clock. Shared by `expiry.test.ts` (the process time zone)
  * and `expiry-los-angeles.test.ts` (TZ=America/Los_Angeles): the answers must
  * be identical in every time zone because instants are UTC ms end to end.
@@ -12,9 +12,9 @@ import {expectProblemShape, startHarness, T0, type Harness} from './helpers.js'
 
 const HOUR_MS = 3_600_000
 
-/** Registers the SC-15 and SC-16 suites under `label`. */
+/** Registers the rotation-grace and expiry-instant suites under `label`. */
 export function expiryAndRotationSuite(label: string): void {
-  describe(`SC-15 rotation grace (${label})`, () => {
+  describe(`rotation grace (${label})`, () => {
     let h: Harness
     let ann: string
     beforeEach(async () => {
@@ -96,7 +96,7 @@ export function expiryAndRotationSuite(label: string): void {
     })
   })
 
-  describe(`SC-16 expiry instants (${label})`, () => {
+  describe(`expiry instants (${label})`, () => {
     let h: Harness
     let ann: string
     beforeEach(async () => {

@@ -1,5 +1,5 @@
 /**
- * SC-16: the SC-15/SC-16 suite again with TZ=America/Los_Angeles, set by the
+ * The rotation-grace and expiry-instant suite again with TZ=America/Los_Angeles, set by the
  * first import before anything reads the clock. Same answers as in any zone.
  */
 import './tz-los-angeles.js'

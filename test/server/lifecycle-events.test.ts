@@ -1,7 +1,7 @@
 /**
- * SC-02 hook: every mutation that can change a key's verdict goes through the
+ * Lifecycle change events: every mutation that can change a key's verdict goes through the
  * lifecycle module, which emits exactly one change event after commit with
- * the right key ids — what issue 4's verifier cache will subscribe to. A
+ * the right key ids — what the service's verdict cache subscribes to. A
  * matrix over mutation × route, plus the refusals that must emit nothing.
  */
 import BetterSqlite3 from 'better-sqlite3'
@@ -95,7 +95,7 @@ const REFUSALS: RefusalCase[] = [
   {name: 'issue with an implausible expiry', act: (f) => f.h.request('POST', '/v1/apps/weather-app/keys', {token: f.ann, body: {env: 'dev', expiresAt: 1_900_000_000}}), status: 400},
 ]
 
-describe('lifecycle change events (SC-02 hook)', () => {
+describe('lifecycle change events', () => {
   let f: Fixture
   let events: LifecycleEvent[]
   /** Whether each event's change was visible to a second connection when the event arrived. */

@@ -1,6 +1,6 @@
 /**
  * Key lifecycle routes: GET /v1/keys/{id}, rotate, revoke, app transfer, and
- * key-creation rules (prod point of contact). SC-15/SC-16 timing lives in
+ * key-creation rules (prod point of contact). Rotation grace and expiry instants live in
  * expiry-cases.ts; change events in lifecycle-events.test.ts.
  */
 import BetterSqlite3 from 'better-sqlite3'

@@ -1,5 +1,5 @@
 /**
- * SC-08 against REAL nginx with examples/nginx/nginx.conf: the auth-request
+ * The nginx auth-request example against REAL nginx with examples/nginx/nginx.conf: the auth-request
  * form answers only 204, 401 or 403, and the example maps them to what clients
  * should see — the protected API with attribution headers, a problem+json 401
  * naming `npx apikey init`, a problem+json 403 naming the command for a key of
@@ -22,7 +22,7 @@ import {startHarness, type Harness} from './helpers.js'
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/nginx/nginx.conf', import.meta.url))
 const NGINX = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx'].find((p) => spawnSync(p, ['-v']).status === 0) ?? (spawnSync('nginx', ['-v']).status === 0 ? 'nginx' : undefined)
-if (NGINX === undefined) console.warn('nginx.test.ts: SKIPPED — nginx is not installed (apt-get install -y nginx-light); SC-08 is not verified in this run')
+if (NGINX === undefined) console.warn('nginx.test.ts: SKIPPED — nginx is not installed (apt-get install -y nginx-light); the nginx example is not verified in this run')
 
 /** A well-formed key with a valid checksum that was never issued. */
 function wellFormed(fill: string): string {
@@ -145,7 +145,7 @@ async function stopNginx(nginx: Nginx | undefined): Promise<void> {
   await exited
 }
 
-describe.skipIf(NGINX === undefined)('SC-08: real nginx with examples/nginx/nginx.conf', () => {
+describe.skipIf(NGINX === undefined)('real nginx with examples/nginx/nginx.conf', () => {
   let h: Harness
   let nginx: Nginx
   /** The same configuration with a verifier token that accepts only prod keys. */

@@ -1,8 +1,8 @@
 /**
- * Usage (issue 4): POST /v1/usage batches (verifier token, durable before 2xx,
- * all or nothing — SC-17), server-side counts of POST /v1/verify and the
+ * Usage: POST /v1/usage batches (verifier token, durable before 2xx,
+ * all or nothing), server-side counts of POST /v1/verify and the
  * auth-request form, the owner's report GET /v1/apps/{slug}/usage, networks
- * stored only as keyed hashes (SC-10), last_used_at at most once a minute,
+ * stored only as keyed hashes, last_used_at at most once a minute,
  * retention.
  */
 import BetterSqlite3 from 'better-sqlite3'
@@ -80,7 +80,7 @@ describe('usage', () => {
     expect(r.body.byAppVersion).toEqual([{value: '1.9.1', count: 79}, {value: '2.0.0', count: 41}])
     expect(r.body.byUserAgentFamily).toEqual([{value: 'Safari', count: 60}, {value: 'okhttp', count: 60}])
     expect(r.body.byUserAgentOs).toEqual([{value: 'iOS', count: 60}, {value: 'other', count: 60}])
-    // SC-10: three spellings of one IPv6 /48 and two of one IPv4 /24 → two networks.
+    // Three spellings of one IPv6 /48 and two of one IPv4 /24 → two networks.
     expect(r.body.distinctNetworks).toBe(2)
     // Per minute: 100 events over 100 s of k1 fall in two minutes.
     expect(rawRows(f.h, `select distinct minute from usage_minutes where key_id = '${f.k1.id}' order by minute`).map((row) => row.minute)).toEqual([T0, T0 + 60_000])
@@ -95,7 +95,7 @@ describe('usage', () => {
     for (const value of networks) expect(value).toMatch(/^[0-9a-f]{32}$/)
   })
 
-  it('SC-17: a failing write answers 503 and stores nothing of the batch; sending it again then works', async () => {
+  it('a failing write answers 503 and stores nothing of the batch; sending it again then works', async () => {
     const raw = new BetterSqlite3(f.h.dbPath)
     // Fails the second statement of the transaction (after the usage rows were written).
     raw.exec("create trigger fail_last_used before update of last_used_at on api_keys begin select raise(abort, 'disk I/O error'); end")

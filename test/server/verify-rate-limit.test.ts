@@ -1,8 +1,8 @@
 /**
- * Per-key rate limits of verification (issue 4): token buckets without
- * window-boundary doubling (SC-11), atomic takes under concurrency (SC-12),
- * header arithmetic and "waiting Retry-After is enough" (SC-13), store
- * failures under the documented policy (SC-14), and overrides per key and
+ * Per-key rate limits of verification: token buckets without
+ * window-boundary doubling, atomic takes under concurrency,
+ * header arithmetic and "waiting Retry-After is enough", store
+ * failures under the documented policy, and overrides per key and
  * per app (`PUT /v1/keys/{id}/limit`, `PUT /v1/apps/{slug}/limit`).
  */
 import {afterEach, describe, expect, it} from 'vitest'
@@ -22,7 +22,7 @@ describe('per-key rate limits', () => {
   let f: Fixture
   afterEach(async () => f.h.cleanup())
 
-  it('SC-11: limit 10/min, 10 at 12:00:59.9 and 10 at 12:01:00.1 → 10 pass, no window-boundary doubling; Retry-After is this bucket\'s', async () => {
+  it('limit 10/min, 10 at 12:00:59.9 and 10 at 12:01:00.1 → 10 pass, no window-boundary doubling; Retry-After is this bucket\'s', async () => {
     f = await fixture({settings: TEN_PER_MINUTE})
     f.h.clock.t = Date.UTC(2030, 0, 1, 12, 0, 59, 900)
     const first = await Promise.all(Array.from({length: 10}, () => f.h.verify(f.verifier, f.key.key)))
@@ -37,7 +37,7 @@ describe('per-key rate limits', () => {
     expect(second[0]?.body.message).toMatch(/more than 10 requests in a minute; retry in 6 s/)
   })
 
-  it('SC-12: limit 5/s, 50 verifications at once → exactly 5 VALID and 45 RATE_LIMITED', async () => {
+  it('limit 5/s, 50 verifications at once → exactly 5 VALID and 45 RATE_LIMITED', async () => {
     f = await fixture({settings: {verifyRateLimits: {dev: {limit: 5, windowMs: 1000}}}})
     const answers = await Promise.all(Array.from({length: 50}, () => f.h.verify(f.verifier, f.key.key)))
     const codes = answers.map((r) => r.body.code)
@@ -46,7 +46,7 @@ describe('per-key rate limits', () => {
     expect(new Set(answers.filter((r) => r.body.valid).map((r) => r.body.rateLimit.remaining))).toEqual(new Set([0, 1, 2, 3, 4]))
   })
 
-  it('SC-13: a bucket of 10 refilling 1 per 6 s, exhausted: headers at 0.1 s, 5.9 s and 6.0 s; JSON and headers describe the same instant; waiting Retry-After is enough', async () => {
+  it('a bucket of 10 refilling 1 per 6 s, exhausted: headers at 0.1 s, 5.9 s and 6.0 s; JSON and headers describe the same instant; waiting Retry-After is enough', async () => {
     f = await fixture({settings: TEN_PER_MINUTE})
     for (let i = 0; i < 10; i++) expect((await f.h.verify(f.verifier, f.key.key)).body.code).toBe('VALID')
     const at = async (ms: number) => {
@@ -136,7 +136,7 @@ function failingStore(mode: 'throw' | 'reject' | 'hang'): RateLimitStore {
   }
 }
 
-describe('SC-14: the limiter store fails', () => {
+describe('the limiter store fails', () => {
   let f: Fixture
   afterEach(async () => f.h.cleanup())
 

@@ -1,9 +1,9 @@
 /**
- * POST /v1/verify (issue 4): verifier tokens, verdicts, the order of checks
- * (shape and checksum before any lookup — SC-07), lifecycle changes seen at
- * once (SC-01 service part), rotation grace and expiry deadlines, and the
- * per-address failure bucket with trusted proxies (SC-09) and canonical
- * addresses (SC-10). Injected clock throughout; nothing sleeps.
+ * POST /v1/verify: verifier tokens, verdicts, the order of checks
+ * (shape and checksum before any lookup), lifecycle changes seen at
+ * once, rotation grace and expiry deadlines, and the
+ * per-address failure bucket with trusted proxies and canonical
+ * addresses. Injected clock throughout; nothing sleeps.
  */
 import BetterSqlite3 from 'better-sqlite3'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
@@ -94,7 +94,7 @@ describe('POST /v1/verify', () => {
     expect(dump).toContain('verifier.revoke')
   })
 
-  it('SC-07: empty, whitespace, a trailing newline, 10 KB, binary and header-injection keys are MALFORMED without any lookup', async () => {
+  it('empty, whitespace, a trailing newline, 10 KB, binary and header-injection keys are MALFORMED without any lookup', async () => {
     const restore = hideKeysTable(f.h)
     try {
       const cases: Array<[string, RegExp]> = [
@@ -135,7 +135,7 @@ describe('POST /v1/verify', () => {
     expect((await f.h.verify(f.verifier, f.key.key)).body.code).toBe('VALID')
     const revoked = await f.h.request('DELETE', `/v1/keys/${f.key.id}`, {token: f.ann})
     expect(revoked.status).toBe(200)
-    // SC-01 (service part): right after the lifecycle change, with a warm record cache.
+    // Right after the lifecycle change, with a warm record cache.
     const res = await f.h.verify(f.verifier, f.key.key)
     expect(res.body).toMatchObject({valid: false, code: 'REVOKED', app: null, team: null, expiresAt: null, rateLimit: null, suggestions: ['apikey init --new-key']})
     expect(res.text).not.toContain('mobile')
@@ -206,7 +206,7 @@ describe('failure bucket per client address', () => {
     expect((await from('198.51.100.7')).body.code).toBe('NOT_FOUND')
   })
 
-  it('SC-10: the three IPv6 spellings of one /64 share a bucket, and so do ::ffff:192.0.2.7 and 192.0.2.7', async () => {
+  it('the three IPv6 spellings of one /64 share a bucket, and so do ::ffff:192.0.2.7 and 192.0.2.7', async () => {
     f = await fixture({settings: {verifyFailureLimitPerIp: {capacity: 2, refillIntervalMs: 60_000}}})
     const codes = async (ips: string[]) => {
       const out: string[] = []
@@ -218,14 +218,14 @@ describe('failure bucket per client address', () => {
     expect(await codes(['2001:db8:1:3::1'])).toEqual(['NOT_FOUND'])
   })
 
-  it('SC-09: directly connected, a different X-Forwarded-For on every request does not change the bucket (default trusts nobody)', async () => {
+  it('directly connected, a different X-Forwarded-For on every request does not change the bucket (default trusts nobody)', async () => {
     f = await fixture({settings: {verifyFailureLimitPerIp: {capacity: 3, refillIntervalMs: 60_000}}})
     const codes: string[] = []
     for (let i = 0; i < 5; i++) codes.push((await f.h.verify(f.verifier, foreignKey(), undefined, {'x-forwarded-for': `203.0.113.${i + 1}`})).body.code)
     expect(codes).toEqual(['NOT_FOUND', 'NOT_FOUND', 'NOT_FOUND', 'RATE_LIMITED', 'RATE_LIMITED'])
   })
 
-  it('SC-09: behind trusted proxies the chain is walked right to left; a spoofed left part does not change the bucket', async () => {
+  it('behind trusted proxies the chain is walked right to left; a spoofed left part does not change the bucket', async () => {
     f = await fixture({settings: {trustProxy: ['127.0.0.1', '10.0.0.0/8'], verifyFailureLimitPerIp: {capacity: 2, refillIntervalMs: 60_000}}})
     const via = async (xff: string) => (await f.h.verify(f.verifier, foreignKey(), undefined, {'x-forwarded-for': xff})).body.code
     // The client's real address is the rightmost untrusted hop: 198.51.100.7, whatever it claims further left.

@@ -1,5 +1,5 @@
 /**
- * HTTP adapters (SC-07 at the HTTP level): key extraction edge cases, problem
+ * HTTP adapters: key extraction edge cases, problem
  * details (RFC 9457) with the command to run, rate-limit headers, and the
  * Node http, Express-shaped, Fastify and fetch-style adapters on real servers.
  */
@@ -73,7 +73,7 @@ afterEach(async () => {
   await standin.close()
 })
 
-describe('SC-07: request edge cases', () => {
+describe('request edge cases', () => {
   it('no key → 401 problem details "missing key" naming `npx apikey init` and the docs, no lookup', async () => {
     const res = await fetch(apiUrl)
     expect(res.status).toBe(401)

@@ -1,5 +1,5 @@
 /**
- * Caching within the staleness bound (SC-01, SC-04, SC-05), with an injected
+ * Caching within the staleness bound, with an injected
  * clock. The stand-in speaks the wire contract of POST /v1/verify; it is used
  * here for timing (when verdicts are fetched) and to count calls.
  */
@@ -8,7 +8,7 @@ import {clock, make, standin, useStandinVerifiers} from './standin-env.js'
 
 useStandinVerifiers()
 
-describe('SC-01: revocation reaches every verifier within the staleness bound', () => {
+describe('revocation reaches every verifier within the staleness bound', () => {
   it('two verifiers with warm verdicts answer REVOKED by fetchedAt + 5 s; the service answers REVOKED at once', async () => {
     const key = standin.issue()
     const a = make()
@@ -74,7 +74,7 @@ describe('SC-01: revocation reaches every verifier within the staleness bound', 
   })
 })
 
-describe('SC-04: a hot key is re-fetched at least every staleness bound', () => {
+describe('a hot key is re-fetched at least every staleness bound', () => {
   it('verified every 100 ms for 60 s, revoked at t = 10 s → rejected by t ≤ 15 s; never served older than 5 s', async () => {
     const key = standin.issue()
     const v = make({stalenessMs: 5000})
@@ -121,7 +121,7 @@ describe('SC-04: a hot key is re-fetched at least every staleness bound', () => 
   })
 })
 
-describe("SC-05: every hit re-checks the verdict's own deadline", () => {
+describe("every hit re-checks the verdict's own deadline", () => {
   it('K expires at now + 2 s, cached for 5 s: 3 s later the cache does not answer VALID', async () => {
     const key = standin.issue('weather-app', {expiresAt: clock.now() + 2000})
     const v = make({stalenessMs: 5000})

@@ -1,7 +1,7 @@
 /**
  * The example protected API (examples/protected-api/server.mjs) as a real
  * process against the wire-contract stand-in: 401 without a key, 200 with one,
- * and SIGTERM flushes usage and prints the close report (SC-18). Needs dist/
+ * and SIGTERM flushes usage and prints the close report. Needs dist/
  * (`npm run build`, which `npm test` runs first).
  */
 import {spawn, type ChildProcess} from 'node:child_process'

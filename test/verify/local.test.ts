@@ -1,5 +1,5 @@
 /**
- * Local checks (SC-07 at the library level): absent, empty, whitespace,
+ * Local checks of the verifier library: absent, empty, whitespace,
  * oversized, non-printable and checksum-failing keys are decided without any
  * network call; keys are never trimmed.
  */

@@ -1,5 +1,5 @@
 /**
- * Outages (SC-03, SC-06): transport errors, timeouts, 5xx and 429 from the
+ * Outages: transport errors, timeouts, 5xx and 429 from the
  * service are "verification unavailable" and never cached as invalid; cached
  * verdicts are served stale up to the hard ceiling, then the outage policy
  * applies; concurrent misses for one key make one call. Injected clock; the
@@ -13,7 +13,7 @@ useStandinVerifiers()
 
 const UNAVAILABLE = {valid: false, code: 'UNAVAILABLE', unavailable: true, message: 'verification unavailable', source: 'local'}
 
-describe('SC-03: failures are "unavailable", never cached; recovery', () => {
+describe('failures are "unavailable", never cached; recovery', () => {
   it('503, then a timeout, then a refused connection, then recovery: only the authoritative answer is cached', async () => {
     const key = standin.issue()
     const unknown = standin.issue()
@@ -91,7 +91,7 @@ describe('SC-03: failures are "unavailable", never cached; recovery', () => {
   })
 })
 
-describe('SC-06: hard ceiling and outage policy', () => {
+describe('hard ceiling and outage policy', () => {
   it('unreachable for 10 minutes while K is revoked: stale VALID until the ceiling (60 s), then fail closed "unavailable"; REVOKED after recovery', async () => {
     const key = standin.issue()
     const v = make({stalenessMs: 5000, hardCeilingMs: 60_000})

@@ -28,7 +28,7 @@ describe("rateLimits: 'local' (default)", () => {
     expect((await v.verify(key)).code).toBe('RATE_LIMITED')
   })
 
-  it('SC-12 on one verifier: 50 concurrent verifications of a cold key → exactly 5 pass', async () => {
+  it('on one verifier: 50 concurrent verifications of a cold key → exactly 5 pass', async () => {
     const key = standin.issue('weather-app', {limit: LIMIT})
     const v = make()
     const verdicts = await Promise.all(Array.from({length: 50}, () => v.verify(key)))
@@ -77,7 +77,7 @@ describe("rateLimits: 'service'", () => {
     expect(standin.verifyCalls).toBe(8)
   })
 
-  it('SC-12: 50 concurrent → exactly 5 pass, each decided by the service', async () => {
+  it('50 concurrent → exactly 5 pass, each decided by the service', async () => {
     const key = standin.issue('weather-app', {limit: LIMIT})
     const v = make({rateLimits: 'service'})
     const verdicts = await Promise.all(Array.from({length: 50}, () => v.verify(key)))

@@ -1,5 +1,5 @@
 /**
- * Usage reporting (SC-17, SC-18): identical verifications are aggregated into
+ * Usage reporting: identical verifications are aggregated into
  * one event with a count (per key, code, source, context and UTC minute);
  * batches leave the buffer only after a 2xx, failed batches are retried with
  * the same batchId, the same events and backoff, the buffer of events is
@@ -104,7 +104,7 @@ describe('batching', () => {
   })
 })
 
-describe('SC-17: a batch leaves the buffer only after the service acknowledges it', () => {
+describe('a batch leaves the buffer only after the service acknowledges it', () => {
   it('in flight, the batch is still buffered; a 2xx removes it', async () => {
     const v = make()
     standin.usageMode = 'hang'
@@ -201,7 +201,7 @@ describe('SC-17: a batch leaves the buffer only after the service acknowledges i
   })
 })
 
-describe('SC-18: close and SIGTERM-style shutdown', () => {
+describe('close and SIGTERM-style shutdown', () => {
   async function holding3000(): Promise<Verifier> {
     const v = make({usage: {maxBatch: 500, maxBuffer: 10_000}})
     standin.usageMode = 'hang'

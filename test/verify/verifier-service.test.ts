@@ -1,8 +1,8 @@
 /**
  * The verifier against the real key service (src/server, startServer on
  * 127.0.0.1:0 with a SQLite file): verdicts, revocation within the staleness
- * bound (SC-01), deadlines (SC-05), authoritative negatives vs. a rejected
- * verifier token (SC-03), rate limits (SC-12), usage ingestion (SC-17),
+ * bound, deadlines, authoritative negatives vs. a rejected
+ * verifier token, rate limits, usage ingestion,
  * FORBIDDEN from an environment-scoped verifier token, and the HTTP adapter.
  * The service and the verifier share one injected clock.
  */
@@ -61,7 +61,7 @@ describe('verifier ↔ real service', () => {
     expect(v.stats()).toMatchObject({fetches: 1, cacheHits: 1})
   })
 
-  it('SC-01: revoked through the service → REVOKED at once from the service, and on two warm verifiers within the staleness bound', async () => {
+  it('revoked through the service → REVOKED at once from the service, and on two warm verifiers within the staleness bound', async () => {
     const a = make()
     const b = make()
     expect((await a.verify(key.key)).valid).toBe(true)
@@ -78,7 +78,7 @@ describe('verifier ↔ real service', () => {
     expect(await b.verify(key.key)).toMatchObject({valid: false, code: 'REVOKED', source: 'service'})
   })
 
-  it("SC-05: a key expiring inside the cache window is not served VALID past its expiry", async () => {
+  it("a key expiring inside the cache window is not served VALID past its expiry", async () => {
     const short = await h.issueKey(ann, 'weather-app', {env: 'dev', expiresAt: T0 + 2000})
     const v = make({stalenessMs: 5000})
     expect(await v.verify(short.key)).toMatchObject({valid: true, expiresAt: T0 + 2000})
@@ -88,7 +88,7 @@ describe('verifier ↔ real service', () => {
     expect(await v.verify(short.key)).toMatchObject({valid: false, code: 'EXPIRED', source: 'service'})
   })
 
-  it('SC-03: NOT_FOUND is authoritative and cached; a rejected verifier token is "unavailable", never cached', async () => {
+  it('NOT_FOUND is authoritative and cached; a rejected verifier token is "unavailable", never cached', async () => {
     const body = `ak_weather-app_dev_${'Zq3x'.repeat(7)}Zq`
     const foreign = body + checksumOf(body)
     const v = make()
@@ -101,7 +101,7 @@ describe('verifier ↔ real service', () => {
     expect(wrong.stats().cacheSize).toBe(0)
   })
 
-  it('SC-12: 100 concurrent verifications of a 60/min key → exactly 60 pass, in local and in service mode', async () => {
+  it('100 concurrent verifications of a 60/min key → exactly 60 pass, in local and in service mode', async () => {
     const local = make()
     const verdicts = await Promise.all(Array.from({length: 100}, () => local.verify(key.key)))
     expect(verdicts.filter((x) => x.valid)).toHaveLength(60)
@@ -114,7 +114,7 @@ describe('verifier ↔ real service', () => {
     expect(exact.stats().fetches).toBe(100)
   })
 
-  it('SC-17: usage batches are accepted (2xx) and show up in the owner\'s usage report as reported events', async () => {
+  it('usage batches are accepted (2xx) and show up in the owner\'s usage report as reported events', async () => {
     const v = make()
     for (let i = 0; i < 25; i++) await v.verify(key.key, {route: '/v1/forecast/:city', clientApp: 'com.example.weather', appVersion: '1.2.3', clientIp: '192.0.2.7'})
     await v.flush()
@@ -148,7 +148,7 @@ describe('verifier ↔ real service', () => {
     ])
   })
 
-  it('SC-18: close flushes 3,000 buffered events to the real service within the deadline', async () => {
+  it('close flushes 3,000 buffered events to the real service within the deadline', async () => {
     const v = make({usage: {flushIntervalMs: 60_000, maxBatch: 500, maxBuffer: 10_000}})
     const another = await h.issueKey(ann, 'weather-app')
     for (let i = 0; i < 3000; i++) await v.verify(another.key, {route: '/v1/forecast/:city'})

@@ -50,12 +50,12 @@ The key (env ci, kind ci) carries the build's metadata, detected from the CI pro
     for (const w of result.warnings) this.warnLine(w)
     const o = result.output
     if (o.type === 'github-env') {
-      // The runner masks every later occurrence; one command per line of the key (FC-32).
+      // The runner masks every later occurrence; one command per line of the key.
       const masks = maskCommands(secret).map((l) => `${l}\n`).join('')
       if (this.jsonEnabled()) this.deps.stderr.write(masks)
       else this.deps.stdout.write(masks)
     }
-    // Under GitHub Actions the key is masked whatever the output: a raw or JSON key in a log would otherwise show (finding 22).
+    // Under GitHub Actions the key is masked whatever the output: a raw or JSON key in a log would otherwise show.
     if ((o.type === 'raw' || o.type === 'json') && this.deps.env.GITHUB_ACTIONS === 'true') {
       this.deps.stderr.write(maskCommands(secret).map((l) => `${l}\n`).join(''))
     }

@@ -39,7 +39,7 @@ Inside the project, when the stored key (.env or keychain, per the key lookup or
       )
       for (const u of result.updated) this.info(`${ok} Updated ${u.store === 'dotenv' ? `${u.variable} in ${u.path}` : `the keychain entry (service ${u.service}, account ${u.account})`} with the new key`)
       if (result.key !== undefined) {
-        // No contradiction with a warning above (finding 21): a copy that was found but not updated is named as such.
+        // No contradiction with a warning above: a copy that was found but not updated is named as such.
         this.warnLine(
           result.notUpdated.length > 0
             ? `the stored copy of the old key (${result.notUpdated.join(', ')}) was not updated: this is the only time the new key is shown, store it now`

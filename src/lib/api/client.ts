@@ -1,19 +1,19 @@
 /**
- * The HTTP client of the key service's v1 API (design §7, `src/core/wire.ts`),
+ * The HTTP client of the key service's v1 API (`src/core/wire.ts`),
  * used by every network command of the CLI.
  *
  * - One overall deadline per command ({@link Deadline}); each attempt's timeout
- *   is what is left of it (FC-28).
+ *   is what is left of it.
  * - Retries only idempotent methods (GET, HEAD, PUT, DELETE, OPTIONS) on
  *   transport errors and 502/503/504, bounded by the deadline; never POST.
  * - One agent for HTTP and HTTPS that honours `HTTPS_PROXY` / `HTTP_PROXY` /
- *   `ALL_PROXY` / `NO_PROXY` in both cases from the injected `env` (FC-26) and
+ *   `ALL_PROXY` / `NO_PROXY` in both cases from the injected `env` and
  *   keeps Node's default CA store, so `NODE_EXTRA_CA_CERTS` works.
  * - Failures become {@link ApikeyError}s naming the phase (DNS, connect, TLS,
  *   HTTP), the URL and the proxy, credentials redacted; problem details
  *   (RFC 9457) map to our error codes and exit codes.
  * - Secrets (session token, API key, password) never reach error messages or
- *   the `debug` callback, and never appear in URLs (FC-32).
+ *   the `debug` callback, and never appear in URLs.
  */
 import got, {type Got, type Method, type Response} from 'got'
 import {ApikeyError, usageError} from '../../core/errors.js'

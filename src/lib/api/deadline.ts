@@ -1,10 +1,10 @@
 /**
- * One overall deadline per command (field case FC-28): every HTTP call of a
+ * One overall deadline per command: every HTTP call of a
  * command draws from the same time budget, so retries and several calls in a
  * row can never add up to more than `--timeout`.
  */
 
-/** Default overall deadline of a network command, in ms (design §5: ≈10–15 s). */
+/** Default overall deadline of a network command, in ms (≈10–15 s). */
 export const DEFAULT_TIMEOUT_MS = 15_000
 
 /**

@@ -1,7 +1,7 @@
 /**
  * Turning transport failures and problem details (RFC 9457) into
  * {@link ApikeyError}s that say what failed, in which phase (DNS, connect, TLS,
- * HTTP), and what to run next (field cases FC-26, FC-27, FC-28).
+ * HTTP), and what to run next.
  *
  * Messages name the request URL and any proxy with credentials redacted
  * ({@link redactUrl}); the underlying library error is never attached as
@@ -164,7 +164,7 @@ function safeCause(f: ErrorFacts, secrets: readonly (string | undefined)[]): Err
  *   `DEPTH_ZERO_SELF_SIGNED_CERT`, `ERR_TLS_CERT_ALTNAME_INVALID`, or OpenSSL
  *   `ERR_SSL_*`) → phase `tls`; names the code and suggests
  *   `NODE_EXTRA_CA_CERTS` for untrusted CAs. An `https://` proxy that does not
- *   speak TLS (a plain-HTTP proxy, FC-27) is reported as such, with the
+ *   speak TLS (a plain-HTTP proxy) is reported as such, with the
  *   `http://` form of the proxy URL as the fix.
  * - got's `TimeoutError` (the per-request timeout, which the client sets to the
  *   remaining overall deadline) → code `timeout` with the phase it was in.
@@ -207,7 +207,7 @@ export function classifyNetworkError(err: unknown, ctx: NetworkErrorContext): Ap
     })
   }
 
-  // FC-27: an https:// proxy URL pointing at a proxy that speaks plain HTTP.
+  // An https:// proxy URL pointing at a proxy that speaks plain HTTP.
   if (ctx.proxyUrl?.toLowerCase().startsWith('https:')) {
     const plainProxy = /wrong version number|packet length too long|unknown protocol|http request|record layer failure/i.test(f.message) || code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' || code === 'EPROTO' || ((code === 'ECONNRESET' || code === 'ERR_SSL_RECORD_LAYER_FAILURE') && f.timings?.['response'] === undefined)
     if (plainProxy) {
@@ -430,7 +430,7 @@ export function problemToError(problem: ProblemDetails, status: number, ctx: Pro
   const text = clean(typeof problem.detail === 'string' && problem.detail ? problem.detail : typeof problem.title === 'string' ? problem.title : `HTTP ${status}`)
   let message = status >= 500 ? `The apikey service at ${server} failed (HTTP ${status}): ${text}` : text
 
-  // The service's words may name raw API routes; a CLI user is told the command instead (finding 11).
+  // The service's words may name raw API routes; a CLI user is told the command instead.
   message = cliWords(message)
   const serverSuggestions = Array.isArray(problem.suggestions) ? problem.suggestions.filter((s): s is string => typeof s === 'string').map(clean).map(cliSuggestion) : []
   const suggestions = [...serverSuggestions]

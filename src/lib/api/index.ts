@@ -1,5 +1,5 @@
 /**
- * The key service's API client (design §7) and its building blocks: deadline,
+ * The key service's API client and its building blocks: deadline,
  * proxy selection, error classification and redaction.
  */
 export {createApiClient, RETRYABLE_ERROR_CODES, RETRYABLE_METHODS, RETRYABLE_STATUSES, type ApiClient, type ApiClientOptions, type AuditQuery} from './client.js'

@@ -1,6 +1,5 @@
 /**
- * Proxy selection from the conventional environment variables (field cases
- * FC-26, FC-27), read from an injected environment record — never from
+ * Proxy selection from the conventional environment variables, read from an injected environment record — never from
  * `process.env` directly.
  *
  * Conventions (curl, Go's `net/http`, `proxy-from-env`):

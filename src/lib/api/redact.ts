@@ -1,7 +1,6 @@
 /**
- * Keeping secrets out of error messages and `--debug` output (field case
- * FC-32, design §7: "a key or token never appears in a log line, error body or
- * URL").
+ * Keeping secrets out of error messages and `--debug` output: a key or token
+ * never appears in a log line, an error body or a URL.
  *
  * Rules: a secret is shown at most as its last 4 characters, and only when it
  * is long enough (≥ {@link MIN_LENGTH_FOR_HINT} characters) and those 4

@@ -1,6 +1,6 @@
 /**
  * The developer session token store: `APIKEY_TOKEN` → OS keychain → 0600
- * `credentials.json` (design §5).
+ * `credentials.json`.
  */
 export {
   createCredentialStore,

@@ -1,16 +1,16 @@
 /**
- * Where the developer's session token lives (design §5, FC-18/19/20/25/29).
+ * Where the developer's session token lives.
  *
  * Lookup order, first hit wins:
  * 1. `APIKEY_TOKEN` in the environment — used for every server, without
- *    touching the keychain or the disk (FC-29);
+ *    touching the keychain or the disk;
  * 2. the OS keychain: service `apikey:<server host>`, account `session`;
  * 3. `credentials.json` (mode 0600) in the config directory.
  *
  * Saving prefers the keychain; the file is used only when the keychain cannot
  * be used (or the caller asks for it), and always after a visible warning.
  * A keychain that exists but cannot be read (locked, timed out) is reported as
- * such and never mistaken for "not signed in" (FC-20).
+ * such and never mistaken for "not signed in".
  */
 import {createHash} from 'node:crypto'
 import {ApikeyError, usageError} from '../../core/errors.js'
@@ -75,7 +75,7 @@ export interface TokenLocation {
   active: boolean
 }
 
-/** Every place a token exists for one server (FC-25). */
+/** Every place a token exists for one server. */
 export interface TokenLocations {
   host: string
   /** Places holding a token, in lookup order. */
@@ -111,10 +111,10 @@ export interface CredentialStore {
   /**
    * The session token for `serverUrl`: `APIKEY_TOKEN` → keychain → file.
    * A keychain that is absent (no D-Bus, no Secret Service, module missing) is
-   * skipped quietly (FC-18); one that exists but cannot be read is a warning
+   * skipped quietly; one that exists but cannot be read is a warning
    * when the file has a token.
    * @returns null when no place holds a token (not signed in).
-   * @throws ApikeyError `keychain_unavailable` / `keychain_error` when the keychain could not be read and no later source has a token (FC-20: that is not "not signed in"); `io` when the file is corrupt; `usage` for an invalid URL.
+   * @throws ApikeyError `keychain_unavailable` / `keychain_error` when the keychain could not be read and no later source has a token (that is not "not signed in"); `io` when the file is corrupt; `usage` for an invalid URL.
    */
   resolve(serverUrl: string): Promise<ResolvedToken | null>
   /**
@@ -131,7 +131,7 @@ export interface CredentialStore {
   save(serverUrl: string, token: string, options?: SaveOptions): Promise<SaveResult>
   /** Removes the token for `serverUrl` from the keychain and the file; never throws for a keychain problem (reported in `failed`). */
   clear(serverUrl: string): Promise<ClearResult>
-  /** Lists every place a token for `serverUrl` exists and flags conflicts (FC-25). Never throws for store problems (they are reported). */
+  /** Lists every place a token for `serverUrl` exists and flags conflicts. Never throws for store problems (they are reported). */
   locations(serverUrl: string): Promise<TokenLocations>
 }
 
@@ -139,7 +139,7 @@ function fingerprint(token: string): string {
   return createHash('sha256').update(token).digest('hex').slice(0, 8)
 }
 
-/** No keychain on this machine (skipped quietly, FC-18) — as opposed to one that cannot be read now (FC-20). */
+/** No keychain on this machine (skipped quietly) — as opposed to one that cannot be read now. */
 function isAbsent(error: ApikeyError): boolean {
   return isKeychainAbsent(error)
 }

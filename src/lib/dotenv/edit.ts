@@ -1,5 +1,5 @@
 /**
- * Pure, line-level editing of dotenv text (design §6).
+ * Pure, line-level editing of dotenv text.
  *
  * Only the target variable's line(s) change, or one line is appended; every
  * other byte — comments, order, quoting, `export`, spacing, line terminators,
@@ -131,7 +131,7 @@ export function setVariable(text: string, name: string, value: string): SetVaria
     return {text, change: 'unchanged', line: lineNumberAt(text, current.start), quoting: undefined}
   }
   let {text: encoded, quoting} = quoteDotenvValue(value)
-  // Keep the line's own quoting style when the new value needs none (FC-10):
+  // Keep the line's own quoting style when the new value needs none:
   // plain-safe characters read back identically inside '…' or "…".
   const ownQuote = current?.rawValue[0]
   if (quoting === 'plain' && (ownQuote === "'" || ownQuote === '"')) {

@@ -1,5 +1,5 @@
 /**
- * Safe reading and writing of one variable in a `.env` file (design §6).
+ * Safe reading and writing of one variable in a `.env` file.
  *
  * Writes are locked against concurrent writers, atomic (an exclusive temp file
  * in the same directory, fsync, rename over the target), keep the existing
@@ -118,7 +118,7 @@ export async function readDotenvVariable(file: string, name: string): Promise<st
 
 /**
  * Sets `name` to `value` in the `.env` file at `file`, creating the file when
- * missing (design §6; field cases FC-01…FC-10).
+ * missing.
  *
  * Steps: take the lock `<file>.lock` (proper-lockfile, retried for up to
  * `lockWaitMs`), read and edit with {@link setVariable} (which verifies the

@@ -1,6 +1,6 @@
 /**
  * The `.env` editor: a pure line-level layer (scan, quote, edit) and a file
- * layer (locked, atomic, mode- and owner-preserving writes). See design §6.
+ * layer (locked, atomic, mode- and owner-preserving writes).
  */
 export {BOM, type DotenvAssignment, type DotenvScan, detectLineTerminator, type LineTerminator, scanDotenv} from './scan.js'
 export {type DotenvQuoting, PLAIN_VALUE_PATTERN, quoteDotenvValue, UNWRITABLE_VALUE_PATTERN} from './quote.js'

@@ -33,7 +33,7 @@ export type DotenvQuoting = 'plain' | 'single' | 'double'
  * 2. no `'` and not ending in `\` → single quotes, `'value'`. Inside single
  *    quotes dotenv (both parsers) and dotenvx take every character literally
  *    (no `\n` escape, no `$` expansion), and so does `sh` — this is what makes
- *    `sk_$live$1234` or `pa$$word` safe (FC-07). A trailing `\` is excluded
+ *    `sk_$live$1234` or `pa$$word` safe. A trailing `\` is excluded
  *    because dotenv's matcher takes `\'` as an escaped quote and would run on
  *    to the next `'` further down the file. An empty value is written `''` so
  *    that a quote on the next line can never be taken as its value;
@@ -44,11 +44,11 @@ export type DotenvQuoting = 'plain' | 'single' | 'double'
  *    escape (`\n` becomes a newline in dotenv; `\"`, `\\`, `\$` in `sh`);
  * 4. otherwise (a `'` together with one of those four, or a trailing `\`)
  *    → refused: no quoting reads back identically everywhere, and we never
- *    rely on backslash escapes because the readers disagree about them (FC-08).
+ *    rely on backslash escapes because the readers disagree about them.
  *
  * Values with a line break, NUL or other control character (TAB excepted) are
  * always refused ({@link UNWRITABLE_VALUE_PATTERN}); a newline is never
- * written raw (FC-01).
+ * written raw.
  *
  * Note: dotenv-expand works on already-parsed values, so it cannot see the
  * quotes; a `$` in any value may be expanded by it. Keys of our format never

@@ -1,5 +1,5 @@
 /**
- * Making sure a secrets file stays out of git (design §6; FC-12…FC-17): refuse
+ * Making sure a secrets file stays out of git: refuse
  * when it is tracked, add the narrowest `.gitignore` rule when it is not
  * ignored (with consent), and check again with git.
  */
@@ -46,7 +46,7 @@ export interface EnsureIgnoredResult {
 /**
  * The narrowest `.gitignore` rule for one file, for the `.gitignore` at the
  * repository root: the path anchored with a leading `/` (so `/.env` matches
- * only the root `.env`, never `.env.example` or `sub/.env`; FC-16), with
+ * only the root `.env`, never `.env.example` or `sub/.env`), with
  * gitignore's special characters (`\ * ? [ ]`, trailing spaces) escaped by a
  * backslash as gitignore(5) specifies.
  *
@@ -81,7 +81,7 @@ async function readOptional(file: string): Promise<Buffer | undefined> {
 
 /**
  * Hints (never decisions) about `.gitignore` lines that look meant for the
- * file but that git does not apply (FC-13, FC-17). Called only after git said
+ * file but that git does not apply. Called only after git said
  * the file is not ignored; scans the `.gitignore` of the root and of every
  * directory down to the file.
  */
@@ -143,11 +143,11 @@ async function uncommittedWarning(repoRoot: string, gitignorePath: string, optio
 }
 
 /**
- * Makes sure git will not commit the file at `filePath` (design §6):
+ * Makes sure git will not commit the file at `filePath`:
  *
  * - not in a repository → returns with a warning (nothing to protect it later);
  * - git cannot tell (`unknown`) → throws `unsafe`;
- * - tracked (FC-12) → throws `unsafe` (exit 5) with the fix: `git rm --cached`,
+ * - tracked → throws `unsafe` (exit 5) with the fix: `git rm --cached`,
  *   commit, and rotate the exposed key; nothing is changed;
  * - ignored → returns; warns when only `.git/info/exclude` or the global
  *   excludes file ignores it (teammates unprotected) or the `.gitignore` is
@@ -159,7 +159,7 @@ async function uncommittedWarning(repoRoot: string, gitignorePath: string, optio
  *   throws if git still does not ignore the file. Without consent or with
  *   edits disallowed it throws `unsafe` naming the exact line to add.
  *   Lines that look meant for the file but are not effective (`./.env`, a
- *   UTF-16 `.gitignore`…) are pointed out in `warnings` (FC-13, FC-17).
+ *   UTF-16 `.gitignore`…) are pointed out in `warnings`.
  *
  * @param filePath - the secrets file, relative to `options.cwd` or absolute
  * @throws ApikeyError `unsafe` (exit 5) as above; `io` when `.gitignore`

@@ -1,6 +1,6 @@
 /**
  * Git safety checks for secrets files: ask git whether a file is tracked or
- * ignored, and add the narrowest `.gitignore` rule when needed (design §6).
+ * ignored, and add the narrowest `.gitignore` rule when needed.
  */
 export {
   type AddedGitignoreRule,

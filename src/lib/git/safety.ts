@@ -1,6 +1,6 @@
 /**
  * Is a file safe from being committed? Asked of git itself, never inferred
- * from `.gitignore` text (design §6; field cases FC-12…FC-15).
+ * from `.gitignore` text.
  */
 import {existsSync} from 'node:fs'
 import {realpath} from 'node:fs/promises'
@@ -99,7 +99,7 @@ export type RepoLocation = InRepo | Extract<GitSafetyVerdict, {state: 'not-a-rep
 
 /**
  * Finds the work tree holding `filePath` and the file's repo-root-relative
- * path (FC-15: same answer from any working directory, for `./.env`, absolute
+ * path (same answer from any working directory, for `./.env`, absolute
  * paths or backslashes). The file need not exist; its directory must.
  *
  * @throws ApikeyError `io` when the file's directory does not exist
@@ -161,7 +161,7 @@ export async function isTracked(repoRoot: string, relativePath: string, options:
 /**
  * Describes the rule git matches for one path (`git check-ignore --stdin -z
  * -v -n --no-index`, one path). Only describes: with `-v` git exits 0 even for
- * a `!` negation (FC-14), so the decision is made by {@link checkGitSafety}
+ * a `!` negation, so the decision is made by {@link checkGitSafety}
  * from the exit status of a query without `-v`.
  *
  * @returns the last matching rule (possibly a negation), or `undefined`
@@ -182,12 +182,12 @@ export async function describeIgnoreRule(repoRoot: string, relativePath: string,
 }
 
 /**
- * Asks git whether the file at `filePath` is safe from being committed
- * (design §6): finds the work tree, then — in this order, because tracking
- * wins over ignore rules (FC-12) — whether the file is tracked, then whether
+ * Asks git whether the file at `filePath` is safe from being committed:
+ * finds the work tree, then — in this order, because tracking
+ * wins over ignore rules — whether the file is tracked, then whether
  * it is ignored. The ignore decision is the exit status of
  * `git check-ignore -q --no-index -- <path>` for that one path (0 ignored,
- * 1 not ignored, anything else: cannot tell), FC-14; `-v` output only
+ * 1 not ignored, anything else: cannot tell); `-v` output only
  * describes the rule.
  *
  * git runs without a shell, with `-c core.quotepath=off`, literal pathspecs,

@@ -1,12 +1,12 @@
 /**
  * Turns failures of the OS keychain into {@link ApikeyError}s that tell
  * "store unavailable" (`keychain_unavailable`: no D-Bus, no Secret Service,
- * locked, timed out, native module missing — FC-18/19/20/23) apart from other
+ * locked, timed out, native module missing) apart from other
  * keychain failures (`keychain_error`). "Not found" is never an error: reads
  * return `null`.
  *
- * Messages are single-line, carry no stack trace, and never contain a secret
- * (FC-24): every secret in play is replaced by `[redacted]`.
+ * Messages are single-line, carry no stack trace, and never contain a secret:
+ * every secret in play is replaced by `[redacted]`.
  */
 import {ApikeyError} from '../../core/errors.js'
 
@@ -166,8 +166,8 @@ export function classifyKeychainError(error: unknown, context: ClassifyContext =
 /**
  * Reasons meaning "there is no keychain on this machine" (as opposed to one
  * that exists but cannot be read right now: locked, timed out, access denied).
- * Lookups skip an absent keychain quietly (FC-18); an unreadable one must be
- * reported (FC-20).
+ * Lookups skip an absent keychain quietly; an unreadable one must be
+ * reported.
  */
 export const ABSENT_KEYCHAIN_REASONS: readonly UnavailableReason[] = ['not-installed', 'no-dbus', 'no-secret-service', 'no-keyring']
 

@@ -9,11 +9,11 @@
  * from exiting; a worker thread stuck in native code cannot be terminated
  * either. A child process can always be killed (SIGKILL).
  *
- * FC-24: the child's command line holds only the helper's source (no secret).
+ * The child's command line holds only the helper's source (no secret).
  * Requests (including secrets to write) go over the child's stdin as one JSON
  * document; results (including secrets read) come back on its stdout. The
  * native module is loaded only in the child, so the CLI process never loads it
- * (FC-23: a missing prebuilt binary only disables the keychain).
+ * (a missing prebuilt binary only disables the keychain).
  */
 import {spawn} from 'node:child_process'
 
@@ -30,7 +30,7 @@ export type HelperOpResult = {ok: true; value?: string | boolean | null} | {ok: 
 export type HelperOutcome =
   /** Ran the ops in order, stopping after the first failure (so `results` may be shorter than the ops). */
   | {kind: 'results'; results: HelperOpResult[]; elapsedMs: number}
-  /** The native module could not be loaded in the child (FC-23). */
+  /** The native module could not be loaded in the child. */
   | {kind: 'load-failed'; message: string; elapsedMs: number}
   /** No answer within the time box; the child was killed. */
   | {kind: 'timeout'; elapsedMs: number}

@@ -1,6 +1,6 @@
 /**
  * The OS keychain adapter: a time-boxed {@link SecretStore} over
- * `@napi-rs/keyring`, entry naming (design §6) and error classification.
+ * `@napi-rs/keyring`, entry naming and error classification.
  */
 export {
   createKeychain,

@@ -1,16 +1,16 @@
 /**
- * The OS keychain adapter (design §5, §6): a small {@link SecretStore} over
+ * The OS keychain adapter: a small {@link SecretStore} over
  * `@napi-rs/keyring` 2.x where every call is time-boxed.
  *
  * - Linux entries are pinned to the Secret Service (`{linux: {store:
  *   'secret-service'}}`), so a missing store throws instead of silently falling
- *   back to the volatile kernel keyring (FC-25, versions.md).
+ *   back to the volatile kernel keyring.
  * - Each call runs in a short-lived helper process killed after the time box
  *   (see `helper.ts`); secrets travel over its stdin/stdout, never its
- *   command line (FC-24).
+ *   command line.
  * - `null` means "no such entry"; `keychain_unavailable` means the store cannot
- *   be used (FC-18/19/20/23); anything else is `keychain_error`.
- * - Writes are size-checked first (FC-21) and read back (FC-22).
+ *   be used; anything else is `keychain_error`.
+ * - Writes are size-checked first and read back.
  */
 import {randomBytes} from 'node:crypto'
 import {existsSync} from 'node:fs'
@@ -24,7 +24,7 @@ import {runHelper, type HelperOp, type HelperOpResult, type HelperOutcome} from 
 export const DEFAULT_KEYCHAIN_TIMEOUT_MS = 3000
 
 /**
- * Largest secret we write, in bytes of UTF-8 (FC-21). Our API keys are ~84
+ * Largest secret we write, in bytes of UTF-8. Our API keys are ~84
  * bytes and session tokens well under 200; the limit leaves room for longer
  * tokens while staying inside every platform's store. Windows Credential
  * Manager caps a credential blob at 2,560 bytes of UTF-16, so there the
@@ -55,7 +55,7 @@ export interface KeychainOptions {
   platform?: NodeJS.Platform
 }
 
-/** Why a probe found the keychain unusable: an {@link UnavailableReason}, a failed read-back (FC-22), or another keychain error. */
+/** Why a probe found the keychain unusable: an {@link UnavailableReason}, a failed read-back, or another keychain error. */
 export type ProbeFailureReason = UnavailableReason | 'read-back' | 'error'
 
 /** Result of {@link SecretStore.probe}. */
@@ -121,7 +121,7 @@ export function keychainName(platform: NodeJS.Platform): string {
 }
 
 /**
- * Checks a secret against the size limit before it is written (FC-21).
+ * Checks a secret against the size limit before it is written.
  * @throws ApikeyError `keychain_error` naming the limit (bytes) and the `--store dotenv` alternative; `validation` when the secret is empty.
  */
 export function checkSecretSize(secret: string, platform: NodeJS.Platform = process.platform, storeName = keychainName(platform)): void {
@@ -165,8 +165,7 @@ function entryLabel(service: string, account: string): string {
 /**
  * Creates the OS keychain adapter. Nothing is loaded or spawned until the
  * first call; `@napi-rs/keyring` is only ever loaded in the helper process, so
- * a missing native binary only makes the keychain report itself unavailable
- * (FC-23).
+ * a missing native binary only makes the keychain report itself unavailable.
  * @throws ApikeyError `usage` when `timeoutMs` or `APIKEY_KEYCHAIN_TIMEOUT_MS` is invalid.
  */
 export function createKeychain(options: KeychainOptions = {}): SecretStore {

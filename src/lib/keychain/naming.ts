@@ -1,5 +1,5 @@
 /**
- * Names of keychain entries (design §6):
+ * Names of keychain entries:
  *
  * | what | service | account |
  * |---|---|---|

@@ -1,5 +1,5 @@
 /**
- * Kysely table types of the service database (design §4). Used only by
+ * Kysely table types of the service database. Used only by
  * `db/` and `repositories/`; row types never leak past the repositories.
  * Timestamps are integer milliseconds since the Unix epoch (UTC); booleans are 0/1.
  */

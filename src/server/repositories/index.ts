@@ -63,7 +63,7 @@ export async function inTransaction<T>(db: Kysely<Database>, work: (repos: Repos
  * Like {@link inTransaction}, but the commit is durable against power loss, not only
  * against a crash of the process: the connection runs with `PRAGMA synchronous=FULL`
  * for this transaction (the WAL is synced at commit), then back to `NORMAL`.
- * Use for writes acknowledged to another system (usage batches, SC-17).
+ * Use for writes acknowledged to another system (usage batches).
  */
 export async function inDurableTransaction<T>(db: Kysely<Database>, work: (repos: Repositories) => Promise<T>): Promise<T> {
   return db.connection().execute(async (conn) => {

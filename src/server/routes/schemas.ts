@@ -453,7 +453,7 @@ export const apiKeySecurity = [{apiKey: []}]
 export const sessionOrProvisioningSecurity: Array<Record<string, string[]>> = [{session: []}, {provisioningToken: []}]
 
 // ---------------------------------------------------------------------------
-// Verification, rate limits and usage (issue 4)
+// Verification, rate limits and usage
 // ---------------------------------------------------------------------------
 
 /** OpenAPI security requirement: a verifier token as bearer credentials. */

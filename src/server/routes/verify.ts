@@ -1,5 +1,5 @@
 /**
- * Routes of verification, rate limits and usage (issue 4; contract in
+ * Routes of verification, rate limits and usage (contract in
  * src/core/wire.ts): `POST /v1/verify`, the nginx `auth_request` form
  * `GET /v1/verify/auth-request`, `POST /v1/usage`, `GET /v1/apps/{slug}/usage`,
  * `PUT /v1/keys/{id}/limit` and `PUT /v1/apps/{slug}/limit`.
@@ -54,7 +54,7 @@ function firstHeader(request: FastifyRequest, name: string): string | undefined 
 
 /**
  * The API key of an auth-request subrequest: `X-API-Key`, or `Authorization: Bearer`.
- * Deterministic rules (SC-07): no key → `''` (answered as "missing key"); two different
+ * Deterministic rules: no key → `''` (answered as "missing key"); two different
  * keys (repeated header, or both headers) → a rejection; a key-shaped value in the
  * original URI's query → a rejection (keys never travel in URLs). Nothing is trimmed.
  */
@@ -114,7 +114,7 @@ export async function verifyRoutes(app: FastifyInstance, deps: RouteDeps): Promi
     '/v1/verify/auth-request',
     {
       config: {auth: 'verifier', verifierTokenHeader: true, authRequest: true},
-      // nginx turns anything but 2xx, 401 and 403 into 500 (SC-08): every failure here is a 403 UNAVAILABLE.
+      // nginx turns anything but 2xx, 401 and 403 into 500: every failure here is a 403 UNAVAILABLE.
       errorHandler: (error, request, reply) => {
         request.log.error({err: error}, 'auth-request verification failed')
         return sendUnavailable(reply, 'UNAVAILABLE')

@@ -1,5 +1,5 @@
 /**
- * Who may see or change what (design §7: every route checks team membership).
+ * Who may see or change what (every route checks team membership).
  * One wording for every 403 about an app: it names the owning team and the
  * point of contact, so the caller knows whom to ask.
  */

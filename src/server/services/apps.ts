@@ -1,5 +1,5 @@
 /**
- * App registration and the directory (design §4, §7): slug rules, team
+ * App registration and the directory: slug rules, team
  * membership, conflicts that name the owner.
  */
 import {ApikeyError} from '../../core/errors.js'

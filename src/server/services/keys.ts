@@ -1,5 +1,5 @@
 /**
- * Issuing, inspecting, rotating and revoking API keys (design §3, §4, §7).
+ * Issuing, inspecting, rotating and revoking API keys.
  * This service decides who may act (members of the app's owning team; a
  * provisioning token only for `ci` keys of its app) and checks request rules;
  * every state change is performed by {@link KeyLifecycle}. The plaintext key

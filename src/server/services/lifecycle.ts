@@ -4,7 +4,7 @@
  * app's provisioning tokens). Each operation runs in one SQLite transaction that
  * also appends its audit event, and — only after the transaction committed —
  * emits a {@link LifecycleEvent} on {@link LifecycleEvents}, which a verifier
- * cache subscribes to for invalidation (issue 4). No route or other service
+ * cache subscribes to for invalidation. No route or other service
  * writes `api_keys` or `apps.team_id` except through this module — except
  * `last_used_at`, usage telemetry that changes no verdict, written by
  * `services/usage.ts` (at most once a minute per key).

@@ -1,5 +1,5 @@
 /**
- * Verification rate limits (issue 4): the per-environment defaults of the
+ * Verification rate limits: the per-environment defaults of the
  * settings, overridden per app or per key (requests per minute) by members of
  * the owning team. A limit is a token bucket: capacity = the limit, refilled
  * continuously over its window.

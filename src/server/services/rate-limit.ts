@@ -99,7 +99,7 @@ export function clientAddressKey(address: string): string {
 }
 
 // ---------------------------------------------------------------------------
-// Rate-limit stores with per-call policies (verification limits, issue 4)
+// Rate-limit stores with per-call policies (verification limits)
 // ---------------------------------------------------------------------------
 
 /** Float slack when comparing token counts (continuous refill sums fractions). */
@@ -115,13 +115,13 @@ export interface BucketTake {
 
 /**
  * Where token buckets live. `take` must refill and take one token atomically:
- * two concurrent calls never both get the last token (SC-12). The in-process
+ * two concurrent calls never both get the last token. The in-process
  * {@link MemoryRateLimitStore} is atomic because JavaScript runs one call at a
  * time; a store shared by several service processes (Redis, PostgreSQL) must do
  * the same in one server-side operation (a Lua script or a single UPDATE … RETURNING) —
  * until one exists, each process of a multi-process deployment enforces its own
  * buckets (the effective limit is the per-process limit times the process count).
- * May throw or reject: the caller applies the store-failure policy (SC-14).
+ * May throw or reject: the caller applies the store-failure policy.
  */
 export interface RateLimitStore {
   /**
@@ -198,7 +198,7 @@ export interface BucketState {
 /**
  * The numbers clients see for a take: `remaining` whole tokens, `resetMs` until full,
  * and for a refusal `retryAfterSeconds` = ceil(ms until one token / 1000), at least 1,
- * so that waiting exactly that long is always enough (SC-13).
+ * so that waiting exactly that long is always enough.
  */
 export function bucketState(take: BucketTake, policy: RateLimitPolicy): BucketState {
   const tokens = Math.max(0, Math.min(policy.capacity, take.tokens))

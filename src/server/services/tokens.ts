@@ -1,5 +1,5 @@
 /**
- * Provisioning tokens for CI (issue 3): app-scoped bearer tokens `akp_` + 40
+ * Provisioning tokens for CI: app-scoped bearer tokens `akp_` + 40
  * base62 (~238 bits), stored as SHA-256 plus a display start. A token can do
  * exactly one thing: issue `ci` keys for its app (`POST /v1/apps/{its app}/keys`).
  * Members of the app's owning team create, list and revoke them.

@@ -1,16 +1,16 @@
 /**
- * Usage (issue 4): counts of verifications and requests per key, aggregated per
+ * Usage: counts of verifications and requests per key, aggregated per
  * UTC minute, by outcome code, route template, client app, app version,
  * user-agent family and OS, and client network. Networks (IPv4 /24, IPv6 /48,
  * IPv4-mapped IPv6 as IPv4) are stored as a keyed hash — HMAC-SHA256 with a key
- * derived from the server pepper — never as an address (SC-10).
+ * derived from the server pepper — never as an address.
  *
  * Three sources: `verify` (server-side verifications through `POST /v1/verify`),
  * `gateway` (the nginx auth-request form: one per proxied request) and `reported`
  * (batches a verifier library sends to `POST /v1/usage`). Server-side counts and
  * `last_used_at` are held in memory and written every `settings.usageFlushIntervalMs`
  * and on close; a reported batch is written before its 2xx, in one transaction
- * with `synchronous=FULL` (SC-17).
+ * with `synchronous=FULL`.
  */
 import {createHmac} from 'node:crypto'
 import {ApikeyError} from '../../core/errors.js'

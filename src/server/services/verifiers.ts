@@ -1,5 +1,5 @@
 /**
- * Verifier tokens (issue 4): bearer tokens `akv_` + 40 base62 (~238 bits) that
+ * Verifier tokens: bearer tokens `akv_` + 40 base62 (~238 bits) that
  * protected APIs (the verifier library, an nginx `auth_request` gateway) use to
  * call `POST /v1/verify`, `GET /v1/verify/auth-request` and `POST /v1/usage`.
  * Stored as SHA-256 plus a display start. Created and revoked by an admin on the

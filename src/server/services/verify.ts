@@ -4,7 +4,7 @@
  * and usage"). Order of checks, cheapest and safest first:
  *
  * 1. shape — empty, longer than {@link MAX_KEY_LENGTH}, or any character outside
- *    the key alphabet (control characters, spaces: never trimmed, SC-07) → MALFORMED,
+ *    the key alphabet (control characters, spaces: never trimmed) → MALFORMED,
  *    no store lookup;
  * 2. offline parse with checksum (`parseKey`) → MALFORMED, no store lookup;
  * 3. lookup by HMAC-SHA256(pepper, key) → NOT_FOUND / REVOKED / EXPIRED (a rotated
@@ -13,17 +13,17 @@
  *    → FORBIDDEN for a key of another environment, without touching the key's bucket;
  *    checked on every request with the verifier that asks (key records are cached per key,
  *    for every verifier, so the scope is never part of them);
- * 5. the key's token bucket (atomic take, SC-11/SC-12) → RATE_LIMITED with real numbers.
+ * 5. the key's token bucket (atomic take) → RATE_LIMITED with real numbers.
  *
  * MALFORMED and NOT_FOUND answers also take a token from the client address's
  * failure bucket; when it is empty they become RATE_LIMITED (a flood of unknown
  * keys from one address is limited, valid keys from it still pass).
  *
  * Rate-limit store failures follow `settings.rateLimitStoreFailure` within
- * `settings.rateLimitStoreTimeoutMs` (SC-14) for keys that exist; MALFORMED and
+ * `settings.rateLimitStoreTimeoutMs` for keys that exist; MALFORMED and
  * NOT_FOUND are answered even when the failure bucket cannot be read (a rejection
  * needs no limiter). Database failures throw
- * {@link UnavailableError} (503) — never a verdict (SC-03).
+ * {@link UnavailableError} (503) — never a verdict.
  *
  * NOT_FOUND and REVOKED reveal nothing about the owning app or team (`app: null`);
  * VALID, EXPIRED, FORBIDDEN and RATE_LIMITED carry them so the protected API can
@@ -74,7 +74,7 @@ export interface VerifyInput {
   source: 'verify' | 'gateway'
   /**
    * Address for the failure bucket when `context.clientIp` is absent or does not parse:
-   * the request's address as Fastify resolved it (trusted proxies only, SC-09).
+   * the request's address as Fastify resolved it (trusted proxies only).
    */
   requestIp: string
   /**

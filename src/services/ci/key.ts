@@ -1,10 +1,10 @@
 /**
- * `apikey ci key`: a per-build key for a CI job, without a person (design §1).
+ * `apikey ci key`: a per-build key for a CI job, without a person.
  *
  * Authenticated by an app-scoped provisioning token in `APIKEY_TOKEN`
  * (`apikey tokens create --app APP --scope ci`); the server from `--server`,
  * `APIKEY_SERVER` or `apikey.json`. No prompt, keychain or config file is
- * used (FC-29): credentials resolve from the environment first. The key is
+ * used: credentials resolve from the environment first. The key is
  * tagged with the build's metadata and delivered to exactly one place:
  * `$GITHUB_ENV`, a gitignored `.env`, JSON on stdout, or the bare key.
  */
@@ -74,7 +74,7 @@ export interface CiKeyResult {
 /** Longest build metadata value the service stores, in characters. */
 export const MAX_METADATA_LENGTH = 500
 
-/** Variables `--var` may not name: they change how programs, the shell or the CI runner behave (finding 22). */
+/** Variables `--var` may not name: they change how programs, the shell or the CI runner behave. */
 export const DANGEROUS_VARIABLES = ['PATH', 'NODE_OPTIONS', 'LD_PRELOAD', 'LD_LIBRARY_PATH', 'HOME', 'SHELL'] as const
 /** Prefixes of variables owned by CI runners. */
 export const DANGEROUS_VARIABLE_PREFIXES = ['GITHUB_', 'RUNNER_', 'CI_'] as const
@@ -110,7 +110,7 @@ export async function preflightGithubEnv(file: string): Promise<void> {
   await access(dir, constants.W_OK).catch((error: NodeJS.ErrnoException) => refuse(`cannot be created: its directory ${dir} is not writable (${error.code ?? error.message})`))
 }
 
-/** `ci key` has no `--store`: suggestions of the shared .env writer that say `--store keychain` are replaced (finding 11). */
+/** `ci key` has no `--store`: suggestions of the shared .env writer that say `--store keychain` are replaced. */
 function stripStoreSuggestions(error: unknown): unknown {
   if (!(error instanceof ApikeyError) || !error.suggestions.some((s) => s.includes('--store'))) return error
   const suggestions = error.suggestions.filter((s) => !s.includes('--store'))
@@ -128,7 +128,7 @@ async function withoutStoreSuggestions<T>(work: Promise<T>): Promise<T> {
 
 /**
  * The service's suggestions for a rejected provisioning token name raw API
- * routes (`POST /v1/tokens`); the CLI names the command (finding 11).
+ * routes (`POST /v1/tokens`); the CLI names the command.
  */
 async function withProvisioningSuggestions<T>(work: Promise<T>, app: string): Promise<T> {
   try {
@@ -144,7 +144,7 @@ async function withProvisioningSuggestions<T>(work: Promise<T>, app: string): Pr
 
 /**
  * `::add-mask::` workflow commands for a secret, one per line of it (GitHub
- * masks per line; FC-32). Empty lines are skipped.
+ * masks per line). Empty lines are skipped.
  */
 export function maskCommands(secret: string): string[] {
   return secret
@@ -191,7 +191,7 @@ export async function ciKey(deps: Deps, input: CiKeyInput): Promise<{result: CiK
   if (output === 'github-env' && (githubEnv === undefined || githubEnv === '')) {
     throw usageError('--output github-env appends to the file named by $GITHUB_ENV, which is not set (it is set in GitHub Actions steps)', ['outside GitHub Actions use --output dotenv or --output json'], {flag: '--output'})
   }
-  // The destination is checked before a key is issued (finding 6).
+  // The destination is checked before a key is issued.
   if (output === 'github-env') await preflightGithubEnv(resolve(deps.cwd, githubEnv!))
   const token = deps.env.APIKEY_TOKEN
   if (token === undefined || token === '') {
@@ -201,7 +201,7 @@ export async function ciKey(deps: Deps, input: CiKeyInput): Promise<{result: CiK
     })
   }
   const project = await deps.project()
-  // No config file in CI (FC-29): --server, APIKEY_SERVER or apikey.json only.
+  // No config file in CI: --server, APIKEY_SERVER or apikey.json only.
   const server = resolveServer(input.server, deps.env, project, {})
   if (server === undefined) throw usageError('no key service URL: pass --server or set APIKEY_SERVER (or commit apikey.json)', [], {flag: '--server'})
   const app = await resolveApp(deps, input.app)
@@ -221,7 +221,7 @@ export async function ciKey(deps: Deps, input: CiKeyInput): Promise<{result: CiK
   }
   const detected = await detectBuildMetadata({env: deps.env, cwd: project?.dir ?? deps.cwd, ci: {id: ciInfo.id, name: ciInfo.name}, git, ...(input.version === undefined ? {} : {version: input.version})})
   const warnings: string[] = []
-  // Over-long values (a huge branch name, a generated version) are cut, not fatal to the job (finding 10).
+  // Over-long values (a huge branch name, a generated version) are cut, not fatal to the job.
   for (const [field, value] of Object.entries(detected.metadata) as Array<[keyof KeyMetadata, string | undefined]>) {
     if (value !== undefined && value.length > MAX_METADATA_LENGTH) {
       detected.metadata[field] = `${value.slice(0, MAX_METADATA_LENGTH - 1)}…`

@@ -1,6 +1,6 @@
 /**
- * Build metadata of a CI job, attached to its per-build key (design §1:
- * builds are told apart): CI provider, build number and URL, commit, branch,
+ * Build metadata of a CI job, attached to its per-build key (builds are told
+ * apart): CI provider, build number and URL, commit, branch,
  * repository URL and version.
  *
  * The provider's name comes from `ci-info`; the values from the provider's
@@ -153,7 +153,7 @@ export async function detectBuildMetadata(options: DetectOptions): Promise<Detec
   const reader = options.ci.id === null ? undefined : PROVIDERS[options.ci.id]
   if (reader) {
     for (const [field, value] of Object.entries(reader(options.env)) as Array<[keyof KeyMetadata, string | undefined]>) {
-      // Any URL-valued field (repository, buildUrl, …) loses its credentials (finding 7).
+      // Any URL-valued field (repository, buildUrl, …) loses its credentials.
       set(field, value !== undefined && /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? stripCredentials(value) : value, 'ci')
     }
   }

@@ -87,7 +87,7 @@ export async function createKey(deps: Deps, input: CreateKeyInput): Promise<Crea
         })()
 
   if (prepared !== undefined) {
-    // Never overwrite a different stored key silently (trial finding 2).
+    // Never overwrite a different stored key silently.
     const existing = await storedValue(deps, prepared)
     if (existing !== undefined) {
       const where = prepared.store === 'dotenv' ? `${prepared.variable} in ${prepared.path}` : `the keychain entry (service ${prepared.service}, account ${prepared.account})`

@@ -1,5 +1,5 @@
 /**
- * `apikey keys list`: the keys of an app, without secrets (design §5).
+ * `apikey keys list`: the keys of an app, without secrets.
  */
 import type {KeyView} from '../../core/wire.js'
 import type {Deps} from '../../lib/deps.js'

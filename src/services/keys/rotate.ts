@@ -1,6 +1,6 @@
 /**
  * `apikey keys rotate`: issue a replacement key; the old one keeps working
- * until the end of a grace period (design §1: rotation with an overlap).
+ * until the end of a grace period (rotation with an overlap).
  *
  * Run inside the project, when a stored copy of the key (the project's `.env`
  * or the keychain entry) IS the rotated key, the new key replaces it in place

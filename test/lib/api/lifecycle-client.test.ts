@@ -1,5 +1,5 @@
 /**
- * The API client's lifecycle methods (issue 3) against the real key service:
+ * The API client's lifecycle methods against the real key service:
  * getKey, rotateKey, revokeKey, transferApp, listAudit (query string),
  * createToken / listTokens / revokeToken, a provisioning token as the bearer
  * of createKey — and no new secret (rotated key, token) in debug output.

@@ -3,7 +3,7 @@ import {ApikeyError} from '../../../src/core/errors.js'
 import {classifyNetworkError, createApiClient, createDeadline, redactUrl} from '../../../src/lib/api/index.js'
 import {META, closedPort, rejection, sendJson, startBlackhole, startProxy, startServer, type TestProxy, type TestServer} from './helpers.js'
 
-describe('transport failures say which phase failed (FC-28)', () => {
+describe('transport failures say which phase failed', () => {
   it('connection refused → network, phase connect, names the URL', async () => {
     const port = await closedPort()
     const api = createApiClient({baseUrl: `http://127.0.0.1:${port}`, env: {}, retry: {backoffMs: 1}})
@@ -78,7 +78,7 @@ describe('transport failures say which phase failed (FC-28)', () => {
   })
 })
 
-describe('HTTPS_PROXY=https://… at a plain-HTTP proxy (FC-27)', () => {
+describe('HTTPS_PROXY=https://… at a plain-HTTP proxy', () => {
   let proxy: TestProxy
   let server: TestServer
   beforeAll(async () => {

@@ -40,7 +40,7 @@ describe('resolveProxy (proxy env conventions)', () => {
   })
 })
 
-describe('every request goes through a real forward proxy (FC-26)', () => {
+describe('every request goes through a real forward proxy', () => {
   let proxy: TestProxy
   let server: TestServer
 

@@ -12,7 +12,7 @@ const USER = {id: 'u1', username: 'alice', isAdmin: false}
 const KEY_VIEW = {id: 'key_1', app: 'weather-app', env: 'dev', kind: 'dev', name: null, start: 'ak_weather-app_dev_4fT9…', createdBy: 'alice', createdAt: 1, expiresAt: null, revokedAt: null, revokedBy: null, lastUsedAt: null, status: 'active', metadata: {}}
 const APP = {slug: 'weather-app', name: 'Weather', team: {slug: 'core', name: 'Core', contactEmail: null}, contactEmail: 'a@example.com', description: null, createdBy: 'alice', createdAt: 1}
 
-describe('secrets never reach debug output or errors (FC-32)', () => {
+describe('secrets never reach debug output or errors', () => {
   let server: TestServer
 
   beforeAll(async () => {

@@ -8,7 +8,7 @@ import {envWithoutDbus, hungDbusEndpoint, noteSkipped, realKeychainAvailable, te
 
 const posix = process.platform !== 'win32'
 
-/** A keychain that fails the test if touched (FC-29: the env token must win without it). */
+/** A keychain that fails the test if touched (the env token must win without it). */
 const untouchableKeychain: SecretStore = {
   name: 'untouchable',
   timeoutMs: 1,
@@ -40,7 +40,7 @@ afterEach(() => tmp.remove())
 
 noteSkipped()
 
-describe('FC-29: APIKEY_TOKEN resolves first', () => {
+describe('APIKEY_TOKEN resolves first', () => {
   test('without touching the keychain or the disk, for any server', async () => {
     const store = createCredentialStore({env: {APIKEY_TOKEN: 'aks_from_env\n'}, keychain: untouchableKeychain, warn, configDir})
     expect(await store.resolve('https://keys.example.com')).toEqual({token: 'aks_from_env', source: 'env', host: 'keys.example.com', where: 'APIKEY_TOKEN'})
@@ -56,7 +56,7 @@ describe('FC-29: APIKEY_TOKEN resolves first', () => {
   })
 })
 
-describe('no keychain on this machine (FC-18, FC-19)', () => {
+describe('no keychain on this machine', () => {
   let store: CredentialStore
   beforeEach(() => {
     store = createCredentialStore({env: envWithoutDbus(tmp.dir), keychain: createKeychain({env: envWithoutDbus(tmp.dir)}), warn, configDir})
@@ -175,7 +175,7 @@ describe('the credentials file', () => {
   })
 })
 
-describe('FC-20: a keychain that exists but cannot be read', () => {
+describe('a keychain that exists but cannot be read', () => {
   let endpoint: Awaited<ReturnType<typeof hungDbusEndpoint>>
   let hungDir: ReturnType<typeof tempDir>
   beforeAll(async () => {

@@ -79,7 +79,7 @@ function without1(parsed: Record<string, string>, key: string): Record<string, s
   return copy
 }
 
-describe('FC-10 property: one variable changes, one line changes or is added', () => {
+describe('property: one variable changes, one line changes or is added', () => {
   it('set → re-read equals the value, others unchanged, diff is one line', () => {
     fc.assert(
       fc.property(dotenvFile, fc.constantFrom(...NAMES, 'NEW_VAR'), printableValue, (before, target, value) => {

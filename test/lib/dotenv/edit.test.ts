@@ -18,7 +18,7 @@ function catchApikeyError(fn: () => unknown): ApikeyError {
 
 const PEM = '"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nKEY=inside-the-pem\n-----END PRIVATE KEY-----"'
 
-describe('FC-01 multi-line double-quoted value next to our variable', () => {
+describe('multi-line double-quoted value next to our variable', () => {
   const text = `PRIVATE_KEY=${PEM}\nAPI_KEY=old\n`
 
   it('reads both values', () => {
@@ -61,7 +61,7 @@ describe('FC-01 multi-line double-quoted value next to our variable', () => {
   })
 })
 
-describe('FC-02 CRLF and CR-only line endings', () => {
+describe('CRLF and CR-only line endings', () => {
   it('CRLF: reads old without \\r and keeps CRLF on update and append', () => {
     const text = 'A=1\r\nAPI_KEY=old\r\nCERT="x\r\ny"\r\n'
     expect(readVariable(text, 'API_KEY')).toBe('old')
@@ -89,7 +89,7 @@ describe('FC-02 CRLF and CR-only line endings', () => {
   })
 })
 
-describe('FC-03 export prefix and spacing around =', () => {
+describe('export prefix and spacing around =', () => {
   const text = 'export API_KEY=old\nexport port_number = 8000\n'
 
   it('reads both; key names are not trimmed or case-folded', () => {
@@ -114,7 +114,7 @@ describe('FC-03 export prefix and spacing around =', () => {
   })
 })
 
-describe('FC-04 values with #, spaces, quotes, $, backtick or =', () => {
+describe('values with #, spaces, quotes, $, backtick or =', () => {
   const text = 'PORT=3000 # note\nAPI_KEY=old\n'
 
   it.each([
@@ -151,7 +151,7 @@ describe('FC-04 values with #, spaces, quotes, $, backtick or =', () => {
   })
 })
 
-describe('FC-05 empty values and commented-out keys', () => {
+describe('empty values and commented-out keys', () => {
   const text = 'APP_ID=\nAPI_KEY=abcd\n# OLD_KEY=x\n'
 
   it('empty stays empty and does not swallow the next line', () => {
@@ -182,7 +182,7 @@ describe('FC-05 empty values and commented-out keys', () => {
   })
 })
 
-describe('FC-06 final newline, empty file, comment-only file', () => {
+describe('final newline, empty file, comment-only file', () => {
   it.each([
     ['missing final LF', 'A=1', 'A=1\nAPI_KEY=k\n'],
     ['empty file', '', 'API_KEY=k\n'],
@@ -209,7 +209,7 @@ describe('FC-06 final newline, empty file, comment-only file', () => {
   })
 })
 
-describe('FC-07 values with $ (dotenv, sh and dotenvx read single quotes literally)', () => {
+describe('values with $ (dotenv, sh and dotenvx read single quotes literally)', () => {
   it.each(['sk_$live$1234', 'pa$$word', '$HOME', '${USER:-x}', '$(id)', '`id`'])('%j is single-quoted and reads back in dotenv and sh', (value) => {
     const result = setVariable('API_KEY=old\n', 'API_KEY', value)
     expect(result.text).toBe(`API_KEY='${value}'\n`)
@@ -220,7 +220,7 @@ describe('FC-07 values with $ (dotenv, sh and dotenvx read single quotes literal
   })
 })
 
-describe("FC-08 values with ', \", both, backslashes, a literal \\n", () => {
+describe("values with ', \", both, backslashes, a literal \\n", () => {
   it.each([
     ["it's", `"it's"`, 'double'],
     ['say "hi"', `'say "hi"'`, 'single'],

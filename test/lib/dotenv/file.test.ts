@@ -61,7 +61,7 @@ describe('readDotenvVariable', () => {
 })
 
 describe('writeDotenvVariable', () => {
-  it('FC-09 creates a new file with mode 0600 under umask 022 (and under umask 0)', async () => {
+  it('creates a new file with mode 0600 under umask 022 (and under umask 0)', async () => {
     for (const umask of [0o022, 0o000]) {
       rmSync(file, {force: true})
       process.umask(umask)
@@ -72,7 +72,7 @@ describe('writeDotenvVariable', () => {
     }
   })
 
-  it('FC-09 keeps mode 0640 and the group of an existing file', async () => {
+  it('keeps mode 0640 and the group of an existing file', async () => {
     writeFileSync(file, '# header\nAPI_KEY=old\n')
     chmodSync(file, 0o640)
     const otherGid = 4242
@@ -85,7 +85,7 @@ describe('writeDotenvVariable', () => {
     expect(readFileSync(file, 'utf8')).toBe('# header\nAPI_KEY=new\n')
   })
 
-  it.runIf(isRoot)('FC-09 keeps another owner when running as root', async () => {
+  it.runIf(isRoot)('keeps another owner when running as root', async () => {
     writeFileSync(file, 'API_KEY=old\n')
     chmodSync(file, 0o600)
     chownSync(file, 1234, 5678)
@@ -94,7 +94,7 @@ describe('writeDotenvVariable', () => {
     expect([info.uid, info.gid, info.mode & 0o7777]).toEqual([1234, 5678, 0o600])
   })
 
-  it('FC-09 a leftover temp file from a crash is left alone and does not collide; no temp file remains', async () => {
+  it('a leftover temp file from a crash is left alone and does not collide; no temp file remains', async () => {
     writeFileSync(file, 'API_KEY=old\n')
     const leftovers = ['.env.0123456789abcdef.apikey-tmp', '.env.tmp', '.env.apikey-tmp']
     for (const name of leftovers) writeFileSync(path.join(dir, name), 'API_KEY=crashed\n')

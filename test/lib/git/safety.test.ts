@@ -44,7 +44,7 @@ describe('not a repository', () => {
   })
 })
 
-describe('FC-12 tracked wins over ignore rules', () => {
+describe('tracked wins over ignore rules', () => {
   it('committed .env that .gitignore also lists → tracked; refuse (exit 5) with git rm --cached and rotation; nothing changed', async () => {
     repo.write('.env', 'API_KEY=exposed\n')
     repo.git(['add', '.env'])
@@ -77,7 +77,7 @@ describe('FC-12 tracked wins over ignore rules', () => {
   })
 })
 
-describe('FC-13 .gitignore variants: git decides, not the text', () => {
+describe('.gitignore variants: git decides, not the text', () => {
   const effective: Array<[string, string]> = [
     ['.env*', '.env*'],
     ['*.env', '*.env'],
@@ -124,7 +124,7 @@ describe('FC-13 .gitignore variants: git decides, not the text', () => {
   })
 })
 
-describe('FC-14 one path per query, decided on the exit status without -v', () => {
+describe('one path per query, decided on the exit status without -v', () => {
   it('a "!" negation: git check-ignore -v exits 0, but the file is not ignored', async () => {
     repo.write('.gitignore', '.env\n!.env\n')
     // The trap this guards against:
@@ -187,7 +187,7 @@ describe('FC-14 one path per query, decided on the exit status without -v', () =
   })
 })
 
-describe('FC-15 same answer from any working directory and spelling', () => {
+describe('same answer from any working directory and spelling', () => {
   it('sub/.env given as ./.env from sub, as .env from sub, absolute from outside, with backslashes', async () => {
     repo.write('.gitignore', 'sub/.env\n')
     const sub = path.join(repo.root, 'sub')
@@ -215,7 +215,7 @@ describe('FC-15 same answer from any working directory and spelling', () => {
   })
 })
 
-describe('FC-16 narrowest rule, consent, --no-gitignore', () => {
+describe('narrowest rule, consent, --no-gitignore', () => {
   it('untracked .env.example and no rules: adds exactly "/.env", which does not hide .env.example', async () => {
     repo.write('.env.example', 'API_KEY=\n')
     const consent = vi.fn(async () => true)
@@ -278,7 +278,7 @@ describe('FC-16 narrowest rule, consent, --no-gitignore', () => {
   })
 })
 
-describe('FC-17 agree with git on odd .gitignore files', () => {
+describe('agree with git on odd .gitignore files', () => {
   it('a line ".env " ending in a space and CRLF ignores .env', async () => {
     repo.write('.gitignore', 'dist\r\n.env \r\n')
     expect(await checkGitSafety('.env', opts())).toMatchObject({state: 'ignored', rule: {line: 2}})

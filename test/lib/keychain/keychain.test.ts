@@ -79,7 +79,7 @@ describe.skipIf(!realKeychainAvailable)('real Secret Service (run under scripts/
     expect(await keychain.get(service, 'b/dev')).toBe('value-b')
   })
 
-  test('FC-21: a 3,000-character secret is refused before writing; nothing is stored', async () => {
+  test('a 3,000-character secret is refused before writing; nothing is stored', async () => {
     const [service, account] = entry()
     const error = await failure(keychain.set(service, account, 'x'.repeat(3000)))
     expect(error.code).toBe('keychain_error')
@@ -95,7 +95,7 @@ describe.skipIf(!realKeychainAvailable)('real Secret Service (run under scripts/
   })
 })
 
-describe('FC-20: a locked keyring (private gnome-keyring, needs dbus-daemon and gnome-keyring-daemon)', () => {
+describe('a locked keyring (private gnome-keyring, needs dbus-daemon and gnome-keyring-daemon)', () => {
   let service: Awaited<ReturnType<typeof startPrivateSecretService>> | undefined
   beforeAll(async () => {
     if (await canStartPrivateSecretService()) service = await startPrivateSecretService()
@@ -119,7 +119,7 @@ describe('FC-20: a locked keyring (private gnome-keyring, needs dbus-daemon and 
   })
 })
 
-describe('no Secret Service reachable (FC-18, FC-19)', () => {
+describe('no Secret Service reachable', () => {
   const tmp = tempDir()
   afterAll(() => tmp.remove())
 
@@ -146,7 +146,7 @@ describe('no Secret Service reachable (FC-18, FC-19)', () => {
     }
   })
 
-  test('FC-25: entries are never written to the kernel keyring instead (set fails, it does not silently succeed)', async () => {
+  test('entries are never written to the kernel keyring instead (set fails, it does not silently succeed)', async () => {
     // Without a Secret Service an unpinned @napi-rs/keyring entry falls back to the kernel keyring.
     const keychain = createKeychain({env: envWithoutDbus(tmp.dir)})
     const error = await failure(keychain.set('apikey:x', 'session', 'not-persisted'))
@@ -199,7 +199,7 @@ describe('time box (hung D-Bus endpoint)', () => {
   })
 })
 
-describe('FC-23: the native module cannot be loaded', () => {
+describe('the native module cannot be loaded', () => {
   const tmp = tempDir()
   afterAll(() => tmp.remove())
   // A D-Bus address is set so the adapter gets as far as loading the module.
@@ -242,7 +242,7 @@ describe('with the fake binding (failures that cannot be caused for real)', () =
       .split('\n')
       .map((line) => JSON.parse(line) as {options: unknown; argv: string[]; execArgv: string[]})
 
-  test('FC-22: a write that reports success but reads back nothing is an error', async () => {
+  test('a write that reports success but reads back nothing is an error', async () => {
     const keychain = createKeychain({env: fakeBindingEnv('lost-write', tmp.dir)})
     const error = await failure(keychain.set('apikey:x', 'session', 'tok_lost_789'))
     expect(error.code).toBe('keychain_error')
@@ -251,12 +251,12 @@ describe('with the fake binding (failures that cannot be caused for real)', () =
     expect(error.message).not.toContain('tok_lost_789')
   })
 
-  test('FC-22: the probe does not trust such a store', async () => {
+  test('the probe does not trust such a store', async () => {
     const probe = await createKeychain({env: fakeBindingEnv('lost-write', tmp.dir)}).probe()
     expect(probe).toMatchObject({available: false, reason: 'read-back'})
   })
 
-  test('FC-25: every entry is pinned to the Secret Service store (no kernel-keyring fallback)', async () => {
+  test('every entry is pinned to the Secret Service store (no kernel-keyring fallback)', async () => {
     const keychain = createKeychain({env: fakeBindingEnv('record', tmp.dir)})
     await keychain.probe()
     await keychain.set('apikey:x', 'a/dev', 'value-1')
@@ -267,7 +267,7 @@ describe('with the fake binding (failures that cannot be caused for real)', () =
     for (const e of entries) expect(e.options).toEqual({linux: {store: 'secret-service'}})
   })
 
-  test('FC-24: the secret is never on the helper command line', async () => {
+  test('the secret is never on the helper command line', async () => {
     const secret = 'ak_weather-app_dev_NeverOnTheCommandLine0123456'
     const keychain = createKeychain({env: fakeBindingEnv('record', tmp.dir)})
     await keychain.set('apikey:x', 'weather-app/dev', secret)
@@ -275,7 +275,7 @@ describe('with the fake binding (failures that cannot be caused for real)', () =
     for (const e of logged()) expect([...e.argv, ...e.execArgv].join(' ')).not.toContain(secret)
   })
 
-  test('FC-24: an error that quotes the secret is redacted', async () => {
+  test('an error that quotes the secret is redacted', async () => {
     const secret = 'ak_weather-app_dev_QuotedInAnError9876543210abc'
     const error = await failure(createKeychain({env: fakeBindingEnv('leak', tmp.dir)}).set('apikey:x', 'weather-app/dev', secret))
     expect(error.code).toBe('keychain_error')
@@ -286,7 +286,7 @@ describe('with the fake binding (failures that cannot be caused for real)', () =
   })
 })
 
-describe('FC-21: size limit (checked before any keychain call)', () => {
+describe('size limit (checked before any keychain call)', () => {
   const tmp = tempDir()
   afterAll(() => tmp.remove())
 

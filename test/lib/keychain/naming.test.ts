@@ -1,7 +1,7 @@
 import {describe, expect, test} from 'vitest'
 import {apiKeyAccount, keychainService, serverHost, SESSION_ACCOUNT} from '../../../src/lib/keychain/index.js'
 
-describe('keychain entry names (design §6)', () => {
+describe('keychain entry names', () => {
   test('service is apikey:<server host>, with a non-default port, lower case', () => {
     expect(keychainService('https://Keys.Example.com/')).toBe('apikey:keys.example.com')
     expect(keychainService('https://keys.example.com:443/v1')).toBe('apikey:keys.example.com')

@@ -1,5 +1,5 @@
 /**
- * Initial schema (design §4). Frozen: never edit a migration that has shipped;
+ * Initial schema. Frozen: never edit a migration that has shipped;
  * add a new one named by its ISO date instead.
  */
 import {sql, type Kysely} from 'kysely'

@@ -1,5 +1,5 @@
 /**
- * Key lifecycle, audit and CI provisioning (issue 3). Frozen once shipped.
+ * Key lifecycle, audit and CI provisioning. Frozen once shipped.
  *
  * - `api_keys`: rotation state (`rotated_at`, `replaced_by`, `grace_ends_at`)
  *   and `created_by_token` (the provisioning token that issued a CI key; the

@@ -1,5 +1,5 @@
 /**
- * Verification, rate limits and usage (issue 4). Frozen once shipped.
+ * Verification, rate limits and usage. Frozen once shipped.
  *
  * - `verifier_tokens`: tokens protected APIs use to call `POST /v1/verify`
  *   (`akv_` + 40 base62), stored as SHA-256 plus a display start; names are unique.
