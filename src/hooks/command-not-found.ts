@@ -8,13 +8,13 @@
 import type {Hook} from '@oclif/core'
 import {ApikeyError} from '../core/errors.js'
 import {currentProcessIo} from '../lib/deps.js'
-import {SERVER_PLUGIN, SERVER_TOPIC} from '../lib/plugins.js'
+import {isServerCommandId, serverNotInstalledError} from '../lib/plugins.js'
 import {jsonText, renderError, stderrColor} from '../lib/render.js'
 
 const hook: Hook<'command_not_found'> = async function (options) {
   const id = options.id.replace(/:/g, ' ')
   const ids = options.config.commandIDs.map((c) => c.replace(/:/g, ' '))
-  const error = isServerCommand(id) && !ids.some(isServerCommand) ? serverNotInstalled() : unknownCommand(id, ids)
+  const error = isServerCommandId(id) && !ids.some(isServerCommandId) ? serverNotInstalledError() : unknownCommand(id, ids)
   const io = currentProcessIo()
   if ((options.argv ?? []).includes('--json')) io.stdout.write(jsonText(error.toJSON()))
   else io.stderr.write(renderError(error, {color: stderrColor(io.env, io.stderr.isTTY), debug: false}))
@@ -22,23 +22,6 @@ const hook: Hook<'command_not_found'> = async function (options) {
 }
 
 export default hook
-
-/** Whether a space-separated command id is in the key service's topic. */
-function isServerCommand(id: string): boolean {
-  return id === SERVER_TOPIC || id.startsWith(`${SERVER_TOPIC} `)
-}
-
-/** `apikey server …` on an installation without the key service plugin (the arguments are not echoed). */
-function serverNotInstalled(): ApikeyError {
-  return new ApikeyError(`"apikey ${SERVER_TOPIC} …" commands are in the key service package ${SERVER_PLUGIN}, which is not installed next to this CLI`, {
-    code: 'not_found',
-    suggestions: [
-      `npm install ${SERVER_PLUGIN}   (on the key service's host, in the project or global prefix where apikey is installed)`,
-      'App projects, CI and protected APIs do not need it: they talk to a running key service.',
-    ],
-    details: {package: SERVER_PLUGIN},
-  })
-}
 
 /** An id that is no command: a usage error with the closest commands. */
 function unknownCommand(id: string, ids: string[]): ApikeyError {

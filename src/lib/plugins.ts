@@ -12,12 +12,34 @@ import {existsSync, readFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {dirname, join, resolve} from 'node:path'
 import {Config, Plugin} from '@oclif/core'
+import {ApikeyError} from '../core/errors.js'
 
 /** npm name of the key service plugin that provides `apikey server …`. */
 export const SERVER_PLUGIN = '@apikey/server'
 
 /** The command topic the key service plugin provides. */
 export const SERVER_TOPIC = 'server'
+
+/** Whether a command id (`server`, `server:start`, `server users add`…) belongs to the key service's topic. */
+export function isServerCommandId(id: string): boolean {
+  return id === SERVER_TOPIC || id.startsWith(`${SERVER_TOPIC}:`) || id.startsWith(`${SERVER_TOPIC} `)
+}
+
+/**
+ * The error for `apikey server …` (or its help) where the key service plugin
+ * is not installed: exit 1, code `not_found`, `details.package` naming it.
+ * The command's arguments are not echoed.
+ */
+export function serverNotInstalledError(): ApikeyError {
+  return new ApikeyError(`"apikey ${SERVER_TOPIC} …" commands are in the key service package ${SERVER_PLUGIN}, which is not installed next to this CLI`, {
+    code: 'not_found',
+    suggestions: [
+      `npm install ${SERVER_PLUGIN}   (on the key service's host, in the project or global prefix where apikey is installed)`,
+      'App projects, CI and protected APIs do not need it: they talk to a running key service.',
+    ],
+    details: {package: SERVER_PLUGIN},
+  })
+}
 
 /** Where the key service plugin lives in a checkout of this repository (relative to the CLI's package directory). */
 const CHECKOUT_SERVER_DIR = join('packages', 'server')

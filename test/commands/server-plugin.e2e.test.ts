@@ -75,6 +75,14 @@ describe('apikey server … without @apikey/server installed', () => {
     }
   })
 
+  it('help for a server command gives the same answer as running it', async () => {
+    for (const args of [['server', '--help'], ['help', 'server'], ['server', 'start', '--help'], ['help', 'server', 'users', 'add']]) {
+      const run = await runInstalled(args)
+      expect(run.code).toBe(1)
+      expect(run.stderr).toContain('npm install @apikey/server')
+    }
+  })
+
   it('another unknown command is still a usage error, and help lists no server topic', async () => {
     const unknown = await runInstalled(['servers'])
     expect(unknown.code).toBe(2)
