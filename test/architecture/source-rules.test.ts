@@ -1,8 +1,9 @@
 /**
  * Rules about source text that an import graph cannot see (docs/architecture.md):
  * constants (key environments, token prefixes) come from src/core and are not
- * restated, and exit codes are named constants of src/core/errors.ts, never
- * bare numbers.
+ * restated, exit codes are named constants of src/core/errors.ts, never bare
+ * numbers, and comments, docs and test names refer only to what is in the
+ * repository (they state the rule, not a case id of a document kept elsewhere).
  */
 import {readdirSync, readFileSync} from 'node:fs'
 import path from 'node:path'
@@ -10,11 +11,16 @@ import {describe, expect, it} from 'vitest'
 
 const repoRoot = path.resolve(import.meta.dirname, '../..')
 
+/** Files under `dir` whose names match `ext`, as repository-relative paths. */
+function filesUnder(dir: string, ext: RegExp): string[] {
+  return (readdirSync(path.join(repoRoot, dir), {recursive: true}) as string[])
+    .map((f) => path.join(dir, f).split(path.sep).join('/'))
+    .filter((f) => ext.test(f) && !f.includes('/node_modules/'))
+}
+
 /** Every .ts file under src/, as repository-relative paths. */
 function sourceFiles(): string[] {
-  return (readdirSync(path.join(repoRoot, 'src'), {recursive: true}) as string[])
-    .filter((f) => f.endsWith('.ts'))
-    .map((f) => path.join('src', f).split(path.sep).join('/'))
+  return filesUnder('src', /\.ts$/)
 }
 
 /** Code lines of a file (comment lines dropped), numbered from 1. */
@@ -66,5 +72,32 @@ describe('source rules', () => {
       }
     }
     expect(found).toEqual([])
+  })
+})
+
+/** Ids of documents that are not in the repository (design sections, field and service cases, trial findings, issues). */
+const OUTSIDE_REFERENCE = new RegExp(['design §\\d', '\\b(?:FC|SC)-\\d\\d', 'trial finding', '\\bfindings? \\d', '\\bissue #?\\d'].join('|'), 'i')
+
+describe('references', () => {
+  it('comments, docs and test names state the rule instead of citing documents outside the repository', () => {
+    expect(OUTSIDE_REFERENCE.test(' * Safe writes of a `.env` file (design §6; FC-01 … FC-10).')).toBe(true)
+    const self = 'test/architecture/source-rules.test.ts'
+    const files = [
+      ...['src', 'test', 'bench', 'examples', 'scripts', 'docs'].flatMap((dir) => filesUnder(dir, /\.(ts|mts|cts|js|mjs|cjs|md|sh|conf)$/)),
+      'README.md',
+    ].filter((f) => f !== self)
+    const found: string[] = []
+    for (const file of files) {
+      readFileSync(path.join(repoRoot, file), 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          if (OUTSIDE_REFERENCE.test(line)) found.push(`${file}:${i + 1}: ${line.trim().slice(0, 120)}`)
+        })
+    }
+    expect(found).toEqual([])
+  })
+
+  it('test files are named after the behaviour they cover, not after where a finding came from', () => {
+    expect(filesUnder('test', /(^|\/)trial-[^/]*$/)).toEqual([])
   })
 })

@@ -1,6 +1,8 @@
 /**
- * Findings of the user trial, end to end: the real binary against the real
- * key service. Each test names the finding it guards (trial ids).
+ * CLI conventions end to end (the real binary against the real key service):
+ * secrets where an id or slug belongs are refused unseen, `keys create --store`
+ * never silently overwrites a stored key, `ci key` checks its destination first
+ * and names commands, and messages name flags and the next command.
  */
 import {mkdtemp, readFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
@@ -117,8 +119,8 @@ describe('keys create --store never silently overwrites a stored key', () => {
   })
 })
 
-describe('ci key', () => {
-  it('6: an unusable $GITHUB_ENV is refused before a key is issued', async () => {
+describe('ci key: destination first, metadata, suggestions, --var', () => {
+  it('an unusable $GITHUB_ENV is refused before a key is issued', async () => {
     const {repo, ann} = await project('ci-dest')
     const {token} = await ciToken(ann, repo, 'ci-dest')
     const before = await keyCount(ann, repo)
@@ -129,7 +131,7 @@ describe('ci key', () => {
     expect(await keyCount(ann, repo)).toBe(before)
   })
 
-  it('10: over-long metadata is shortened with a warning; 11: a rejected token suggests apikey tokens create, never a raw route; 22: --var rules, masks, help hints', async () => {
+  it('over-long metadata is shortened with a warning; a rejected token suggests apikey tokens create, never a raw route; --var rules, masks, help hints', async () => {
     const {repo, ann} = await project('ci-meta')
     const {token, tokenId} = await ciToken(ann, repo, 'ci-meta')
     const long = 'feature/' + 'x'.repeat(700)
@@ -164,7 +166,7 @@ describe('ci key', () => {
     expect(rejected.stderr).not.toMatch(/\/v1\//)
   })
 
-  it('11: ci key --output dotenv never suggests --store (it has none)', async () => {
+  it('ci key --output dotenv never suggests --store (it has none)', async () => {
     const {repo, ann} = await project('ci-nostore')
     const {token} = await ciToken(ann, repo, 'ci-nostore')
     // .env.ci is not ignored and there is no --yes: refused (exit 5); the shared writer's advice names --store keychain.
@@ -176,8 +178,8 @@ describe('ci key', () => {
   })
 })
 
-describe('messages', () => {
-  it('10: a service validation problem names the flag (--grace), not the wire field (graceMs)', async () => {
+describe('messages name flags and the next command', () => {
+  it('a service validation problem names the flag (--grace), not the wire field (graceMs)', async () => {
     const {repo, ann, keyId} = await project('flag-names')
     const r = await ann.run(['keys', 'rotate', keyId, '--grace', '400d'], repo)
     expect(r.code, r.stderr).toBe(2)
@@ -189,7 +191,7 @@ describe('messages', () => {
     expect(t.stderr).not.toContain('expiresAt')
   })
 
-  it('12: whoami of a revoked ci key suggests re-running the CI job, a dev key init --new-key, a revoked service key a new key, an expiring one rotate', async () => {
+  it('whoami of a revoked ci key suggests re-running the CI job, a dev key init --new-key, a revoked service key a new key, an expiring one rotate', async () => {
     const {repo, ann, key} = await project('remedies')
     const {token} = await ciToken(ann, repo, 'remedies')
     const job = await githubJob(token)
@@ -218,7 +220,7 @@ describe('messages', () => {
     expect(whoDev.stderr).toContain('apikey init --new-key')
   })
 
-  it('18: whoami KEY with no server known: JSON code usage and exit 2 agree', async () => {
+  it('whoami KEY with no server known: JSON code usage and exit 2 agree', async () => {
     const {key} = await project('no-server')
     const dir = await mkdtemp(join(tmpdir(), 'apikey-empty-'))
     const r = await runCli(['whoami', key, '--json'], {cwd: dir, env: await cliEnv()})
@@ -226,7 +228,7 @@ describe('messages', () => {
     expect(r.json.error).toMatchObject({code: 'usage', exitCode: 2})
   })
 
-  it('19: --expires-in does not offer 0; audit --since accepts ISO instants with offsets and names them when refused', async () => {
+  it('--expires-in does not offer 0; audit --since accepts ISO instants with offsets and names them when refused', async () => {
     const {repo, ann} = await project('rules')
     const bad = await ann.run(['keys', 'create', '--env', 'test', '--expires-in', '5x'], repo)
     expect(bad.code).toBe(2)
@@ -248,7 +250,7 @@ describe('messages', () => {
     expect(junk.stderr).toMatch(/ISO 8601 instant with an offset \(e\.g\. 2027-06-26T00:00:00Z or 2027-06-26T00:00:00\+02:00\)/)
   })
 
-  it('21: rotate with a stored copy that is not safe to write says so, and not also that no copy was found', async () => {
+  it('rotate with a stored copy that is not safe to write says so, and not also that no copy was found', async () => {
     const {repo, ann, keyId} = await project('rotate-unsafe')
     git(repo, 'add', '-f', '.env')
     git(repo, 'commit', '-q', '-m', 'oops, tracked')

@@ -1,8 +1,10 @@
 /**
- * Pure parts of the user-trial fixes: secret detection (1), URL redaction of
- * akp_/akv_ (1), credential stripping of every metadata URL (7), flag names
- * in validation errors (10), CLI suggestions instead of raw routes (11),
- * SIGINT forwarding (4), terminal tables (17).
+ * CLI conventions, the pure parts: a secret where an id or slug belongs is
+ * recognised and never echoed, URLs and text are redacted for every secret
+ * kind, build metadata URLs lose their credentials, validation errors name
+ * flags (not wire fields), suggestions name commands (not API routes), SIGINT
+ * is forwarded to `run`'s child only without a terminal, and tables fit the
+ * terminal. End to end: cli-conventions.e2e.test.ts.
  */
 import {describe, expect, it} from 'vitest'
 import {ApikeyError} from '../../src/core/errors.js'
@@ -95,7 +97,7 @@ describe('validation fields are named as flags', () => {
 })
 
 describe('suggestions name commands, not API routes', () => {
-  it('cliSuggestion', () => {
+  it('cliSuggestion turns a route the service names into the command that calls it', () => {
     expect(cliSuggestion("ask a member of the app's team for a new provisioning token (POST /v1/tokens)")).toContain('apikey tokens create --app APP --scope ci')
     expect(cliSuggestion('apikey whoami')).toContain('apikey whoami KEY')
     const e = problemToError(
