@@ -15,6 +15,8 @@ export async function sessionRoutes(app: FastifyInstance, deps: RouteDeps): Prom
       config: {auth: 'public'},
       schema: {
         summary: 'Sign in with username and password; returns a session token (shown once)',
+        description:
+          'Limited per (username, client address) with a backoff, per username from networks it has never signed in from, and per client address; password hashing is bounded. A refused attempt is 429 with Retry-After and the extension members retryAfterSeconds and limit (backoff, username, address or busy). See docs/sign-in.md.',
         tags: ['sessions'],
         body: s.createSessionBody,
         response: {201: s.createSessionResponse, ...s.problems(400, 401, 429)},
