@@ -89,7 +89,12 @@ export function processIo(): ProcessIo {
   }
 }
 
-const scopedIo = new AsyncLocalStorage<ProcessIo>()
+/**
+ * The process facts of the runs given to {@link runWithProcessIo}. Kept under a
+ * global symbol so that every copy of this module (the CLI's and a plugin's
+ * own build, e.g. the key service's `server …` commands) shares one.
+ */
+const scopedIo: AsyncLocalStorage<ProcessIo> = ((globalThis as {[key: symbol]: unknown})[Symbol.for('apikey.processIo')] ??= new AsyncLocalStorage<ProcessIo>()) as AsyncLocalStorage<ProcessIo>
 
 /**
  * Runs `fn` (a whole command run) with `io` as its process facts: every

@@ -41,6 +41,9 @@ describe('in-process runs print what the real binary prints', () => {
     ['a session rejected by the service: exit 4', ['whoami', '--json'], {APIKEY_TOKEN: 'aks_not-a-real-session'}],
     ['a password on stdin signs in', ['login', '--username', 'ann', '--password-stdin', '--json'], {}, 'correct horse battery\n'],
     ['a wrong password on stdin', ['login', '--username', 'ann', '--password-stdin'], {}, 'wrong\n'],
+    // Commands of the key service plugin (its own build of the base command and composition root).
+    ['server verifiers list (plugin command)', ['server', 'verifiers', 'list']],
+    ['server users add without a password: exit 2 (plugin command)', ['server', 'users', 'add', 'zed', '--team', 'zeds']],
   ]
   for (const [name, args, extra, input] of cases) {
     it(name, async () => {

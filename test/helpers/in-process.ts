@@ -93,7 +93,10 @@ function load(): Promise<Loaded> {
   loading ??= (async () => {
     routeStandardStreams()
     const oclif = await import('@oclif/core')
-    const config = await oclif.Config.load(PACKAGE_ROOT)
+    // As bin/run.js: the CLI with the key service plugin of this checkout (packages/server).
+    const plugins = (await import(pathToFileURL(join(PACKAGE_ROOT, 'dist/lib/plugins.js')).href)) as {cliLoadOptions: (dir: string) => Promise<Config | Config['options']>}
+    const options = await plugins.cliLoadOptions(PACKAGE_ROOT)
+    const config = options instanceof oclif.Config ? options : await oclif.Config.load(options)
     const deps = (await import(pathToFileURL(join(PACKAGE_ROOT, 'dist/lib/deps.js')).href)) as {runWithProcessIo: Loaded['runWithProcessIo']}
     const fast = (await import(pathToFileURL(join(PACKAGE_ROOT, 'dist/fast-path.js')).href)) as {fastPath: Loaded['fastPath']}
     return {config, run: oclif.run, runWithProcessIo: deps.runWithProcessIo, fastPath: fast.fastPath}
