@@ -26,8 +26,12 @@ export interface MetaResponse {
   keyEnvVar: string
   /** Supported sign-in modes. */
   authModes: Array<'password'>
-  /** Where developers read more; used in error messages. */
+  /** How to get a key: the service's own `GET /docs` page unless configured otherwise; used in error messages. */
   docsUrl: string
+  /** The command callers without a key are told to run (service setting; default `apikey init`). */
+  getKeyCommand: string
+  /** npm package name of the CLI on the organisation's registry, or null when none is configured. */
+  cliPackage: string | null
   environments: KeyEnvironment[]
 }
 
@@ -376,6 +380,8 @@ export interface VerifyResponse {
   message: string
   suggestions: string[]
   docsUrl: string
+  /** The command callers without a key are told to run (service setting). Absent from services older than this field. */
+  getKeyCommand?: string
 }
 
 /** `PUT /v1/keys/{id}/limit` and `PUT /v1/apps/{slug}/limit` request: a rate-limit override in requests per minute; null removes it (back to the app's or the environment's default). */

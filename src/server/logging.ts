@@ -20,10 +20,31 @@ export function redactSecrets(text: string): string {
   return text.replace(KEY_SCAN_PATTERN, REDACTED).replace(TOKEN_PATTERN, REDACTED).replace(BEARER_PATTERN, `$1${REDACTED}`)
 }
 
-/** The path of a URL without its query string, with secrets redacted. */
+/**
+ * Key-shaped text even when glued to other characters (a pasted key with a stray letter or escape in
+ * front of it): prefix, app slug, environment and at least 20 characters of secret.
+ */
+const LOOSE_KEY_PATTERN = /[a-z]{2,8}_[a-z0-9-]{3,32}_(?:dev|test|stage|prod|ci)_[0-9A-Za-z]{20,}/
+
+/**
+ * The path of a URL without its query string, safe to log or answer with: each path segment that
+ * holds something key- or token-shaped (raw or percent-decoded, even glued to other text) or that
+ * cannot be percent-decoded at all is replaced by {@link REDACTED} as a whole.
+ */
 export function safePath(url: string): string {
   const path = url.split('?')[0] ?? ''
-  return redactSecrets(path)
+  return path
+    .split('/')
+    .map((segment) => {
+      let decoded: string
+      try {
+        decoded = decodeURIComponent(segment)
+      } catch {
+        return REDACTED
+      }
+      return [segment, decoded].some((text) => LOOSE_KEY_PATTERN.test(text) || redactSecrets(text) !== text) ? REDACTED : segment
+    })
+    .join('/')
 }
 
 /** pino `redact` paths: credential-bearing fields wherever a careless log call might put them. */

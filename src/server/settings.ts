@@ -85,8 +85,29 @@ export interface ServerSettings {
   keyPrefix: string
   /** Environment variable apps read their key from. Default `API_KEY`. */
   keyEnvVar: string
-  /** Where developers read more; served by `GET /v1/meta`. */
-  docsUrl: string
+  /**
+   * Public base URL of this service (scheme, host, optional port and path, no trailing slash), e.g.
+   * `https://apikey.acme.internal`; the OpenAPI document's server and the default docs URL build on it.
+   * Default null: taken from each request (its scheme and `Host`).
+   */
+  publicUrl: string | null
+  /**
+   * Where callers and developers read how to get a key; served by `GET /v1/meta`, named in every
+   * verification verdict. Default null: this service's own page, `<publicUrl>/docs` (see `routes/docs.ts`).
+   */
+  docsUrl: string | null
+  /**
+   * npm package name of the apikey CLI on the organisation's registry (e.g. `@acme/apikey`). Default null:
+   * no package is named (the public npm name `apikey` belongs to someone else), and callers are shown
+   * `apikey init` with the docs page that says how to install it.
+   */
+  cliPackage: string | null
+  /**
+   * The command callers without a key are told to run. Default null: `npx --yes <cliPackage> init` when
+   * {@link ServerSettings.cliPackage} is set, else `apikey init` (see {@link getKeyCommandOf}).
+   * Printable ASCII without `"` and `\` (it travels in HTTP headers and JSON written by nginx).
+   */
+  getKeyCommand: string | null
   /** Lifetime of a developer session token, in ms. Default 30 days. */
   sessionTtlMs: number
   /** Default key lifetime per environment, in ms, used when a request gives no `expiresAt`. */
@@ -220,7 +241,10 @@ export const MINUTE_MS = 60_000
 export const DEFAULT_SETTINGS: ServerSettings = {
   keyPrefix: DEFAULT_KEY_PREFIX,
   keyEnvVar: DEFAULT_KEY_ENV_VAR,
-  docsUrl: 'https://apikey.invalid/docs',
+  publicUrl: null,
+  docsUrl: null,
+  cliPackage: null,
+  getKeyCommand: null,
   sessionTtlMs: 30 * DAY_MS,
   keyTtlMs: {dev: 90 * DAY_MS, test: 30 * DAY_MS, stage: 90 * DAY_MS, prod: 365 * DAY_MS, ci: 7 * DAY_MS},
   maxKeyTtlMs: 730 * DAY_MS,
@@ -343,8 +367,48 @@ export function resolveSettings(input: ServerSettingsInput = {}): ServerSettings
   if (settings.rateLimitStoreFailure !== 'open' && settings.rateLimitStoreFailure !== 'closed') {
     throw new RangeError(`settings.rateLimitStoreFailure must be "open" or "closed", got ${String(settings.rateLimitStoreFailure)}`)
   }
+  for (const [name, value] of [['publicUrl', settings.publicUrl], ['docsUrl', settings.docsUrl]] as const) {
+    if (value !== null && !isHttpUrl(value)) throw new RangeError(`settings.${name} must be an http or https URL without query or fragment, got "${value}"`)
+  }
+  if (settings.publicUrl !== null) settings.publicUrl = settings.publicUrl.replace(/\/+$/, '')
+  if (settings.cliPackage !== null && !NPM_PACKAGE_NAME.test(settings.cliPackage)) {
+    throw new RangeError(`settings.cliPackage must be an npm package name such as @acme/apikey, got "${settings.cliPackage}"`)
+  }
+  if (settings.getKeyCommand !== null && !COMMAND_TEXT.test(settings.getKeyCommand)) {
+    throw new RangeError('settings.getKeyCommand must be 1–200 printable ASCII characters without " and \\ (it is sent in HTTP headers and JSON)')
+  }
   if (settings.tokenTtlMs > settings.maxTokenTtlMs) throw new RangeError(`settings.tokenTtlMs (${settings.tokenTtlMs}) exceeds maxTokenTtlMs (${settings.maxTokenTtlMs})`)
   return settings
+}
+
+/** An npm package name, optionally scoped (npm's rules for new packages: lowercase, URL-safe). */
+const NPM_PACKAGE_NAME = /^(?:@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]{0,213}$/
+/** Text of a configured command: printable ASCII without `"` and `\`, 1–200 characters. */
+const COMMAND_TEXT = /^[\x20\x21\x23-\x5b\x5d-\x7e]{1,200}$/
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value)
+    return (
+      (url.protocol === 'http:' || url.protocol === 'https:') && url.search === '' && url.hash === '' && url.username === '' && url.password === '' && COMMAND_TEXT.test(value)
+    )
+  } catch {
+    return false
+  }
+}
+
+/**
+ * The command callers without a key are told to run: {@link ServerSettings.getKeyCommand} when set,
+ * else `npx --yes <cliPackage> init` when {@link ServerSettings.cliPackage} is set, else `apikey init`.
+ */
+export function getKeyCommandOf(settings: Pick<ServerSettings, 'getKeyCommand' | 'cliPackage'>): string {
+  if (settings.getKeyCommand !== null) return settings.getKeyCommand
+  return settings.cliPackage === null ? 'apikey init' : `npx --yes ${settings.cliPackage} init`
+}
+
+/** How a project adds the CLI: `npm install --save-dev <cliPackage>`, or null when no package is configured. */
+export function installCommandOf(settings: Pick<ServerSettings, 'cliPackage'>): string | null {
+  return settings.cliPackage === null ? null : `npm install --save-dev ${settings.cliPackage}`
 }
 
 /** Where the service keeps its files. */

@@ -22,6 +22,7 @@ describe('GET /openapi.json and the error envelope', () => {
     }
     expect(ops.sort()).toEqual(
       [
+        'GET /docs',
         'GET /v1/meta',
         'POST /v1/sessions',
         'DELETE /v1/sessions/current',

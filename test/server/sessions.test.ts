@@ -19,7 +19,9 @@ describe('sessions', () => {
       keyPrefix: 'ak',
       keyEnvVar: 'API_KEY',
       authModes: ['password'],
-      docsUrl: expect.any(String),
+      docsUrl: `${h.url}/docs`,
+      getKeyCommand: 'apikey init',
+      cliPackage: null,
       environments: ['dev', 'test', 'stage', 'prod', 'ci'],
     })
   })

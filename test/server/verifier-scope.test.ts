@@ -14,7 +14,6 @@ import {addVerifier} from '../../src/server/services/verifiers.js'
 import {DAY_MS} from '../../src/server/settings.js'
 import {startHarness, T0, type Harness} from './helpers.js'
 
-const DOCS = 'https://apikey.invalid/docs'
 const APP = {slug: 'weather-app', name: 'App weather-app', team: {slug: 'mobile', name: 'Team mobile'}, contactEmail: 'weather-app-poc@example.com'}
 
 interface Key {
@@ -61,7 +60,8 @@ describe('verifier scope (--env)', () => {
       message:
         'this is a dev key of weather-app; the protected API behind verifier "orders-prod" accepts only prod keys. Get a prod key: apikey keys create --app weather-app --env prod',
       suggestions: ['apikey keys create --app weather-app --env prod'],
-      docsUrl: DOCS,
+      docsUrl: `${h.url}/docs`,
+      getKeyCommand: 'apikey init',
     })
     expect(res.text).not.toContain(dev.key)
     const ok = await h.verify(prodOnly, prod.key)

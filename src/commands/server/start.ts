@@ -19,12 +19,19 @@ export default class ServerStart extends ApikeyCommand<ServerStartResult | undef
     '<%= config.bin %> server start',
     '<%= config.bin %> server start --host 127.0.0.1 --port 4000 --db ./data/apikey.db',
     '<%= config.bin %> server start --port 0 --json   # free port; prints {"url": …}',
+    '<%= config.bin %> server start --public-url https://apikey.acme.internal --cli-package @acme/apikey',
   ]
   static override flags = {
     host: Flags.string({description: 'address to listen on', default: '127.0.0.1'}),
     port: Flags.integer({description: 'TCP port (0 = any free port)', default: 4000, min: 0, max: 65535}),
     db: Flags.string({description: 'SQLite database file (default: $XDG_DATA_HOME/apikey/apikey.db)'}),
-    'docs-url': Flags.string({description: 'docs URL served in /v1/meta and named in error messages', env: 'APIKEY_DOCS_URL'}),
+    'public-url': Flags.string({description: "this service's public base URL, e.g. https://apikey.acme.internal (default: taken from each request's Host)", env: 'APIKEY_PUBLIC_URL'}),
+    'docs-url': Flags.string({description: "how-to-get-a-key page named in /v1/meta and in every refusal (default: this service's own /docs page)", env: 'APIKEY_DOCS_URL'}),
+    'cli-package': Flags.string({
+      description: "npm package name of the apikey CLI on your organisation's registry, e.g. @acme/apikey; callers are then told `npx --yes <package> init` (default: none, callers are told `apikey init` and the docs page)",
+      env: 'APIKEY_CLI_PACKAGE',
+    }),
+    'get-key-command': Flags.string({description: 'the exact command callers without a key are told to run (overrides the one built from --cli-package; must accept init\'s --new-key)', env: 'APIKEY_GET_KEY_COMMAND'}),
     'key-prefix': Flags.string({description: 'API key prefix, 2–8 lowercase letters (default ak); fixed for the life of a database', env: 'APIKEY_KEY_PREFIX'}),
     'log-level': Flags.option({options: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const, default: 'info'})(),
   }
@@ -45,11 +52,17 @@ export default class ServerStart extends ApikeyCommand<ServerStartResult | undef
         logStream: this.deps.stderr,
         settings: {
           ...(flags['docs-url'] === undefined ? {} : {docsUrl: flags['docs-url']}),
+          ...(flags['public-url'] === undefined ? {} : {publicUrl: flags['public-url']}),
+          ...(flags['cli-package'] === undefined ? {} : {cliPackage: flags['cli-package']}),
+          ...(flags['get-key-command'] === undefined ? {} : {getKeyCommand: flags['get-key-command']}),
           ...(flags['key-prefix'] === undefined ? {} : {keyPrefix: flags['key-prefix']}),
         },
         env: this.deps.env,
       })
     } catch (error) {
+      if (error instanceof RangeError && /^settings\.(publicUrl|docsUrl|cliPackage|getKeyCommand) /.test(error.message)) {
+        throw usageError(error.message.replace(/^settings\.(\w+)/, (_, name: string) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`))
+      }
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'EADDRINUSE') throw new ApikeyError(`cannot listen on ${flags.host}:${flags.port}: the port is already in use`, {code: 'io', suggestions: ['stop the other process, or choose another port: --port N (0 = any free port)']})
       if (code === 'EACCES') throw new ApikeyError(`cannot listen on ${flags.host}:${flags.port}: permission denied (ports below 1024 need privileges)`, {code: 'io', suggestions: ['use a port above 1023: --port 4000']})

@@ -5,7 +5,9 @@
 import type {FastifyInstance} from 'fastify'
 import {KEY_ENVIRONMENTS} from '../../core/key-format.js'
 import type {MetaResponse} from '../../core/wire.js'
+import {getKeyCommandOf} from '../settings.js'
 import type {RouteDeps} from './context.js'
+import {docsUrlOf} from './docs.js'
 import * as s from './schemas.js'
 
 /** Registers `GET /v1/meta`. */
@@ -16,13 +18,15 @@ export async function metaRoutes(app: FastifyInstance, deps: RouteDeps): Promise
       config: {auth: 'public'},
       schema: {summary: 'Service facts: key prefix, key env var, sign-in modes, docs', tags: ['meta'], response: {200: s.metaResponse}},
     },
-    async (): Promise<MetaResponse> => ({
+    async (request): Promise<MetaResponse> => ({
       service: 'apikey',
       version: deps.version,
       keyPrefix: deps.settings.keyPrefix,
       keyEnvVar: deps.settings.keyEnvVar,
       authModes: ['password'],
-      docsUrl: deps.settings.docsUrl,
+      docsUrl: docsUrlOf(deps.settings, request),
+      getKeyCommand: getKeyCommandOf(deps.settings),
+      cliPackage: deps.settings.cliPackage,
       environments: [...KEY_ENVIRONMENTS],
     }),
   )

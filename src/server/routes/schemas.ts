@@ -165,9 +165,30 @@ export const sharedSchemas = [
 /** `$ref` to a shared schema. */
 export const ref = (id: (typeof sharedSchemas)[number]['$id']) => ({$ref: `${id}#`}) as const
 
-/** Error responses every route may give. */
+/** What each documented error status means, for every route. */
+const PROBLEM_DESCRIPTIONS: Record<number, string> = {
+  400: 'invalid request: body, query or path (including a malformed percent-escape or an over-long path segment)',
+  401: 'missing, unknown, revoked or expired credential',
+  403: 'the credential may not do this',
+  404: 'no such resource',
+  409: 'conflicts with the current state',
+  413: 'request body larger than this route accepts',
+  429: 'too many requests (Retry-After)',
+  431: 'request header fields too large',
+  503: 'temporarily unavailable (Retry-After); nothing was done',
+}
+
+/**
+ * Error responses a route may give: problem details (RFC 9457), documented with the media type
+ * they are sent with, `application/problem+json` (Fastify picks the serializer by that type).
+ */
 export function problems(...statuses: number[]): Record<string, unknown> {
-  return Object.fromEntries(statuses.map((status) => [String(status), {...ref('Problem'), description: 'problem details (application/problem+json)'}]))
+  return Object.fromEntries(
+    statuses.map((status) => [
+      String(status),
+      {description: `${PROBLEM_DESCRIPTIONS[status] ?? 'error'} (problem details)`, content: {'application/problem+json': {schema: ref('Problem')}}},
+    ]),
+  )
 }
 
 /** Path parameter `{slug}` (any string up to 64 characters; unknown slugs are 404). */
@@ -180,14 +201,16 @@ export const slugParams = {
 /** `GET /v1/meta` 200 body ({@link MetaResponse} in src/core/wire.ts). */
 export const metaResponse = {
   type: 'object',
-  required: ['service', 'version', 'keyPrefix', 'keyEnvVar', 'authModes', 'docsUrl', 'environments'],
+  required: ['service', 'version', 'keyPrefix', 'keyEnvVar', 'authModes', 'docsUrl', 'getKeyCommand', 'cliPackage', 'environments'],
   properties: {
     service: {type: 'string', enum: ['apikey']},
     version: {type: 'string'},
     keyPrefix: {type: 'string'},
     keyEnvVar: {type: 'string'},
     authModes: {type: 'array', items: {type: 'string', enum: ['password']}},
-    docsUrl: {type: 'string'},
+    docsUrl: {type: 'string', description: "how to get a key: this service's GET /docs unless configured otherwise"},
+    getKeyCommand: {type: 'string', description: 'the command callers without a key are told to run (from the service settings)'},
+    cliPackage: {...nullableString, description: "npm package name of the CLI on the organisation's registry, when configured"},
     environments: {type: 'array', items: {type: 'string', enum: [...KEY_ENVIRONMENTS]}},
   },
   additionalProperties: false,
@@ -502,7 +525,7 @@ const rateLimitState = {
 /** `POST /v1/verify` 200 body ({@link VerifyResponse}). */
 export const verifyResponse = {
   type: 'object',
-  required: ['valid', 'code', 'app', 'team', 'env', 'keyId', 'expiresAt', 'rateLimit', 'message', 'suggestions', 'docsUrl'],
+  required: ['valid', 'code', 'app', 'team', 'env', 'keyId', 'expiresAt', 'rateLimit', 'message', 'suggestions', 'docsUrl', 'getKeyCommand'],
   properties: {
     valid: {type: 'boolean'},
     code: {
@@ -530,6 +553,7 @@ export const verifyResponse = {
     message: {type: 'string'},
     suggestions: {type: 'array', items: {type: 'string'}},
     docsUrl: {type: 'string'},
+    getKeyCommand: {type: 'string', description: 'the command callers without a key are told to run (from the service settings)'},
   },
   additionalProperties: false,
 } as const

@@ -14,7 +14,9 @@ import type {UsageSource} from '../repositories/usage.js'
 import {bearerToken} from '../services/auth.js'
 import type {UsageEventInput} from '../services/usage.js'
 import {routeTemplateOf, type VerifierScope} from '../services/verify.js'
+import {getKeyCommandOf} from '../settings.js'
 import {principalOf, type RouteDeps} from './context.js'
+import {docsUrlOf} from './docs.js'
 import * as s from './schemas.js'
 
 /** Request context fields of the auth-request form and the headers nginx passes them in. */
@@ -106,7 +108,7 @@ export async function verifyRoutes(app: FastifyInstance, deps: RouteDeps): Promi
     async (request, reply): Promise<VerifyResponse> => {
       const verdict = await deps.verify.verify({key: request.body.key, verifier: verifierOf(request), context: request.body.context, source: 'verify', requestIp: request.ip})
       reply.header('cache-control', 'no-store')
-      return verdict
+      return {...verdict, docsUrl: verdict.docsUrl === '' ? docsUrlOf(deps.settings, request) : verdict.docsUrl}
     },
   )
 
@@ -126,7 +128,11 @@ export async function verifyRoutes(app: FastifyInstance, deps: RouteDeps): Promi
         security: s.verifierHeaderSecurity,
         response: {
           204: {description: 'VALID', type: 'null'},
-          401: {description: 'the key is missing or invalid: X-Apikey-Code names why', type: 'null'},
+          401: {
+            description:
+              'the key is missing or invalid: X-Apikey-Code names why (MALFORMED, NOT_FOUND, EXPIRED, REVOKED), X-Apikey-Suggestion the command to run (from the service settings; e.g. apikey init, or apikey init --new-key for an expired or revoked key), X-Apikey-Docs-Url the docs page',
+            type: 'null',
+          },
           403: {
             description:
               'X-Apikey-Code FORBIDDEN (X-Apikey-App/-Team/-Env/-Key-Id, X-Apikey-Allowed-Envs, X-Apikey-Suggestion), RATE_LIMITED (X-Apikey-Retry-After, Retry-After), UNAVAILABLE or VERIFIER_REJECTED',
@@ -178,7 +184,14 @@ export async function verifyRoutes(app: FastifyInstance, deps: RouteDeps): Promi
           .header('x-apikey-retry-after', String(verdict.rateLimit?.retryAfterSeconds ?? 1))
           .send()
       }
-      return reply.code(401).header('x-apikey-code', verdict.code).send()
+      // The command to run and the docs link come from the service's settings, so a gateway can show them
+      // (printable ASCII without quotes or backslashes: safe to put in a JSON string).
+      return reply
+        .code(401)
+        .header('x-apikey-code', verdict.code)
+        .header('x-apikey-suggestion', verdict.suggestions[0] ?? getKeyCommandOf(deps.settings))
+        .header('x-apikey-docs-url', verdict.docsUrl === '' ? docsUrlOf(deps.settings, request) : verdict.docsUrl)
+        .send()
     },
   )
 

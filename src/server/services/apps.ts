@@ -30,8 +30,14 @@ export function slugTakenError(app: App): ApikeyError {
   )
 }
 
-/** The 404 problem for an unknown app. */
+/**
+ * The 404 problem for an unknown app. The slug is echoed only when it has the shape of a slug: anything
+ * else (a key or token pasted into a URL or field) is never repeated back.
+ */
 export function appNotFound(slug: string): ApikeyError {
+  if (!isValidSlug(slug)) {
+    return new ApikeyError('no app with this slug: app slugs are 3–32 lowercase letters, digits and "-" (and never a key or token)', {code: 'not_found', suggestions: ['apikey apps list']})
+  }
   return new ApikeyError(`no app with slug "${slug}" is registered`, {code: 'not_found', suggestions: [`apikey init --app ${slug}`], details: {app: slug}})
 }
 

@@ -35,7 +35,7 @@ import type {VerifyCode, VerifyContext, VerifyResponse} from '../../core/wire.js
 import type {ApiKey, App, Verifier} from '../model.js'
 import {UnavailableError} from '../problems.js'
 import {repositories} from '../repositories/index.js'
-import {DAY_MS, type RateLimitPolicy} from '../settings.js'
+import {DAY_MS, getKeyCommandOf, type RateLimitPolicy} from '../settings.js'
 import type {ServiceContext} from './context.js'
 import {keyHash} from './crypto.js'
 import {parseIp} from './ip.js'
@@ -173,16 +173,17 @@ export class VerifyService {
     const id = input.rejection === undefined ? this.cacheIdOf(input.key) : undefined
     let record = id === undefined ? undefined : this.cached(id, now)
     if (record === undefined) {
-      const early = input.rejection !== undefined ? {message: input.rejection, suggestions: ['npx apikey init']} : shapeProblem(input.key)
+      const getKey = getKeyCommandOf(this.ctx.settings)
+      const early = input.rejection !== undefined ? {message: input.rejection, suggestions: [getKey]} : shapeProblem(input.key, getKey)
       if (early !== undefined) return this.failure('MALFORMED', early.message, early.suggestions, clientIp, now)
       const parsed = parseKey(input.key, this.ctx.settings.keyPrefix)
       if (!parsed.valid) {
         const parts = [...new Set(parsed.problems.map((p) => p.part))].join(', ')
-        return this.failure('MALFORMED', `the API key is malformed (${parts}): it was mistyped, truncated or edited. Get your own key: npx apikey init`, ['npx apikey init'], clientIp, now)
+        return this.failure('MALFORMED', `the API key is malformed (${parts}): it was mistyped, truncated or edited. Get your own key: ${getKey}`, [getKey], clientIp, now)
       }
       record = await this.lookup(input.key, id, now)
       if (record === undefined) {
-        return this.failure('NOT_FOUND', 'this API key is not known to the key service (never issued here, or deleted). Get your own key: npx apikey init', ['npx apikey init'], clientIp, now)
+        return this.failure('NOT_FOUND', `this API key is not known to the key service (never issued here, or deleted). Get your own key: ${getKey}`, [getKey], clientIp, now)
       }
     }
     const {key} = record
@@ -191,14 +192,14 @@ export class VerifyService {
     let verdict: VerifyResponse
     if (status === 'revoked') {
       verdict = this.verdict('REVOKED', null, key, {
-        message: `this API key was revoked at ${new Date(key.revokedAt ?? now).toISOString()}. Get a new key: apikey init --new-key`,
-        suggestions: ['apikey init --new-key'],
+        message: `this API key was revoked at ${new Date(key.revokedAt ?? now).toISOString()}. Get a new key: ${getKeyCommandOf(this.ctx.settings)} --new-key`,
+        suggestions: [`${getKeyCommandOf(this.ctx.settings)} --new-key`],
       })
     } else if (status === 'expired') {
       const rotated = key.rotation !== null ? ` It was rotated and replaced by ${key.rotation.replacedBy}: switch to the new key.` : ''
       verdict = this.verdict('EXPIRED', record.appView, key, {
-        message: `this API key expired at ${new Date(deadline ?? now).toISOString()}.${rotated} Get a new key: apikey init --new-key`,
-        suggestions: ['apikey init --new-key'],
+        message: `this API key expired at ${new Date(deadline ?? now).toISOString()}.${rotated} Get a new key: ${getKeyCommandOf(this.ctx.settings)} --new-key`,
+        suggestions: [`${getKeyCommandOf(this.ctx.settings)} --new-key`],
         expiresAt: deadline,
       })
     } else if (input.verifier.allowedEnvs !== null && !input.verifier.allowedEnvs.includes(key.env)) {
@@ -239,7 +240,7 @@ export class VerifyService {
     if (take !== undefined && !take.allowed) {
       const retry = rateLimit?.retryAfterSeconds ?? 1
       return this.verdict('RATE_LIMITED', appView, key, {
-        message: `this key made more than ${limit.limit} requests in ${describeWindow(limit.windowMs)}; retry in ${retry} s. Limits are per key: every app gets its own (npx apikey init).`,
+        message: `this key made more than ${limit.limit} requests in ${describeWindow(limit.windowMs)}; retry in ${retry} s. Limits are per key: every app gets its own (${getKeyCommandOf(this.ctx.settings)}).`,
         suggestions: [],
         expiresAt: deadline,
         rateLimit,
@@ -272,8 +273,8 @@ export class VerifyService {
     if (take !== undefined && !take.allowed) {
       const rateLimit = bucketState(take, policy)
       return this.verdict('RATE_LIMITED', null, null, {
-        message: `too many invalid API keys from this address; retry in ${rateLimit.retryAfterSeconds ?? 1} s. Get your own key: npx apikey init`,
-        suggestions: ['npx apikey init'],
+        message: `too many invalid API keys from this address; retry in ${rateLimit.retryAfterSeconds ?? 1} s. Get your own key: ${getKeyCommandOf(this.ctx.settings)}`,
+        suggestions: [getKeyCommandOf(this.ctx.settings)],
         rateLimit,
       })
     }
@@ -297,7 +298,9 @@ export class VerifyService {
       rateLimit: extra.rateLimit ?? null,
       message: extra.message,
       suggestions: extra.suggestions,
-      docsUrl: this.ctx.settings.docsUrl,
+      // The service's own docs page is per request (its URL): the route fills it in when no URL is configured.
+      docsUrl: this.ctx.settings.docsUrl ?? '',
+      getKeyCommand: getKeyCommandOf(this.ctx.settings),
     }
   }
 
@@ -414,12 +417,12 @@ export class VerifyService {
  * Why a key is MALFORMED by its shape alone (no parse, no lookup), or undefined.
  * Empty is "missing key" with the how-to-get-one message.
  */
-export function shapeProblem(key: unknown): {message: string; suggestions: string[]} | undefined {
-  if (typeof key !== 'string' || key === '') return {message: 'no API key was sent. Get your own key: npx apikey init', suggestions: ['npx apikey init']}
-  if (key.length > MAX_KEY_LENGTH) return {message: `the API key is ${key.length} characters long; keys are at most ${MAX_KEY_LENGTH}. Get your own key: npx apikey init`, suggestions: ['npx apikey init']}
+export function shapeProblem(key: unknown, getKeyCommand: string): {message: string; suggestions: string[]} | undefined {
+  if (typeof key !== 'string' || key === '') return {message: `no API key was sent. Get your own key: ${getKeyCommand}`, suggestions: [getKeyCommand]}
+  if (key.length > MAX_KEY_LENGTH) return {message: `the API key is ${key.length} characters long; keys are at most ${MAX_KEY_LENGTH}. Get your own key: ${getKeyCommand}`, suggestions: [getKeyCommand]}
   if (!KEY_ALPHABET.test(key)) {
     const what = /^\s|\s$/.test(key) ? 'leading or trailing whitespace (send the key exactly as issued)' : /[\u0000-\u001f\u007f]/.test(key) ? 'control characters' : 'characters outside letters, digits, "_" and "-"'
-    return {message: `the API key contains ${what}. Get your own key: npx apikey init`, suggestions: ['npx apikey init']}
+    return {message: `the API key contains ${what}. Get your own key: ${getKeyCommand}`, suggestions: [getKeyCommand]}
   }
   return undefined
 }
