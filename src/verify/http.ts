@@ -16,7 +16,7 @@ import type {IncomingMessage, ServerResponse} from 'node:http'
 import type {KeyEnvironment} from '../core/key-format.js'
 import {MAX_KEY_LENGTH} from '../core/key-format.js'
 import type {VerifyContext} from '../core/wire.js'
-import {GET_KEY_COMMAND, malformedVerdict, missingKeyVerdict, suggestionsFor} from './messages.js'
+import {malformedVerdict, missingKeyVerdict, suggestionsFor} from './messages.js'
 import type {Verdict, Verifier} from './types.js'
 
 /** Where a key may be read from. */
@@ -120,7 +120,7 @@ export interface VerifierProblem {
   type: string
   title: string
   status: number
-  /** What is wrong and the command to run, e.g. "…Run `npx apikey init`…". */
+  /** What is wrong and the command to run, e.g. "…Get your own key: apikey init". */
   detail: string
   /** Stable code: `missing_key`, `malformed_key`, `key_not_found`, `key_expired`, `key_revoked`, `forbidden`, `rate_limited`, `verification_unavailable`. */
   code: string
@@ -192,7 +192,7 @@ export function problemFor(verdict: Verdict): ProblemResponse | null {
   if (verdict.valid) return null
   const missing = verdict.code === 'MALFORMED' && verdict.source === 'local' && verdict.message.startsWith('missing key')
   const row = TITLES[verdict.code] ?? TITLES.UNAVAILABLE!
-  const commands = [...new Set([...verdict.suggestions, ...suggestionsFor(verdict.code, verdict.keyId)])]
+  const commands = verdict.suggestions.length > 0 ? [...new Set(verdict.suggestions)] : suggestionsFor(verdict.code, verdict.keyId, verdict.getKeyCommand)
   const named = commands.filter((c) => verdict.message.includes(c))
   let detail = verdict.message
   if (commands.length > 0 && named.length === 0) detail += `. Run \`${commands.join('` or `')}\``
@@ -264,8 +264,8 @@ export async function verifyCarrier(
   else {
     // Recorded through the verifier (usage event, no lookup) so missing keys show up in usage.
     verdict = await verifier.verify(extraction.kind === 'missing' ? '' : 'x'.repeat(MAX_KEY_LENGTH + 1), context)
-    if (extraction.kind === 'malformed') verdict = malformedVerdict(extraction.reason, verdict.docsUrl)
-    else if (options.docsUrl !== undefined) verdict = missingKeyVerdict(options.docsUrl)
+    if (extraction.kind === 'malformed') verdict = malformedVerdict(extraction.reason, verdict.docsUrl, verdict.getKeyCommand)
+    else if (options.docsUrl !== undefined) verdict = missingKeyVerdict(options.docsUrl, verdict.getKeyCommand)
   }
   const problem = problemFor(verdict)
   const identity = problem === null ? {app: verdict.app?.slug ?? null, team: verdict.team, env: verdict.env, keyId: verdict.keyId, verdict} : null

@@ -24,7 +24,7 @@ export type {
 } from './types.js'
 export {systemClock, type TimerHandle, type VerifierClock} from './clock.js'
 export type {FetchLike} from './transport.js'
-export {GET_KEY_COMMAND, NEW_KEY_COMMAND, UNAVAILABLE_MESSAGE} from './messages.js'
+export {GET_KEY_COMMAND, NEW_KEY_COMMAND, newKeyCommand, UNAVAILABLE_MESSAGE} from './messages.js'
 export {
   contextFrom,
   expressMiddleware,

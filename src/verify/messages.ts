@@ -4,10 +4,19 @@
 import type {VerifyResponse} from '../core/wire.js'
 import type {Verdict} from './types.js'
 
-/** Command that gets a developer a key for their app. */
-export const GET_KEY_COMMAND = 'npx apikey init'
-/** Command that issues a fresh key for a project whose key was revoked or expired. */
+/**
+ * Default command that gets a developer a key for their app, used until the service names its own
+ * (`getKeyCommand` of its verdicts, from the service's settings) or the `getKeyCommand` option sets one.
+ * Not `npx apikey init`: the public npm name `apikey` is another project's package.
+ */
+export const GET_KEY_COMMAND = 'apikey init'
+/** Default command that issues a fresh key for a project whose key was revoked or expired ({@link newKeyCommand} of the default). */
 export const NEW_KEY_COMMAND = 'apikey init --new-key'
+
+/** The command that replaces a revoked or expired key: the get-key command with `--new-key`. */
+export function newKeyCommand(getKeyCommand: string): string {
+  return `${getKeyCommand} --new-key`
+}
 
 /** Message of the `unavailable` verdict. */
 export const UNAVAILABLE_MESSAGE = 'verification unavailable'
@@ -15,27 +24,29 @@ export const UNAVAILABLE_MESSAGE = 'verification unavailable'
 const NO_OWNER = {app: null, team: null, env: null, keyId: null, expiresAt: null, rateLimit: null} as const
 
 /** The verdict for an absent or empty key (no network). */
-export function missingKeyVerdict(docsUrl: string): Verdict {
+export function missingKeyVerdict(docsUrl: string, getKeyCommand: string = GET_KEY_COMMAND): Verdict {
   return {
     valid: false,
     code: 'MALFORMED',
     ...NO_OWNER,
-    message: `missing key: send your app's API key in the X-API-Key header (or Authorization: Bearer). Get one with \`${GET_KEY_COMMAND}\` in your project; see ${docsUrl}`,
-    suggestions: [GET_KEY_COMMAND],
+    message: `missing key: send your app's API key in the X-API-Key header (or Authorization: Bearer). Get one with \`${getKeyCommand}\` in your project; see ${docsUrl}`,
+    suggestions: [getKeyCommand],
     docsUrl,
+    getKeyCommand,
     source: 'local',
   }
 }
 
 /** A MALFORMED verdict decided locally (no network); `reason` never contains the key. */
-export function malformedVerdict(reason: string, docsUrl: string): Verdict {
+export function malformedVerdict(reason: string, docsUrl: string, getKeyCommand: string = GET_KEY_COMMAND): Verdict {
   return {
     valid: false,
     code: 'MALFORMED',
     ...NO_OWNER,
-    message: `malformed API key: ${reason}. Copy the key again from where \`${GET_KEY_COMMAND}\` stored it (keys are never trimmed), or get one with \`${GET_KEY_COMMAND}\`; see ${docsUrl}`,
-    suggestions: [GET_KEY_COMMAND],
+    message: `malformed API key: ${reason}. Copy the key again from where \`${getKeyCommand}\` stored it (keys are never trimmed), or get one with \`${getKeyCommand}\`; see ${docsUrl}`,
+    suggestions: [getKeyCommand],
     docsUrl,
+    getKeyCommand,
     source: 'local',
   }
 }
@@ -62,7 +73,7 @@ export function pastDeadlineVerdict(verdict: VerifyResponse, deadline: number): 
     code: 'EXPIRED',
     rateLimit: null,
     message: `the API key expired (or its rotation grace period ended) at ${new Date(deadline).toISOString()}`,
-    suggestions: suggestionsFor('EXPIRED', verdict.keyId),
+    suggestions: suggestionsFor('EXPIRED', verdict.keyId, verdict.getKeyCommand),
     source: 'cache',
     stale: true,
   }
@@ -81,16 +92,16 @@ export function rateLimitedVerdict(verdict: VerifyResponse, limit: number, reset
   }
 }
 
-/** Commands for a verdict code (used when the service sent none, and in problem details). */
-export function suggestionsFor(code: string, keyId: string | null): string[] {
+/** Commands for a verdict code, built on `getKeyCommand` (used when the service sent none). */
+export function suggestionsFor(code: string, keyId: string | null, getKeyCommand: string = GET_KEY_COMMAND): string[] {
   switch (code) {
     case 'MALFORMED':
     case 'NOT_FOUND':
-      return [GET_KEY_COMMAND]
+      return [getKeyCommand]
     case 'EXPIRED':
     case 'REVOKED':
       // An ended key cannot be rotated (the service refuses): a new key replaces it.
-      return [NEW_KEY_COMMAND]
+      return [newKeyCommand(getKeyCommand)]
     default:
       return []
   }

@@ -116,7 +116,7 @@ export function interpret(status: number, body: string): ServiceAnswer {
   }
   const verdict = asVerdict(value)
   if (verdict === null) return {kind: 'unavailable', reason: 'the service answered 200 with a body that is not a verdict'}
-  if (verdict.suggestions.length === 0) verdict.suggestions = suggestionsFor(verdict.code, verdict.keyId)
+  if (verdict.suggestions.length === 0) verdict.suggestions = suggestionsFor(verdict.code, verdict.keyId, verdict.getKeyCommand)
   return {kind: 'verdict', verdict}
 }
 
@@ -153,5 +153,6 @@ export function asVerdict(value: unknown): VerifyResponse | null {
     message: str(v.message) ?? '',
     suggestions: Array.isArray(v.suggestions) ? v.suggestions.filter((s): s is string => typeof s === 'string') : [],
     docsUrl: str(v.docsUrl) ?? '',
+    ...(str(v.getKeyCommand) === null ? {} : {getKeyCommand: str(v.getKeyCommand) as string}),
   }
 }

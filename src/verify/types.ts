@@ -105,8 +105,14 @@ export interface VerifierOptions {
   rateLimits?: RateLimitMode
   /** Expected key prefix (e.g. `ak`); keys with another prefix are MALFORMED without a lookup. Default: any. */
   keyPrefix?: string
-  /** Docs link used in locally decided verdicts until the service has named its own. Default `${serviceUrl}/docs`. */
+  /** Docs link used in locally decided verdicts until the service has named its own. Default `${serviceUrl}/docs` (the service's docs page). */
   docsUrl?: string
+  /**
+   * Command locally decided verdicts (missing or malformed key) tell callers to run. Default: the
+   * service's (its `--cli-package` / `--get-key-command` setting, learned from its verdicts), and
+   * `apikey init` until the service has answered.
+   */
+  getKeyCommand?: string
   /** Time source and timers; a bare `() => number` injects only instants. Default the wall clock. */
   clock?: VerifierClock | (() => number)
   /** Transport override (a `fetch`-shaped function), for failures that cannot be caused for real. Default `node:http` keep-alive. */

@@ -15,7 +15,7 @@ import {MAX_KEY_LENGTH, parseKey} from '../core/key-format.js'
 import {VERIFIER_TOKEN_PREFIX, type VerifyContext, type VerifyResponse} from '../core/wire.js'
 import {CircuitBreaker} from './circuit-breaker.js'
 import {toVerifierClock} from './clock.js'
-import {malformedVerdict, missingKeyVerdict, pastDeadlineVerdict, rateLimitedVerdict, unavailableVerdict} from './messages.js'
+import {GET_KEY_COMMAND, malformedVerdict, missingKeyVerdict, pastDeadlineVerdict, rateLimitedVerdict, unavailableVerdict} from './messages.js'
 import {ServiceClient} from './service-client.js'
 import {newBucket, seed, takeToken, type TokenBucket} from './token-bucket.js'
 import type {CloseReport, Verdict, Verifier, VerifierOptions, VerifierStats} from './types.js'
@@ -64,6 +64,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const keyPrefix = options.keyPrefix
   let docsUrl = options.docsUrl ?? `${serviceUrl}/docs`
   const docsFixed = options.docsUrl !== undefined
+  // The command locally decided verdicts name: the option, else the service's (from its verdicts), else the default.
+  let getKeyCommand = options.getKeyCommand ?? GET_KEY_COMMAND
+  const commandFixed = options.getKeyCommand !== undefined
   const client = new ServiceClient({serviceUrl, verifierToken: options.verifierToken, timeoutMs, clock, fetch: options.fetch})
 
   const usageEnabled = options.usage?.enabled ?? true
@@ -130,8 +133,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
   async function verify(key: string | null | undefined, context?: VerifyContext): Promise<Verdict> {
     const now = clock.now()
-    if (typeof key !== 'string' || key.length === 0) return record(missingKeyVerdict(docsUrl), context, now)
-    if (key.length > MAX_KEY_LENGTH) return record(malformedVerdict(`the key is ${key.length} characters long; keys are at most ${MAX_KEY_LENGTH}`, docsUrl), context, now)
+    if (typeof key !== 'string' || key.length === 0) return record(missingKeyVerdict(docsUrl, getKeyCommand), context, now)
+    if (key.length > MAX_KEY_LENGTH) return record(malformedVerdict(`the key is ${key.length} characters long; keys are at most ${MAX_KEY_LENGTH}`, docsUrl, getKeyCommand), context, now)
     const id = cacheKeyOf(key)
     const entry = cache.peek(id)
     if (entry !== undefined && now < entry.freshUntil && now >= entry.fetchedAt) {
@@ -143,9 +146,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
         return record(verdict, context, now, hitHead(entry, verdict))
       }
     }
-    if (NON_PRINTABLE.test(key)) return record(malformedVerdict('it contains whitespace or non-printable characters', docsUrl), context, now)
+    if (NON_PRINTABLE.test(key)) return record(malformedVerdict('it contains whitespace or non-printable characters', docsUrl, getKeyCommand), context, now)
     const parsed = parseKey(key, keyPrefix)
-    if (!parsed.valid) return record(malformedVerdict(parsed.problems[0]?.message ?? 'it does not follow the key format', docsUrl), context, now)
+    if (!parsed.valid) return record(malformedVerdict(parsed.problems[0]?.message ?? 'it does not follow the key format', docsUrl, getKeyCommand), context, now)
     counters.cacheMisses++
     const {verdict, shared, countedByService} = await miss(id, key, context, now)
     if (countedByService === true) return record(verdict, context, now, headOf({...verdict, source: 'service'}))
@@ -222,6 +225,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     circuit.success()
     const verdict = answer.verdict
     if (!docsFixed && verdict.docsUrl !== '') docsUrl = verdict.docsUrl
+    if (!commandFixed && verdict.getKeyCommand !== undefined) getKeyCommand = verdict.getKeyCommand
     const previous = cache.peek(id)
     if (verdict.code === 'RATE_LIMITED') {
       if (previous !== undefined && previous.bucket !== null && verdict.rateLimit !== null) seed(previous.bucket, verdict.rateLimit, clock.now())

@@ -4,9 +4,15 @@
  * npm name `apikey` is someone else's package), `npx --yes <package> init` with a configured CLI
  * package, or a configured command verbatim.
  */
+import {execFile} from 'node:child_process'
+import {existsSync} from 'node:fs'
+import {join} from 'node:path'
+import {promisify} from 'node:util'
 import {afterEach, describe, expect, it} from 'vitest'
+import {BIN} from '../helpers/cli.js'
 import {resolveSettings} from '../../src/server/settings.js'
-import {startHarness, type Harness} from './helpers.js'
+import {startHarness, tempDir, type Harness} from './helpers.js'
+import {rm} from 'node:fs/promises'
 
 const CODES = ['missing key', 'MALFORMED', 'NOT_FOUND', 'EXPIRED', 'REVOKED', 'FORBIDDEN', 'RATE_LIMITED', 'UNAVAILABLE']
 
@@ -80,5 +86,22 @@ describe('the docs page and the get-key command', () => {
     expect(() => resolveSettings({getKeyCommand: 'line\nbreak'})).toThrow(/settings.getKeyCommand must be/)
     expect(() => resolveSettings({docsUrl: 'javascript:alert(1)'})).toThrow(/settings.docsUrl must be an http or https URL/)
     expect(() => resolveSettings({publicUrl: 'https://host/?q=1'})).toThrow(/settings.publicUrl/)
+  })
+
+  it('`server start` refuses a bad --cli-package or --get-key-command with exit 2 before it creates a database', async () => {
+    const dir = await tempDir()
+    try {
+      for (const flags of [['--cli-package', 'Not A Package'], ['--get-key-command', 'say "hi"']]) {
+        const result = await promisify(execFile)(process.execPath, [BIN, 'server', 'start', '--port', '0', '--db', join(dir, 'apikey.db'), ...flags]).then(
+          () => ({code: 0, stderr: ''}),
+          (error: {code: number; stderr: string}) => error,
+        )
+        expect(result.code).toBe(2)
+        expect(result.stderr).toMatch(new RegExp(`${flags[0]} must be`))
+        expect(existsSync(join(dir, 'apikey.db'))).toBe(false)
+      }
+    } finally {
+      await rm(dir, {recursive: true, force: true})
+    }
   })
 })

@@ -74,14 +74,14 @@ afterEach(async () => {
 })
 
 describe('request edge cases', () => {
-  it('no key → 401 problem details "missing key" naming `npx apikey init` and the docs, no lookup', async () => {
+  it('no key → 401 problem details "missing key" naming `apikey init` and the docs, no lookup', async () => {
     const res = await fetch(apiUrl)
     expect(res.status).toBe(401)
     expect(res.headers.get('content-type')).toBe('application/problem+json')
     expect(res.headers.get('www-authenticate')).toBe('Bearer realm="api"')
     const body = (await res.json()) as Record<string, unknown>
-    expect(body).toMatchObject({type: 'tag:apikey,2025:problem:missing_key', title: 'Missing API key', status: 401, code: 'missing_key', docsUrl: DOCS, suggestions: ['npx apikey init']})
-    expect(body.detail).toContain('npx apikey init')
+    expect(body).toMatchObject({type: 'tag:apikey,2025:problem:missing_key', title: 'Missing API key', status: 401, code: 'missing_key', docsUrl: DOCS, suggestions: ['apikey init']})
+    expect(body.detail).toContain('apikey init')
     expect(body.detail).toContain(DOCS)
     expect(standin.verifyCalls).toBe(0)
   })
@@ -170,11 +170,11 @@ describe('admitted and rejected requests', () => {
     expect(body.detail).toContain(DOCS)
   })
 
-  it('an unknown key → 401 key_not_found naming `npx apikey init`', async () => {
+  it('an unknown key → 401 key_not_found naming `apikey init`', async () => {
     standin.keys.delete(key)
     const body = (await (await fetch(apiUrl, {headers: {'X-API-Key': key}})).json()) as {code: string; detail: string}
     expect(body.code).toBe('key_not_found')
-    expect(body.detail).toContain('npx apikey init')
+    expect(body.detail).toContain('apikey init')
   })
 
   it('rate limited → 429 with Retry-After ≥ 1 and RateLimit-* headers; admitted requests carry RateLimit-*', async () => {

@@ -25,7 +25,7 @@ afterEach(async () => {
 })
 
 describe.skipIf(!built)('examples/protected-api', () => {
-  it('401 names `npx apikey init`; 200 with a key; SIGTERM flushes usage and reports the counts', async () => {
+  it('401 names `apikey init`; 200 with a key; SIGTERM flushes usage and reports the counts', async () => {
     const key = standin.issue()
     child = spawn(process.execPath, ['examples/protected-api/server.mjs'], {
       cwd: root,
@@ -46,7 +46,7 @@ describe.skipIf(!built)('examples/protected-api', () => {
 
     const missing = await fetch(`${url}/v1/forecast/paris`)
     expect(missing.status).toBe(401)
-    expect(((await missing.json()) as {detail: string}).detail).toContain('npx apikey init')
+    expect(((await missing.json()) as {detail: string}).detail).toContain('apikey init')
     for (let i = 0; i < 5; i++) {
       const ok = await fetch(`${url}/v1/forecast/paris`, {headers: {'X-API-Key': key}})
       expect(ok.status).toBe(200)

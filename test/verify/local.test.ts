@@ -35,9 +35,9 @@ describe('local checks (no lookup)', () => {
     const verdict = await verifier.verify(value)
     expect(verdict).toMatchObject({valid: false, code: 'MALFORMED', source: 'local', app: null, keyId: null, docsUrl: 'https://docs.example.test/keys'})
     expect(verdict.message).toMatch(/^missing key/)
-    expect(verdict.message).toContain('npx apikey init')
+    expect(verdict.message).toContain('apikey init')
     expect(verdict.message).toContain('https://docs.example.test/keys')
-    expect(verdict.suggestions).toEqual(['npx apikey init'])
+    expect(verdict.suggestions).toEqual(['apikey init'])
     expect(standin.verifyCalls).toBe(before)
   })
 

@@ -252,3 +252,42 @@ describe('verifier ↔ real service', () => {
     await new Promise<void>((resolve) => api.close(() => resolve()))
   })
 })
+
+describe('the command and docs link callers are shown come from the service', () => {
+  it('by default: `apikey init` and the service\'s own docs page, which exists; never `npx apikey init`', async () => {
+    const v = make()
+    const missing = problemFor(await v.verify(''))
+    expect(missing?.body).toMatchObject({code: 'missing_key', suggestions: ['apikey init'], docsUrl: `${h.url}/docs`})
+    expect(missing?.body.detail).not.toContain('npx apikey')
+    expect((await fetch(missing?.body.docsUrl ?? '')).status).toBe(200)
+  })
+
+  it('a service with --cli-package: the verifier learns its command; revoked and expired keys get their own title and the new-key command', async () => {
+    await h.cleanup()
+    h = await startHarness({clock: clock.server, settings: {cliPackage: '@acme/apikey'}})
+    await h.addUser('ann', 'mobile')
+    ann = await h.login('ann')
+    await h.createApp(ann, 'weather-app', 'mobile')
+    key = await h.issueKey(ann, 'weather-app')
+    const other = await h.issueKey(ann, 'weather-app')
+    token = await h.addVerifier('weather-api')
+    const v = make()
+    expect((await v.verify(key.key)).valid).toBe(true)
+    // Decided locally, after the service has answered once: the service's command.
+    const missing = problemFor(await v.verify(''))
+    expect(missing?.body).toMatchObject({code: 'missing_key', suggestions: ['npx --yes @acme/apikey init']})
+    expect(missing?.body.detail).toContain('`npx --yes @acme/apikey init`')
+    const malformed = problemFor(await v.verify('ak_weather-app_dev_short'))
+    expect(malformed?.body.suggestions).toEqual(['npx --yes @acme/apikey init'])
+
+    expect((await h.request('DELETE', `/v1/keys/${key.id}`, {token: ann})).status).toBe(200)
+    clock.advance(6000)
+    const revoked = problemFor(await v.verify(key.key))
+    expect(revoked?.body).toMatchObject({status: 401, title: 'API key revoked', code: 'key_revoked', keyId: key.id, suggestions: ['npx --yes @acme/apikey init --new-key']})
+    expect(revoked?.body.detail).toMatch(/^this API key was revoked at .*Get a new key: npx --yes @acme\/apikey init --new-key; see http:\/\/127\.0\.0\.1:\d+\/docs$/)
+
+    clock.advance(other.expiresAt - clock.now())
+    const expired = problemFor(await v.verify(other.key))
+    expect(expired?.body).toMatchObject({status: 401, title: 'API key expired', code: 'key_expired', suggestions: ['npx --yes @acme/apikey init --new-key']})
+  })
+})

@@ -40,6 +40,21 @@ export default class ServerStart extends ApikeyCommand<ServerStartResult | undef
     const {flags} = await this.parse(ServerStart)
     if (flags['key-prefix'] !== undefined && !PREFIX_PATTERN.test(flags['key-prefix'])) throw usageError(`--key-prefix "${flags['key-prefix']}" must be 2–8 lowercase letters`)
     if (flags['docs-url'] !== undefined && !isHttpUrl(flags['docs-url'])) throw usageError(`--docs-url must be an http(s) URL`)
+    const settings = {
+      ...(flags['docs-url'] === undefined ? {} : {docsUrl: flags['docs-url']}),
+      ...(flags['public-url'] === undefined ? {} : {publicUrl: flags['public-url']}),
+      ...(flags['cli-package'] === undefined ? {} : {cliPackage: flags['cli-package']}),
+      ...(flags['get-key-command'] === undefined ? {} : {getKeyCommand: flags['get-key-command']}),
+      ...(flags['key-prefix'] === undefined ? {} : {keyPrefix: flags['key-prefix']}),
+    }
+    // Checked before anything is opened or written (no database is created for a usage error).
+    const {resolveSettings} = await import('../../server/settings.js')
+    try {
+      resolveSettings(settings)
+    } catch (error) {
+      if (error instanceof RangeError) throw usageError(error.message.replace(/^settings\.(\w+)/, (_, name: string) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`))
+      throw error
+    }
     const {startServer} = await import('../../server/main.js')
     let server: Awaited<ReturnType<typeof startServer>>
     try {
@@ -50,19 +65,10 @@ export default class ServerStart extends ApikeyCommand<ServerStartResult | undef
         logLevel: flags['log-level'],
         // stdout carries only the URL (or the --json result); logs are pino JSON lines on stderr.
         logStream: this.deps.stderr,
-        settings: {
-          ...(flags['docs-url'] === undefined ? {} : {docsUrl: flags['docs-url']}),
-          ...(flags['public-url'] === undefined ? {} : {publicUrl: flags['public-url']}),
-          ...(flags['cli-package'] === undefined ? {} : {cliPackage: flags['cli-package']}),
-          ...(flags['get-key-command'] === undefined ? {} : {getKeyCommand: flags['get-key-command']}),
-          ...(flags['key-prefix'] === undefined ? {} : {keyPrefix: flags['key-prefix']}),
-        },
+        settings,
         env: this.deps.env,
       })
     } catch (error) {
-      if (error instanceof RangeError && /^settings\.(publicUrl|docsUrl|cliPackage|getKeyCommand) /.test(error.message)) {
-        throw usageError(error.message.replace(/^settings\.(\w+)/, (_, name: string) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`))
-      }
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'EADDRINUSE') throw new ApikeyError(`cannot listen on ${flags.host}:${flags.port}: the port is already in use`, {code: 'io', suggestions: ['stop the other process, or choose another port: --port N (0 = any free port)']})
       if (code === 'EACCES') throw new ApikeyError(`cannot listen on ${flags.host}:${flags.port}: permission denied (ports below 1024 need privileges)`, {code: 'io', suggestions: ['use a port above 1023: --port 4000']})
