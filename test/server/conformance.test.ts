@@ -58,6 +58,7 @@ describe('conformance of the key service with OpenAPI tools and HTTP clients', (
       const result = await run(process.execPath, [REDOCLY, 'lint', '--config', join(dir, 'redocly.yaml'), '--format', 'json', join(dir, 'openapi.json')], {env, cwd: dir}).catch(
         (error: {stdout: string; stderr: string}) => error,
       )
+      expect(result.stdout, `redocly printed no report; stderr: ${result.stderr}`).toContain('{')
       const report = JSON.parse(result.stdout.slice(result.stdout.indexOf('{'))) as {totals: {errors: number; warnings: number}; problems: Array<{ruleId: string; message: string}>}
       expect(report.problems.map((p) => `${p.ruleId}: ${p.message}`)).toEqual([])
       expect(report.totals).toMatchObject({errors: 0, warnings: 0})
