@@ -1,4 +1,5 @@
 import {Flags} from '@oclif/core'
+import type {InputRules} from '../lib/input-guard.js'
 import {ApikeyCommand, networkFlags} from '../lib/command.js'
 import {isoTime} from '../lib/render.js'
 import {login, type LoginResult} from '../services/session.js'
@@ -11,6 +12,7 @@ export default class Login extends ApikeyCommand<LoginResult> {
     '<%= config.bin %> login --server https://keys.example.com',
     "printf '%s' \"$PASSWORD\" | <%= config.bin %> login --server http://127.0.0.1:4000 --username ann --password-stdin",
   ]
+  static override inputRules: InputRules = {username: 'username'}
   static override flags = {
     ...networkFlags,
     username: Flags.string({char: 'u', description: 'username'}),

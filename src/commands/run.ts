@@ -1,4 +1,5 @@
 import {Flags} from '@oclif/core'
+import type {InputRules} from '../lib/input-guard.js'
 import {ApikeyCommand} from '../lib/command.js'
 import {prepareRun, runChild} from '../services/run.js'
 
@@ -34,6 +35,7 @@ With --json, apikey's own result (exit status, variable, where the key came from
   ]
   static override strict = false
   static override enableJsonFlag = true
+  static override inputRules: InputRules = {key: 'secret'}
   static override flags = {
     key: Flags.string({description: 'the API key to inject (default: looked up as described)'}),
     'dotenv-file': Flags.string({description: 'env file to read the key from (default: apikey.json "envFile" or .env)'}),

@@ -1,4 +1,5 @@
 import {Args, Flags} from '@oclif/core'
+import type {InputRules} from '../lib/input-guard.js'
 import {ExitCode, exitCodeFor, usageError, type ErrorCode} from '../core/errors.js'
 import {ApikeyCommand, networkFlags} from '../lib/command.js'
 import {renderWhoami} from '../views/whoami.js'
@@ -14,6 +15,7 @@ Shows expiry, rotation (when the grace period ends) and the build metadata of CI
     '<%= config.bin %> whoami ak_weather-app_dev_… --offline',
     '<%= config.bin %> whoami --json',
   ]
+  static override inputRules: InputRules = {key: 'secret'}
   static override args = {
     key: Args.string({description: 'the API key to check (default: the project key)'}),
   }

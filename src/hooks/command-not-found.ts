@@ -3,16 +3,18 @@
  * rendered like every other error (JSON with `--json`), with the closest
  * commands suggested. `apikey server …` where the key service package is not
  * installed is a failure (exit 1, code `not_found`, `details.package`) that names the package
- * and the command to install it.
+ * and the command to install it. A secret among the words typed is never echoed.
  */
 import type {Hook} from '@oclif/core'
 import {ApikeyError} from '../core/errors.js'
 import {currentProcessIo} from '../lib/deps.js'
 import {isServerCommandId, serverNotInstalledError} from '../lib/plugins.js'
+import {scrubSecrets} from '../core/secrets.js'
 import {jsonText, renderError, stderrColor} from '../lib/render.js'
 
 const hook: Hook<'command_not_found'> = async function (options) {
-  const id = options.id.replace(/:/g, ' ')
+  // The words typed are echoed, so a pasted key or token in them is shown only by kind.
+  const id = scrubSecrets(options.id.replace(/:/g, ' '))
   const ids = options.config.commandIDs.map((c) => c.replace(/:/g, ' '))
   const error = isServerCommandId(id) && !ids.some(isServerCommandId) ? serverNotInstalledError() : unknownCommand(id, ids)
   const io = currentProcessIo()

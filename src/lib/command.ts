@@ -7,6 +7,7 @@ import {Command, Flags, type Interfaces} from '@oclif/core'
 import {ApikeyError, ExitCode} from '../core/errors.js'
 import {format} from 'node:util'
 import {createDeps, currentProcessIo, type Deps} from './deps.js'
+import {guardInputs, scrubParseMessage, type InputRules} from './input-guard.js'
 import {jsonText, painter, renderError, stderrColor} from './render.js'
 
 /** Flags every network command accepts. */
@@ -30,6 +31,11 @@ export type FlagsOf<T extends typeof Command> = Interfaces.InferredFlags<(typeof
 export abstract class ApikeyCommand<TResult> extends Command {
   static override enableJsonFlag = true
   static override baseFlags = globalFlags
+  /**
+   * How each flag and argument is checked before `run()` (see `lib/input-guard.ts`):
+   * by default every string value is free text in which a secret is refused.
+   */
+  static inputRules: InputRules = {}
 
   private lazyDeps: Deps | undefined
 
@@ -52,12 +58,16 @@ export abstract class ApikeyCommand<TResult> extends Command {
     options?: Interfaces.Input<F, B, A>,
     argv?: string[],
   ): Promise<Interfaces.ParserOutput<F, B, A>> {
+    let parsed: Interfaces.ParserOutput<F, B, A>
     try {
-      return await super.parse(options, argv)
+      parsed = await super.parse(options, argv)
     } catch (error) {
       if (error instanceof ApikeyError) throw error
-      throw new ApikeyError(stripAnsi((error as Error).message), {code: 'usage', exitCode: ExitCode.Usage, suggestions: [`see: apikey ${commandWords(this.id)} --help`]})
+      // Parser messages echo the offending value ("Expected an integer but received: …"): never a secret.
+      throw new ApikeyError(scrubParseMessage(stripAnsi((error as Error).message)), {code: 'usage', exitCode: ExitCode.Usage, suggestions: [`see: apikey ${commandWords(this.id)} --help`]})
     }
+    guardInputs(parsed.flags, parsed.args, (this.constructor as typeof ApikeyCommand).inputRules)
+    return parsed
   }
 
   /** `--json` output: plain pretty JSON on stdout (no colour codes, stable for pipes). */
@@ -119,7 +129,7 @@ export function toApikeyError(err: unknown): ApikeyError {
   const e = err as Error & {oclif?: {exit?: number}; code?: string}
   // oclif's parser errors (unknown flag, missing arg, failed validation) exit 2.
   if (e?.oclif?.exit === 2 || e?.name === 'CLIParseError' || /Parse|Flag|Arg/.test(e?.constructor?.name ?? '')) {
-    return new ApikeyError(stripAnsi(e.message), {code: 'usage', exitCode: ExitCode.Usage, suggestions: ['see: apikey COMMAND --help']})
+    return new ApikeyError(scrubParseMessage(stripAnsi(e.message)), {code: 'usage', exitCode: ExitCode.Usage, suggestions: ['see: apikey COMMAND --help']})
   }
   if (e?.name === 'ExitPromptError' || e?.name === 'AbortPromptError') return new ApikeyError('cancelled', {code: 'cancelled'})
   return new ApikeyError(`unexpected error: ${e?.message ?? String(err)}`, {

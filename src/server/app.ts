@@ -23,6 +23,7 @@ import type {Kysely} from 'kysely'
 import {ApikeyError} from '../core/errors.js'
 import {systemClock, type Clock} from './clock.js'
 import type {Database} from './db/schema.js'
+import {guardRequest} from './input-guard.js'
 import {REDACT_PATHS, REDACTED, safePath, serializers} from './logging.js'
 import {PROBLEM_CONTENT_TYPE, PROBLEM_STATUS, problemType, toProblem, UnavailableError} from './problems.js'
 import {docsRoutes, docsUrlOf, publicUrlOf} from './routes/docs.js'
@@ -231,6 +232,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return
     }
     request.principal = await routeDeps.auth.authenticate(request.headers.authorization, request.ip)
+  })
+
+  // Every string of every request is checked for secrets before schemas and services see it (see input-guard.ts).
+  app.addHook('preValidation', async (request) => {
+    if (!request.is404) guardRequest(request)
   })
 
   app.setErrorHandler((error: FastifyError | ApikeyError, request, reply) => sendProblem(toApikeyError(error, request), request, reply, error))

@@ -6,31 +6,17 @@
  * in a URL — with what to pass instead.
  */
 import {usageError, type ApikeyError} from '../core/errors.js'
-import {KEY_ENVIRONMENTS, KEY_SCAN_PATTERN, parseKey} from '../core/key-format.js'
-import {PROVISIONING_TOKEN_PREFIX, SESSION_TOKEN_PREFIX, VERIFIER_TOKEN_PREFIX} from '../core/wire.js'
+import {findSecret, type FoundSecret} from '../core/secrets.js'
 
-/** What kind of secret a value looks like. */
-export type SecretKind = 'api-key' | 'session-token' | 'provisioning-token' | 'verifier-token'
-
-/** The shape of an API key, anchored (prefix_app_env_ then 36 base62), as {@link KEY_SCAN_PATTERN} without the g flag. */
-const KEY_SHAPE = new RegExp(`^(?:${KEY_SCAN_PATTERN.source})$`)
-/** Looser: prefix_app_env_ followed by anything long (an edited or truncated key is still a key). */
-const KEY_LIKE = new RegExp(`^[a-z]{2,8}_[a-z0-9][a-z0-9-]*_(?:${KEY_ENVIRONMENTS.join('|')})_[0-9A-Za-z]{8,}`)
+export type {SecretKind} from '../core/secrets.js'
 
 /**
- * Does `value` look like a secret? Returns its kind and a safe description
- * (the display start for keys, only the prefix for tokens), or undefined.
+ * Does `value` look like (or contain) a secret? Returns its kind and a safe
+ * description (at most a key's display start, only the prefix for tokens), or
+ * undefined. The detection is the one guard's ({@link findSecret}).
  */
-export function secretKind(value: string): {kind: SecretKind; shown: string} | undefined {
-  const v = value.trim()
-  if (v.startsWith(SESSION_TOKEN_PREFIX)) return {kind: 'session-token', shown: `a session token (${SESSION_TOKEN_PREFIX}…)`}
-  if (v.startsWith(PROVISIONING_TOKEN_PREFIX)) return {kind: 'provisioning-token', shown: `a provisioning token (${PROVISIONING_TOKEN_PREFIX}…)`}
-  if (v.startsWith(VERIFIER_TOKEN_PREFIX)) return {kind: 'verifier-token', shown: `a verifier token (${VERIFIER_TOKEN_PREFIX}…)`}
-  if (KEY_SHAPE.test(v) || KEY_LIKE.test(v) || parseKey(v).valid) {
-    const start = parseKey(v).start
-    return {kind: 'api-key', shown: start === undefined ? 'an API key' : `an API key (${start})`}
-  }
-  return undefined
+export function secretKind(value: string): FoundSecret | undefined {
+  return findSecret(value)
 }
 
 /** What a command expected instead of the secret. */
@@ -56,7 +42,7 @@ export function refuseSecret(value: string | undefined, expected: Expected, name
   throw secretError(found, expected, name)
 }
 
-function secretError(found: {kind: SecretKind; shown: string}, expected: Expected, name: string): ApikeyError {
+function secretError(found: FoundSecret, expected: Expected, name: string): ApikeyError {
   const suggestions: string[] = []
   if (found.kind === 'api-key') {
     if (expected === 'key id') suggestions.push('apikey whoami KEY   (shows the key id of a key you have), or apikey keys list --app APP')

@@ -3,6 +3,7 @@
  * (`APIKEY_TOKEN` → keychain → 0600 file).
  */
 import {ApikeyError, usageError} from '../core/errors.js'
+import {checkInput} from '../core/secrets.js'
 import {USERNAME_PATTERN, USERNAME_RULE} from '../core/validation.js'
 import type {MeResponse, MembershipView, UserView} from '../core/wire.js'
 import type {Deps} from '../lib/deps.js'
@@ -110,12 +111,15 @@ export async function login(deps: Deps, input: LoginInput): Promise<LoginResult>
       ...(config.username === undefined ? {} : {default: config.username}),
       validate: (v) => USERNAME_PATTERN.test(v) || USERNAME_RULE,
     }))
+  // A pasted password is never echoed: the guard names the rule, not the value.
+  checkInput(username, '--username', {rule: 'username'})
   if (!USERNAME_PATTERN.test(username)) throw usageError(`--username "${username}" is not valid: ${USERNAME_RULE}`)
   let password: string
   if (!input.passwordStdin) password = await deps.prompter.password({message: `Password for ${username} on ${server.url}`, flag: '--password-stdin'})
   else if (stdinPassword === undefined) password = await readSecretFromStdin(deps.stdin, '--password-stdin')
   else if (stdinPassword === '') throw emptyStdin()
   else password = stdinPassword
+  checkInput(username, '--username', {rule: 'username', password})
   let session
   try {
     session = await api.login({username, password})

@@ -33,7 +33,7 @@ describe('logs', () => {
     const keyInUrl = await h.request('GET', `/v1/keys/${ci.key}?key=${dev.key}&token=${ann}`, {token: ann})
     expect(keyInUrl.status).toBe(404)
     expect(keyInUrl.text).not.toContain(ci.key)
-    expect(keyInUrl.body.detail).toMatch(/looks like a secret/)
+    expect(keyInUrl.body.detail).toMatch(/looks like an API key/)
     expect((await h.request('GET', '/v1/me', {token: dev.key})).status).toBe(401)
     // Provisioning tokens: create, use (201), use out of scope (403), in a URL, at whoami, expired (401), revoked (401).
     const tok = await h.createToken(ann, 'weather-app')

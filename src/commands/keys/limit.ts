@@ -1,4 +1,5 @@
 import {Args, Flags} from '@oclif/core'
+import type {InputRules} from '../../lib/input-guard.js'
 import {ApikeyCommand, networkFlags} from '../../lib/command.js'
 import {MAX_RPM} from '../../core/wire.js'
 import {rateText} from '../../lib/render.js'
@@ -13,6 +14,7 @@ Only members of the app's owning team may change its limits. A change applies to
     '<%= config.bin %> keys limit key_3kTq8vN2mXc9LpQ4rS7w --rpm 600',
     '<%= config.bin %> keys limit key_3kTq8vN2mXc9LpQ4rS7w --clear --json',
   ]
+  static override inputRules: InputRules = {keyId: 'id'}
   static override args = {
     keyId: Args.string({description: 'id of the key (see apikey keys list)', required: true}),
   }

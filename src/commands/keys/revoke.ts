@@ -1,4 +1,5 @@
 import {Args, Flags} from '@oclif/core'
+import type {InputRules} from '../../lib/input-guard.js'
 import {ApikeyCommand, networkFlags} from '../../lib/command.js'
 import {isoTime} from '../../lib/render.js'
 import {revokeKey, type RevokeKeyResult} from '../../services/keys/revoke.js'
@@ -9,6 +10,7 @@ export default class KeysRevoke extends ApikeyCommand<RevokeKeyResult> {
   static override description =
     'Asks for confirmation on a terminal; without one (or with CI set) --yes is required. Revoking a key that is already revoked is not an error: it says when and by whom it was revoked, and exits 0.'
   static override examples = ['<%= config.bin %> keys revoke key_3kTq8vN2mXc9LpQ4rS7w', '<%= config.bin %> keys revoke key_3kTq8vN2mXc9LpQ4rS7w --yes --json']
+  static override inputRules: InputRules = {keyId: 'id'}
   static override args = {
     keyId: Args.string({description: 'id of the key to revoke (see apikey keys list)', required: true}),
   }

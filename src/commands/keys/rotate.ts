@@ -1,4 +1,5 @@
 import {Args, Flags} from '@oclif/core'
+import type {InputRules} from '../../lib/input-guard.js'
 import {ApikeyCommand, networkFlags} from '../../lib/command.js'
 import {isoTime} from '../../lib/render.js'
 import {rotateKey, type RotateKeyResult} from '../../services/keys/rotate.js'
@@ -9,6 +10,7 @@ export default class KeysRotate extends ApikeyCommand<RotateKeyResult> {
   static override description = `Issues a new key for the same app, env and kind. The old key stops working when the grace period ends (--grace, e.g. 24h; 0 = at once; default: the service's).
 Inside the project, when the stored key (.env or keychain, per the key lookup order) IS the rotated key, it is replaced in place through the same safe writer as apikey init; otherwise the new key is printed once on stdout.`
   static override examples = ['<%= config.bin %> keys rotate key_3kTq8vN2mXc9LpQ4rS7w --grace 24h', '<%= config.bin %> keys rotate key_3kTq8vN2mXc9LpQ4rS7w --grace 0 --json']
+  static override inputRules: InputRules = {keyId: 'id'}
   static override args = {
     keyId: Args.string({description: 'id of the key to rotate (see apikey keys list)', required: true}),
   }

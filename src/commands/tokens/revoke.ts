@@ -1,4 +1,5 @@
 import {Args, Flags} from '@oclif/core'
+import type {InputRules} from '../../lib/input-guard.js'
 import {ApikeyCommand, networkFlags} from '../../lib/command.js'
 import {isoTime} from '../../lib/render.js'
 import {revokeToken, type RevokeTokenResult} from '../../services/tokens.js'
@@ -8,6 +9,7 @@ export default class TokensRevoke extends ApikeyCommand<RevokeTokenResult> {
   static override summary = 'Revoke a provisioning token: CI jobs using it can no longer get keys.'
   static override description = 'Keys already issued with it keep working until they expire. Asks for confirmation on a terminal; otherwise --yes is required. Revoking twice exits 0.'
   static override examples = ['<%= config.bin %> tokens revoke tok_8mXc9LpQ4rS7w3kTq8vN --yes']
+  static override inputRules: InputRules = {tokenId: 'id'}
   static override args = {tokenId: Args.string({description: 'id of the token (see apikey tokens list)', required: true})}
   static override flags = {...networkFlags, yes: Flags.boolean({char: 'y', description: 'revoke without asking'})}
 

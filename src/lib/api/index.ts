@@ -18,4 +18,4 @@ export {
   type ProblemContext,
 } from './errors.js'
 export {createProxyAgent, isNoProxy, resolveProxy, SUPPORTED_PROXY_SCHEMES, validateProxyUrl, type EnvRecord, type ProxyChoice} from './proxy.js'
-export {maskSecret, MIN_LENGTH_FOR_HINT, REDACTED, redactAuthorization, redactJson, redactUrl, scrubText} from './redact.js'
+export {maskSecret, REDACTED, redactAuthorization, redactJson, redactUrl, scrubText} from './redact.js'

@@ -2,31 +2,29 @@
  * Keeping secrets out of error messages and `--debug` output: a key or token
  * never appears in a log line, an error body or a URL.
  *
- * Rules: a secret is shown at most as its last 4 characters, and only when it
- * is long enough (≥ {@link MIN_LENGTH_FOR_HINT} characters) and those 4
- * characters are plain `[A-Za-z0-9_-]` — so a very short key or one ending in a
- * line break or control character shows nothing at all.
+ * Rule: no character of a secret is shown. A key keeps only its public parts
+ * (`ak_weather-app_dev_***`), a token only its kind prefix (`aks_***`), any
+ * other credential (a bearer value, a password) becomes `***`.
  */
-import {KEY_SCAN_PATTERN} from '../../core/key-format.js'
+import {findSecret, scrubSecrets} from '../../core/secrets.js'
 import {PROVISIONING_TOKEN_PREFIX, SESSION_TOKEN_PREFIX, VERIFIER_TOKEN_PREFIX} from '../../core/wire.js'
 
 /** The marker that replaces a secret. */
 export const REDACTED = '***'
 
-/** A secret shorter than this (in characters) is masked without a hint. */
-export const MIN_LENGTH_FOR_HINT = 16
-
 /**
- * Masks a secret: `***` followed by its last 4 characters when the value is at
- * least {@link MIN_LENGTH_FOR_HINT} characters long and those characters are
- * `[A-Za-z0-9_-]`; otherwise just `***`.
+ * Masks a secret without showing any character of it: an API key becomes its
+ * public parts and `***` (`ak_weather-app_dev_***`), a token its kind prefix
+ * and `***` (`aks_***`), anything else `***`.
  *
- * @example maskSecret('ak_weather-app_dev_4fT9…Xy12ab') === '***12ab'
+ * @example maskSecret('ak_weather-app_dev_4fT9…Xy12ab') === 'ak_weather-app_dev_***'
  */
 export function maskSecret(value: string): string {
-  if (value.length < MIN_LENGTH_FOR_HINT) return REDACTED
-  const tail = value.slice(-4)
-  return /^[A-Za-z0-9_-]{4}$/.test(tail) ? `${REDACTED}${tail}` : REDACTED
+  const trimmed = value.trim()
+  if (findSecret(trimmed) === undefined) return REDACTED
+  const masked = scrubSecrets(trimmed)
+  // Only a value that is one secret keeps its public parts; anything around it could be secret too.
+  return /^[a-z]{2,8}_[a-z0-9-]+_[a-z]+_\*\*\*$|^ak[spv]_\*\*\*$/.test(masked) ? masked : REDACTED
 }
 
 /** Names of query parameters whose values are always redacted by {@link redactUrl}. */
@@ -86,21 +84,19 @@ const SECRET_FIELD = /^(?:password|passphrase|passwd|token|key|secret|apikey|api
 /** Field names whose values are hidden completely (no last-4 hint: it would leak part of a password). */
 const PASSWORD_FIELD = /(?:password|passphrase|passwd)$/i
 
-/** Session (`aks_`), provisioning (`akp_`) and verifier (`akv_`) tokens, in any text. */
-const SESSION_TOKEN_PATTERN = new RegExp(`\\b(?:${SESSION_TOKEN_PREFIX}|${PROVISIONING_TOKEN_PREFIX}|${VERIFIER_TOKEN_PREFIX})[A-Za-z0-9_-]{4,}`, 'g')
-
 /**
  * Does `value` (an id or slug about to go in a URL path) look like a secret:
- * an API key ({@link KEY_SCAN_PATTERN}) or a token (`aks_`, `akp_`, `akv_`)?
+ * anything the free-text guard finds ({@link findSecret}), or a value starting
+ * with a token prefix (`aks_`, `akp_`, `akv_`)?
  */
 export function looksLikeSecret(value: string): boolean {
-  return new RegExp(KEY_SCAN_PATTERN.source).test(value) || new RegExp(`^\\s*(?:${SESSION_TOKEN_PREFIX}|${PROVISIONING_TOKEN_PREFIX}|${VERIFIER_TOKEN_PREFIX})`).test(value)
+  return findSecret(value) !== undefined || new RegExp(`^\\s*(?:${SESSION_TOKEN_PREFIX}|${PROVISIONING_TOKEN_PREFIX}|${VERIFIER_TOKEN_PREFIX})`).test(value)
 }
 
 /**
  * Replaces every secret in free text: each of `knownSecrets` (exact
- * occurrences), anything shaped like an API key ({@link KEY_SCAN_PATTERN}) or a
- * session token (`aks_…`), and the credentials of `Bearer`/`Basic`
+ * occurrences), anything the free-text guard finds (keys and tokens:
+ * {@link scrubSecrets}), and the credentials of `Bearer`/`Basic`
  * authorization values.
  *
  * @param text - any text (a message, a debug line, a response snippet).
@@ -115,10 +111,9 @@ export function scrubText(text: string, knownSecrets: readonly (string | undefin
   // Longest first, so a secret containing another is replaced whole.
   const secrets = knownSecrets.filter((s): s is string => typeof s === 'string' && s.length > 0).sort((a, b) => b.length - a.length)
   for (const secret of secrets) out = out.split(secret).join(maskSecret(secret))
-  out = out.replace(new RegExp(KEY_SCAN_PATTERN.source, 'g'), (m) => maskSecret(m))
-  out = out.replace(SESSION_TOKEN_PATTERN, (m) => maskSecret(m))
+  out = scrubSecrets(out)
   // Credentials after an auth scheme, unless already masked above.
-  out = out.replace(/\b(Bearer|Basic)\s+(?!\*\*\*)([^\s"',;]+)/gi, (_m, scheme: string, cred: string) => `${scheme} ${maskSecret(cred)}`)
+  out = out.replace(/\b(Bearer|Basic)\s+(?![^\s"',;]*\*\*\*)([^\s"',;]+)/gi, (_m, scheme: string, cred: string) => `${scheme} ${maskSecret(cred)}`)
   return out
 }
 

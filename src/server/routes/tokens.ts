@@ -37,7 +37,7 @@ export async function tokenRoutes(app: FastifyInstance, deps: RouteDeps): Promis
         tags: ['tokens'],
         security: s.sessionSecurity,
         querystring: s.tokensQuery,
-        response: {200: s.listTokensResponse, ...s.problems(401, 403, 404)},
+        response: {200: s.listTokensResponse, ...s.problems(400, 401, 403, 404)},
       },
     },
     async (request): Promise<ListTokensResponse> => ({tokens: await deps.tokens.list(principalOf(request), request.query.app)}),

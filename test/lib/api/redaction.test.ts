@@ -42,11 +42,12 @@ describe('secrets never reach debug output or errors', () => {
 
     const all = lines.join('\n')
     for (const secret of [TOKEN, NEW_TOKEN, PASSWORD, KEY, ISSUED, 'correct horse']) expect(all).not.toContain(secret)
-    // At most the last 4 characters as a hint.
-    expect(all).toContain('authorization: Bearer ***WXYZ')
+    // No character of a secret: a key keeps its public parts, a token its kind prefix.
+    expect(all).toContain('authorization: Bearer aks_***')
     expect(all).toContain('"password":"***"')
-    expect(all).toContain('"token":"***LMNO"')
-    expect(all).toContain('"key":"***9xyz"')
+    expect(all).toContain('"token":"aks_***"')
+    expect(all).toContain('"key":"ak_weather-app_dev_***"')
+    for (const tail of ['WXYZ', 'LMNO', '9xyz', '12ab']) expect(all).not.toContain(tail)
     expect(all).toMatch(/HTTP <- 201 POST http:\/\/127\.0\.0\.1:\d+\/v1\/sessions in \d+ ms/)
     for (const line of lines) expect(line).not.toMatch(/[\r\n]/)
     // The request really carried the credentials.
@@ -91,15 +92,18 @@ describe('secrets never reach debug output or errors', () => {
     expect(error.code).toBe('forbidden')
     const json = JSON.stringify((error as unknown as {toJSON(): unknown}).toJSON())
     expect(json).not.toContain(TOKEN)
-    expect(error.message).toContain('Bearer ***WXYZ')
+    expect(error.message).toContain('Bearer aks_***')
+    expect(error.message).not.toContain('WXYZ')
   })
 
   it('helpers: mask, scrub, redact JSON', () => {
-    expect(maskSecret(KEY)).toBe('***12ab')
+    expect(maskSecret(KEY)).toBe('ak_weather-app_dev_***')
     expect(maskSecret('short')).toBe('***')
-    expect(maskSecret(`${KEY}\n`)).toBe('***')
-    expect(redactAuthorization(`Bearer ${TOKEN}`)).toBe('Bearer ***WXYZ')
-    expect(scrubText(`key=${KEY} token=${TOKEN}`)).toBe('key=***12ab token=***WXYZ')
+    expect(maskSecret('correct horse battery staple')).toBe('***')
+    expect(maskSecret(`${KEY} and more`)).toBe('***')
+    expect(redactAuthorization(`Bearer ${TOKEN}`)).toBe('Bearer aks_***')
+    expect(redactAuthorization('Bearer opaque-credential-1234')).toBe('Bearer ***')
+    expect(scrubText(`key=${KEY} token=${TOKEN}`)).toBe('key=ak_weather-app_dev_*** token=aks_***')
     expect(scrubText('pw is hunter2hunter2', ['hunter2hunter2'])).toBe('pw is ***')
     expect(redactJson({username: 'alice', password: 'x', nested: {clientSecret: 'abc', keyPrefix: 'ak', key: {id: 'key_1'}}})).toEqual({
       username: 'alice',

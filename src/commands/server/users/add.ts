@@ -1,4 +1,5 @@
 import {Args, Flags} from '@oclif/core'
+import type {InputRules} from '../../../lib/input-guard.js'
 import {ApikeyCommand} from '../../../lib/command.js'
 import {readSecretFromStdin} from '../../../lib/stdin.js'
 import {MIN_PASSWORD_LENGTH, USERNAME_PATTERN} from '../../../core/validation.js'
@@ -22,6 +23,7 @@ export default class ServerUsersAdd extends ApikeyCommand<UsersAddResult> {
     "printf '%s' \"$PASSWORD\" | <%= config.bin %> server users add ann --team weather --password-stdin",
     '<%= config.bin %> server users add root --team platform --admin   # asks for the password on a terminal',
   ]
+  static override inputRules: InputRules = {name: 'username'}
   static override args = {
     name: Args.string({description: 'username', required: true}),
   }

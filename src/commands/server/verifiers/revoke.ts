@@ -1,4 +1,5 @@
 import {Args, Flags} from '@oclif/core'
+import type {InputRules} from '../../../lib/input-guard.js'
 import {ApikeyCommand} from '../../../lib/command.js'
 
 /** `--json` result of `apikey server verifiers revoke`. */
@@ -16,6 +17,7 @@ export default class ServerVerifiersRevoke extends ApikeyCommand<VerifiersRevoke
   static override description =
     'A running service stops accepting the token within 5 seconds (its verifier-token cache bound). Revoking twice is not an error.'
   static override examples = ['<%= config.bin %> server verifiers revoke weather-gateway', '<%= config.bin %> server verifiers revoke vrf_3kTq… --json']
+  static override inputRules: InputRules = {verifier: 'id'}
   static override args = {
     verifier: Args.string({description: 'name or id (vrf_…) of the verifier', required: true}),
   }

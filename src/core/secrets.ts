@@ -1,0 +1,203 @@
+/**
+ * The one guard against secrets in free text, used by every CLI command (for
+ * each flag and argument) and by the key service (for each body, query and
+ * path field). Pure, no dependencies beyond this folder.
+ *
+ * Rules, for a field that is not itself meant to carry a secret:
+ * - Anything containing text shaped like an API key
+ *   (`<prefix>_<app>_<env>_` and at least {@link MIN_SECRET_TAIL} base62
+ *   characters — a whole, truncated or edited key) or a session (`aks_`),
+ *   provisioning (`akp_`) or verifier (`akv_`) token (the prefix and at least 8
+ *   base62 characters) is refused. The error names the field and the kind of
+ *   secret and shows at most the key's display start (prefix, app, env and 4
+ *   characters) or the token's 4-character prefix — never the value.
+ * - Bidirectional-override and -isolate characters (U+202A–U+202E,
+ *   U+2066–U+2069), zero-width and direction marks (U+200B–U+200F), lone UTF-16
+ *   surrogates and control characters other than tab and line breaks are
+ *   refused: they make a name display as something else.
+ * - A username (rule `username`) that does not have the shape of a username
+ *   ({@link USERNAME_PATTERN}, case-insensitive), or that equals the password
+ *   given with it, is treated as a pasted password: refused and never shown.
+ * - An id (rule `id`) that is a key's display start (`ak_weather-app_dev_4fT9…`)
+ *   or a token's (`akp_4fT9…`) is recognised as such and answered with the
+ *   command that lists ids (`apikey keys list`, `apikey tokens list`); it is
+ *   not a secret.
+ *
+ * Every refusal is an {@link ApikeyError} with code `validation` (CLI exit 2,
+ * HTTP 400) whose `details` carry `field`, `reason` and, for a secret,
+ * `secretKind` — never the value.
+ */
+import {ApikeyError} from './errors.js'
+import {KEY_ENVIRONMENTS} from './key-format.js'
+import {USERNAME_PATTERN, USERNAME_RULE} from './validation.js'
+import {PROVISIONING_TOKEN_PREFIX, SESSION_TOKEN_PREFIX, VERIFIER_TOKEN_PREFIX} from './wire.js'
+
+/** What kind of secret a value contains. */
+export type SecretKind = 'api-key' | 'session-token' | 'provisioning-token' | 'verifier-token'
+
+/** How a field is checked by {@link checkInput}. */
+export type InputRule = 'text' | 'id' | 'username'
+
+/** Why {@link checkInput} refused a value (the `reason` detail). */
+export type InputRefusal = 'secret' | 'unsafe-character' | 'not-a-username' | 'password-as-username' | 'key-start' | 'token-start'
+
+/** A secret found in text: its kind and a description safe to show (never more than a key's display start). */
+export interface FoundSecret {
+  kind: SecretKind
+  /** E.g. `an API key (ak_weather-app_dev_4fT9…)` or `a provisioning token (akp_…)`. */
+  shown: string
+}
+
+/** Fewest base62 characters after `<prefix>_<app>_<env>_` for text to count as (part of) an API key; a display start has 4. */
+export const MIN_SECRET_TAIL = 12
+/** Fewest base62 characters after a token prefix for text to count as (part of) a token; a token's display start has 4. */
+export const MIN_TOKEN_TAIL = 8
+
+const ENVS = KEY_ENVIRONMENTS.join('|')
+const TOKEN_PREFIXES: ReadonlyArray<readonly [string, SecretKind, string]> = [
+  [SESSION_TOKEN_PREFIX, 'session-token', 'a session token'],
+  [PROVISIONING_TOKEN_PREFIX, 'provisioning-token', 'a provisioning token'],
+  [VERIFIER_TOKEN_PREFIX, 'verifier-token', 'a verifier token'],
+]
+const TOKEN_ALTERNATION = TOKEN_PREFIXES.map(([prefix]) => prefix).join('|')
+
+/** (Part of) an API key anywhere in text; groups: prefix, app, env, tail. */
+const KEY_IN_TEXT = new RegExp(`([a-z]{2,8})_([a-z0-9][a-z0-9-]*[a-z0-9])_(${ENVS})_([0-9A-Za-z]{${MIN_SECRET_TAIL},})`)
+/** (Part of) a token anywhere in text, not inside a longer word; group: prefix. */
+const TOKEN_IN_TEXT = new RegExp(`(?<![0-9A-Za-z])(${TOKEN_ALTERNATION})[0-9A-Za-z]{${MIN_TOKEN_TAIL},}`)
+/** Global forms for {@link scrubSecrets}. */
+const KEY_IN_TEXT_G = new RegExp(KEY_IN_TEXT.source, 'g')
+const TOKEN_IN_TEXT_G = new RegExp(TOKEN_IN_TEXT.source, 'g')
+
+/** A key's display start as shown by `keys list`: `ak_weather-app_dev_4fT9…` (1–11 characters, optional `…` or `...`). */
+const KEY_START = new RegExp(`^([a-z]{2,8})_([a-z0-9][a-z0-9-]*[a-z0-9])_(${ENVS})_([0-9A-Za-z]{1,${MIN_SECRET_TAIL - 1}})(?:…|\\.{3})?$`)
+/** A provisioning or verifier token's display start: `akp_4fT9…`. */
+const TOKEN_START = new RegExp(`^(${PROVISIONING_TOKEN_PREFIX}|${VERIFIER_TOKEN_PREFIX})[0-9A-Za-z]{0,${MIN_TOKEN_TAIL - 1}}(?:…|\\.{3})?$`)
+
+/**
+ * Characters that make text display as something else: bidirectional
+ * embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069), zero-width
+ * characters and direction marks (U+200B–U+200F), lone surrogates, and control
+ * characters (C0 other than tab, LF and CR; DEL; C1).
+ */
+// eslint-disable-next-line no-control-regex
+const UNSAFE_CHARACTER = /[\u202A-\u202E\u2066-\u2069\u200B-\u200F\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+/**
+ * The first secret in `text`, or undefined. Finds whole, truncated or edited
+ * API keys and session, provisioning and verifier tokens anywhere in the text.
+ */
+export function findSecret(text: string): FoundSecret | undefined {
+  const key = KEY_IN_TEXT.exec(text)
+  if (key !== null) {
+    const [, prefix, app, env, tail] = key as unknown as [string, string, string, string, string]
+    return {kind: 'api-key', shown: `an API key (${prefix}_${app}_${env}_${tail.slice(0, 4)}…)`}
+  }
+  const token = TOKEN_IN_TEXT.exec(text)
+  if (token !== null) {
+    const found = TOKEN_PREFIXES.find(([prefix]) => prefix === token[1])
+    if (found !== undefined) return {kind: found[1], shown: `${found[2]} (${found[0]}…)`}
+  }
+  return undefined
+}
+
+/**
+ * `text` with every secret {@link findSecret} would find replaced by a
+ * description that shows no part of the secret: `<prefix>_<app>_<env>_***` for
+ * a key, `aks_***` (etc.) for a token. For messages and debug output.
+ */
+export function scrubSecrets(text: string): string {
+  return text
+    .replace(KEY_IN_TEXT_G, (_m, prefix: string, app: string, env: string) => `${prefix}_${app}_${env}_***`)
+    .replace(TOKEN_IN_TEXT_G, (_m, prefix: string) => `${prefix}***`)
+}
+
+/** Does `text` contain a character that {@link checkInput} refuses (bidi control, zero-width, lone surrogate, control)? */
+export function hasUnsafeCharacter(text: string): boolean {
+  return UNSAFE_CHARACTER.test(text)
+}
+
+/** Options of {@link checkInput}. */
+export interface CheckInputOptions {
+  /** `text` (default), `id` (also recognises display starts) or `username`. */
+  rule?: InputRule
+  /** For `username`: the password given with it; a username equal to it is refused. */
+  password?: string
+  /** What the field expects, for the message, e.g. `a key id (key_…)`. */
+  expected?: string
+}
+
+/**
+ * Checks one free-text value before it is used, sent or stored.
+ *
+ * @param value - the value as given (not trimmed).
+ * @param field - how the caller named the field: a flag (`--name`), an argument
+ *   (`KEY_ID`) or a body/query member (`name`, `query.app`). Shown in the message.
+ * @returns nothing when the value may be used.
+ * @throws ApikeyError code `validation` (CLI exit 2, HTTP 400) naming the field
+ *   and why — never containing the value.
+ */
+export function checkInput(value: string, field: string, options: CheckInputOptions = {}): void {
+  const rule = options.rule ?? 'text'
+  const secret = findSecret(value)
+  if (secret !== undefined) throw secretRefusal(field, secret)
+  if (rule === 'username') {
+    if (options.password !== undefined && options.password.length > 0 && value === options.password) {
+      throw refusal(field, 'password-as-username', `${field} is the same as the password; a username is never a password — it was not used and is not shown`, [
+        'give your username (e.g. ann) and type the password when asked',
+      ])
+    }
+    if (!USERNAME_PATTERN.test(value.toLowerCase())) {
+      throw refusal(field, 'not-a-username', `${field} does not look like a username (${USERNAME_RULE}); it is not shown in case it is a password`, [
+        'give your username (e.g. ann) and type the password when asked',
+      ])
+    }
+    return
+  }
+  if (hasUnsafeCharacter(value)) {
+    throw refusal(
+      field,
+      'unsafe-character',
+      `${field} contains an invisible or direction-changing character (a bidirectional control U+202A–U+202E or U+2066–U+2069, a zero-width character U+200B–U+200F, a lone surrogate or a control character); such text displays as something it is not`,
+      ['retype the value without copying it from a formatted document'],
+    )
+  }
+  if (rule === 'id') {
+    const keyStart = KEY_START.exec(value.trim())
+    if (keyStart !== null) {
+      const [, prefix, app, env, tail] = keyStart as unknown as [string, string, string, string, string]
+      throw refusal(field, 'key-start', `${field} expects ${options.expected ?? 'an id'}, but ${prefix}_${app}_${env}_${tail.slice(0, 4)}… is a key's display start (what apikey keys list shows as a key's start), not its id`, [
+        `apikey keys list --app ${keyStart[2]}   (shows each key's id, key_…, next to its start)`,
+      ])
+    }
+    const tokenStart = TOKEN_START.exec(value.trim())
+    if (tokenStart !== null) {
+      throw refusal(field, 'token-start', `${field} expects ${options.expected ?? 'an id'}, but ${tokenStart[1]}… is a token's display start, not its id`, [
+        tokenStart[1] === PROVISIONING_TOKEN_PREFIX ? 'apikey tokens list   (shows each token\'s id, tok_…, next to its start)' : 'apikey server verifiers list   (shows each verifier\'s name and id)',
+      ])
+    }
+  }
+}
+
+/** The refusal for a secret found in `field` (exported for callers that detect secrets themselves). */
+export function secretRefusal(field: string, secret: FoundSecret): ApikeyError {
+  return new ApikeyError(
+    `${field} contains what looks like ${secret.shown}; it was refused, not sent or stored anywhere, and is not shown here (a key or token goes only where a secret is asked for: never in a name, contact, id or URL)`,
+    {
+      code: 'validation',
+      suggestions: [SECRET_ADVICE[secret.kind], 'if the secret was shared, logged or committed anywhere, replace it (rotate a key, revoke a token)'],
+      details: {field, reason: 'secret' satisfies InputRefusal, secretKind: secret.kind},
+    },
+  )
+}
+
+const SECRET_ADVICE: Record<SecretKind, string> = {
+  'api-key': 'apikey whoami KEY   (shows a key\'s id, app and team without putting it anywhere)',
+  'session-token': 'apikey status   (shows your session; a session token is never an argument)',
+  'provisioning-token': 'apikey tokens list   (shows each token\'s id, tok_…, and app)',
+  'verifier-token': 'verifier tokens belong in the protected API\'s configuration only (apikey server verifiers list shows names and ids)',
+}
+
+function refusal(field: string, reason: InputRefusal, message: string, suggestions: string[]): ApikeyError {
+  return new ApikeyError(message, {code: 'validation', suggestions, details: {field, reason}})
+}
