@@ -140,7 +140,7 @@ export interface CheckInputOptions {
 export function checkInput(value: string, field: string, options: CheckInputOptions = {}): void {
   const rule = options.rule ?? 'text'
   const secret = findSecret(value)
-  if (secret !== undefined) throw secretRefusal(field, secret)
+  if (secret !== undefined) throw secretRefusal(field, secret, options.expected)
   if (rule === 'username') {
     if (options.password !== undefined && options.password.length > 0 && value === options.password) {
       throw refusal(field, 'password-as-username', `${field} is the same as the password; a username is never a password — it was not used and is not shown`, [
@@ -179,10 +179,14 @@ export function checkInput(value: string, field: string, options: CheckInputOpti
   }
 }
 
-/** The refusal for a secret found in `field` (exported for callers that detect secrets themselves). */
-export function secretRefusal(field: string, secret: FoundSecret): ApikeyError {
+/**
+ * The refusal for a secret found in `field` (exported for callers that detect secrets themselves).
+ * @param expected - what the field expects, e.g. `a key id (key_…)`; named in the message when given.
+ */
+export function secretRefusal(field: string, secret: FoundSecret, expected?: string): ApikeyError {
+  const what = expected === undefined ? `${field} contains what looks like ${secret.shown}` : `${field} expects ${expected}, but the value given looks like ${secret.shown}`
   return new ApikeyError(
-    `${field} contains what looks like ${secret.shown}; it was refused, not sent or stored anywhere, and is not shown here (a key or token goes only where a secret is asked for: never in a name, contact, id or URL)`,
+    `${what}; it was refused, not sent or stored anywhere, and is not shown here (a key or token goes only where a secret is asked for: never in a name, contact, id or URL)`,
     {
       code: 'validation',
       suggestions: [SECRET_ADVICE[secret.kind], 'if the secret was shared, logged or committed anywhere, replace it (rotate a key, revoke a token)'],

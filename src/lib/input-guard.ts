@@ -10,36 +10,52 @@
  * `username`, or `secret` for the few inputs that are meant to carry a secret
  * (`whoami KEY`, `run --key`), which are not checked.
  */
+import {ApikeyError, usageError} from '../core/errors.js'
 import {checkInput, scrubSecrets, type InputRule} from '../core/secrets.js'
 
-/** How each flag or argument (by its name as declared) is checked; absent means `text`. */
-export type InputRules = Readonly<Record<string, InputRule | 'secret'>>
+/**
+ * How each flag or argument (by its name as declared) is checked; absent means
+ * `text`. An object also names what the input expects, for the message.
+ */
+export type InputRules = Readonly<Record<string, InputRule | 'secret' | {rule: InputRule; expected: string}>>
 
 /** What an argument is called in messages: `keyId` → `KEY_ID`. */
 export function argLabel(name: string): string {
   return name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()
 }
 
-/** Expected shapes named in the message when a display start is given as an id. */
+/** What common flags and arguments expect, named in the message when a secret or display start is given. */
 const EXPECTED: Readonly<Record<string, string>> = {
   KEY_ID: 'a key id (key_ followed by 20 letters and digits)',
   TOKEN_ID: 'a token id (tok_ followed by 20 letters and digits)',
+  APP: 'an app slug (e.g. weather-app)',
+  '--app': 'an app slug (e.g. weather-app)',
+  '--team': 'a team slug (e.g. weather)',
+  '--to-team': 'a team slug (e.g. weather)',
   VERIFIER: 'a verifier name or id (vrf_…)',
 }
 
 /**
  * Checks every string value among `flags` and `args`.
- * @throws ApikeyError code `validation` (exit 2) from {@link checkInput}, naming the flag (`--name`) or argument (`KEY_ID`).
+ * @throws ApikeyError code `usage` (exit 2) with the message of {@link checkInput}, naming the flag (`--name`) or argument (`KEY_ID`).
  */
 export function guardInputs(flags: Record<string, unknown>, args: Record<string, unknown>, rules: InputRules): void {
   for (const [kind, values] of [['flag', flags], ['arg', args]] as const) {
     for (const [name, value] of Object.entries(values)) {
-      const rule = rules[name] ?? 'text'
-      if (rule === 'secret') continue
+      const declared = rules[name] ?? 'text'
+      if (declared === 'secret') continue
       const label = kind === 'flag' ? `--${name}` : argLabel(name)
+      const rule = typeof declared === 'string' ? declared : declared.rule
+      const expected = typeof declared === 'string' ? EXPECTED[label] : declared.expected
       for (const item of Array.isArray(value) ? value : [value]) {
         if (typeof item !== 'string') continue
-        checkInput(item, label, {rule, ...(EXPECTED[label] === undefined ? {} : {expected: EXPECTED[label]})})
+        try {
+          checkInput(item, label, {rule, ...(expected === undefined ? {} : {expected})})
+        } catch (error) {
+          // On the command line a refused input is a usage error (exit 2), like any other bad flag.
+          if (error instanceof ApikeyError) throw usageError(error.message, error.suggestions, error.details)
+          throw error
+        }
       }
     }
   }

@@ -1,4 +1,5 @@
 import {Args, Flags} from '@oclif/core'
+import type {InputRules} from '../../../lib/input-guard.js'
 import {ApikeyError} from '../../../core/errors.js'
 import {KEY_ENVIRONMENTS} from '../../../core/key-format.js'
 import {ApikeyCommand} from '../../../lib/command.js'
@@ -19,6 +20,7 @@ With --env the verifier accepts only keys of those environments (${KEY_ENVIRONME
     '<%= config.bin %> server verifiers add orders-staging --env stage,test --json',
     '<%= config.bin %> server verifiers add weather-api --db /var/lib/apikey/apikey.db --json',
   ]
+  static override inputRules: InputRules = {name: {rule: 'text', expected: 'a verifier name (a name for the protected API, e.g. orders-prod)'}}
   static override args = {
     name: Args.string({description: 'unique name of the verifier, e.g. weather-gateway', required: true}),
   }
