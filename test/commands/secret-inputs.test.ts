@@ -1,0 +1,187 @@
+/**
+ * Every command refuses a secret in every flag and argument that is not meant
+ * for one: the list of inputs comes from the oclif manifest (so a new flag is
+ * covered as soon as it exists), each secret shape is pasted into each input,
+ * and the command must exit 2 before any request, naming the input but never
+ * showing the value (not with --debug, not with --json). Runs in process
+ * against dist/ (run `npm run build` first).
+ */
+import {mkdtemp, readFile, rm} from 'node:fs/promises'
+import {createRequire} from 'node:module'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {PassThrough} from 'node:stream'
+import {fileURLToPath} from 'node:url'
+import {Config} from '@oclif/core'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {generateKey, randomBase62} from '../../src/core/key-format.js'
+import type {ProcessIo} from '../../src/lib/deps.js'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+
+const SECRETS = {
+  'API key': generateKey({prefix: 'ak', app: 'weather-app', env: 'dev'}),
+  'session token': `aks_${randomBase62(40)}`,
+  'provisioning token': `akp_${randomBase62(40)}`,
+  'verifier token': `akv_${randomBase62(40)}`,
+}
+
+/** Inputs meant to carry a secret (not checked). Adding one means adding it here too. */
+const SECRET_INPUTS = ['run --key', 'whoami --key', 'whoami KEY']
+
+interface ManifestInput {
+  name: string
+  type?: string
+  required?: boolean
+  options?: string[]
+}
+interface ManifestCommand {
+  id: string
+  flags: Record<string, ManifestInput>
+  args: Record<string, ManifestInput>
+  inputRules?: Record<string, unknown>
+}
+
+let home: string
+let config: Config
+/** dist's runWithProcessIo, loaded by Node itself as oclif loads the commands (one module instance, one scope). */
+let runWithProcessIo: <T>(io: ProcessIo, fn: () => T) => T
+let manifest: Record<string, ManifestCommand>
+
+beforeAll(async () => {
+  home = await mkdtemp(join(tmpdir(), 'apikey-secret-inputs-'))
+  config = await Config.load({root: ROOT})
+  // require() of an ES module goes through Node's own loader, which oclif used for the commands.
+  ;({runWithProcessIo} = createRequire(import.meta.url)(join(ROOT, 'dist/lib/deps.js')) as {runWithProcessIo: typeof runWithProcessIo})
+  manifest = JSON.parse(await readFile(join(ROOT, 'oclif.manifest.json'), 'utf8')).commands
+})
+afterAll(async () => rm(home, {recursive: true, force: true}))
+
+/** Runs `apikey ID ARGV…` in process with captured output and a throwaway home; never a terminal. */
+async function run(id: string, argv: string[]): Promise<{code: number; out: string}> {
+  let out = ''
+  let code = 0
+  const stream = {write: (text: string) => void (out += text), isTTY: false, columns: undefined}
+  const stdin = new PassThrough()
+  stdin.end()
+  const io: ProcessIo = {
+    env: {HOME: home, XDG_CONFIG_HOME: join(home, 'config'), XDG_DATA_HOME: join(home, 'data'), APIKEY_SERVER: 'http://127.0.0.1:9', NO_COLOR: '1', PATH: process.env.PATH},
+    cwd: home,
+    stdin,
+    stdout: stream,
+    stderr: stream,
+    setExitCode: (c) => void (code = c),
+    onSignal: () => () => undefined,
+  }
+  try {
+    await runWithProcessIo(io, () => config.runCommand(id, argv))
+  } catch (error) {
+    out += String((error as Error).message)
+    code = (error as {oclif?: {exit?: number}}).oclif?.exit ?? 1
+  }
+  return {code, out}
+}
+
+/** A value that passes for `input` when it is not the one under test. */
+function benign(name: string, input: ManifestInput): string {
+  if (input.options !== undefined) return input.options[0]!
+  if (name === 'keyId') return 'key_3kTq8vN2mXc9LpQ4rS7w'
+  if (name === 'tokenId') return 'tok_8mXc9LpQ4rS7w3kTq8vN'
+  return name === 'team' ? 'weather' : 'weather-app'
+}
+
+/** Every option flag and argument of every command, with argv that fills the other required inputs. */
+function inputs(): Array<{id: string; label: string; argv: (value: string) => string[]}> {
+  const out: Array<{id: string; label: string; argv: (value: string) => string[]}> = []
+  for (const command of Object.values(manifest)) {
+    const words = command.id.replaceAll(':', ' ')
+    const args = Object.entries(command.args ?? {})
+    const requiredFlags = Object.entries(command.flags).filter(([, f]) => f.type === 'option' && f.required === true)
+    const build = (target: {kind: 'arg' | 'flag'; name: string}, value: string): string[] => {
+      const argv: string[] = []
+      for (const [name, arg] of args) {
+        if (target.kind === 'arg' && target.name === name) argv.push(value)
+        else if (arg.required === true || (target.kind === 'arg' && args.findIndex(([n]) => n === target.name) > args.findIndex(([n]) => n === name))) argv.push(benign(name, arg))
+      }
+      for (const [name, flag] of requiredFlags) if (!(target.kind === 'flag' && target.name === name)) argv.push(`--${name}`, benign(name, flag))
+      if (target.kind === 'flag') argv.push(`--${target.name}`, value)
+      return argv
+    }
+    for (const [name] of args) {
+      const label = name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()
+      out.push({id: command.id, label: `${words} ${label}`, argv: (v) => build({kind: 'arg', name}, v)})
+    }
+    for (const [name, flag] of Object.entries(command.flags)) {
+      if (flag.type !== 'option') continue
+      out.push({id: command.id, label: `${words} --${name}`, argv: (v) => build({kind: 'flag', name}, v)})
+    }
+  }
+  return out
+}
+
+describe('a secret in any flag or argument is refused by the CLI, never sent, never echoed', () => {
+  it('the inputs meant for a secret are exactly the ones the commands declare', () => {
+    const declared = Object.values(manifest).flatMap((c) =>
+      Object.entries(c.inputRules ?? {})
+        .filter(([, rule]) => rule === 'secret')
+        .map(([name]) => [...(c.flags[name] ? [`${c.id.replaceAll(':', ' ')} --${name}`] : []), ...(c.args?.[name] ? [`${c.id.replaceAll(':', ' ')} ${name.toUpperCase()}`] : [])]),
+    )
+    expect(declared.flat().sort()).toEqual([...SECRET_INPUTS].sort())
+    // Spot checks that the walk reaches the inputs named in bug reports.
+    const labels = inputs().map((i) => i.label)
+    for (const expected of ['keys create --name', 'tokens create --name', 'login --username', 'init --contact', 'init --team', 'apps transfer --contact', 'status --server', 'keys revoke KEY_ID', 'server users add NAME'])
+      expect(labels).toContain(expected)
+  })
+
+  it('every secret shape in every input: exit 2 before any request, the input named, the value never shown (--debug, --json)', async () => {
+    const checked: string[] = []
+    for (const input of inputs()) {
+      if (SECRET_INPUTS.includes(input.label)) continue
+      for (const [kind, secret] of Object.entries(SECRETS)) {
+        for (const mode of ['--debug', '--json']) {
+          const label = `${kind} in ${input.label} ${mode}`
+          const {code, out} = await run(input.id, [...input.argv(secret), mode])
+          expect(code, `${label}: ${out}`).toBe(2)
+          expect(out, label).not.toContain(secret.slice(-12))
+          expect(out, label).not.toMatch(/HTTP ->/)
+          const named = input.label.split(' ').at(-1)!
+          expect(out, label).toContain(named)
+          checked.push(label)
+        }
+      }
+    }
+    expect(checked.length).toBeGreaterThan(400)
+  }, 300_000)
+
+  it('a password given as a username is refused without being shown', async () => {
+    for (const [id, argv, value] of [
+      ['login', ['--username', 'correct horse battery staple'], 'correct horse'],
+      ['login', ['--username', 'Tr0ub4dor&3'], 'Tr0ub4dor'],
+      ['server:users:add', ['Tr0ub4dor&3', '--team', 'weather'], 'Tr0ub4dor'],
+    ] as const) {
+      const {code, out} = await run(id, [...argv, '--json'])
+      expect(code, out).toBe(2)
+      expect(out).not.toContain(value)
+      expect(JSON.parse(out).error.details.reason).toBe('not-a-username')
+    }
+  })
+
+  it('names refuse bidirectional-override and zero-width characters', async () => {
+    for (const name of ['evil\u202Etxt.exe', 'pay\u200Bpal', 'a\u2067b']) {
+      const {code, out} = await run('keys:create', ['--app', 'weather-app', '--env', 'dev', '--name', name, '--json'])
+      expect(code, out).toBe(2)
+      expect(JSON.parse(out).error.details).toMatchObject({field: '--name', reason: 'unsafe-character'})
+    }
+  })
+
+  it("a key's display start given as KEY_ID is answered with apikey keys list, not as a secret", async () => {
+    for (const id of ['keys:revoke', 'keys:rotate', 'keys:limit']) {
+      const {code, out} = await run(id, ['ak_weather-app_dev_4fT9…', '--json'])
+      expect(code, out).toBe(2)
+      const error = JSON.parse(out).error
+      expect(error.message).toContain("ak_weather-app_dev_4fT9… is a key's display start")
+      expect(error.message).not.toMatch(/secret/i)
+      expect(error.suggestions.join('\n')).toContain('apikey keys list --app weather-app')
+    }
+  })
+})
