@@ -4,7 +4,6 @@
  */
 import {dirname, resolve} from 'node:path'
 import type {DestinationStream} from 'pino'
-import {ApikeyError} from '../core/errors.js'
 import {buildApp, type LogLevel} from './app.js'
 import type {Clock} from './clock.js'
 import {openDatabase} from './db/connection.js'
@@ -13,7 +12,7 @@ import type {SignInStats} from './services/auth.js'
 import type {RandomBase62} from './services/crypto.js'
 import type {RateLimitStore} from './services/rate-limit.js'
 import {LifecycleEvents} from './services/lifecycle.js'
-import {loadPepper, pepperFingerprint, pepperPathFor} from './services/pepper.js'
+import {loadPepper, missingPepperError, PEPPER_FINGERPRINT, pepperFingerprint, pepperPathFor, readPepper, refuseOtherPepper, storedPepperFingerprint, type Pepper} from './services/pepper.js'
 import {resolveServerPaths, type ServerSettingsInput} from './settings.js'
 
 /** Options of {@link startServer}. */
@@ -70,8 +69,7 @@ export interface RunningServer {
   close(): Promise<void>
 }
 
-/** Name under which the pepper fingerprint is kept in `server_meta`. */
-export const PEPPER_FINGERPRINT = 'pepper_fingerprint'
+export {PEPPER_FINGERPRINT} from './services/pepper.js'
 
 /**
  * Starts the key service.
@@ -84,18 +82,26 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const pathsInput = {...(options.env === undefined ? {} : {env: options.env}), ...(options.homedir === undefined ? {} : {homedir: options.homedir})}
   const dbPath = resolve(options.dbPath ?? resolveServerPaths(pathsInput).dbPath)
   const dataDir = dirname(dbPath)
-  const handle = await openDatabase(dbPath)
+  const supplied = options.pepper ?? nonEmpty(options.env?.APIKEY_PEPPER)
+  const pepperPath = pepperPathFor(dbPath)
+  let found: Pepper | undefined
+  // The pepper is checked against the database before anything is written to it (migrations
+  // included), and a new pepper file is made only for a database that never had one.
+  const handle = await openDatabase(dbPath, {
+    beforeMigrations: async (db) => {
+      const stored = await storedPepperFingerprint(db)
+      found = await readPepper(pepperPath, supplied)
+      if (found === undefined) {
+        if (stored !== undefined) throw missingPepperError(pepperPath)
+        found = await loadPepper(pepperPath)
+      }
+      refuseOtherPepper(stored, found)
+    },
+  })
   try {
-    const supplied = options.pepper ?? nonEmpty(options.env?.APIKEY_PEPPER)
-    const pepper = await loadPepper(pepperPathFor(dbPath), supplied)
+    const pepper = found!
     const fingerprint = pepperFingerprint(pepper.key)
-    const stored = await repositories(handle.db).meta.setIfAbsent(PEPPER_FINGERPRINT, fingerprint)
-    if (stored !== fingerprint) {
-      throw new ApikeyError(
-        `the pepper ${pepper.source === 'option' ? 'given in APIKEY_PEPPER' : `in ${pepper.path ?? 'the pepper file'}`} is not the one this database was created with; every issued key would stop verifying. Restore the original pepper.`,
-        {code: 'validation'},
-      )
-    }
+    refuseOtherPepper(await repositories(handle.db).meta.setIfAbsent(PEPPER_FINGERPRINT, fingerprint), pepper)
     const events = options.events ?? new LifecycleEvents()
     const app = await buildApp({
       db: handle.db,

@@ -2,6 +2,7 @@ import {join} from 'node:path'
 import {rm} from 'node:fs/promises'
 import {afterEach, describe, expect, it} from 'vitest'
 import {ApikeyError} from '../../src/core/errors.js'
+import {openDatabase} from '../../src/server/db/connection.js'
 import {addUser, type AddUserOptions} from '../../src/server/services/users.js'
 import {defaultDataDir, defaultDbPath, resolveServerPaths} from '../../src/server/settings.js'
 import {startHarness, T0, TestClock, TEST_SCRYPT, tempDir} from './helpers.js'
@@ -11,10 +12,13 @@ describe('addUser', () => {
   afterEach(async () => {
     for (const d of dirs.splice(0)) await rm(d, {recursive: true, force: true})
   })
+  /** A database as `server start` leaves it (created and migrated); addUser never creates one. */
   async function dbPath(): Promise<string> {
     const dir = await tempDir()
     dirs.push(dir)
-    return join(dir, 'sub', 'apikey.db')
+    const path = join(dir, 'sub', 'apikey.db')
+    await (await openDatabase(path)).close()
+    return path
   }
   const base = (db: string, over: Partial<AddUserOptions> = {}): AddUserOptions => ({
     dbPath: db,
@@ -27,7 +31,7 @@ describe('addUser', () => {
     ...over,
   })
 
-  it('creates the database, the team (first user is owner) and the user', async () => {
+  it('creates the team (first user is owner) and the user', async () => {
     const db = await dbPath()
     const result = await addUser(base(db, {teamName: 'Mobile', teamContactEmail: 'mobile@example.com'}))
     expect(result).toEqual({
@@ -105,11 +109,11 @@ describe('server paths (XDG Base Directory)', () => {
     const dir = await tempDir()
     try {
       const env = {XDG_DATA_HOME: dir}
-      const added = await addUser({env, username: 'ann', password: 'a long password', team: 'mobile', admin: false, scryptCost: TEST_SCRYPT})
-      expect(added.dbPath).toBe(join(dir, 'apikey', 'apikey.db'))
       const {startServer} = await import('../../src/server/main.js')
       const server = await startServer({port: 0, env, logLevel: 'silent', settings: {scryptCost: TEST_SCRYPT}})
       try {
+        const added = await addUser({env, username: 'ann', password: 'a long password', team: 'mobile', admin: false, scryptCost: TEST_SCRYPT})
+        expect(added.dbPath).toBe(join(dir, 'apikey', 'apikey.db'))
         expect(server.dbPath).toBe(added.dbPath)
         expect(server.dataDir).toBe(join(dir, 'apikey'))
         expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)

@@ -2,10 +2,11 @@
  * Opens the service database: a SQLite file through better-sqlite3 in WAL
  * mode with a busy timeout, wrapped in Kysely, migrated to the latest schema.
  */
-import {closeSync, mkdirSync, openSync} from 'node:fs'
+import {closeSync, existsSync, mkdirSync, openSync} from 'node:fs'
 import {dirname} from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
 import {Kysely, Migrator, SqliteDialect, type MigrationProvider, type Migration} from 'kysely'
+import {ApikeyError} from '../../core/errors.js'
 import type {Database} from './schema.js'
 import {migrations} from './migrations/index.js'
 
@@ -29,25 +30,51 @@ export const staticMigrationProvider: MigrationProvider = {
   getMigrations: async (): Promise<Record<string, Migration>> => ({...migrations}),
 }
 
+/** Options of {@link openDatabase}. */
+export interface OpenDatabaseOptions {
+  /**
+   * Refuse when the file does not exist instead of creating it (and its directory): every
+   * command but `server start` works on an existing database and never creates one.
+   * Default false.
+   */
+  mustExist?: boolean
+  /**
+   * Runs on the open database before any migration (so before anything is written);
+   * throwing refuses the open (the database is closed, the error rethrown).
+   */
+  beforeMigrations?: (db: Kysely<Database>) => Promise<void>
+}
+
 /**
- * Opens (creating if missing, with a 0700 parent directory) the SQLite file at
- * `path`, sets `journal_mode=WAL`, `busy_timeout`, `foreign_keys=ON` and
- * `synchronous=NORMAL`, and applies pending migrations.
- * @throws Error when the file cannot be opened or a migration fails (the
- *   database is closed before throwing).
+ * Opens the SQLite file at `path` — creating it (0600, in a 0700 directory) when missing,
+ * unless `options.mustExist` — sets `journal_mode=WAL`, `busy_timeout`, `foreign_keys=ON` and
+ * `synchronous=NORMAL`, runs `options.beforeMigrations`, and applies pending migrations.
+ * @throws ApikeyError `not_found` when `mustExist` and there is no file at `path` (nothing is
+ *   created); whatever `beforeMigrations` throws; Error when the file cannot be opened or a
+ *   migration fails (the database is closed before throwing).
  */
-export async function openDatabase(path: string): Promise<DatabaseHandle> {
-  mkdirSync(dirname(path), {recursive: true, mode: 0o700})
-  // A new database file is created 0600 (SQLite gives its -wal and -shm files the same mode):
-  // it holds key hashes, sessions and the audit log. An existing file keeps its mode.
-  if (path !== ':memory:') {
-    try {
-      closeSync(openSync(path, 'wx', 0o600))
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+export async function openDatabase(path: string, options: OpenDatabaseOptions = {}): Promise<DatabaseHandle> {
+  if (options.mustExist === true) {
+    if (path === ':memory:' || !existsSync(path)) throw noDatabaseError(path)
+  } else {
+    mkdirSync(dirname(path), {recursive: true, mode: 0o700})
+    // A new database file is created 0600 (SQLite gives its -wal and -shm files the same mode):
+    // it holds key hashes, sessions and the audit log. An existing file keeps its mode.
+    if (path !== ':memory:') {
+      try {
+        closeSync(openSync(path, 'wx', 0o600))
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+      }
     }
   }
-  const sqlite = new BetterSqlite3(path)
+  let sqlite: BetterSqlite3.Database
+  try {
+    sqlite = new BetterSqlite3(path, {fileMustExist: options.mustExist === true})
+  } catch (error) {
+    if (options.mustExist === true && /does not exist/i.test((error as Error).message)) throw noDatabaseError(path)
+    throw error
+  }
   let journalMode: string
   try {
     sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`)
@@ -67,12 +94,22 @@ export async function openDatabase(path: string): Promise<DatabaseHandle> {
     if (sqlite.open) sqlite.close()
   }
   try {
+    if (options.beforeMigrations !== undefined) await options.beforeMigrations(db)
     await migrateToLatest(db)
   } catch (error) {
     await close()
     throw error
   }
   return {db, path, journalMode, close}
+}
+
+/** The error for a database file that is not there (see {@link OpenDatabaseOptions.mustExist}). */
+export function noDatabaseError(path: string): ApikeyError {
+  return new ApikeyError(`there is no key service database at ${path}; nothing was created`, {
+    code: 'not_found',
+    suggestions: ['pass the database of the key service: --db PATH (as given to apikey server start --db)', 'or create it by starting the service once: apikey server start'],
+    details: {dbPath: path},
+  })
 }
 
 /**

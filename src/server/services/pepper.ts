@@ -7,7 +7,10 @@
  */
 import {createHmac, randomBytes} from 'node:crypto'
 import {promises as fs} from 'node:fs'
+import type {Kysely} from 'kysely'
 import {ApikeyError} from '../../core/errors.js'
+import type {Database} from '../db/schema.js'
+import {repositories} from '../repositories/index.js'
 
 /** Size of a generated pepper, in bytes. */
 export const PEPPER_BYTES = 32
@@ -27,6 +30,9 @@ export interface Pepper {
   /** Warnings to log (e.g. the file is readable by others). */
   warnings: string[]
 }
+
+/** Name under which the pepper fingerprint is kept in `server_meta`. */
+export const PEPPER_FINGERPRINT = 'pepper_fingerprint'
 
 /** The pepper file beside a database: `<dbPath>.pepper`. */
 export function pepperPathFor(dbPath: string): string {
@@ -96,4 +102,59 @@ async function createExclusive(path: string): Promise<boolean> {
 /** A fingerprint of the pepper (HMAC of a fixed label), safe to store: it does not reveal the pepper. */
 export function pepperFingerprint(key: Buffer): string {
   return createHmac('sha256', key).update('apikey pepper fingerprint v1', 'utf8').digest('hex').slice(0, 32)
+}
+
+/**
+ * The pepper without creating anything: `supplied` when given, else the file at `path` when
+ * it exists.
+ * @returns undefined when neither is there.
+ * @throws ApikeyError as {@link loadPepper} for a pepper that is too short or unreadable.
+ */
+export async function readPepper(path: string, supplied?: string): Promise<Pepper | undefined> {
+  if (supplied === undefined) {
+    const exists = await fs.stat(path).then(
+      () => true,
+      (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? false : Promise.reject(error)),
+    )
+    if (!exists) return undefined
+  }
+  return loadPepper(path, supplied)
+}
+
+/** Where a pepper came from, in words: `APIKEY_PEPPER` or its file. */
+function pepperOrigin(pepper: Pepper): string {
+  return pepper.source === 'option' ? 'given in APIKEY_PEPPER' : `in ${pepper.path ?? 'the pepper file'}`
+}
+
+/**
+ * The pepper fingerprint this database keeps, read before any migration (undefined for a
+ * database that has none yet: never started).
+ */
+export function storedPepperFingerprint(db: Kysely<Database>): Promise<string | undefined> {
+  return repositories(db).meta.getBeforeMigrations(PEPPER_FINGERPRINT)
+}
+
+/**
+ * Refuses a pepper that is not the one the database was started with (every issued key
+ * would stop verifying, and new hashes would not match old ones). Writes nothing.
+ * @param stored the fingerprint kept in the database, undefined when it has none.
+ * @throws ApikeyError `validation` when the fingerprints differ.
+ */
+export function refuseOtherPepper(stored: string | undefined, pepper: Pepper): void {
+  if (stored === undefined || stored === pepperFingerprint(pepper.key)) return
+  throw new ApikeyError(
+    `the pepper ${pepperOrigin(pepper)} is not the one this database was created with; every issued key would stop verifying. Nothing was written. Restore the original pepper.`,
+    {code: 'validation', suggestions: ['use the pepper the service was first started with: APIKEY_PEPPER, or the <database>.pepper file beside the database']},
+  )
+}
+
+/**
+ * The error for a database started with a pepper that is nowhere to be found now (neither
+ * `APIKEY_PEPPER` nor the pepper file): a new one would make every issued key stop verifying.
+ */
+export function missingPepperError(path: string): ApikeyError {
+  return new ApikeyError(`this database was started with a pepper, and neither APIKEY_PEPPER nor ${path} holds it; no new pepper was made (every issued key would stop verifying). Nothing was written.`, {
+    code: 'validation',
+    suggestions: [`set APIKEY_PEPPER to the original pepper, or restore ${path}`],
+  })
 }

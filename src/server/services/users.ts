@@ -8,7 +8,7 @@ import {isValidSlug, SLUG_RULE} from '../../core/key-format.js'
 import {isValidEmail, MIN_PASSWORD_LENGTH, USERNAME_PATTERN, USERNAME_RULE} from '../../core/validation.js'
 import type {TeamView, UserView} from '../../core/wire.js'
 import {systemClock, type Clock} from '../clock.js'
-import {openDatabase} from '../db/connection.js'
+import {openAdminDatabase} from './admin-db.js'
 import type {TeamRole} from '../model.js'
 import {validationError} from '../problems.js'
 import {inTransaction, isUniqueViolation, repositories} from '../repositories/index.js'
@@ -64,13 +64,14 @@ export interface AddUserResult {
 }
 
 /**
- * Whether a user of this name exists on the database file (applying migrations), so a
+ * Whether a user of this name exists on the existing database file (see
+ * {@link openAdminDatabase}: never created, pepper checked before migrations), so a
  * command can skip asking for a password that {@link addUser} would ignore.
  * @throws Error when the database cannot be opened.
  */
 export async function userExists(options: Pick<AddUserOptions, 'dbPath' | 'env' | 'homedir' | 'username'>): Promise<boolean> {
   const dbPath = options.dbPath ?? resolveServerPaths({...(options.env === undefined ? {} : {env: options.env}), ...(options.homedir === undefined ? {} : {homedir: options.homedir})}).dbPath
-  const handle = await openDatabase(dbPath)
+  const handle = await openAdminDatabase(dbPath, options.env)
   try {
     return await repositories(handle.db).users.exists(options.username)
   } finally {
@@ -79,13 +80,15 @@ export async function userExists(options: Pick<AddUserOptions, 'dbPath' | 'env' 
 }
 
 /**
- * Opens the database (applying migrations), creates the team if missing,
+ * Opens the existing database (see {@link openAdminDatabase}: never created here, the pepper
+ * checked before migrations are applied), creates the team if missing,
  * creates the user if missing (an existing user keeps their password and is
  * promoted when `admin`), and adds the membership — in one transaction, with
  * audit events `team.create`, `user.create`, `membership.add`.
  * @throws ApikeyError `validation` for a bad username, team slug, contact
  *   email or short password (of a new user); `conflict` when the user is
- *   already a member of the team; `io`-like errors from opening the database.
+ *   already a member of the team; `not_found` when there is no database at the path;
+ *   `validation` for a pepper that is not the database's; errors from opening the database.
  */
 export async function addUser(options: AddUserOptions): Promise<AddUserResult> {
   if (!USERNAME_PATTERN.test(options.username)) throw validationError('username', USERNAME_RULE)
@@ -95,7 +98,7 @@ export async function addUser(options: AddUserOptions): Promise<AddUserResult> {
   const dbPath = options.dbPath ?? resolveServerPaths({...(options.env === undefined ? {} : {env: options.env}), ...(options.homedir === undefined ? {} : {homedir: options.homedir})}).dbPath
   const clock = options.clock ?? systemClock
   const random = options.random ?? defaultRandom
-  const handle = await openDatabase(dbPath)
+  const handle = await openAdminDatabase(dbPath, options.env)
   try {
     // Hash outside the transaction (slow by design); only used for a new user.
     let passwordHash: string | undefined

@@ -14,7 +14,7 @@ import {ApikeyError} from '../../core/errors.js'
 import {isKeyEnvironment, KEY_ENVIRONMENTS, type KeyEnvironment} from '../../core/key-format.js'
 import type {Clock} from '../clock.js'
 import {systemClock} from '../clock.js'
-import {openDatabase} from '../db/connection.js'
+import {openAdminDatabase} from './admin-db.js'
 import type {Verifier} from '../model.js'
 import {UnavailableError, validationError} from '../problems.js'
 import {inTransaction, isUniqueViolation, repositories} from '../repositories/index.js'
@@ -137,12 +137,12 @@ export interface VerifierListing {
 
 /**
  * Every verifier on the database file, by name (active and revoked). Works whether or
- * not the service runs.
- * @throws Error when the database cannot be opened.
+ * not the service runs; never creates a database (see {@link openAdminDatabase}).
+ * @throws ApikeyError `not_found` when there is no database at the path; Error when it cannot be opened.
  */
 export async function listVerifiers(options: VerifierDbOptions): Promise<{verifiers: VerifierListing[]; dbPath: string}> {
   const dbPath = dbPathOf(options)
-  const handle = await openDatabase(dbPath)
+  const handle = await openAdminDatabase(dbPath, options.env)
   try {
     const verifiers = await repositories(handle.db).verifiers.list()
     return {
@@ -168,7 +168,7 @@ export async function addVerifier(options: AddVerifierOptions): Promise<AddVerif
   const dbPath = dbPathOf(options)
   const clock = options.clock ?? systemClock
   const random = options.random ?? defaultRandom
-  const handle = await openDatabase(dbPath)
+  const handle = await openAdminDatabase(dbPath, options.env)
   try {
     const token = newVerifierToken(random)
     const now = clock.now()
@@ -207,7 +207,7 @@ export async function addVerifier(options: AddVerifierOptions): Promise<AddVerif
 export async function revokeVerifier(options: RevokeVerifierOptions): Promise<RevokeVerifierResult> {
   const dbPath = dbPathOf(options)
   const clock = options.clock ?? systemClock
-  const handle = await openDatabase(dbPath)
+  const handle = await openAdminDatabase(dbPath, options.env)
   try {
     return await inTransaction(handle.db, async (repos) => {
       const found = await repos.verifiers.findByIdOrName(options.verifier)
