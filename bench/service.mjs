@@ -83,6 +83,8 @@ async function prepare(count, sample) {
   console.error(`bench: storing ${count} keys…`)
   const dir = mkdtempSync(join(tmpdir(), 'apikey-bench-service-'))
   const dbPath = join(dir, 'apikey.db')
+  // Admin operations work on an existing database only (server start creates it): create it first.
+  await (await svc.connection.openDatabase(dbPath)).close()
   await svc.users.addUser({dbPath, username: 'bench', password: 'bench-password-123', team: 'bench', admin: false, scryptCost: CHEAP_SCRYPT})
   const verifier = await svc.verifiers.addVerifier({dbPath, name: 'bench'})
   const handle = await svc.connection.openDatabase(dbPath)

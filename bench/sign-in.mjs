@@ -36,6 +36,7 @@ const PASSWORD = 'correct horse battery staple'
 const ROUNDS = 5
 
 const {addUser} = await import(pathToFileURL(join(dist, 'server/services/users.js')).href)
+const {openDatabase} = await import(pathToFileURL(join(dist, 'server/db/connection.js')).href)
 const {DEFAULT_SCRYPT_COST} = await import(pathToFileURL(join(dist, 'server/settings.js')).href)
 
 function signIn(url, from, username, password) {
@@ -107,6 +108,8 @@ async function scenario(settings, rounds) {
   const dir = mkdtempSync(join(tmpdir(), 'apikey-bench-signin-'))
   const dbPath = join(dir, 'apikey.db')
   try {
+    // Admin operations work on an existing database only (server start creates it): create it first.
+    await (await openDatabase(dbPath)).close()
     await addUser({dbPath, username: 'ann', password: PASSWORD, team: 'mobile', admin: false, scryptCost: DEFAULT_SCRYPT_COST})
     const service = await start(dbPath, {scryptCost: DEFAULT_SCRYPT_COST, ...settings})
     try {
