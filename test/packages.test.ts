@@ -4,13 +4,15 @@
  * The CLI (apikey) carries no key service code and none of its dependencies;
  * the verifier library (@apikey/verify) has no runtime dependencies at all;
  * the key service plugin (@apikey/server) carries the `server …` commands.
- * Every package declares each package its shipped code imports.
+ * Every package declares each package its shipped code imports, and the
+ * lock file holds no package that refuses this Node version.
  * The install footprint itself (packages, MB, compiler) is measured by
  * `npm run bench -- --only install`.
  */
-import {execFileSync} from 'node:child_process'
-import {readFileSync} from 'node:fs'
+import {execFileSync, spawnSync} from 'node:child_process'
+import {copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {builtinModules} from 'node:module'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {describe, expect, it} from 'vitest'
@@ -97,4 +99,21 @@ describe('packages', () => {
       expect(undeclared).toEqual([])
     })
   }
+
+  it('npm ci of the lock file warns about no package that needs another Node version (EBADENGINE)', () => {
+    // A dry run on a copy of the manifests: nothing is installed, the engines of every locked package are checked.
+    const dir = mkdtempSync(join(tmpdir(), 'apikey-npm-ci-'))
+    try {
+      for (const file of ['package.json', 'package-lock.json', 'packages/server/package.json', 'packages/verify/package.json']) {
+        mkdirSync(join(dir, file, '..'), {recursive: true})
+        copyFileSync(join(root, file), join(dir, file))
+      }
+      const ci = spawnSync('npm', ['ci', '--dry-run', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], {cwd: dir, encoding: 'utf8'})
+      expect(ci.status, ci.stderr).toBe(0)
+      expect(ci.stdout).toMatch(/added \d+ packages/)
+      expect(ci.stderr).not.toContain('EBADENGINE')
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
 })
