@@ -6,9 +6,9 @@
 import {ApikeyError, usageError} from '../core/errors.js'
 import {isValidSlug, SLUG_RULE} from '../core/key-format.js'
 import {isValidEmail} from '../core/validation.js'
-import type {AppView, LimitView} from '../core/wire.js'
+import type {AppView, LimitView, TokenView} from '../core/wire.js'
 import type {Deps} from '../lib/deps.js'
-import {rpmChange, signedInApi, withFlagNames, type LimitFlags} from './common.js'
+import {needsYes, rpmChange, signedInApi, withFlagNames, type LimitFlags} from './common.js'
 import {refuseSecret} from './secret-args.js'
 
 /** Network options shared by the app commands. */
@@ -60,8 +60,14 @@ export async function showApp(deps: Deps, input: AppsNetworkInput & {app: string
 export interface TransferAppInput extends AppsNetworkInput {
   app: string
   toTeam: string
+  /** New point of contact; required without a terminal (pass the current one to keep it), asked on one. */
   contact?: string
+  /** Consent to move the app without asking (required without a terminal). */
+  yes: boolean
 }
+
+/** Who may transfer an app, in the words of the help, the CLI's refusal and the service's 403. */
+export const TRANSFER_RULE = 'only owners of the owning team (or service admins) can transfer an app, and only to a team they are a member of'
 
 /** Result of {@link transferApp}; the `--json` output of `apikey apps transfer`. */
 export interface TransferAppResult {
@@ -69,11 +75,18 @@ export interface TransferAppResult {
   /** Owning team before the transfer. */
   from: string
   app: AppView
+  /** The app's provisioning tokens that the transfer stopped (the new team creates its own). */
+  revokedTokens: TokenView[]
 }
 
 /**
- * Moves an app to another owning team (and optionally a new point of contact).
- * @throws ApikeyError `usage` (2) for invalid slugs or email; `forbidden` (1) when the caller does not own the app; `not_found` (1).
+ * Moves an app to another owning team with its point of contact. Order: flags →
+ * the app (404) → who may ({@link TRANSFER_RULE}, 403 before any question) → the
+ * point of contact (`--contact`, or asked with the current one as default; required
+ * without a terminal) → confirmation (a question, or `--yes`) → the move.
+ * @throws ApikeyError `usage` (2) for invalid slugs or email, or a missing `--contact`/`--yes`
+ *   without a terminal; `cancelled` (3) when declined; `forbidden` (1) naming the rule;
+ *   `not_found` (1).
  */
 export async function transferApp(deps: Deps, input: TransferAppInput): Promise<TransferAppResult> {
   checkSlug(input.app, 'APP')
@@ -81,8 +94,45 @@ export async function transferApp(deps: Deps, input: TransferAppInput): Promise<
   if (input.contact !== undefined && !isValidEmail(input.contact)) throw usageError(`--contact "${input.contact}" is not a valid email address`, [], {flag: '--contact'})
   const {api, server} = await signedInApi(deps, input)
   const before = await api.getApp(input.app)
-  const app = await withFlagNames(api.transferApp(input.app, {team: input.toTeam, ...(input.contact === undefined ? {} : {contactEmail: input.contact})}), {team: '--to-team', contactEmail: '--contact'})
-  return {server: server.url, from: before.team.slug, app}
+  const me = await api.me()
+  const owns = me.teams.some((t) => t.slug === before.team.slug && t.role === 'owner')
+  const joins = me.teams.some((t) => t.slug === input.toTeam)
+  if (!me.user.isAdmin && (!owns || !joins)) {
+    const why = !owns ? `you are not an owner of team ${before.team.slug}, which owns ${before.slug}` : `you are not a member of team ${input.toTeam}`
+    throw new ApikeyError(`${TRANSFER_RULE}: ${why}`, {
+      code: 'forbidden',
+      suggestions: [`ask an owner of team ${before.team.slug} (point of contact ${before.contactEmail})`],
+      details: {owningTeam: before.team.slug, toTeam: input.toTeam, requiredRole: 'owner'},
+    })
+  }
+  if (before.team.slug === input.toTeam) throw usageError(`${before.slug} already belongs to team ${input.toTeam}`, [], {flag: '--to-team'})
+  let contact = input.contact
+  if (contact === undefined) {
+    if (!deps.prompter.interactive) {
+      throw usageError(`the point of contact of ${before.slug} after the move is needed: pass --contact (the current one is ${before.contactEmail})`, [
+        `apikey apps transfer ${before.slug} --to-team ${input.toTeam} --contact EMAIL --yes`,
+        `or keep the current one: --contact ${before.contactEmail}`,
+      ], {flag: '--contact'})
+    }
+    contact = await deps.prompter.input({
+      message: `Point of contact for ${before.slug} in team ${input.toTeam}`,
+      flag: '--contact',
+      default: before.contactEmail,
+      validate: (v) => isValidEmail(v) || 'enter a valid email address',
+    })
+  }
+  if (!input.yes) {
+    if (!deps.prompter.interactive) throw needsYes(`moving ${before.slug} from team ${before.team.slug} to team ${input.toTeam}`)
+    const ok = await deps.prompter.confirm({
+      message: `Move ${before.slug} from team ${before.team.slug} to team ${input.toTeam}? Its provisioning tokens stop.`,
+      flag: '--yes',
+      default: false,
+    })
+    if (!ok) throw new ApikeyError(`not moved: ${before.slug} stays with team ${before.team.slug}`, {code: 'cancelled'})
+  }
+  const moved = await withFlagNames(api.transferApp(input.app, {team: input.toTeam, contactEmail: contact}), {team: '--to-team', contactEmail: '--contact'})
+  const {revokedTokens, ...app} = moved
+  return {server: server.url, from: before.team.slug, app, revokedTokens: revokedTokens ?? []}
 }
 
 /** Input of {@link setAppLimit}. */

@@ -220,7 +220,7 @@ describe('apps', () => {
     expect(refused.code).toBe(1)
     expect(refused.json.error.code).toBe('forbidden')
 
-    const moved = await dora.run(['apps', 'transfer', 'moving-app', '--to-team', 'maps', '--contact', 'maps-team@example.com', '--json'], repo)
+    const moved = await dora.run(['apps', 'transfer', 'moving-app', '--to-team', 'maps', '--contact', 'maps-team@example.com', '--yes', '--json'], repo)
     // dora is a member (not necessarily owner) of weather; the service decides who may transfer.
     if (moved.code === 0) {
       expect(moved.json).toMatchObject({from: 'weather', app: {slug: 'moving-app', team: {slug: 'maps'}, contactEmail: 'maps-team@example.com'}})

@@ -177,7 +177,7 @@ describe('key lifecycle routes', () => {
     it('403 for a member who is not an owner, for an outsider, and for an owner who is not in the target team', async () => {
       await h.addUser('cy', 'web')
       const member = expectProblemShape(await h.request('POST', '/v1/apps/weather-app/transfer', {token: cy, body: {team: 'web'}}), 403, 'forbidden')
-      expect(member.detail).toMatch(/only owners of that team or admins can transfer it/)
+      expect(member.detail).toMatch(/only owners of that team \(or service admins\) can transfer it, and only to a team they are a member of/)
       expect(member.owningTeam).toBe('mobile')
       expectProblemShape(await h.request('POST', '/v1/apps/weather-app/transfer', {token: bob, body: {team: 'web'}}), 403, 'forbidden')
       const notInTarget = expectProblemShape(await h.request('POST', '/v1/apps/weather-app/transfer', {token: ann, body: {team: 'web'}}), 403, 'forbidden')

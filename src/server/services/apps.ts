@@ -65,7 +65,7 @@ export class AppsService {
     const admin = principal.user.isAdmin
     if (!admin && (await repos.teams.roleOf(principal.user.id, app.team.id)) !== 'owner') {
       throw new ApikeyError(
-        `the app "${app.slug}" belongs to team ${app.team.name} (${app.team.slug}); only owners of that team or admins can transfer it. Its point of contact is ${app.contactEmail}.`,
+        `the app "${app.slug}" belongs to team ${app.team.name} (${app.team.slug}); only owners of that team (or service admins) can transfer it, and only to a team they are a member of. Its point of contact is ${app.contactEmail}.`,
         {code: 'forbidden', details: {owningTeam: app.team.slug, owningTeamName: app.team.name, contactEmail: app.contactEmail, app: app.slug, requiredRole: 'owner'}},
       )
     }
@@ -73,7 +73,7 @@ export class AppsService {
     if (to === undefined) throw new ApikeyError(`no team with slug "${request.team}" exists`, {code: 'not_found', suggestions: ['apikey status'], details: {field: 'team'}})
     if (!admin && (await repos.teams.roleOf(principal.user.id, to.id)) === undefined) {
       throw new ApikeyError(
-        `you are not a member of team ${to.name} (${to.slug}), so you cannot transfer apps to it${to.contactEmail === null ? '' : `; its contact is ${to.contactEmail}`}`,
+        `you are not a member of team ${to.name} (${to.slug}), so you cannot transfer apps to it (only owners of the owning team, or service admins, can transfer an app, and only to a team they are a member of)${to.contactEmail === null ? '' : `; its contact is ${to.contactEmail}`}`,
         {code: 'forbidden', suggestions: ['apikey status'], details: {team: to.slug, ...(to.contactEmail === null ? {} : {contactEmail: to.contactEmail})}},
       )
     }
