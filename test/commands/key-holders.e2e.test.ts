@@ -8,6 +8,7 @@
  * against the real service.
  */
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {runCli} from '../helpers/cli.js'
 import {havePty, runPty} from '../helpers/pty.js'
 import {developer} from '../helpers/project.js'
 import {startTestService, type TestService} from '../helpers/service.js'
@@ -96,11 +97,12 @@ describe('keys revoke', () => {
 describe('apps transfer', () => {
   it('help and error say who may transfer; --contact and --yes are required without a terminal; the app’s tokens stop', async () => {
     const {repo, ann} = await initProject(svc, 'transfer-app')
-    const help = await ann.run(['apps', 'transfer', '--help'], repo)
+    // Help text as oclif prints it from the real binary.
+    const help = await runCli(['apps', 'transfer', '--help'], {cwd: repo, env: ann.env, mode: 'subprocess'})
     expect(help.stdout.replace(/\s+/g, ' ')).toContain('Only owners of the owning team (or service admins) can transfer an app, and only to a team they are a member of')
     const cy = await developer(svc, 'cy')
     const refused = await cy.run(['apps', 'transfer', 'transfer-app', '--to-team', 'maps', '--contact', 'maps@example.com', '--yes', '--json'], repo)
-    expect(refused.code).toBe(1)
+    expect(refused.code, refused.stdout).toBe(1)
     expect(refused.json.error.message).toContain('only owners of the owning team (or service admins) can transfer an app, and only to a team they are a member of')
 
     const token = await ann.run(['tokens', 'create', '--scope', 'ci', '--name', 'gha', '--json'], repo)
