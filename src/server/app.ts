@@ -25,6 +25,7 @@ import {systemClock, type Clock} from './clock.js'
 import type {Database} from './db/schema.js'
 import {guardRequest} from './input-guard.js'
 import {REDACT_PATHS, REDACTED, safePath, serializers} from './logging.js'
+import {problemTypeUri} from '../core/problem-types.js'
 import {PROBLEM_CONTENT_TYPE, PROBLEM_STATUS, problemType, toProblem, UnavailableError} from './problems.js'
 import {docsRoutes, docsUrlOf, publicUrlOf} from './routes/docs.js'
 import {documentRoute, MAX_PARAM_LENGTH} from './routes/openapi.js'
@@ -273,6 +274,9 @@ function singleHeader(value: string | string[] | undefined): string | undefined 
   return Array.isArray(value) ? value[0] : value
 }
 
+/** Title of the problem type `service_unavailable` (a temporary failure: 503 with Retry-After). */
+export const SERVICE_UNAVAILABLE_TITLE = 'Service unavailable'
+
 /** Statuses Fastify gives framework errors that we keep (with code `validation`). */
 const KEPT_STATUSES = new Set([400, 405, 406, 411, 413, 415, 431])
 
@@ -360,7 +364,9 @@ function sendProblem(source: ProblemSource | ApikeyError, request: FastifyReques
   if (override !== undefined) problem.status = override
   if (error instanceof UnavailableError) {
     problem.status = error.status
-    problem.title = 'Service unavailable'
+    // Its own problem type (code stays server_error): one type, one title (RFC 9457).
+    problem.type = problemTypeUri('service_unavailable')
+    problem.title = SERVICE_UNAVAILABLE_TITLE
     reply.header('retry-after', String(error.retryAfterSeconds))
   }
   const status = problem.status

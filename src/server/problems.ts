@@ -6,6 +6,7 @@
  * {@link ProblemDetails} body and a status from the one table below.
  */
 import {ApikeyError, type ErrorCode, type ProblemDetails} from '../core/errors.js'
+import {KEY_PROBLEMS, problemTypeUri} from '../core/problem-types.js'
 
 /** Media type of problem details (RFC 9457 §3). */
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
@@ -14,17 +15,17 @@ export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
 export const PROBLEM_STATUS: Readonly<Record<ErrorCode, {status: number; title: string}>> = {
   usage: {status: 400, title: 'Bad request'},
   validation: {status: 400, title: 'Invalid request'},
-  malformed_key: {status: 400, title: 'Malformed API key'},
+  malformed_key: {status: 400, title: KEY_PROBLEMS.malformed_key.title},
   invalid_credentials: {status: 401, title: 'Invalid username or password'},
   unauthenticated: {status: 401, title: 'Not authenticated'},
   not_signed_in: {status: 401, title: 'Not signed in'},
   forbidden: {status: 403, title: 'Forbidden'},
   not_found: {status: 404, title: 'Not found'},
-  key_not_found: {status: 404, title: 'API key not found'},
+  key_not_found: {status: 404, title: KEY_PROBLEMS.key_not_found.title},
   conflict: {status: 409, title: 'Conflict'},
-  key_revoked: {status: 410, title: 'API key revoked'},
-  key_expired: {status: 410, title: 'API key expired'},
-  rate_limited: {status: 429, title: 'Too many requests'},
+  key_revoked: {status: 410, title: KEY_PROBLEMS.key_revoked.title},
+  key_expired: {status: 410, title: KEY_PROBLEMS.key_expired.title},
+  rate_limited: {status: 429, title: KEY_PROBLEMS.rate_limited.title},
   unsafe: {status: 400, title: 'Refused as unsafe'},
   cancelled: {status: 400, title: 'Cancelled'},
   project_file: {status: 400, title: 'Bad request'},
@@ -42,7 +43,7 @@ export const PROBLEM_STATUS: Readonly<Record<ErrorCode, {status: number; title: 
  * to be dereferenced (RFC 9457 §3.1.1 allows non-resolvable type URIs).
  */
 export function problemType(code: ErrorCode): string {
-  return `tag:apikey,2025:problem:${code}`
+  return problemTypeUri(code)
 }
 
 /** Members a problem body may not take from `details` (they are set by the envelope). */

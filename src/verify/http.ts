@@ -15,6 +15,7 @@
 import type {IncomingMessage, ServerResponse} from 'node:http'
 import type {KeyEnvironment} from '../core/key-format.js'
 import {MAX_KEY_LENGTH} from '../core/key-format.js'
+import {KEY_PROBLEMS, problemTypeUri, type KeyProblemCode} from '../core/problem-types.js'
 import type {VerifyContext} from '../core/wire.js'
 import {malformedVerdict, missingKeyVerdict, suggestionsFor} from './messages.js'
 import type {Verdict, Verifier} from './types.js'
@@ -155,14 +156,15 @@ export interface ApikeyIdentity {
 /** Retry-After of a 503 when verification is unavailable, in seconds. */
 export const UNAVAILABLE_RETRY_AFTER_SECONDS = 2
 
-const TITLES: Record<string, {status: number; title: string; code: string}> = {
-  MALFORMED: {status: 401, title: 'Malformed API key', code: 'malformed_key'},
-  NOT_FOUND: {status: 401, title: 'Unknown API key', code: 'key_not_found'},
-  EXPIRED: {status: 401, title: 'API key expired', code: 'key_expired'},
-  REVOKED: {status: 401, title: 'API key revoked', code: 'key_revoked'},
-  FORBIDDEN: {status: 403, title: 'API key not allowed here', code: 'forbidden'},
-  RATE_LIMITED: {status: 429, title: 'Too many requests', code: 'rate_limited'},
-  UNAVAILABLE: {status: 503, title: 'Verification unavailable', code: 'verification_unavailable'},
+/** The problem of each rejecting verdict code (types and titles shared with the service and the nginx example). */
+const PROBLEM_OF: Record<string, KeyProblemCode> = {
+  MALFORMED: 'malformed_key',
+  NOT_FOUND: 'key_not_found',
+  EXPIRED: 'key_expired',
+  REVOKED: 'key_revoked',
+  FORBIDDEN: 'key_not_allowed',
+  RATE_LIMITED: 'rate_limited',
+  UNAVAILABLE: 'verification_unavailable',
 }
 
 /**
@@ -191,7 +193,8 @@ export function rateLimitHeaders(verdict: Verdict): Record<string, string> {
 export function problemFor(verdict: Verdict): ProblemResponse | null {
   if (verdict.valid) return null
   const missing = verdict.code === 'MALFORMED' && verdict.source === 'local' && verdict.message.startsWith('missing key')
-  const row = TITLES[verdict.code] ?? TITLES.UNAVAILABLE!
+  const problemCode: KeyProblemCode = missing ? 'missing_key' : (PROBLEM_OF[verdict.code] ?? 'verification_unavailable')
+  const row = {...KEY_PROBLEMS[problemCode], code: problemCode}
   const commands = verdict.suggestions.length > 0 ? [...new Set(verdict.suggestions)] : suggestionsFor(verdict.code, verdict.keyId, verdict.getKeyCommand)
   const named = commands.filter((c) => verdict.message.includes(c))
   let detail = verdict.message
@@ -199,11 +202,11 @@ export function problemFor(verdict: Verdict): ProblemResponse | null {
   if (verdict.docsUrl !== '' && !detail.includes(verdict.docsUrl)) detail += `; see ${verdict.docsUrl}`
   const headers: Record<string, string> = {'Content-Type': 'application/problem+json', 'Cache-Control': 'no-store', ...rateLimitHeaders(verdict)}
   const body: VerifierProblem = {
-    type: `tag:apikey,2025:problem:${missing ? 'missing_key' : row.code}`,
-    title: missing ? 'Missing API key' : row.title,
+    type: problemTypeUri(row.code),
+    title: row.title,
     status: row.status,
     detail,
-    code: missing ? 'missing_key' : row.code,
+    code: row.code,
     suggestions: commands,
     docsUrl: verdict.docsUrl,
   }

@@ -1,8 +1,9 @@
 /**
  * The nginx auth-request example against REAL nginx with examples/nginx/nginx.conf: the auth-request
  * form answers only 204, 401 or 403, and the example maps them to what clients
- * should see — the protected API with attribution headers, a problem+json 401
- * naming `npx apikey init`, a problem+json 403 naming the command for a key of
+ * should see — the protected API with attribution headers (and neither key header), a problem+json 401
+ * of its own type for a missing, malformed, unknown, expired or revoked key naming the command the
+ * key service is configured with and its docs page, a problem+json 403 naming the command for a key of
  * an accepted environment (a second nginx whose verifier token accepts only prod
  * keys), a real 429 with Retry-After, 503 for an outage.
  * nginx runs as a child process (`-p <tmp> -c <conf> -g 'daemon off; master_process off;'`)
@@ -23,6 +24,9 @@ import {startHarness, type Harness} from './helpers.js'
 const EXAMPLE = fileURLToPath(new URL('../../examples/nginx/nginx.conf', import.meta.url))
 const NGINX = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx'].find((p) => spawnSync(p, ['-v']).status === 0) ?? (spawnSync('nginx', ['-v']).status === 0 ? 'nginx' : undefined)
 if (NGINX === undefined) console.warn('nginx.test.ts: SKIPPED — nginx is not installed (apt-get install -y nginx-light); the nginx example is not verified in this run')
+
+/** The key service's public URL in these tests (its --public-url). */
+const PUBLIC_URL = 'https://apikey.acme.test'
 
 /** A well-formed key with a valid checksum that was never issued. */
 function wellFormed(fill: string): string {
@@ -158,7 +162,8 @@ describe.skipIf(NGINX === undefined)('real nginx with examples/nginx/nginx.conf'
   const seen: IncomingHttpHeaders[] = []
 
   beforeAll(async () => {
-    h = await startHarness()
+    // Behind a gateway the service cannot know the URL callers reach it at: --public-url says.
+    h = await startHarness({settings: {cliPackage: '@acme/apikey', publicUrl: PUBLIC_URL}})
     await h.addUser('ann', 'mobile')
     ann = await h.login('ann')
     await h.createApp(ann, 'weather-app', 'mobile')
@@ -199,13 +204,23 @@ describe.skipIf(NGINX === undefined)('real nginx with examples/nginx/nginx.conf'
     expect([res.headers['ratelimit-limit'], res.headers['ratelimit-remaining']]).toEqual(['60', '59'])
   })
 
+  it('a key in Authorization: Bearer passes and reaches the API in neither header', async () => {
+    seen.length = 0
+    const res = await send(port, '/v1/forecast/oslo', {authorization: `Bearer ${key.key}`})
+    expect(res.status).toBe(200)
+    expect(seen).toHaveLength(1)
+    expect(seen[0]?.authorization).toBeUndefined()
+    expect(seen[0]?.['x-api-key']).toBeUndefined()
+    expect(JSON.stringify(seen[0])).not.toContain(key.key)
+  })
+
   it.each([
-    ['no key', {}, 'MALFORMED'],
-    ['an empty key', {'x-api-key': ''}, 'MALFORMED'],
-    ['a malformed key', {'x-api-key': 'ak_weather-app_dev_nope'}, 'MALFORMED'],
-    ['two different keys', {'x-api-key': ['KEY', 'OTHER']}, 'MALFORMED'],
-    ['an unknown key', {'x-api-key': 'UNKNOWN'}, 'NOT_FOUND'],
-  ] as const)('%s → 401 problem+json naming npx apikey init (%s)', async (_name, headers, code) => {
+    ['no key', {}, 'missing_key', 'Missing API key'],
+    ['an empty key', {'x-api-key': ''}, 'missing_key', 'Missing API key'],
+    ['a malformed key', {'x-api-key': 'ak_weather-app_dev_nope'}, 'malformed_key', 'Malformed API key'],
+    ['two different keys', {'x-api-key': ['KEY', 'OTHER']}, 'malformed_key', 'Malformed API key'],
+    ['an unknown key', {'x-api-key': 'UNKNOWN'}, 'key_not_found', 'API key not found'],
+  ] as const)('%s → 401 problem+json %s naming the configured command and the docs page', async (_name, headers, code, title) => {
     // UNKNOWN: well-formed, valid checksum, never issued — it reaches the lookup.
     const fill = (v: string) => (v === 'KEY' ? key.key : v === 'OTHER' ? limited.key : v === 'UNKNOWN' ? wellFormed('Q') : v)
     const filled = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, Array.isArray(v) ? v.map(fill) : fill(v as string)]))
@@ -213,8 +228,9 @@ describe.skipIf(NGINX === undefined)('real nginx with examples/nginx/nginx.conf'
     const res = await send(port, '/v1/forecast/berlin', filled)
     expect(res.status).toBe(401)
     expect(res.headers['content-type']).toBe('application/problem+json')
-    expect(res.body).toMatchObject({status: 401, code, suggestions: ['npx apikey init']})
-    expect(res.body.detail).toContain('npx apikey init')
+    expect(res.body).toMatchObject({type: `tag:apikey,2025:problem:${code}`, title, status: 401, code, suggestions: ['npx --yes @acme/apikey init'], docsUrl: `${PUBLIC_URL}/docs`})
+    expect(res.body.detail).toContain('npx --yes @acme/apikey init')
+    expect(res.body.detail).not.toContain('npx apikey')
     expect(seen).toHaveLength(0)
   })
 
@@ -226,10 +242,10 @@ describe.skipIf(NGINX === undefined)('real nginx with examples/nginx/nginx.conf'
     expect(res.headers['cache-control']).toBe('no-store')
     expect(res.headers['retry-after']).toBeUndefined()
     expect(res.body).toEqual({
-      type: 'tag:apikey,2025:problem:forbidden',
+      type: 'tag:apikey,2025:problem:key_not_allowed',
       title: 'API key not allowed here',
       status: 403,
-      code: 'FORBIDDEN',
+      code: 'key_not_allowed',
       detail: 'This is a dev key of weather-app; this API accepts only prod keys. Get one: apikey keys create --app weather-app --env prod',
       keyId: key.id,
       suggestions: ['apikey keys create --app weather-app --env prod'],
@@ -252,16 +268,27 @@ describe.skipIf(NGINX === undefined)('real nginx with examples/nginx/nginx.conf'
     expect(res.headers['ratelimit-limit']).toBe('1')
     expect(res.headers['ratelimit-remaining']).toBe('0')
     expect(res.headers['content-type']).toBe('application/problem+json')
-    expect(res.body).toMatchObject({status: 429, code: 'RATE_LIMITED', retryAfterSeconds: 60})
+    expect(res.body).toMatchObject({type: 'tag:apikey,2025:problem:rate_limited', title: 'Too many requests', status: 429, code: 'rate_limited', retryAfterSeconds: 60})
   })
 
-  it('REVOKED through the service → 401 at once', async () => {
+  it('REVOKED through the service → 401 at once, with its own title and the new-key command', async () => {
     const extra = await h.issueKey(ann, 'weather-app')
     expect((await send(port, '/', {'x-api-key': extra.key})).status).toBe(200)
     expect((await h.request('DELETE', `/v1/keys/${extra.id}`, {token: ann})).status).toBe(200)
     const res = await send(port, '/', {'x-api-key': extra.key})
     expect(res.status).toBe(401)
-    expect(res.body.code).toBe('REVOKED')
+    expect(res.body).toMatchObject({type: 'tag:apikey,2025:problem:key_revoked', title: 'API key revoked', code: 'key_revoked', suggestions: ['npx --yes @acme/apikey init --new-key']})
+    expect(res.body.detail).toMatch(/^This API key was revoked; .*Get a new key: npx --yes @acme\/apikey init --new-key \(see https:\/\/apikey\.acme\.test\/docs\)$/)
+  })
+
+  it('EXPIRED → 401 with its own title and the new-key command', async () => {
+    const short = await h.issueKey(ann, 'weather-app', {env: 'dev', expiresAt: h.clock.now() + 60_000})
+    h.clock.advance(60_000)
+    const res = await send(port, '/', {'x-api-key': short.key})
+    h.clock.advance(-60_000)
+    expect(res.status).toBe(401)
+    expect(res.body).toMatchObject({type: 'tag:apikey,2025:problem:key_expired', title: 'API key expired', code: 'key_expired', suggestions: ['npx --yes @acme/apikey init --new-key']})
+    expect(res.body.detail).toMatch(/^This API key expired /)
   })
 
   it('the key store failing (UNAVAILABLE) → 503 with Retry-After, never 500', async () => {
@@ -271,7 +298,7 @@ describe.skipIf(NGINX === undefined)('real nginx with examples/nginx/nginx.conf'
       const res = await send(port, '/', {'x-api-key': wellFormed('W')})
       expect(res.status).toBe(503)
       expect(res.headers['retry-after']).toBe('1')
-      expect(res.body).toMatchObject({status: 503, code: 'UNAVAILABLE'})
+      expect(res.body).toMatchObject({type: 'tag:apikey,2025:problem:verification_unavailable', title: 'Verification unavailable', status: 503, code: 'verification_unavailable', reason: 'UNAVAILABLE'})
     } finally {
       raw.exec('alter table api_keys_hidden rename to api_keys')
       raw.close()
@@ -283,6 +310,6 @@ describe.skipIf(NGINX === undefined)('real nginx with examples/nginx/nginx.conf'
     const res = await send(port, '/', {'x-api-key': key.key})
     expect(res.status).toBe(503)
     expect(res.headers['retry-after']).toBe('1')
-    expect(res.body.code).toBe('UNAVAILABLE')
+    expect(res.body).toMatchObject({code: 'verification_unavailable', reason: 'UNAVAILABLE'})
   })
 })

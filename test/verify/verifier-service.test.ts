@@ -173,7 +173,7 @@ describe('verifier ↔ real service', () => {
     const problem = problemFor(first)
     expect(problem?.status).toBe(403)
     expect(problem?.headers['WWW-Authenticate']).toBeUndefined()
-    expect(problem?.body).toMatchObject({code: 'forbidden', keyId: key.id, suggestions: ['apikey keys create --app weather-app --env prod']})
+    expect(problem?.body).toMatchObject({code: 'key_not_allowed', title: 'API key not allowed here', keyId: key.id, suggestions: ['apikey keys create --app weather-app --env prod']})
     expect(problem?.body.detail).toContain('accepts only prod keys. Get a prod key: apikey keys create --app weather-app --env prod')
 
     // The same key through an unscoped verifier token: VALID, and its bucket untouched by the refusals.
