@@ -39,16 +39,31 @@ const match = (url) => {
 const requireKey = nodeMiddleware(verifier, {route: (req) => match(req.url)?.template})
 
 // When the key service cannot be asked (down, or it refuses this verifier token), callers get 503:
-// say why in this process's log, at most every 10 s, so an operator can fix it.
+// say why in this process's log — the first failure at once, then at most every 10 s — so an
+// operator can fix it.
 let lastReported = ''
 let lastReportedAt = 0
-setInterval(() => {
+function reportFailure() {
   const failure = verifier.stats().lastFailure
-  if (failure === null || (failure.reason === lastReported && Date.now() - lastReportedAt < 60_000) || failure.at <= lastReportedAt) return
+  if (failure === null || failure.at <= lastReportedAt) return
+  if (lastReportedAt !== 0 && (Date.now() - lastReportedAt < 10_000 || (failure.reason === lastReported && Date.now() - lastReportedAt < 60_000))) return
   lastReported = failure.reason
   lastReportedAt = Date.now()
   console.error(`protected-api: the key service could not be asked at ${new Date(failure.at).toISOString()}: ${failure.reason}`)
-}, 10_000).unref()
+}
+setInterval(reportFailure, 10_000).unref()
+
+// Check the verifier token before taking requests: a rejected token is a configuration error.
+const check = await verifier.check()
+if (!check.ok && check.rejected) {
+  console.error(`protected-api: verifier token rejected by ${serviceUrl}: ${check.reason}`)
+  process.exit(1)
+}
+if (!check.ok) {
+  console.error(`protected-api: the key service at ${serviceUrl} could not be asked yet (${check.reason}); starting anyway, callers get 503 until it answers`)
+  lastReportedAt = Date.now()
+  lastReported = check.reason
+}
 
 const server = createServer((req, res) => {
   const route = match(req.url)
@@ -57,6 +72,7 @@ const server = createServer((req, res) => {
     res.end(JSON.stringify({type: 'about:blank', title: 'Not found', status: 404}))
     return
   }
+  res.on('finish', reportFailure)
   requireKey(req, res, (error) => {
     if (error !== undefined) {
       res.writeHead(500).end()

@@ -20,6 +20,7 @@ export type {
   VerdictSource,
   Verifier,
   VerifierOptions,
+  VerifierCheck,
   VerifierStats,
 } from './types.js'
 export {systemClock, type TimerHandle, type VerifierClock} from './clock.js'

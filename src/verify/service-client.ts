@@ -9,6 +9,7 @@
 import {KEY_ENVIRONMENTS, type KeyEnvironment} from '../core/key-format.js'
 import type {RateLimitState, VerifyCode, VerifyContext, VerifyResponse} from '../core/wire.js'
 import type {VerifierClock} from './clock.js'
+import type {VerifierCheck} from './types.js'
 import {suggestionsFor} from './messages.js'
 import {fetchTransport, nodeHttpTransport, type ClosableTransport, type FetchLike} from './transport.js'
 
@@ -92,6 +93,31 @@ export class ServiceClient {
     }
   }
 
+  /**
+   * Whether the service accepts the verifier token: one `POST /v1/verify` with an empty key
+   * (answered MALFORMED by a service that accepts the token, without any key lookup).
+   * Never throws. A rejection is also remembered as {@link lastFailure}.
+   */
+  async checkToken(): Promise<VerifierCheck> {
+    const controller = new AbortController()
+    const timer = this.#clock.setTimeout(() => controller.abort(), this.#timeoutMs)
+    let check: VerifierCheck
+    try {
+      const res = await this.#transport.send({url: this.#verifyUrl, headers: this.#headers, body: JSON.stringify({key: ''}), signal: controller.signal})
+      if (res.status === 401 || res.status === 403) check = {ok: false, rejected: true, reason: tokenRejected(res.status)}
+      else {
+        const answer = interpret(res.status, res.body)
+        check = answer.kind === 'verdict' ? {ok: true} : {ok: false, rejected: false, reason: answer.reason}
+      }
+    } catch (error) {
+      check = {ok: false, rejected: false, reason: controller.signal.aborted ? `no answer within ${this.#timeoutMs} ms` : describe(error)}
+    } finally {
+      this.#clock.clearTimeout(timer)
+    }
+    if (!check.ok) this.lastFailure = {at: this.#clock.now(), reason: `POST /v1/verify: ${check.reason}`}
+    return check
+  }
+
   /** Aborts every `verify` call in flight (each then answers `unavailable`). */
   abortAll(): void {
     for (const controller of this.#controllers) controller.abort()
@@ -107,7 +133,8 @@ export class ServiceClient {
 export function interpret(status: number, body: string): ServiceAnswer {
   if (status === 429) return {kind: 'unavailable', reason: 'the service is rate limiting this verifier (429)'}
   if (status >= 500) return {kind: 'unavailable', reason: `the service answered ${status}`}
-  if (status !== 200) return {kind: 'unavailable', reason: `the service answered ${status} (check the verifier token)`}
+  if (status === 401 || status === 403) return {kind: 'unavailable', reason: tokenRejected(status)}
+  if (status !== 200) return {kind: 'unavailable', reason: `the service answered ${status}`}
   let value: unknown
   try {
     value = JSON.parse(body)
@@ -118,6 +145,11 @@ export function interpret(status: number, body: string): ServiceAnswer {
   if (verdict === null) return {kind: 'unavailable', reason: 'the service answered 200 with a body that is not a verdict'}
   if (verdict.suggestions.length === 0) verdict.suggestions = suggestionsFor(verdict.code, verdict.keyId, verdict.getKeyCommand)
   return {kind: 'verdict', verdict}
+}
+
+/** The reason for a service that refuses the verifier token itself (401/403 on a verifier route). */
+export function tokenRejected(status: number): string {
+  return `verifier token rejected: the service answered ${status}; check the verifier token (APIKEY_VERIFIER_TOKEN), or create one: apikey server verifiers add NAME`
 }
 
 function describe(error: unknown): string {

@@ -148,9 +148,17 @@ export interface VerifierStats {
   staleServed: number
   /** Verdicts held in the cache now. */
   cacheSize: number
-  /** The latest failed call to the service (verify or usage), e.g. `the service answered 401 (check the verifier token)`; null when none. */
+  /** The latest failed call to the service (verify or usage), e.g. `POST /v1/verify: verifier token rejected: the service answered 401; …`; null when none. */
   lastFailure: {at: number; reason: string} | null
 }
+
+/**
+ * Result of {@link Verifier.check}: whether the key service accepts the verifier token.
+ * `rejected` is true when the service refused the token itself (401/403: a wrong, revoked or
+ * other service's token — fix the configuration); false when the service could not be asked
+ * (down, timeout, not a key service) and the token is simply not known to be good yet.
+ */
+export type VerifierCheck = {ok: true} | {ok: false; rejected: boolean; reason: string}
 
 /** Result of {@link Verifier.close}. Usage numbers count verifications (see {@link VerifierStats}). */
 export interface CloseReport {
@@ -214,6 +222,12 @@ export interface Verifier {
    * @returns how many entries were dropped.
    */
   invalidate(keyOrKeyId?: string): number
+  /**
+   * Asks the key service whether it accepts the verifier token (one request; no key is looked
+   * up). Call it at start so that a wrong token is reported at once ("verifier token rejected")
+   * rather than as 503s to callers. Never rejects; a failure is also `stats().lastFailure`.
+   */
+  check(): Promise<VerifierCheck>
   /** Sends buffered usage events now (respecting no backoff); resolves when the attempt ends. */
   flush(): Promise<void>
   /** Current counters. */

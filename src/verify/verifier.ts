@@ -270,7 +270,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
   }
 
-  return {verify, invalidate: (keyOrKeyId) => cache.invalidate(keyOrKeyId), flush: () => usage.flush(), stats, close}
+  return {verify, invalidate: (keyOrKeyId) => cache.invalidate(keyOrKeyId), check: () => client.checkToken(), flush: () => usage.flush(), stats, close}
 }
 
 function positive(name: string, value: number): number {

@@ -62,10 +62,10 @@ describe('failures are "unavailable", never cached; recovery', () => {
     expect(await v.verify(key)).toMatchObject({valid: true, source: 'service'})
   })
 
-  it('a rejected verifier token (401) is unavailable and says to check the token', async () => {
+  it('a rejected verifier token (401) is unavailable and says "verifier token rejected" from the first failure', async () => {
     const v = make({verifierToken: 'akv_wrong', circuitFailures: 0})
     expect(await v.verify(standin.issue())).toMatchObject(UNAVAILABLE)
-    expect(v.stats().lastFailure?.reason).toContain('401 (check the verifier token)')
+    expect(v.stats().lastFailure?.reason).toMatch(/^POST \/v1\/verify: verifier token rejected: the service answered 401; check the verifier token/)
     expect(v.stats().cacheSize).toBe(0)
   })
 
