@@ -73,3 +73,10 @@ export function principalOf(request: FastifyRequest): Principal {
   if (request.principal === null) throw new Error('route declared auth "session" but no principal was set')
   return request.principal
 }
+
+/** The first value of a request header; undefined when absent or empty. */
+export function firstHeader(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name]
+  const text = Array.isArray(value) ? value[0] : value
+  return text === undefined || text === '' ? undefined : text
+}

@@ -1,21 +1,18 @@
 /**
- * Routes of verification, rate limits and usage (contract in
- * src/core/wire.ts): `POST /v1/verify`, the nginx `auth_request` form
- * `GET /v1/verify/auth-request`, `POST /v1/usage`, `GET /v1/apps/{slug}/usage`,
- * `PUT /v1/keys/{id}/limit` and `PUT /v1/apps/{slug}/limit`.
+ * Verification (contract in src/core/wire.ts): `POST /v1/verify` and the nginx
+ * `auth_request` form `GET /v1/verify/auth-request`. Usage is in `usage.ts`,
+ * rate-limit settings in `limits.ts`.
  *
  * Rate-limit headers follow draft-ietf-httpapi-ratelimit-headers (the
  * `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` fields, reset in
  * seconds) plus `Retry-After` (RFC 9110 §10.2.3, whole seconds).
  */
 import type {FastifyInstance, FastifyReply, FastifyRequest} from 'fastify'
-import type {SetKeyLimitRequest, VerifyContext, VerifyRequest, VerifyResponse} from '../../core/wire.js'
-import type {UsageSource} from '../repositories/usage.js'
+import type {VerifyContext, VerifyRequest, VerifyResponse} from '../../core/wire.js'
 import {bearerToken} from '../services/auth.js'
-import type {UsageEventInput} from '../services/usage.js'
 import {routeTemplateOf, type VerifierScope} from '../services/verify.js'
 import {getKeyCommandOf} from '../settings.js'
-import {principalOf, type RouteDeps} from './context.js'
+import {firstHeader, type RouteDeps} from './context.js'
 import {docsUrlOf} from './docs.js'
 import * as s from './schemas.js'
 
@@ -27,9 +24,6 @@ const CONTEXT_HEADERS: ReadonlyArray<[Exclude<keyof VerifyContext, 'route'>, str
   ['clientIp', 'x-real-ip'],
   ['method', 'x-original-method'],
 ]
-
-/** Body limit of `POST /v1/usage`, in bytes (5,000 events of ~1 KB fit). */
-export const USAGE_BODY_LIMIT_BYTES = 8 * 1024 * 1024
 
 /** `X-Apikey-Code` values of the auth-request form besides the {@link VerifyResponse} codes. */
 export type AuthRequestCode = VerifyResponse['code'] | 'UNAVAILABLE' | 'VERIFIER_REJECTED'
@@ -46,12 +40,6 @@ export function headerValues(request: FastifyRequest, name: string): string[] {
   const out: string[] = []
   for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i]?.toLowerCase() === name) out.push(raw[i + 1] ?? '')
   return out
-}
-
-function firstHeader(request: FastifyRequest, name: string): string | undefined {
-  const value = request.headers[name]
-  const text = Array.isArray(value) ? value[0] : value
-  return text === undefined || text === '' ? undefined : text
 }
 
 /**
@@ -90,7 +78,7 @@ export function sendUnavailable(reply: FastifyReply, code: 'UNAVAILABLE' | 'VERI
   return reply.code(403).header('cache-control', 'no-store').header('x-apikey-code', code).header('x-apikey-retry-after', '1').send()
 }
 
-/** Registers the routes of this module. */
+/** Registers `POST /v1/verify` and `GET /v1/verify/auth-request`. */
 export async function verifyRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
   app.post<{Body: VerifyRequest}>(
     '/v1/verify',
@@ -193,78 +181,5 @@ export async function verifyRoutes(app: FastifyInstance, deps: RouteDeps): Promi
         .header('x-apikey-docs-url', verdict.docsUrl === '' ? docsUrlOf(deps.settings, request) : verdict.docsUrl)
         .send()
     },
-  )
-
-  app.post<{Body: {events: UsageEventInput[]}}>(
-    '/v1/usage',
-    {
-      config: {auth: 'verifier'},
-      bodyLimit: USAGE_BODY_LIMIT_BYTES,
-      schema: {
-        summary: `Usage events of a verifier (at most ${deps.settings.maxUsageBatch} per batch; an event with a count stands for that many identical verifications): 200 only after the batch is durably stored in one transaction; 503 when it could not be (nothing of it is kept — send it again). An Idempotency-Key header makes retries safe: a batch already stored under the same key (within a day) answers 200 with duplicate: true and counts nothing again`,
-        tags: ['usage'],
-        security: s.verifierSecurity,
-        body: s.usageBody(deps.settings.maxUsageBatch),
-        response: {200: s.usageIngestResponse, ...s.problems(400, 401, 413, 503)},
-      },
-    },
-    async (request) =>
-      deps.usage.ingest(request.body.events, {
-        verifierId: request.verifier?.verifier.id ?? '',
-        idempotencyKey: firstHeader(request, 'idempotency-key'),
-      }),
-  )
-
-  app.get<{Params: {slug: string}; Querystring: {since?: string; until?: string; source?: string}}>(
-    '/v1/apps/:slug/usage',
-    {
-      config: {auth: 'session'},
-      schema: {
-        summary: "Usage of an app's keys (members of the owning team): totals per key, code, route, client app, version, user-agent family and OS, and the number of distinct client networks",
-        tags: ['usage'],
-        security: s.sessionSecurity,
-        params: s.slugParams,
-        querystring: s.usageQuery,
-        response: {200: s.usageReportResponse, ...s.problems(400, 401, 403, 404)},
-      },
-    },
-    async (request) =>
-      deps.usage.report(principalOf(request), request.params.slug, {
-        since: request.query.since === undefined ? undefined : Number(request.query.since),
-        until: request.query.until === undefined ? undefined : Number(request.query.until),
-        sources: request.query.source === undefined ? undefined : ([...new Set(request.query.source.split(','))] as UsageSource[]),
-      }),
-  )
-
-  app.put<{Params: {id: string}; Body: SetKeyLimitRequest}>(
-    '/v1/keys/:id/limit',
-    {
-      config: {auth: 'session'},
-      schema: {
-        summary: "Set a key's verification rate limit in requests per minute (members of the owning team); rpm null removes the override",
-        tags: ['keys'],
-        security: s.sessionSecurity,
-        params: s.keyIdParams,
-        body: s.setLimitBody,
-        response: {200: s.limitResponse, ...s.problems(400, 401, 403, 404)},
-      },
-    },
-    async (request) => deps.limits.setKeyLimit(principalOf(request), request.params.id, request.body),
-  )
-
-  app.put<{Params: {slug: string}; Body: SetKeyLimitRequest}>(
-    '/v1/apps/:slug/limit',
-    {
-      config: {auth: 'session'},
-      schema: {
-        summary: "Set the verification rate limit of every key of an app without its own override, in requests per minute (members of the owning team); rpm null removes it",
-        tags: ['apps'],
-        security: s.sessionSecurity,
-        params: s.slugParams,
-        body: s.setLimitBody,
-        response: {200: s.limitResponse, ...s.problems(400, 401, 403, 404)},
-      },
-    },
-    async (request) => deps.limits.setAppLimit(principalOf(request), request.params.slug, request.body),
   )
 }
