@@ -11,7 +11,7 @@
 // key service plugin (compiles better-sqlite3 where no prebuilt binary downloads).
 import {execFileSync} from 'node:child_process'
 import {mkdtempSync, readFileSync, writeFileSync, rmSync} from 'node:fs'
-import {cpus, totalmem, tmpdir, hostname} from 'node:os'
+import {cpus, totalmem, tmpdir, hostname, loadavg} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {checksumOf} from '../dist/core/key-format.js'
@@ -59,7 +59,7 @@ function installSection(r) {
     `| ${name} | ${x.packages} | ${x.MB} | ${x.seconds} | ${yes(x.compilerRan)} | ${x.serviceDependencies.length === 0 ? 'none' : x.serviceDependencies.join(', ')} | ${yes(x.ebadengine)} | ${target} |`
   return `${INSTALL_HEADING}
 
-${machine()} npm ${r.npm}.
+${machine()} npm ${r.npm}. Load average when the section was written: ${loadavg()[0].toFixed(1)} (seconds depend on it and on the network).
 Method: ${r.method}. Packages include the installed package itself; MB = \`du -sk node_modules\`; seconds = wall time of \`npm install\` (downloads included).
 Reproduce: \`npm run bench -- --only install\` (add \`--with-server\` for the key service row).
 
@@ -67,7 +67,7 @@ Reproduce: \`npm run bench -- --only install\` (add \`--with-server\` for the ke
 |---|---|---|---|---|---|---|---|
 ${row('\`apikey\` (CLI: app developers, CI)', r.cli, `≤ 25 MB, no compiler, no service deps: ${met(r.targets.cliAtMost25MB && r.targets.cliNoCompiler && r.targets.cliNoServiceDependencies)}`)}
 ${row('\`@apikey/verify\` (protected APIs)', r.verify, `0 dependencies: ${met(r.targets.verifyNoDependencies)} (${r.verify.dependencies})`)}
-${r.server ? row('\`apikey\` + \`@apikey/server\` (key service host)', r.server, '—') + '\n' : ''}
+${r.server ? row('\`apikey\` + \`@apikey/server\` (key service host)', r.server, '—') + '\n\nUntil the key service became its own package (\`@apikey/server\`), installing the CLI alone installed what the last row installs, compiler included.\n' : ''}
 Packed tarballs: ${Object.entries(r.tarballs).map(([k, v]) => `${k} ${v.packedKB} KB (${v.files} files)`).join(', ')}.
 From the CLI's install, against a key service started from this checkout: \`apikey login\` exit ${r.fromInstall.login}, \`apikey init\` exit ${r.fromInstall.init} (key stored in .env: ${yes(r.fromInstall.keyStored)}), \`apikey whoami\` lookup ${r.fromInstall.whoami}; \`apikey server start\` exit ${r.fromInstall.serverStartExit} naming @apikey/server: ${yes(r.fromInstall.serverStartNamesPackage)}.
 `
