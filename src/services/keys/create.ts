@@ -3,11 +3,12 @@
  * ci key, or a second dev key), shown once or stored through the same safe
  * writer as `apikey init`.
  */
-import {resolve} from 'node:path'
+import {relative, resolve} from 'node:path'
 import {usageError} from '../../core/errors.js'
 import {isKeyEnvironment, KEY_ENVIRONMENTS, parseKey, type KeyEnvironment} from '../../core/key-format.js'
-import type {KeyKind, KeyMetadata} from '../../core/wire.js'
+import {DEFAULT_KEY_ENV_VAR, type KeyKind, type KeyMetadata} from '../../core/wire.js'
 import type {Deps} from '../../lib/deps.js'
+import type {FoundProjectFile} from '../../lib/project-file.js'
 import {VARIABLE_PATTERN, type KeyStore} from '../../lib/project-file.js'
 import {durationFlag, resolveApp, signedInApi, withFlagNames} from '../common.js'
 import {prepareKeyStore, unstoredKeyError, writeKeyToStore, type PreparedStore, type StoredKey} from '../store-key.js'
@@ -46,7 +47,32 @@ export interface CreateKeyResult {
   stored: StoredKey | null
   /** The key itself — present only when it was not stored (it is shown this once). */
   key?: string
+  /**
+   * With a stored key: whether `apikey whoami` and `apikey run` find it without flags
+   * (`byDefault`), and else the commands that use it (null when no flag selects it: a
+   * keychain entry of another app or environment than apikey.json's).
+   */
+  lookup?: {byDefault: boolean; whoami: string | null; run: string | null}
   warnings: string[]
+}
+
+/**
+ * Whether `whoami` and `run` (which read `--var`/apikey.json "variable"/API_KEY, the
+ * project's env file and the keychain entry of apikey.json's app and env) find a key stored
+ * at `prepared`, and the commands that do when they do not.
+ */
+export function lookupOf(cwd: string, project: FoundProjectFile | undefined, prepared: PreparedStore, app: string, env: KeyEnvironment): NonNullable<CreateKeyResult['lookup']> {
+  if (prepared.store === 'keychain') {
+    const byDefault = project?.project.app === app && project.project.env === env
+    return {byDefault, whoami: byDefault ? 'apikey whoami' : null, run: byDefault ? 'apikey run -- CMD' : null}
+  }
+  const defaultVariable = project?.project.variable ?? DEFAULT_KEY_ENV_VAR
+  const defaultPath = project ? resolve(project.dir, project.project.envFile) : resolve(cwd, '.env')
+  const flags: string[] = []
+  if (prepared.variable !== defaultVariable) flags.push(`--var ${prepared.variable}`)
+  if (resolve(prepared.path) !== defaultPath) flags.push(`--dotenv-file ${relative(cwd, prepared.path) || prepared.path}`)
+  const extra = flags.map((f) => ` ${f}`).join('')
+  return {byDefault: flags.length === 0, whoami: `apikey whoami${extra}`, run: `apikey run${extra} -- CMD`}
 }
 
 /** The kind a key of `env` gets: dev keys are personal, ci keys per build, the rest service keys. */
@@ -86,6 +112,7 @@ export async function createKey(deps: Deps, input: CreateKeyInput): Promise<Crea
           return prepareKeyStore(deps, {store: input.store!, envPath, variable, serverHost: server.host, app, env}, {mayEditGitignore: mayEdit, allowGitignoreEdit: !input.noGitignore}, warnings)
         })()
 
+  let lookup: CreateKeyResult['lookup']
   if (prepared !== undefined) {
     // Never overwrite a different stored key silently.
     const existing = await storedValue(deps, prepared)
@@ -106,8 +133,19 @@ export async function createKey(deps: Deps, input: CreateKeyInput): Promise<Crea
       }
       warnings.push(`replaced the key ${start}${oldId === undefined ? '' : ` (${oldId})`} in ${where}; it keeps working until it expires${oldId === undefined ? '' : ` or you revoke it: apikey keys revoke ${oldId}`}`)
     }
+    lookup = lookupOf(deps.cwd, project, prepared, app, env)
     const projectEnv = project?.project.env
-    if (projectEnv !== undefined && projectEnv !== env) {
+    if (!lookup.byDefault) {
+      const where =
+        prepared.store === 'keychain'
+          ? `the keychain entry of apikey.json's app and env${project ? ` (${project.project.app}/${project.project.env})` : ''}`
+          : `${project?.project.variable ?? DEFAULT_KEY_ENV_VAR} in ${relative(deps.cwd, project ? resolve(project.dir, project.project.envFile) : resolve(deps.cwd, '.env')) || '.env'}`
+      warnings.push(
+        lookup.run === null
+          ? `apikey whoami and apikey run read ${where}, so they will not use this key`
+          : `apikey whoami and apikey run read ${where}, not this key; to use it: ${lookup.run}, ${lookup.whoami}`,
+      )
+    } else if (projectEnv !== undefined && projectEnv !== env) {
       warnings.push(`the new key is a ${env} key but apikey.json "env" is ${projectEnv}: commands that read the project's key (whoami, run) will use this ${env} key from now on`)
     }
   }
@@ -143,6 +181,7 @@ export async function createKey(deps: Deps, input: CreateKeyInput): Promise<Crea
     expiresAt: issued.expiresAt,
     stored,
     ...(stored === null ? {key: issued.key} : {}),
+    ...(stored === null || lookup === undefined ? {} : {lookup}),
     warnings,
   }
 }
