@@ -5,7 +5,7 @@
  * no bodies; pino `redact` removes the Authorization header and credential
  * fields should any code log them anyway.
  */
-import {KEY_SCAN_PATTERN} from '../core/key-format.js'
+import {KEY_ENVIRONMENTS, KEY_SCAN_PATTERN} from '../core/key-format.js'
 import {PROVISIONING_TOKEN_PREFIX, SESSION_TOKEN_PREFIX, VERIFIER_TOKEN_PREFIX} from '../core/wire.js'
 
 /** Replacement text for redacted values. */
@@ -24,7 +24,7 @@ export function redactSecrets(text: string): string {
  * Key-shaped text even when glued to other characters (a pasted key with a stray letter or escape in
  * front of it): prefix, app slug, environment and at least 20 characters of secret.
  */
-const LOOSE_KEY_PATTERN = /[a-z]{2,8}_[a-z0-9-]{3,32}_(?:dev|test|stage|prod|ci)_[0-9A-Za-z]{20,}/
+const LOOSE_KEY_PATTERN = new RegExp(`[a-z]{2,8}_[a-z0-9-]{3,32}_(?:${KEY_ENVIRONMENTS.join('|')})_[0-9A-Za-z]{20,}`)
 
 /**
  * The path of a URL without its query string, safe to log or answer with: each path segment that

@@ -12,6 +12,9 @@ import {PROVISIONING_TOKEN_PREFIX, SESSION_TOKEN_PREFIX, VERIFIER_TOKEN_PREFIX} 
 /** The marker that replaces a secret. */
 export const REDACTED = '***'
 
+/** What one masked secret looks like: a key's public parts or a token's kind prefix (from core), then {@link REDACTED}. */
+const MASKED_ONE_SECRET = new RegExp(`^[a-z]{2,8}_[a-z0-9-]+_[a-z]+_\\*\\*\\*$|^(?:${[SESSION_TOKEN_PREFIX, PROVISIONING_TOKEN_PREFIX, VERIFIER_TOKEN_PREFIX].join('|')})\\*\\*\\*$`)
+
 /**
  * Masks a secret without showing any character of it: an API key becomes its
  * public parts and `***` (`ak_weather-app_dev_***`), a token its kind prefix
@@ -24,7 +27,7 @@ export function maskSecret(value: string): string {
   if (findSecret(trimmed) === undefined) return REDACTED
   const masked = scrubSecrets(trimmed)
   // Only a value that is one secret keeps its public parts; anything around it could be secret too.
-  return /^[a-z]{2,8}_[a-z0-9-]+_[a-z]+_\*\*\*$|^ak[spv]_\*\*\*$/.test(masked) ? masked : REDACTED
+  return MASKED_ONE_SECRET.test(masked) ? masked : REDACTED
 }
 
 /** Names of query parameters whose values are always redacted by {@link redactUrl}. */
