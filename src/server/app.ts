@@ -127,7 +127,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const usage = new UsageService(ctx)
   const verify = new VerifyService(ctx, deps.rateLimitStore ?? new MemoryRateLimitStore(), usage, app.log, events)
-  const auth = new AuthService(ctx)
+  const auth = new AuthService(ctx, app.log)
   const routeDeps: RouteDeps = {
     auth,
     apps: new AppsService(ctx, lifecycle),

@@ -38,6 +38,18 @@ describe('sign-in limits', () => {
     expect((await signIn(h, HOME, PASSWORD)).status).toBe(201)
   })
 
+  it('refusals are reported to operators: one warning per 10 s at most, with counts per limit and no username, password or address', async () => {
+    for (let i = 0; i < 20; i++) await signIn(h, elsewhere(1), `wrong password ${i}`)
+    h.clock.advance(10_000)
+    expect((await signIn(h, elsewhere(1), 'wrong password again')).status).toBe(401)
+    expect((await signIn(h, elsewhere(1), 'wrong password again')).status).toBe(429)
+    const lines = h.logs.filter((l) => l.includes('refused by the sign-in limits')).map((l) => JSON.parse(l))
+    // The first refusal is reported at once; the next line, 10 s later, carries the ones in between.
+    expect(lines.map((l) => l.refused)).toEqual([{backoff: 1}, {backoff: 15}])
+    expect(lines.map((l) => l.level)).toEqual([40, 40])
+    expect(JSON.stringify(lines)).not.toMatch(/ann|wrong password|127\./)
+  })
+
   it('an attacker retrying at 1 request/s for 5 minutes from one address keeps only that address waiting; the user signs in from elsewhere all along', async () => {
     let attempts = 0
     for (let second = 0; second < 300; second++) {

@@ -42,14 +42,33 @@ export interface SignInStats {
   hashing: Record<HashLane, LaneStats>
 }
 
+/** Minimal logger (Fastify's, in the app). */
+export interface SignInLogger {
+  warn(object: Record<string, unknown>, message: string): void
+}
+
+/** Shortest interval between two log lines about refused sign-ins, in ms (injected clock). */
+export const REFUSAL_LOG_INTERVAL_MS = 10_000
+
 /** Sign-in, sign-out and session checks. */
 export class AuthService {
   private readonly throttle: SignInThrottle
   private readonly gate: HashGate
   private readonly networkKey: Buffer
   private dummyHash: Promise<string>
+  /** Refused sign-ins per limit since the last log line. */
+  private refusals: Partial<Record<SignInLimit | 'busy', number>> = {}
+  private refusalsLoggedAt: number | undefined
 
-  constructor(private readonly ctx: ServiceContext) {
+  /**
+   * @param log where refused sign-ins are reported: one warning per
+   *   {@link REFUSAL_LOG_INTERVAL_MS} at most, with counts per limit (never a username,
+   *   password or address).
+   */
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly log: SignInLogger = {warn: () => undefined},
+  ) {
     const settings = ctx.settings
     this.throttle = new SignInThrottle({backoff: settings.loginBackoff, perUsername: settings.loginLimitPerUsername, perAddress: settings.loginLimitPerIp}, ctx.clock)
     this.gate = new HashGate(settings.passwordHashing)
@@ -72,6 +91,21 @@ export class AuthService {
     const network = networkOf(address, 24, 48)
     if (network === undefined) return undefined
     return createHmac('sha256', this.networkKey).update(`${userId}\u0000${network}`, 'utf8').digest('hex')
+  }
+
+  /** Counts a refusal, logs the counts when the last line is old enough, and returns the 429 error. */
+  private refused(limit: SignInLimit | 'busy', retryAfterSeconds: number): ApikeyError {
+    this.refusals[limit] = (this.refusals[limit] ?? 0) + 1
+    const now = this.ctx.clock.now()
+    if (this.refusalsLoggedAt === undefined || now - this.refusalsLoggedAt >= REFUSAL_LOG_INTERVAL_MS) {
+      this.log.warn(
+        {refused: this.refusals, sinceMs: this.refusalsLoggedAt === undefined ? null : now - this.refusalsLoggedAt},
+        'sign-in attempts refused by the sign-in limits (backoff: one address failing for one username; username: many new addresses for one username; address: one address for many usernames; busy: password hashing full)',
+      )
+      this.refusals = {}
+      this.refusalsLoggedAt = now
+    }
+    return signInLimited(limit, retryAfterSeconds)
   }
 
   /** Counters of password hashing (copies). */
@@ -100,12 +134,12 @@ export class AuthService {
     const networkHash = this.networkHash(found?.user.id ?? '', source.ip)
     const knownNetwork = networkHash !== undefined && (await repos.signInNetworks.isKnown(found?.user.id ?? '', networkHash)) && found !== undefined
     const decision = this.throttle.begin({username, address: source.ip, knownNetwork})
-    if (!decision.allowed) throw signInLimited(decision.limit, decision.retryAfterSeconds)
+    if (!decision.allowed) throw this.refused(decision.limit, decision.retryAfterSeconds)
     const attempt = decision.attempt
     const check = this.gate.tryRun(async () => verifyPassword(password, found?.passwordHash ?? (await this.dummy())), knownNetwork)
     if (check === undefined) {
       this.throttle.abandoned(attempt)
-      throw signInLimited('busy', HASHING_BUSY_RETRY_SECONDS)
+      throw this.refused('busy', HASHING_BUSY_RETRY_SECONDS)
     }
     let ok: boolean
     try {
