@@ -10,7 +10,7 @@ import {parse} from 'dotenv'
 
 import {ApikeyError, usageError} from '../../core/errors.js'
 import {type DotenvQuoting, quoteDotenvValue} from './quote.js'
-import {scanDotenv} from './scan.js'
+import {BOM, scanDotenv} from './scan.js'
 
 /**
  * Names we write: a POSIX shell variable name (letters, digits, `_`, not
@@ -67,13 +67,41 @@ function own(parsed: Record<string, string>, name: string): string | undefined {
 }
 
 /**
+ * Reads `NAME=value` lines the way parsers that split on LF only do (POSIX `sh` sourcing the file,
+ * `docker run --env-file`, many hand-written loaders): a CR is part of the line, a BOM is part of
+ * the first name. Values are the raw text after `=` (no unquoting: only equality matters here).
+ */
+export function readLfLines(text: string): Map<string, string> {
+  const values = new Map<string, string>()
+  for (const line of text.split('\n')) {
+    const match = /^\s*(?:export\s+)?([^=\s]+)\s*=(.*)$/s.exec(line)
+    if (match !== null) values.set(match[1] ?? '', match[2] ?? '')
+  }
+  return values
+}
+
+/**
  * Checks with `dotenv.parse` (default and `fast` parsers) that `after` reads
  * `name` as `value` and every other variable exactly as `before` did.
  *
  * @throws ApikeyError code `unsafe` (exit 5) naming the variables that would
  *   change (names only, never values)
  */
-export function verifyEdit(before: string, after: string, name: string, value: string): void {
+export function verifyEdit(before: string, after: string, name: string, value: string, options: {lfParsers?: boolean} = {}): void {
+  if (options.lfParsers === true) {
+    // An appended line must not change what an LF-only parser reads for any other name.
+    const a = readLfLines(before)
+    const b = readLfLines(after)
+    // A CR that ends a value (CRLF files) is the same value to a parser that strips it and junk to one that does not.
+    const changed = [...a.keys()].filter((k) => k !== name && b.get(k)?.replace(/\r$/, '') !== a.get(k)?.replace(/\r$/, ''))
+    if (changed.length > 0) {
+      throw new ApikeyError(`Refusing to edit the .env file: other variables would change for parsers that split lines on LF only: ${changed.join(', ')}.`, {
+        code: 'unsafe',
+        suggestions: [`Convert the .env file's line endings to LF, then run the command again.`],
+        details: {variable: name, otherVariables: changed, parser: 'lf-lines'},
+      })
+    }
+  }
   for (const fast of [false, true]) {
     const a = parse(before, {fast})
     const b = parse(after, {fast})
@@ -107,7 +135,12 @@ export function verifyEdit(before: string, after: string, name: string, value: s
  *   {@link quoteDotenvValue}). A multi-line assignment becomes one line.
  * - New name: `NAME=value` plus the file's own line terminator is appended;
  *   when the last line lacks a terminator one is added first; an empty file
- *   (or one holding only a BOM) gets no leading blank line.
+ *   gets no leading blank line. Two cases write LF instead, for parsers that
+ *   split lines on LF only (see {@link readLfLines}): a file holding only a BOM
+ *   gets `\n` after the BOM (so the name does not start with U+FEFF for them), and a
+ *   file with lone-CR line ends gets `\n` (when it does not already end with one) and
+ *   `NAME=value\n`, so the variables before it read as they did and the new
+ *   one is a line of its own. dotenv reads CR, LF and CRLF alike.
  * - A BOM is kept. When the value already reads back as `value`, nothing changes.
  *
  * The result is verified with {@link verifyEdit} before it is returned.
@@ -148,11 +181,17 @@ export function setVariable(text: string, name: string, value: string): SetVaria
     line = lineNumberAt(text, current.start)
     change = 'updated'
   } else {
-    const lead = scan.missingFinalEol ? scan.eol : ''
-    next = text + lead + `${name}=${encoded}` + scan.eol
+    let lead: string = scan.missingFinalEol ? scan.eol : ''
+    let eol: string = scan.eol
+    if (text === BOM) lead = '\n'
+    else if (/\r(?!\n)/.test(text)) {
+      eol = '\n'
+      lead = text.endsWith('\n') ? '' : '\n'
+    }
+    next = text + lead + `${name}=${encoded}` + eol
     line = lineNumberAt(next, text.length + lead.length)
     change = 'added'
   }
-  verifyEdit(text, next, name, value)
+  verifyEdit(text, next, name, value, {lfParsers: change === 'added'})
   return {text: next, change, line, quoting}
 }

@@ -4,7 +4,7 @@
  */
 export {BOM, type DotenvAssignment, type DotenvScan, detectLineTerminator, type LineTerminator, scanDotenv} from './scan.js'
 export {type DotenvQuoting, PLAIN_VALUE_PATTERN, quoteDotenvValue, UNWRITABLE_VALUE_PATTERN} from './quote.js'
-export {DOTENV_NAME_PATTERN, type DotenvChange, readVariable, setVariable, type SetVariableResult, verifyEdit} from './edit.js'
+export {DOTENV_NAME_PATTERN, type DotenvChange, readLfLines, readVariable, setVariable, type SetVariableResult, verifyEdit} from './edit.js'
 export {
   decodeDotenv,
   NEW_DOTENV_MODE,

@@ -2,7 +2,7 @@ import {parse} from 'dotenv'
 import {describe, expect, it} from 'vitest'
 
 import {ApikeyError} from '../../../src/core/errors.js'
-import {quoteDotenvValue, readVariable, scanDotenv, setVariable} from '../../../src/lib/dotenv/index.js'
+import {quoteDotenvValue, readLfLines, readVariable, scanDotenv, setVariable, verifyEdit} from '../../../src/lib/dotenv/index.js'
 import {readWithShell} from './helpers.js'
 
 /** Runs `fn`, expecting an ApikeyError, and returns it. */
@@ -75,11 +75,35 @@ describe('CRLF and CR-only line endings', () => {
     expect(setVariable(text, 'API_KEY', 'new').text).toBe('CERT="line1\r\nline2"\r\nAPI_KEY=new\r\n')
   })
 
-  it('CR-only: reads old and keeps CR terminators', () => {
+  it('CR-only: reads old and keeps CR terminators on update', () => {
     const text = 'A=1\rAPI_KEY=old\rC=3\r'
     expect(readVariable(text, 'API_KEY')).toBe('old')
     expect(setVariable(text, 'API_KEY', 'new').text).toBe('A=1\rAPI_KEY=new\rC=3\r')
-    expect(setVariable(text, 'D', '4').text).toBe('A=1\rAPI_KEY=old\rC=3\rD=4\r')
+  })
+
+  it('CR-only: an appended line is LF-terminated after an LF, so parsers that split on LF read the other variables as before', () => {
+    for (const text of ['A=1\rAPI_KEY=old\rC=3\r', 'A=1\rC=3', 'A=1\r\nB=2\rC=3\r']) {
+      const after = setVariable(text, 'D', '4').text
+      expect(after).toBe(`${text}${text.endsWith('\n') ? '' : '\n'}D=4\n`)
+      const [before, now] = [readLfLines(text), readLfLines(after)]
+      for (const [name, value] of before) expect(now.get(name), name).toBe(value)
+      expect(now.get('D')).toBe('4')
+      expect(readVariable(after, 'D')).toBe('4')
+      expect(readVariable(after, 'C')).toBe('3')
+      // POSIX sh is such a parser: a lone CR is part of a value to it.
+      expect(readWithShell(after, ['A', 'D'])).toEqual([readWithShell(text, ['A'])[0], '4'])
+    }
+  })
+
+  it('a file holding only a BOM: the new variable is read by sh too (its name does not start with U+FEFF)', () => {
+    const after = setVariable('\uFEFF', 'API_KEY', 'k').text
+    expect(readVariable(after, 'API_KEY')).toBe('k')
+    expect(readLfLines(after).get('API_KEY')).toBe('k')
+    expect(readWithShell(after, ['API_KEY'])).toEqual(['k'])
+  })
+
+  it('an append that would change another variable for LF-only parsers is refused', () => {
+    expect(() => verifyEdit('A=1\rB=2\r', 'A=1\rB=2\rD=4\r', 'D', '4', {lfParsers: true})).toThrow(/parsers that split lines on LF only: A/)
   })
 
   it('CRLF with a BOM: BOM kept', () => {
@@ -186,11 +210,11 @@ describe('final newline, empty file, comment-only file', () => {
   it.each([
     ['missing final LF', 'A=1', 'A=1\nAPI_KEY=k\n'],
     ['empty file', '', 'API_KEY=k\n'],
-    ['BOM only', '\uFEFF', '\uFEFFAPI_KEY=k\n'],
+    ['BOM only: a newline after the BOM, so the name does not start with U+FEFF for parsers that keep it', '\uFEFF', '\uFEFF\nAPI_KEY=k\n'],
     ['only a comment, no newline', '# comment', '# comment\nAPI_KEY=k\n'],
     ['only a comment with newline', '# comment\n', '# comment\nAPI_KEY=k\n'],
     ['CRLF without final newline', 'A=1\r\nB=2', 'A=1\r\nB=2\r\nAPI_KEY=k\r\n'],
-    ['CR-only without final newline', 'A=1\rB=2', 'A=1\rB=2\rAPI_KEY=k\r'],
+    ['CR-only without final newline', 'A=1\rB=2', 'A=1\rB=2\nAPI_KEY=k\n'],
     ['blank lines at the end are kept', 'A=1\n\n\n', 'A=1\n\n\nAPI_KEY=k\n'],
   ])('%s', (_label, before, after) => {
     const result = setVariable(before, 'API_KEY', 'k')
