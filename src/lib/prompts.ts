@@ -7,6 +7,7 @@
  * the flag to pass instead.
  */
 import {ApikeyError, usageError} from '../core/errors.js'
+import {checkInput} from '../core/secrets.js'
 
 /** A question for a free-text answer. */
 export interface InputQuestion {
@@ -20,6 +21,12 @@ export interface InputQuestion {
    * Either way the question is asked again: an invalid answer never ends the command.
    */
   validate?: (value: string) => string | true
+  /**
+   * How the answer is checked before `validate` (the free-text guard of core/secrets.ts, as for
+   * the flag): `text` (default: no key or token, no invisible or direction-changing characters)
+   * or `username` (also nothing that looks like a password). A refused answer is asked again.
+   */
+  rule?: 'text' | 'username'
 }
 
 /** A question for a secret answer (typed masked, never echoed). */
@@ -75,6 +82,18 @@ export function reasking(validate: (value: string) => string | true): (value: st
   }
 }
 
+/**
+ * The check of a free-text answer as Inquirer takes it: the free-text guard
+ * (core/secrets.ts, rule `q.rule`, the field named by `q.flag`), then
+ * `q.validate`. Returns the message to show under the question, or `true`.
+ */
+export function answerCheck(q: InputQuestion): (value: string) => string | true {
+  return reasking((value) => {
+    checkInput(value, q.flag, {rule: q.rule ?? 'text'})
+    return q.validate === undefined ? true : q.validate(value)
+  })
+}
+
 /** Usage error for a question that cannot be asked without a TTY. */
 export function cannotAsk(flag: string, what: string): ApikeyError {
   return usageError(`${what} is needed and cannot be asked: no interactive terminal (or CI is set); pass ${flag}`, [`re-run with ${flag} …`], {flag})
@@ -92,7 +111,7 @@ export function createPrompter(interactive: boolean, streams?: {input: NodeJS.Re
     async input(q) {
       if (!interactive) throw cannotAsk(q.flag, q.message.replace(/[?:]\s*$/, ''))
       const {input} = await load()
-      return input({message: q.message, ...(q.default === undefined ? {} : {default: q.default}), ...(q.validate ? {validate: reasking(q.validate)} : {})}, context as never).catch(rethrowCancel)
+      return input({message: q.message, ...(q.default === undefined ? {} : {default: q.default}), validate: answerCheck(q)}, context as never).catch(rethrowCancel)
     },
     async password(q) {
       if (!interactive) throw cannotAsk(q.flag, q.message.replace(/[?:]\s*$/, ''))

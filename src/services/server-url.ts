@@ -3,6 +3,7 @@
  * names its source).
  */
 import {usageError} from '../core/errors.js'
+import {checkInput} from '../core/secrets.js'
 import type {CliConfig} from '../lib/config.js'
 import type {Env} from '../lib/io.js'
 import {isHttpUrl, type FoundProjectFile} from '../lib/project-file.js'
@@ -24,9 +25,12 @@ export interface ResolvedServer {
  * no trailing slash, and no trailing `/v1` (the API's version segment, which
  * people copy from a request URL: `https://keys.example.com/v1` means the
  * service at `https://keys.example.com`).
- * @throws ApikeyError `usage` naming `flag` when the URL is not valid.
+ * @throws ApikeyError `usage` naming `flag` when the URL is not valid, `validation` (exit 2) when it
+ *   holds a key or token (core/secrets.ts; the value is not shown).
  */
 export function normaliseServerUrl(value: string, flag = '--server'): string {
+  // From a flag, APIKEY_SERVER, apikey.json or a prompt alike: a key or token never becomes part of an address.
+  checkInput(value, flag)
   if (!isHttpUrl(value)) throw usageError(`${flag} must be an http:// or https:// URL, got "${value}"`, [`apikey login --server https://keys.example.com`])
   const url = new URL(value)
   if (url.username || url.password) throw usageError(`${flag} must not contain credentials`)

@@ -109,6 +109,7 @@ export async function login(deps: Deps, input: LoginInput): Promise<LoginResult>
       message: `Username on ${server.url}`,
       flag: '--username',
       ...(config.username === undefined ? {} : {default: config.username}),
+      rule: 'username',
       validate: (v) => USERNAME_PATTERN.test(v) || USERNAME_RULE,
     }))
   // A pasted password is never echoed: the guard names the rule, not the value.

@@ -148,6 +148,15 @@ describe('a secret in any flag or argument is refused by the CLI, never sent, ne
     expect(checked.length).toBeGreaterThan(250)
   }, 300_000)
 
+  it('a key or token inside the service address from APIKEY_SERVER is refused the same way, never shown', async () => {
+    for (const secret of Object.values(SECRETS)) {
+      const r = await runCli(['status', '--json'], {cwd: home, env: {...env, APIKEY_SERVER: `https://keys.example.com/${secret}`}})
+      expect(r.code, r.stdout + r.stderr).toBe(2)
+      expect(r.stdout + r.stderr).not.toContain(secret.slice(-12))
+      expect(r.json.error.details).toMatchObject({field: 'APIKEY_SERVER', reason: 'secret'})
+    }
+  })
+
   it('a password given as a username is refused without being shown', async () => {
     for (const [id, argv, value] of [
       ['login', ['--username', 'correct horse battery staple'], 'correct horse'],

@@ -1,5 +1,6 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {createApiClient, maskSecret, redactAuthorization, redactJson, scrubText} from '../../../src/lib/api/index.js'
+import {generateKey, randomBase62} from '../../../src/core/key-format.js'
+import {createApiClient, maskSecret, redactAuthorization, redactJson, redactUrl, scrubText} from '../../../src/lib/api/index.js'
 import {META, rejection, sendJson, sendProblem, startServer, type TestServer} from './helpers.js'
 
 const TOKEN = 'aks_sessionTOKEN0123456789abcdefWXYZ'
@@ -110,5 +111,35 @@ describe('secrets never reach debug output or errors', () => {
       password: '***',
       nested: {clientSecret: '***', keyPrefix: 'ak', key: {id: 'key_1'}},
     })
+  })
+
+  it('every secret shape in a URL path, a query string, userinfo, a JSON body and a debug trace: no character of it shown', async () => {
+    const shapes = [generateKey({prefix: 'ak', app: 'weather-app', env: 'prod'}), `aks_${randomBase62(40)}`, `akp_${randomBase62(40)}`, `akv_${randomBase62(40)}`]
+    for (const secret of shapes) {
+      const random = secret.slice(secret.lastIndexOf('_') + 1)
+      const texts = [
+        redactUrl(`https://keys.example.com/v1/keys/${secret}`),
+        redactUrl(`https://keys.example.com/v1/keys/${encodeURIComponent(secret)}?note=${secret}&app=x`),
+        redactUrl(`https://keys.example.com/v1/audit?app=${secret}`),
+        redactUrl(`https://${secret}@proxy.example.com/`),
+        redactUrl(`https://user:${secret}@proxy.example.com/`),
+        JSON.stringify(redactJson({name: secret, nested: [{description: `copy of ${secret}`}], metadata: {branch: secret}})),
+        scrubText(`Bearer ${secret}`),
+        scrubText(`error: ${secret} was refused`),
+      ]
+      for (const text of texts) {
+        expect(text).not.toContain(random.slice(0, 4))
+        expect(text).not.toContain(random.slice(-4))
+      }
+    }
+    // Through the client's own trace: a secret in a JSON body field that is not named like a secret.
+    const lines: string[] = []
+    const api = createApiClient({baseUrl: server.url, token: TOKEN, env: {}, debug: (l) => lines.push(l)})
+    await api.createKey('weather-app', {env: 'dev', name: shapes[0]!})
+    api.close()
+    const all = lines.join('\n')
+    expect(all).toContain('HTTP -> body')
+    expect(all).toContain('ak_weather-app_prod_***')
+    for (const secret of [...shapes, TOKEN, ISSUED]) expect(all).not.toContain(secret.slice(-8))
   })
 })
