@@ -10,6 +10,7 @@ import {parseKey} from '../../../src/core/key-format.js'
 import {createApiClient, type ApiClient} from '../../../src/lib/api/index.js'
 import {startServer, type RunningServer} from '../../../src/server/main.js'
 import {addUser} from '../../../src/server/services/users.js'
+import {openDatabase} from '../../../src/server/db/connection.js'
 import {rejection, startProxy, tempDir, type TestProxy} from './helpers.js'
 
 const PASSWORD = 'correct horse battery staple'
@@ -28,6 +29,8 @@ describe('API client ↔ real key service', () => {
   beforeAll(async () => {
     dir = tempDir('apikey-client-service-')
     const dbPath = join(dir.path, 'apikey.db')
+    // The admin operations work on an existing database (as server start leaves it).
+    await (await openDatabase(dbPath)).close()
     await addUser({dbPath, username: 'alice', password: PASSWORD, team: 'weather', teamContactEmail: 'weather@example.com', admin: false, scryptCost: CHEAP_SCRYPT})
     await addUser({dbPath, username: 'bob', password: PASSWORD, team: 'billing', admin: false, scryptCost: CHEAP_SCRYPT})
     server = await startServer({

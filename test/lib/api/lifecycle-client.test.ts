@@ -10,6 +10,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {createApiClient, type ApiClient} from '../../../src/lib/api/index.js'
 import {startServer, type RunningServer} from '../../../src/server/main.js'
 import {addUser} from '../../../src/server/services/users.js'
+import {openDatabase} from '../../../src/server/db/connection.js'
 import {rejection, tempDir} from './helpers.js'
 
 const PASSWORD = 'correct horse battery staple'
@@ -26,6 +27,8 @@ describe('API client lifecycle methods ↔ real key service', () => {
   beforeAll(async () => {
     dir = tempDir('apikey-client-lifecycle-')
     const dbPath = join(dir.path, 'apikey.db')
+    // The admin operations work on an existing database (as server start leaves it).
+    await (await openDatabase(dbPath)).close()
     await addUser({dbPath, username: 'alice', password: PASSWORD, team: 'weather', teamContactEmail: 'weather@example.com', admin: false, scryptCost: CHEAP_SCRYPT})
     await addUser({dbPath, username: 'alice', password: PASSWORD, team: 'maps', admin: false, scryptCost: CHEAP_SCRYPT})
     await addUser({dbPath, username: 'bob', password: PASSWORD, team: 'billing', admin: false, scryptCost: CHEAP_SCRYPT})
