@@ -7,6 +7,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // Every file removes its temporary directories; the run fails if any is left behind.
+    setupFiles: ['test/setup/temp-cleanup.ts'],
+    globalSetup: ['test/setup/leftovers.ts'],
     // The built CLI is loaded natively (as oclif loads its commands), so that an
     // in-process run (test/helpers/in-process.ts) shares its modules with it.
     server: {deps: {external: [/\/dist\//]}},

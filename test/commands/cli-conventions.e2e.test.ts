@@ -4,7 +4,8 @@
  * never silently overwrites a stored key, `ci key` checks its destination first
  * and names commands, and messages name flags and the next command.
  */
-import {mkdtemp, readFile} from 'node:fs/promises'
+import {readFile} from 'node:fs/promises'
+import {tempDir} from '../helpers/temp.js'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {parse as parseDotenv} from 'dotenv'
@@ -222,7 +223,7 @@ describe('messages name flags and the next command', () => {
 
   it('whoami KEY with no server known: JSON code usage and exit 2 agree', async () => {
     const {key} = await project('no-server')
-    const dir = await mkdtemp(join(tmpdir(), 'apikey-empty-'))
+    const dir = await tempDir('apikey-empty-')
     const r = await runCli(['whoami', key, '--json'], {cwd: dir, env: await cliEnv()})
     expect(r.code).toBe(2)
     expect(r.json.error).toMatchObject({code: 'usage', exitCode: 2})

@@ -4,7 +4,7 @@
  * terminal; an existing user added to another team is never asked for one (a
  * password given anyway is not used, and says so), and keeps signing in with theirs.
  */
-import {mkdtemp} from 'node:fs/promises'
+import {tempDir} from '../helpers/temp.js'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -25,7 +25,7 @@ async function signIn(username: string, password: string): Promise<number> {
 
 beforeAll(async () => {
   svc = await startTestService()
-  cwd = await mkdtemp(join(tmpdir(), 'apikey-users-'))
+  cwd = await tempDir('apikey-users-')
   env = await cliEnv()
 })
 afterAll(async () => svc?.close())

@@ -5,7 +5,7 @@
  * key and VALID for a prod key; an unscoped one accepts both. Bad environments
  * are usage errors (exit 2) naming the valid ones, and nothing is written.
  */
-import {mkdtemp} from 'node:fs/promises'
+import {tempDir} from '../helpers/temp.js'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
@@ -39,7 +39,7 @@ function verifierRows(): Array<{name: string; allowed_envs: string | null}> {
 beforeAll(async () => {
   svc = await startTestService()
   await svc.addUser('ann', 'weather')
-  cwd = await mkdtemp(join(tmpdir(), 'apikey-verifiers-'))
+  cwd = await tempDir('apikey-verifiers-')
   env = await cliEnv()
   const token = await svc.token('ann')
   const api = (path: string, body: unknown) =>

@@ -8,7 +8,7 @@
  * Needs `npm run build` first (`npm test` does it).
  */
 import {spawn} from 'node:child_process'
-import {mkdtemp} from 'node:fs/promises'
+import {tempDir} from './temp.js'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -42,7 +42,7 @@ export interface RunOptions {
 
 /** A clean environment for the CLI: temp HOME/XDG dirs, no CI variables, no keychain by default. */
 export async function cliEnv(extra: Record<string, string | undefined> = {}): Promise<Record<string, string | undefined>> {
-  const home = await mkdtemp(join(tmpdir(), 'apikey-home-'))
+  const home = await tempDir('apikey-home-')
   return {
     PATH: process.env.PATH,
     HOME: home,

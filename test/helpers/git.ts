@@ -1,6 +1,7 @@
 /** Real git repositories in temp directories. */
 import {execFileSync} from 'node:child_process'
-import {mkdtemp, writeFile} from 'node:fs/promises'
+import {writeFile} from 'node:fs/promises'
+import {tempDir} from './temp.js'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -15,7 +16,7 @@ export function git(cwd: string, ...args: string[]): string {
 
 /** Creates a git repository with a package.json and one commit. */
 export async function makeRepo(name = 'weather-app'): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'apikey-repo-'))
+  const dir = await tempDir('apikey-repo-')
   git(dir, 'init', '-q', '-b', 'main')
   git(dir, 'config', 'core.excludesFile', join(dir, '.git', 'no-global-excludes'))
   await writeFile(join(dir, 'package.json'), `${JSON.stringify({name, version: '1.0.0'}, null, 2)}\n`)

@@ -2,7 +2,8 @@
  * A signed-in developer and an initialised project, for end-to-end tests of the
  * real binary against the real service (test/helpers/service.ts).
  */
-import {mkdtemp, readFile, writeFile} from 'node:fs/promises'
+import {readFile, writeFile} from 'node:fs/promises'
+import {tempDir} from './temp.js'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {parse as parseDotenv} from 'dotenv'
@@ -49,7 +50,7 @@ export async function initProject(svc: TestService, slug: string): Promise<{repo
  * provider variables, `$GITHUB_ENV` as a file holding `githubEnvContent`, and `extra` on top.
  */
 export async function githubJob(svc: TestService, token: string, options: {extra?: Record<string, string>; githubEnvContent?: string} = {}) {
-  const dir = await mkdtemp(join(tmpdir(), 'apikey-gha-'))
+  const dir = await tempDir('apikey-gha-')
   const githubEnv = join(dir, 'github_env')
   await writeFile(githubEnv, options.githubEnvContent ?? '')
   const env = await cliEnv({

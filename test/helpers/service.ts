@@ -3,7 +3,7 @@
  * file in a temp directory, plus local accounts created the way the platform
  * team does (`addUser`).
  */
-import {mkdtemp} from 'node:fs/promises'
+import {tempDir} from './temp.js'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Writable} from 'node:stream'
@@ -26,7 +26,7 @@ export const PASSWORD = 'correct horse battery'
 
 /** Starts a fresh service with an empty database. */
 export async function startTestService(): Promise<TestService> {
-  const dir = await mkdtemp(join(tmpdir(), 'apikey-svc-'))
+  const dir = await tempDir('apikey-svc-')
   const dbPath = join(dir, 'apikey.db')
   const logs: string[] = []
   const logStream = new Writable({

@@ -3,11 +3,12 @@
  * 127.0.0.1:0, a real SQLite file in a fresh temp dir, an injected clock, and
  * every log line captured.
  */
-import {mkdtemp, rm} from 'node:fs/promises'
+import {rm} from 'node:fs/promises'
 import {request as httpRequest} from 'node:http'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Writable} from 'node:stream'
+import {tempDir as tempDirOf} from '../helpers/temp.js'
 import {startServer, type RunningServer, type StartServerOptions} from '../../src/server/main.js'
 import {addUser, type AddUserResult} from '../../src/server/services/users.js'
 import {addVerifier, revokeVerifier} from '../../src/server/services/verifiers.js'
@@ -33,7 +34,7 @@ export class TestClock {
 
 /** A temp directory removed by {@link Harness.cleanup}. */
 export async function tempDir(): Promise<string> {
-  return mkdtemp(join(tmpdir(), 'apikey-server-test-'))
+  return tempDirOf('apikey-server-test-')
 }
 
 /** An HTTP answer. */
