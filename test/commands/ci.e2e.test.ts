@@ -170,7 +170,7 @@ describe('apikey ci key', () => {
     expect(rejected.code).toBe(4)
   })
 
-  it('--debug never prints the key or the token (at most the last 4 characters)', async () => {
+  it('--debug never prints any character of the key or the token (a key shows only prefix, app and env)', async () => {
     const {repo, token} = await ciProject('ci-debug')
     const job = await githubJob(token)
     const r = await job.run(['ci', 'key', '--output', 'github-env', '--debug'], repo)
@@ -181,6 +181,7 @@ describe('apikey ci key', () => {
       expect(r.stderr).not.toContain(secret)
       expect(r.stderr).not.toContain(secret.slice(0, -4))
       expect(r.stderr).not.toContain(secret.slice(-12))
+      expect(r.stderr).not.toContain(secret.slice(-4))
     }
     expect(r.stdout).toBe(`::add-mask::${key}\n`)
   })

@@ -12,7 +12,7 @@ The key (env ci, kind ci) carries the build's metadata, detected from the CI pro
   --output dotenv       written to a gitignored .env through the safe writer (git is asked first; --yes lets it add the .gitignore rule)
   --output json         a JSON object with the key on stdout
   --raw                 the bare key on stdout, nothing else
---debug never prints the key or the token (at most their last 4 characters).`
+--debug never prints any character of the key or the token (a key shows as ak_<app>_<env>_***, a token as akp_***).`
   static override examples = [
     'APIKEY_SERVER=https://keys.example.com APIKEY_TOKEN=$TOKEN <%= config.bin %> ci key --app weather-app --output github-env',
     '<%= config.bin %> ci key --output dotenv --dotenv-file .env --yes',

@@ -84,7 +84,7 @@ function decodeURIComponentSafe(text: string): string {
 
 /** Field names whose string values are secrets in request and response bodies. */
 const SECRET_FIELD = /^(?:password|passphrase|passwd|token|key|secret|apikey|api_key|authorization|cookie|set-cookie|proxy-authorization)$|(?:password|secret|token)$/i
-/** Field names whose values are hidden completely (no last-4 hint: it would leak part of a password). */
+/** Field names whose values are always a bare `***` (a password has no public part). */
 const PASSWORD_FIELD = /(?:password|passphrase|passwd)$/i
 
 /**
@@ -143,7 +143,7 @@ export function redactJson(value: unknown, knownSecrets: readonly (string | unde
 
 /**
  * Masks the credentials of an `Authorization` (or `Proxy-Authorization`)
- * header value, keeping the scheme: `Bearer ***wxyz`.
+ * header value, keeping the scheme: `Bearer aks_***` (see {@link maskSecret}).
  */
 export function redactAuthorization(value: string): string {
   const m = /^(\S+)\s+(.*)$/s.exec(value)
