@@ -54,6 +54,12 @@ const RULES: Rule[] = [
     example: 'export const SESSION_TOKEN_PATTERN = /^aks_[0-9A-Za-z]{40}$/',
   },
   {
+    name: 'default key variable restated outside src/core (use DEFAULT_KEY_ENV_VAR)',
+    pattern: /['"`]API_KEY['"`]|--var API_KEY/,
+    exempt: /^src\/core\//,
+    example: "  const variable = str('variable') ?? 'API_KEY'",
+  },
+  {
     name: 'bare exit code (use ExitCode / ChildExitCode from src/core/errors.ts)',
     pattern: /exitCode:\s*\d|setExitCode\(\s*\d|exitCode\s*[!=]==?\s*\d|process\.exit\(\s*[1-9]/,
     exempt: /^src\/core\/errors\.ts$/,

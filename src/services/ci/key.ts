@@ -85,7 +85,7 @@ export const VARIABLE_RULE = `not one of ${DANGEROUS_VARIABLES.join(', ')} and n
 export function refuseDangerousVariable(name: string, flag: string): void {
   const upper = name.toUpperCase()
   if ((DANGEROUS_VARIABLES as readonly string[]).includes(upper) || DANGEROUS_VARIABLE_PREFIXES.some((p) => upper.startsWith(p))) {
-    throw usageError(`${flag} "${name}" cannot hold the key: the variable must be ${VARIABLE_RULE}`, [`e.g. ${flag === '--var' ? '--var API_KEY' : '"variable": "API_KEY"'}`], {flag})
+    throw usageError(`${flag} "${name}" cannot hold the key: the variable must be ${VARIABLE_RULE}`, [`e.g. ${flag === '--var' ? `--var ${DEFAULT_KEY_ENV_VAR}` : `"variable": "${DEFAULT_KEY_ENV_VAR}"`}`], {flag})
   }
 }
 
