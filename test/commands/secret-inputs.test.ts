@@ -6,13 +6,13 @@
  * showing the value (not with --debug, not with --json). Runs in process
  * against dist/ (run `npm run build` first).
  */
-import {mkdtemp, readFile, rm} from 'node:fs/promises'
-import {tmpdir} from 'node:os'
+import {readFile} from 'node:fs/promises'
 import {join} from 'node:path'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {beforeAll, describe, expect, it} from 'vitest'
 import {generateKey, randomBase62} from '../../src/core/key-format.js'
 import {needsSubprocess, PACKAGE_ROOT} from '../helpers/in-process.js'
 import {runCli} from '../helpers/cli.js'
+import {tempDir} from '../helpers/temp.js'
 
 const SECRETS = {
   'API key': generateKey({prefix: 'ak', app: 'weather-app', env: 'dev'}),
@@ -43,7 +43,7 @@ let env: Record<string, string | undefined>
 let manifest: Record<string, ManifestCommand>
 
 beforeAll(async () => {
-  home = await mkdtemp(join(tmpdir(), 'apikey-secret-inputs-'))
+  home = await tempDir('apikey-secret-inputs-')
   env = {
     PATH: process.env.PATH,
     HOME: home,
@@ -58,7 +58,6 @@ beforeAll(async () => {
   manifest = {}
   for (const file of ['oclif.manifest.json', 'packages/server/oclif.manifest.json']) Object.assign(manifest, JSON.parse(await readFile(join(PACKAGE_ROOT, file), 'utf8')).commands)
 })
-afterAll(async () => rm(home, {recursive: true, force: true}))
 
 /** Commands run as the real binary: those that need a subprocess, and the key service plugin's (loaded by bin/run.js). */
 function subprocessOnly(id: string): boolean {
