@@ -4,7 +4,7 @@
  * dispatch and composition root, output captured, no Node.js start-up per
  * run), or as the real binary (bin/run.js over dist/) in a subprocess, the way
  * users and CI do — for exit codes through the real process, signals, the
- * `run -- CMD` child, `server start`, `ci key` and the fast path's wrapper.
+ * `run -- CMD` child, `server start` and the fast path's wrapper.
  * Needs `npm run build` first (`npm test` does it).
  */
 import {spawn} from 'node:child_process'

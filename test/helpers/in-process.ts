@@ -15,8 +15,6 @@
  * - `apikey server start`: runs until a signal, and its flags with an
  *   environment fallback (`--docs-url`/`APIKEY_DOCS_URL`) are read by oclif's
  *   parser from `process.env`;
- * - `apikey ci key`: the CI vendor comes from `ci-info`, which reads
- *   `process.env` once, when it is first imported;
  * - exit codes of the real binary, signals, pseudo-terminal sessions
  *   (test/helpers/pty.ts) and the start-up fast path's wrapper (bin/run.js):
  *   run those with `mode: 'subprocess'`.
@@ -29,7 +27,8 @@
  * worker: a write made inside a run goes to that run's capture, any other
  * write to the real stream. Exit codes never touch `process.exitCode`. No run
  * changes `process.env` or the working directory (commands read both from
- * Deps; git and the keychain helper get the run's environment explicitly).
+ * Deps; git and the keychain helper get the run's environment explicitly, and
+ * the CI provider is decided from it, not from ci-info's import-time view).
  */
 import {AsyncLocalStorage} from 'node:async_hooks'
 import {join} from 'node:path'
@@ -68,7 +67,6 @@ export function needsSubprocess(args: string[]): string | undefined {
   const words = args.filter((a) => !a.startsWith('-'))
   if (words[0] === 'run') return 'run: the child inherits the real stdio; signals are forwarded process-wide'
   if (words[0] === 'server' && words[1] === 'start') return 'server start: runs until a signal; flag environment fallbacks are read from process.env'
-  if (words[0] === 'ci' && words[1] === 'key') return 'ci key: ci-info reads process.env once, at import'
   return undefined
 }
 

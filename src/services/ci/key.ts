@@ -209,7 +209,7 @@ export async function ciKey(deps: Deps, input: CiKeyInput): Promise<{result: CiK
   deps.debug(`ci: server ${server.url} (from ${server.source}), app ${app}, token from APIKEY_TOKEN (${maskSecret(token)})`)
 
   // 2. Build metadata.
-  const ciInfo = (await import('ci-info')).default
+  const {detectCiVendor} = await import('./vendor.js')
   const {runGit} = await import('../../lib/git/index.js')
   const git = async (args: string[]): Promise<string | undefined> => {
     try {
@@ -219,7 +219,7 @@ export async function ciKey(deps: Deps, input: CiKeyInput): Promise<{result: CiK
       return undefined
     }
   }
-  const detected = await detectBuildMetadata({env: deps.env, cwd: project?.dir ?? deps.cwd, ci: {id: ciInfo.id, name: ciInfo.name}, git, ...(input.version === undefined ? {} : {version: input.version})})
+  const detected = await detectBuildMetadata({env: deps.env, cwd: project?.dir ?? deps.cwd, ci: detectCiVendor(deps.env), git, ...(input.version === undefined ? {} : {version: input.version})})
   const warnings: string[] = []
   // Over-long values (a huge branch name, a generated version) are cut, not fatal to the job.
   for (const [field, value] of Object.entries(detected.metadata) as Array<[keyof KeyMetadata, string | undefined]>) {
