@@ -6,7 +6,9 @@
  * Rules, for a field that is not itself meant to carry a secret:
  * - Anything containing text shaped like an API key
  *   (`<prefix>_<app>_<env>_` and at least {@link MIN_SECRET_TAIL} base62
- *   characters — a whole, truncated or edited key) or a session (`aks_`),
+ *   characters with an upper-case letter among them, or at least
+ *   {@link MIN_RANDOM_ONLY_TAIL} of any case — a whole, truncated or edited
+ *   key, not a word like `deployment1`) or a session (`aks_`),
  *   provisioning (`akp_`) or verifier (`akv_`) token (the prefix and at least 8
  *   base62 characters) is refused. The error names the field and the kind of
  *   secret and shows at most the key's display start (prefix, app, env and 4
@@ -63,6 +65,7 @@ const TOKEN_ALTERNATION = TOKEN_PREFIXES.map(([prefix]) => prefix).join('|')
 
 /** (Part of) an API key anywhere in text; groups: prefix, app, env, tail. */
 const KEY_IN_TEXT = new RegExp(`([a-z]{2,8})_([a-z0-9][a-z0-9-]*[a-z0-9])_(${ENVS})_([0-9A-Za-z]{${MIN_SECRET_TAIL},})`)
+
 /** (Part of) a token anywhere in text, not inside a longer word; group: prefix. */
 const TOKEN_IN_TEXT = new RegExp(`(?<![0-9A-Za-z])(${TOKEN_ALTERNATION})[0-9A-Za-z]{${MIN_TOKEN_TAIL},}`)
 /** Global forms for {@link scrubSecrets}. */
@@ -88,10 +91,9 @@ const UNSAFE_CHARACTER = /[\u202A-\u202E\u2066-\u2069\u200B-\u200F\u0000-\u0008\
  * API keys and session, provisioning and verifier tokens anywhere in the text.
  */
 export function findSecret(text: string): FoundSecret | undefined {
-  const key = KEY_IN_TEXT.exec(text)
-  if (key !== null) {
+  for (const key of text.matchAll(KEY_IN_TEXT_G)) {
     const [, prefix, app, env, tail] = key as unknown as [string, string, string, string, string]
-    return {kind: 'api-key', shown: `an API key (${prefix}_${app}_${env}_${tail.slice(0, 4)}…)`}
+    if (looksRandom(tail)) return {kind: 'api-key', shown: `an API key (${prefix}_${app}_${env}_${tail.slice(0, 4)}…)`}
   }
   const token = TOKEN_IN_TEXT.exec(text)
   if (token !== null) {
@@ -102,7 +104,22 @@ export function findSecret(text: string): FoundSecret | undefined {
 }
 
 /**
- * `text` with every secret {@link findSecret} would find replaced by a
+ * Whether the part after `<prefix>_<app>_<env>_` reads as a key's random part
+ * rather than a word: {@link MIN_RANDOM_ONLY_TAIL} characters or more, or an
+ * upper-case letter among them (a key's 36 base62 characters all lack one with
+ * probability (36/62)^36 < 10^-8; a 12-character piece, about 0.15 %). So a name
+ * like `ci_weather-app_prod_deployment1` is not taken for a key.
+ */
+function looksRandom(tail: string): boolean {
+  return tail.length >= MIN_RANDOM_ONLY_TAIL || /[A-Z]/.test(tail)
+}
+
+/** From this many characters on, the part after the environment is taken for a key's whatever its letters. */
+export const MIN_RANDOM_ONLY_TAIL = 20
+
+/**
+ * `text` with every secret {@link findSecret} would find (and any
+ * lower-case-only piece shaped like one: masking errs on the safe side) replaced by a
  * description that shows no part of the secret: `<prefix>_<app>_<env>_***` for
  * a key, `aks_***` (etc.) for a token. For messages and debug output.
  */

@@ -29,6 +29,9 @@ describe('the free-text guard', () => {
       }
       expect(findSecret(secret)?.shown).not.toContain(secret.slice(kind === 'api-key' ? 23 : 4, -1))
     }
+    // A lower-case piece counts from 20 characters on; with a capital from 12.
+    expect(findSecret('ak_weather-app_dev_abcdefghijklmnopqrst')?.kind).toBe('api-key')
+    expect(findSecret('ak_weather-app_dev_abcdefGhijkl')?.kind).toBe('api-key')
     expect(findSecret(KEY)?.shown).toBe(`an API key (${KEY.slice(0, 'ak_weather-app_dev_'.length + 4)}…)`)
   })
 
@@ -40,6 +43,8 @@ describe('the free-text guard', () => {
       'ak_weather-app_dev_4fT9…',
       'akp_4fT9…',
       'ci_weather-app_prod_deploy01',
+      'ci_weather-app_prod_deployment1',
+      'ak_weather-app_dev_integrationtests',
       'Ann’s laptop — café 🚀',
       'ann@example.com',
       'https://keys.example.com',
