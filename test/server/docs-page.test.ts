@@ -10,11 +10,13 @@ import {join} from 'node:path'
 import {promisify} from 'node:util'
 import {afterEach, describe, expect, it} from 'vitest'
 import {BIN} from '../helpers/cli.js'
+import {KEY_PROBLEMS} from '../../src/core/problem-types.js'
 import {resolveSettings} from '../../src/server/settings.js'
 import {startHarness, tempDir, type Harness} from './helpers.js'
 import {rm} from 'node:fs/promises'
 
-const CODES = ['missing key', 'MALFORMED', 'NOT_FOUND', 'EXPIRED', 'REVOKED', 'FORBIDDEN', 'RATE_LIMITED', 'UNAVAILABLE']
+/** Every problem code a caller of a protected API can get (KEY_PROBLEMS), each documented with its title. */
+const CODES = Object.entries(KEY_PROBLEMS).map(([code, {title}]) => [code, title] as const)
 
 describe('the docs page and the get-key command', () => {
   let h: Harness | undefined
@@ -35,13 +37,13 @@ describe('the docs page and the get-key command', () => {
     expect(page).toContain('<pre><code>apikey init</code></pre>')
     expect(page).toContain('API_KEY')
     expect(page).toContain('ask the platform team')
-    for (const code of CODES) expect(page).toContain(`<td>${code}</td>`)
+    for (const [code, title] of CODES) expect(page).toContain(`<td>${code}</td><td>${title}</td>`)
     expect(page).not.toContain('npx apikey')
     const markdown = await fetch(meta.body.docsUrl as string, {headers: {accept: 'text/markdown'}})
     expect(markdown.headers.get('content-type')).toBe('text/markdown; charset=utf-8')
     const text = await markdown.text()
     expect(text).toContain('```sh\napikey init\n```')
-    for (const code of CODES) expect(text).toContain(`| ${code} |`)
+    for (const [code, title] of CODES) expect(text).toContain(`| ${code} | ${title} |`)
   })
 
   it('a configured CLI package gives `npx --yes <package> init`, its install command, and messages that name it', async () => {

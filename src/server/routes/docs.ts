@@ -9,6 +9,7 @@
  * echoed in it.
  */
 import type {FastifyInstance, FastifyRequest} from 'fastify'
+import {KEY_PROBLEMS, type KeyProblemCode} from '../../core/problem-types.js'
 import type {VerifyCode} from '../../core/wire.js'
 import {getKeyCommandOf, installCommandOf, type ServerSettings} from '../settings.js'
 import type {RouteDeps} from './context.js'
@@ -35,17 +36,22 @@ export function docsUrlOf(settings: ServerSettings, request: FastifyRequest): st
   return settings.docsUrl ?? `${publicUrlOf(settings, request)}${DOCS_PATH}`
 }
 
-/** What each verification code means to a caller and what to do about it, in the order a caller meets them. */
-export function verifyCodeAdvice(getKeyCommand: string): ReadonlyArray<{code: VerifyCode | 'missing key' | 'UNAVAILABLE'; status: string; meaning: string; action: string}> {
+/**
+ * What each refusal means to a caller and what to do about it, in the order a caller meets them:
+ * the problem `code` (and its title, see `KEY_PROBLEMS`) and the verification verdict behind it.
+ */
+export function verifyCodeAdvice(
+  getKeyCommand: string,
+): ReadonlyArray<{code: KeyProblemCode; verdict: VerifyCode | 'UNAVAILABLE'; status: string; meaning: string; action: string}> {
   return [
-    {code: 'missing key', status: '401', meaning: 'the request carried no API key', action: `get a key of your own with \`${getKeyCommand}\` and send it in the X-API-Key header (or Authorization: Bearer)`},
-    {code: 'MALFORMED', status: '401', meaning: 'the value is not a key of this organisation: mistyped, truncated, edited, or with whitespace around it', action: `copy the key again exactly as stored (keys are never trimmed), or get one with \`${getKeyCommand}\``},
-    {code: 'NOT_FOUND', status: '401', meaning: 'a well-formed key this service never issued', action: `get a key of your own with \`${getKeyCommand}\``},
-    {code: 'EXPIRED', status: '401', meaning: 'the key passed its expiry, or the grace period after its rotation ended', action: `switch to the replacement if it was rotated, else get a new key with \`${getKeyCommand} --new-key\``},
-    {code: 'REVOKED', status: '401', meaning: 'the key was revoked by its team or an administrator', action: `get a new key with \`${getKeyCommand} --new-key\`; ask the owning team why it was revoked`},
-    {code: 'FORBIDDEN', status: '403', meaning: 'a genuine key of an environment this API does not accept (e.g. a dev key sent to a production API)', action: 'issue a key of an accepted environment: `apikey keys create --app APP --env ENV` (the answer names the exact command)'},
-    {code: 'RATE_LIMITED', status: '429', meaning: "the key made more requests than its rate limit allows; limits are per key", action: 'wait the Retry-After seconds; every app should use its own key'},
-    {code: 'UNAVAILABLE', status: '503', meaning: 'keys cannot be checked right now (the key service is unreachable)', action: 'retry after the Retry-After seconds; not a problem with your key'},
+    {code: 'missing_key', verdict: 'MALFORMED', status: '401', meaning: 'the request carried no API key', action: `get a key of your own with \`${getKeyCommand}\` and send it in the X-API-Key header (or Authorization: Bearer)`},
+    {code: 'malformed_key', verdict: 'MALFORMED', status: '401', meaning: 'the value is not a key of this organisation: mistyped, truncated, edited, or with whitespace around it', action: `copy the key again exactly as stored (keys are never trimmed), or get one with \`${getKeyCommand}\``},
+    {code: 'key_not_found', verdict: 'NOT_FOUND', status: '401', meaning: 'a well-formed key this service never issued', action: `get a key of your own with \`${getKeyCommand}\``},
+    {code: 'key_expired', verdict: 'EXPIRED', status: '401', meaning: 'the key passed its expiry, or the grace period after its rotation ended', action: `switch to the replacement if it was rotated, else get a new key with \`${getKeyCommand} --new-key\``},
+    {code: 'key_revoked', verdict: 'REVOKED', status: '401', meaning: 'the key was revoked by its team or an administrator', action: `get a new key with \`${getKeyCommand} --new-key\`; ask the owning team why it was revoked`},
+    {code: 'key_not_allowed', verdict: 'FORBIDDEN', status: '403', meaning: 'a genuine key of an environment this API does not accept (e.g. a dev key sent to a production API)', action: 'issue a key of an accepted environment: `apikey keys create --app APP --env ENV` (the answer names the exact command)'},
+    {code: 'rate_limited', verdict: 'RATE_LIMITED', status: '429', meaning: "the key made more requests than its rate limit allows; limits are per key", action: 'wait the Retry-After seconds; every app should use its own key'},
+    {code: 'verification_unavailable', verdict: 'UNAVAILABLE', status: '503', meaning: 'keys cannot be checked right now (the key service is unreachable)', action: 'retry after the Retry-After seconds; not a problem with your key'},
   ]
 }
 
@@ -113,11 +119,14 @@ export function renderDocsMarkdown(facts: DocsFacts): string {
     '',
     '## Error codes',
     '',
-    'A refused request answers problem details (RFC 9457, `application/problem+json`) whose `code` is one of:',
+    'A refused request answers problem details (RFC 9457, `application/problem+json`) whose `code` is one of',
+    '(the verdict is what the key service decided, e.g. in the X-Apikey-Code header of a gateway):',
     '',
-    '| code | status | meaning | what to do |',
-    '|---|---|---|---|',
-    ...verifyCodeAdvice(facts.getKeyCommand).map((row) => `| ${row.code} | ${row.status} | ${row.meaning} | ${row.action.replaceAll('|', '\\|')} |`),
+    '| code | title | status | verdict | meaning | what to do |',
+    '|---|---|---|---|---|---|',
+    ...verifyCodeAdvice(facts.getKeyCommand).map(
+      (row) => `| ${row.code} | ${KEY_PROBLEMS[row.code].title} | ${row.status} | ${row.verdict} | ${row.meaning} | ${row.action.replaceAll('|', '\\|')} |`,
+    ),
     '',
   ]
   return lines.join('\n')
