@@ -2,7 +2,6 @@ import {Flags} from '@oclif/core'
 import {KEY_ENVIRONMENTS} from '../core/key-format.js'
 import {ApikeyCommand, networkFlags} from '../lib/command.js'
 import {KEY_STORES} from '../lib/project-file.js'
-import {isoTime} from '../lib/render.js'
 import {init, INIT_GRACE, replacedKeyMessage, type InitResult} from '../services/init.js'
 
 export default class Init extends ApikeyCommand<InitResult> {
@@ -60,14 +59,14 @@ In a project that already has apikey.json, it finds the app and issues your own 
       const s = result.stored
       const ok = this.paint('green', '✓')
       this.log(`${ok} ${result.app.created ? 'Registered' : 'Found'} app ${result.app.slug} (team ${result.app.team}, contact ${result.app.contactEmail})`)
-      this.log(`${ok} ${result.reused ? 'Kept your key' : 'Issued key'} ${result.key.start} (${result.key.id}, ${result.key.env}, expires ${isoTime(result.key.expiresAt)})`)
+      this.log(`${ok} ${result.reused ? 'Kept your key' : 'Issued key'} ${result.key.start} (${result.key.id}, ${result.key.env}, expires ${this.deps.time(result.key.expiresAt, 'stdout')})`)
       if (s.store === 'dotenv') {
         if (s.git.addedRule) this.log(`${ok} Added "${s.git.addedRule.line}" to ${s.git.addedRule.file}`)
         this.log(`${ok} Stored it as ${s.variable} in ${s.path} (${s.git.state === 'not-a-repo' ? 'not a git repository' : 'ignored by git'})`)
       } else {
         this.log(`${ok} Stored it in the OS keychain (service ${s.service}, account ${s.account})`)
       }
-      if (result.replaced?.outcome === 'ended') this.log(`${ok} Ended the replaced key: ${replacedKeyMessage(result.replaced).replace(/^the replaced /, '')}`)
+      if (result.replaced?.outcome === 'ended') this.log(`${ok} Ended the replaced key: ${replacedKeyMessage(result.replaced, (ms, preposition) => this.deps.time(ms, 'stdout', preposition)).replace(/^the replaced /, '')}`)
       if (result.projectFile.written) this.log(`${ok} Wrote ${result.projectFile.path}: commit it so teammates can run apikey init`)
       this.log(`Check it any time with: apikey whoami`)
     }

@@ -1,7 +1,6 @@
 import {Flags} from '@oclif/core'
 import type {InputRules} from '../lib/input-guard.js'
 import {ApikeyCommand, networkFlags} from '../lib/command.js'
-import {isoTime} from '../lib/render.js'
 import {login, type LoginResult} from '../services/session.js'
 
 export default class Login extends ApikeyCommand<LoginResult> {
@@ -36,11 +35,11 @@ export default class Login extends ApikeyCommand<LoginResult> {
       if (result.alreadySignedIn === true) {
         const from = result.tokenStorage.location === 'env' ? 'APIKEY_TOKEN' : where
         this.log(`${this.paint('green', '✓')} Already signed in to ${result.server.url} as ${result.user.username} (teams: ${teams}); nothing was asked or stored`)
-        this.info(`  session from ${from}; expires ${isoTime(result.expiresAt)}`)
+        this.info(`  session from ${from}; expires ${this.deps.time(result.expiresAt)}`)
         this.info(`  to sign in as someone else: ${result.switchWith ?? 'apikey login --username NAME'} (replaces this session); to sign out: apikey logout --server ${result.server.url}`)
       } else {
         this.log(`${this.paint('green', '✓')} Signed in to ${result.server.url} as ${result.user.username} (teams: ${teams})`)
-        this.info(`  session stored in ${where}; expires ${isoTime(result.expiresAt)}`)
+        this.info(`  session stored in ${where}; expires ${this.deps.time(result.expiresAt)}`)
       }
     }
     return result

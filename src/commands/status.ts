@@ -1,5 +1,5 @@
 import {ApikeyCommand, networkFlags} from '../lib/command.js'
-import {isoTime, renderRows} from '../lib/render.js'
+import {renderRows} from '../lib/render.js'
 import {status, type StatusResult} from '../services/status.js'
 
 const SESSION_TEXT: Record<StatusResult['session']['state'], string> = {
@@ -24,7 +24,7 @@ export default class Status extends ApikeyCommand<StatusResult> {
       const s = r.session
       const rows: Array<[string, string | undefined]> = [
         ['server', r.server ? `${r.server.url} (from ${r.server.source})` : 'none — run: apikey login --server URL'],
-        ['session', s.state === 'signed-in' ? `signed in as ${s.user} (teams: ${s.teams.join(', ') || 'none'}), expires ${isoTime(s.expiresAt)}` : SESSION_TEXT[s.state] + (s.error ? ` — ${s.error}` : '')],
+        ['session', s.state === 'signed-in' ? `signed in as ${s.user} (teams: ${s.teams.join(', ') || 'none'}), expires ${this.deps.time(s.expiresAt, 'stdout')}` : SESSION_TEXT[s.state] + (s.error ? ` — ${s.error}` : '')],
         ['token from', s.source ?? undefined],
         ['token in', s.locations.length > 0 ? s.locations.join(', ') : undefined],
         ['project', r.project ? `${r.project.path} (app ${r.project.app}, env ${r.project.env}, store ${r.project.store})` : 'no apikey.json here — run: apikey init'],

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {ApikeyCommand, networkFlags} from '../lib/command.js'
-import {isoTime, renderRows} from '../lib/render.js'
+import {renderRows} from '../lib/render.js'
 import {appUsage, type UsageResult} from '../services/usage.js'
 
 /** `apikey usage`. */
@@ -29,8 +29,8 @@ export default class Usage extends ApikeyCommand<UsageResult> {
       const top = (b: Array<{value: string; count: number}>) => b.slice(0, 5).map((x) => `${x.value} ${x.count}`).join(', ') || '—'
       const rows: Array<[string, string | undefined]> = [
         ['app', r.app],
-        ['from', isoTime(r.since)],
-        ['until', isoTime(r.until)],
+        ['from', this.deps.time(r.since, 'stdout')],
+        ['until', this.deps.time(r.until, 'stdout')],
         ['requests', String(r.total)],
         ['outcomes', counts(r.byCode)],
         ['keys', r.byKey.map((k) => `${k.keyId} (${k.env}) ${k.total}`).join(', ') || '—'],

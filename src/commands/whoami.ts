@@ -46,7 +46,7 @@ Shows expiry, rotation (when the grace period ends) and the build metadata of CI
     const failedExit = result.lookup.state === 'failed' ? exitCodeFor(result.lookup.error.code as ErrorCode) === ExitCode.Usage ? ExitCode.Usage : ExitCode.Failure : undefined
     if (failedExit !== undefined) this.deps.setExitCode(failedExit)
     else if (isRejected(result)) this.deps.setExitCode(ExitCode.Failure)
-    const text = renderWhoami(result, {stdoutTTY: this.deps.stdout.isTTY, color: this.stderrColor()})
+    const text = renderWhoami(result, {stdoutTTY: this.deps.stdout.isTTY, color: this.stderrColor(), time: (ms, preposition) => this.deps.time(ms, 'stdout', preposition)})
     this.deps.stderr.write(text.stderr)
     if (!this.jsonEnabled()) this.deps.stdout.write(text.stdout)
     // --json: a failed lookup also carries the standard top-level "error" object next to the offline result.

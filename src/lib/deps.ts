@@ -15,6 +15,7 @@ import {hostname} from 'node:os'
 import {readConfig, writeConfig, type CliConfig} from './config.js'
 import {ioFacts, type Env, type IoFacts} from './io.js'
 import {findProjectFile, type FoundProjectFile} from './project-file.js'
+import {timeText} from './render.js'
 import {createPrompter, type Prompter} from './prompts.js'
 import type {ApiClient} from './api/client.js'
 import type {SecretStore} from './keychain/index.js'
@@ -154,6 +155,13 @@ export interface Deps {
   /** Handles a signal until the returned function is called (see {@link ProcessIo.onSignal}). */
   onSignal(signal: HandledSignal, handler: () => void): () => void
   now: () => number
+  /**
+   * A point in time as this run shows it to people on `stream` (default stderr): relative
+   * (`in 40 s`, `3 d ago`) when that stream is a terminal and --json is not given, else the
+   * full ISO 8601 UTC timestamp, after `preposition` when given (`at`, `until`); `never` for null.
+   * See `timeText` in lib/render.ts.
+   */
+  time(ms: number | null | undefined, stream?: 'stdout' | 'stderr', preposition?: string): string
   hostname: string
   warn: (message: string) => void
   debug: (line: string) => void
@@ -191,6 +199,7 @@ export function createDeps(input: DepsInput): Deps {
     setExitCode: (code) => input.io.setExitCode(code),
     onSignal: (signal, handler) => input.io.onSignal(signal, handler),
     now: input.now ?? Date.now,
+    time: (ms, stream = 'stderr', preposition) => timeText(ms, {tty: !input.json && (stream === 'stdout' ? stdout.isTTY : stderr.isTTY), now: (input.now ?? Date.now)(), ...(preposition === undefined ? {} : {preposition})}),
     hostname: hostname(),
     warn: input.warn,
     debug,

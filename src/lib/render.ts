@@ -16,6 +16,30 @@ export function isoTime(ms: number | null | undefined): string {
   return ms === null || ms === undefined ? 'never' : new Date(ms).toISOString()
 }
 
+/**
+ * A point in time for people: relative on a terminal (`in 40 s`, `3 min ago`,
+ * `in 89 d`), the full ISO 8601 UTC timestamp when piped (or with --json), after `preposition`
+ * when one is given (`at 2026-…`, `until 2026-…`: a relative time needs none); `never` for null.
+ * Units: s below a minute, min below an hour, h below two days, d beyond; rounded down.
+ * @param ms instant, ms since epoch.
+ * @param options `tty`: the text is shown on a terminal; `now`: the current instant, ms since epoch;
+ *   `preposition`: the word before an ISO timestamp.
+ */
+export function timeText(ms: number | null | undefined, options: {tty: boolean; now: number; preposition?: string}): string {
+  if (ms === null || ms === undefined) return 'never'
+  if (!options.tty) return options.preposition === undefined ? new Date(ms).toISOString() : `${options.preposition} ${new Date(ms).toISOString()}`
+  return relativeTime(ms - options.now)
+}
+
+/** `in N unit` for a positive offset, `N unit ago` for a negative one, `now` within a second (ms in). */
+export function relativeTime(offsetMs: number): string {
+  const abs = Math.abs(offsetMs)
+  if (abs < 1000) return 'now'
+  const s = Math.floor(abs / 1000)
+  const text = s < 60 ? `${s} s` : s < 3600 ? `${Math.floor(s / 60)} min` : s < 48 * 3600 ? `${Math.floor(s / 3600)} h` : `${Math.floor(s / 86_400)} d`
+  return offsetMs > 0 ? `in ${text}` : `${text} ago`
+}
+
 /** ANSI colour helper; identity when `color` is false. */
 export function painter(color: boolean): (name: 'red' | 'green' | 'yellow' | 'cyan' | 'dim' | 'bold', text: string) => string {
   const codes: Record<string, [number, number]> = {red: [31, 39], green: [32, 39], yellow: [33, 39], cyan: [36, 39], dim: [2, 22], bold: [1, 22]}

@@ -231,7 +231,7 @@ export async function init(deps: Deps, input: InitInput): Promise<InitResult> {
     keyInfo = {id: issued.id, start: issued.start, env: issued.env, expiresAt: issued.expiresAt}
     if (stored0 !== undefined) {
       replaced = await endReplacedKey(api, stored0, {id: issued.id, app: slug, env, username: me.user.username, graceMs})
-      if (replaced.outcome !== 'ended') warnings.push(replacedKeyMessage(replaced))
+      if (replaced.outcome !== 'ended') warnings.push(replacedKeyMessage(replaced, (ms, preposition) => deps.time(ms, 'stderr', preposition)))
     }
     if (deps.env[variable] !== undefined && deps.env[variable] !== issued.key) {
       warnings.push(`${variable} is set in your shell environment and shadows the new key in ${store === 'dotenv' ? envFile : 'the keychain'}; unset ${variable} to use it`)
@@ -346,15 +346,15 @@ async function endReplacedKey(
 }
 
 /** One line about a {@link ReplacedKey} for the person running init. */
-export function replacedKeyMessage(r: ReplacedKey): string {
+export function replacedKeyMessage(r: ReplacedKey, time: (ms: number | null, preposition?: string) => string = (ms, preposition) => (preposition === undefined || ms === null ? isoTime(ms) : `${preposition} ${isoTime(ms)}`)): string {
   const name = `${r.id === null ? 'the key' : `key ${r.id}`} (${r.start})`
   switch (r.outcome) {
     case 'ended':
-      return `the replaced ${name} keeps working until ${isoTime(r.endsAt)}, then stops (pass --grace to choose how long)`
+      return `the replaced ${name} keeps working, and stops ${time(r.endsAt, 'at')} (pass --grace to choose how long)`
     case 'already-ended':
       return `the replaced ${name} needs no ending: ${r.reason}`
     default:
-      return `the replaced ${name} was NOT ended and ${r.endsAt === null ? 'may still work' : `works until ${isoTime(r.endsAt)}`}: ${r.reason}; end it: ${r.command}`
+      return `the replaced ${name} was NOT ended and ${r.endsAt === null ? 'may still work' : `works, and stops ${time(r.endsAt, 'at')}`}: ${r.reason}; end it: ${r.command}`
   }
 }
 

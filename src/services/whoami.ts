@@ -113,14 +113,14 @@ export async function whoami(deps: Deps, input: WhoamiInput): Promise<WhoamiResu
     result.lookup = {state: 'ok', server: serverInfo, app: answer.app, apiKey: answer.key}
     const k = answer.key
     const fix = remedy(k)
-    if (k.status === 'revoked') result.warnings.push(`this key was revoked${k.revokedAt ? ` at ${new Date(k.revokedAt).toISOString()}` : ''}${k.revokedBy ? ` by ${k.revokedBy}` : ''}; ${fix}`)
-    else if (k.status === 'expired') result.warnings.push(`this key expired at ${new Date(k.expiresAt ?? 0).toISOString()}; ${fix}`)
+    if (k.status === 'revoked') result.warnings.push(`this key was revoked${k.revokedAt ? ` ${deps.time(k.revokedAt, 'stderr', 'at')}` : ''}${k.revokedBy ? ` by ${k.revokedBy}` : ''}; ${fix}`)
+    else if (k.status === 'expired') result.warnings.push(`this key expired ${deps.time(k.expiresAt ?? 0, 'stderr', 'at')}; ${fix}`)
     else {
       if (k.rotation) {
-        result.warnings.push(`this key was rotated at ${new Date(k.rotation.rotatedAt).toISOString()} (replaced by ${k.rotation.replacedBy}); its grace period ends at ${new Date(k.rotation.graceEndsAt).toISOString()}, then it stops working: use the new key`)
+        result.warnings.push(`this key was rotated ${deps.time(k.rotation.rotatedAt, 'stderr', 'at')} (replaced by ${k.rotation.replacedBy}); its grace period ends ${deps.time(k.rotation.graceEndsAt, 'stderr', 'at')}, then it stops working: use the new key`)
       }
       if (k.expiresAt !== null && k.expiresAt - deps.now() < EXPIRY_WARNING_DAYS * 86_400_000) {
-        result.warnings.push(`this key expires at ${new Date(k.expiresAt).toISOString()} (in less than ${EXPIRY_WARNING_DAYS} days); ${fix}`)
+        result.warnings.push(`this key expires ${deps.time(k.expiresAt, 'stderr', 'at')} (in less than ${EXPIRY_WARNING_DAYS} days); ${fix}`)
       }
     }
   } catch (error) {

@@ -3,6 +3,7 @@
  * aligned columns with short dates; piped, no header and tab-separated
  * values with full ISO 8601 timestamps, one record per line.
  */
+import {timeText} from '../lib/render.js'
 
 /** A column: its header and how to show a row in it (`tty` picks the short form). */
 export interface Column<T> {
@@ -45,9 +46,12 @@ export function renderTable<T>(rows: readonly T[], columns: ReadonlyArray<Column
   return all.map((r) => r.map((v, i) => (i === r.length - 1 ? fit(v, widths[i]!) : fit(v, widths[i]!).padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n'
 }
 
-/** A timestamp: `2027-06-26 14:03Z` (UTC, marked) on a TTY, full ISO 8601 when piped; '' for null. */
-export function when(ms: number | null | undefined, tty: boolean): string {
+/**
+ * A timestamp in a table: relative on a TTY (`in 40 s`, `3 d ago`, see `timeText`), full
+ * ISO 8601 when piped; '' for null when piped, `never` on a TTY.
+ * @param now the current instant, ms since epoch (default: the system clock).
+ */
+export function when(ms: number | null | undefined, tty: boolean, now: number = Date.now()): string {
   if (ms === null || ms === undefined) return tty ? 'never' : ''
-  const iso = new Date(ms).toISOString()
-  return tty ? `${iso.slice(0, 10)} ${iso.slice(11, 16)}Z` : iso
+  return timeText(ms, {tty, now})
 }

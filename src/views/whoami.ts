@@ -6,16 +6,26 @@ import {isoTime, painter, renderRows} from '../lib/render.js'
 import type {KeyView} from '../core/wire.js'
 import type {WhoamiResult} from '../services/whoami.js'
 
+/** A point in time as shown: relative on a terminal, else ISO 8601 after `preposition` (when given). */
+export type TimeText = (ms: number | null, preposition?: string) => string
+
+/** ISO 8601 after `preposition` (when given): the piped form. */
+function isoTimeAt(ms: number | null, preposition?: string): string {
+  return preposition === undefined || ms === null ? isoTime(ms) : `${preposition} ${isoTime(ms)}`
+}
+
 /** `active`, `active (rotated; grace ends at …)`, `revoked at … by …`, `expired at …`. */
-export function statusText(key: KeyView): string {
-  if (key.status === 'revoked') return `revoked${key.revokedAt === null ? '' : ` at ${isoTime(key.revokedAt)}`}${key.revokedBy ? ` by ${key.revokedBy}` : ''} — rejected by the service`
-  if (key.status === 'expired') return `expired at ${isoTime(key.expiresAt)} — rejected by the service`
-  if (key.rotation) return `active (rotated; grace ends at ${isoTime(key.rotation.graceEndsAt)})`
+export function statusText(key: KeyView, time: TimeText = isoTimeAt): string {
+  if (key.status === 'revoked') return `revoked${key.revokedAt === null ? '' : ` ${time(key.revokedAt, 'at')}`}${key.revokedBy ? ` by ${key.revokedBy}` : ''} — rejected by the service`
+  if (key.status === 'expired') return `expired ${time(key.expiresAt, 'at')} — rejected by the service`
+  if (key.rotation) return `active (rotated; grace ends ${time(key.rotation.graceEndsAt, 'at')})`
   return 'active'
 }
 
 /** Renders a whoami result: data for stdout, warnings and lookup failures for stderr. */
-export function renderWhoami(r: WhoamiResult, options: {stdoutTTY: boolean; color: boolean}): {stdout: string; stderr: string} {
+export function renderWhoami(r: WhoamiResult, options: {stdoutTTY: boolean; color: boolean; time?: TimeText}): {stdout: string; stderr: string} {
+  // Times: relative on a terminal, ISO 8601 when piped (the command passes Deps.time).
+  const time = options.time ?? isoTimeAt
   const paint = painter(options.color)
   const rows: Array<[string, string | undefined]> = [
     ['key', r.key.start],
@@ -31,12 +41,12 @@ export function renderWhoami(r: WhoamiResult, options: {stdoutTTY: boolean; colo
       ['kind', apiKey.kind],
       ['key id', apiKey.id],
       ['name', apiKey.name ?? undefined],
-      ['status', statusText(apiKey)],
-      ['created', `${isoTime(apiKey.createdAt)} by ${apiKey.createdBy}`],
-      ['expires', isoTime(apiKey.expiresAt)],
-      ['rotation', apiKey.rotation ? `rotated ${isoTime(apiKey.rotation.rotatedAt)}, replaced by ${apiKey.rotation.replacedBy}; grace ends at ${isoTime(apiKey.rotation.graceEndsAt)}` : undefined],
-      ['revoked', apiKey.revokedAt === null ? undefined : `${isoTime(apiKey.revokedAt)}${apiKey.revokedBy ? ` by ${apiKey.revokedBy}` : ''}`],
-      ['last used', apiKey.lastUsedAt === null ? undefined : isoTime(apiKey.lastUsedAt)],
+      ['status', statusText(apiKey, time)],
+      ['created', `${time(apiKey.createdAt)} by ${apiKey.createdBy}`],
+      ['expires', time(apiKey.expiresAt)],
+      ['rotation', apiKey.rotation ? `rotated ${time(apiKey.rotation.rotatedAt)}, replaced by ${apiKey.rotation.replacedBy}; grace ends ${time(apiKey.rotation.graceEndsAt, 'at')}` : undefined],
+      ['revoked', apiKey.revokedAt === null ? undefined : `${time(apiKey.revokedAt)}${apiKey.revokedBy ? ` by ${apiKey.revokedBy}` : ''}`],
+      ['last used', apiKey.lastUsedAt === null ? undefined : time(apiKey.lastUsedAt)],
     )
     const m = apiKey.metadata
     rows.push(

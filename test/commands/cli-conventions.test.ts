@@ -120,9 +120,15 @@ describe('SIGINT forwarding', () => {
 })
 
 describe('terminal tables', () => {
-  it('times carry a zone marker on a TTY; piped stays full ISO', () => {
-    expect(when(Date.UTC(2027, 5, 26, 14, 3), true)).toBe('2027-06-26 14:03Z')
-    expect(when(Date.UTC(2027, 5, 26, 14, 3), false)).toBe('2027-06-26T14:03:00.000Z')
+  it('times are relative on a TTY (in 40 s, 3 min ago, in 89 d); piped stays full ISO', () => {
+    const now = Date.UTC(2027, 5, 26, 14, 3)
+    expect(when(now + 40_000, true, now)).toBe('in 40 s')
+    expect(when(now - 3 * 60_000 - 5_000, true, now)).toBe('3 min ago')
+    expect(when(now + 5 * 3_600_000, true, now)).toBe('in 5 h')
+    expect(when(now + 89 * 86_400_000 + 1_000, true, now)).toBe('in 89 d')
+    expect(when(now, true, now)).toBe('now')
+    expect(when(null, true, now)).toBe('never')
+    expect(when(now, false, now)).toBe('2027-06-26T14:03:00.000Z')
   })
 
   it('audit details on a TTY are k=v pairs with ISO instants; piped stays JSON', () => {

@@ -1,6 +1,6 @@
 import {Args} from '@oclif/core'
 import {ApikeyCommand, networkFlags} from '../../lib/command.js'
-import {isoTime, renderRows} from '../../lib/render.js'
+import {renderRows} from '../../lib/render.js'
 import {showApp, type ShowAppResult} from '../../services/apps.js'
 
 /** `apikey apps show APP`. */
@@ -20,7 +20,7 @@ export default class AppsShow extends ApikeyCommand<ShowAppResult> {
         ['team', `${a.team.slug} (${a.team.name})`],
         ['contact', a.contactEmail],
         ['description', a.description ?? undefined],
-        ['created', `${isoTime(a.createdAt)} by ${a.createdBy}`],
+        ['created', `${this.deps.time(a.createdAt, 'stdout')} by ${a.createdBy}`],
         ['keys', r.keys === null ? `not visible: only members of team ${a.team.slug} see its keys` : `${r.keys.total} (${r.keys.active} active, ${r.keys.expired} expired, ${r.keys.revoked} revoked)`],
       ]
       this.log(renderRows(rows, this.deps.stdout.isTTY))

@@ -1,6 +1,5 @@
 import {Flags} from '@oclif/core'
 import {ApikeyCommand} from '../../lib/command.js'
-import {isoTime} from '../../lib/render.js'
 import {CI_OUTPUTS, ciKey, maskCommands, type CiKeyResult} from '../../services/ci/key.js'
 
 /** `apikey ci key`: a per-build key for a CI job, without a person. */
@@ -65,7 +64,7 @@ The key (env ci, kind ci) carries the build's metadata, detected from the CI pro
       o.type === 'github-env' ? `${result.variable} in $GITHUB_ENV (${o.file})` : o.type === 'dotenv' ? (o.stored.store === 'dotenv' ? `${o.stored.variable} in ${o.stored.path}` : 'the keychain') : 'stdout'
     const m = result.metadata
     const tags = [m.ciProvider, m.build && `build ${m.build}`, m.commit && `commit ${m.commit.slice(0, 12)}`, m.branch && `branch ${m.branch}`, m.version && `version ${m.version}`].filter(Boolean).join(', ')
-    this.deps.stderr.write(`✓ Issued ci key ${result.start} (${result.id}) for ${result.app}${tags ? ` [${tags}]` : ''}, expires ${isoTime(result.expiresAt)}; delivered to ${where}\n`)
+    this.deps.stderr.write(`✓ Issued ci key ${result.start} (${result.id}) for ${result.app}${tags ? ` [${tags}]` : ''}, expires ${this.deps.time(result.expiresAt)}; delivered to ${where}\n`)
     return result
   }
 }

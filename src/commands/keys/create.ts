@@ -2,7 +2,6 @@ import {Flags} from '@oclif/core'
 import {KEY_ENVIRONMENTS} from '../../core/key-format.js'
 import {ApikeyCommand, networkFlags} from '../../lib/command.js'
 import {KEY_STORES} from '../../lib/project-file.js'
-import {isoTime} from '../../lib/render.js'
 import {createKey, type CreateKeyResult} from '../../services/keys/create.js'
 
 /** `apikey keys create`: issue a key, shown once or stored safely. */
@@ -48,7 +47,7 @@ With --store dotenv|keychain it is written through the same safe writer as apike
     for (const w of result.warnings) this.warnLine(w)
     if (!this.jsonEnabled()) {
       const ok = this.paint('green', '✓')
-      this.info(`${ok} Issued ${result.env} key ${result.start} (${result.id}) for ${result.app}, expires ${isoTime(result.expiresAt)}`)
+      this.info(`${ok} Issued ${result.env} key ${result.start} (${result.id}) for ${result.app}, expires ${this.deps.time(result.expiresAt)}`)
       const s = result.stored
       if (s === null) {
         this.warnLine('this is the only time the key is shown: store it now (a secret manager, a gitignored .env, the keychain)')

@@ -1,7 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import type {InputRules} from '../../lib/input-guard.js'
 import {ApikeyCommand, networkFlags} from '../../lib/command.js'
-import {isoTime} from '../../lib/render.js'
 import {revokeKey, type RevokeKeyResult} from '../../services/keys/revoke.js'
 
 /** `apikey keys revoke`: stop a key from working now. */
@@ -29,9 +28,9 @@ export default class KeysRevoke extends ApikeyCommand<RevokeKeyResult> {
     const result = await revokeKey(this.deps, {id: args.keyId, yes: flags.yes, ...(flags.reason === undefined ? {} : {reason: flags.reason}), ...(flags.server === undefined ? {} : {server: flags.server}), timeoutMs: flags.timeout * 1000})
     if (!this.jsonEnabled()) {
       const k = result.key
-      const by = `${isoTime(k.revokedAt)}${k.revokedBy ? ` by ${k.revokedBy}` : ''}`
-      if (result.alreadyRevoked) this.log(`${k.id} (${k.start}) was already revoked (at ${by}); nothing changed`)
-      else this.log(`${this.paint('green', '✓')} Revoked ${k.id} (${k.start}) of ${result.app.slug} at ${by}`)
+      const by = `${this.deps.time(k.revokedAt, 'stdout', 'at')}${k.revokedBy ? ` by ${k.revokedBy}` : ''}`
+      if (result.alreadyRevoked) this.log(`${k.id} (${k.start}) was already revoked (${by}); nothing changed`)
+      else this.log(`${this.paint('green', '✓')} Revoked ${k.id} (${k.start}) of ${result.app.slug} (${by})`)
     }
     return result
   }

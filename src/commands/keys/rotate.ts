@@ -1,7 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import type {InputRules} from '../../lib/input-guard.js'
 import {ApikeyCommand, networkFlags} from '../../lib/command.js'
-import {isoTime} from '../../lib/render.js'
 import {rotateKey, type RotateKeyResult} from '../../services/keys/rotate.js'
 
 /** `apikey keys rotate`: replace a key, keeping the old one valid for a grace period. */
@@ -36,8 +35,8 @@ Inside the project, when the stored key (.env or keychain, per the key lookup or
       this.info(`${ok} Rotated ${result.oldKey.id} (${result.oldKey.start}) → ${result.newKey.id} (${result.newKey.start})`)
       this.info(
         ends <= result.oldKey.rotation.rotatedAt
-          ? `  the old key stopped working at once (${isoTime(ends)})`
-          : `  the old key keeps working until ${isoTime(ends)}, then stops`,
+          ? `  the old key stopped working at once (${this.deps.time(ends)})`
+          : `  the old key keeps working, and stops ${this.deps.time(ends, 'stderr', 'at')}`,
       )
       for (const u of result.updated) this.info(`${ok} Updated ${u.store === 'dotenv' ? `${u.variable} in ${u.path}` : `the keychain entry (service ${u.service}, account ${u.account})`} with the new key`)
       if (result.key !== undefined) {

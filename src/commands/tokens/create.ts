@@ -1,6 +1,5 @@
 import {Flags} from '@oclif/core'
 import {ApikeyCommand, networkFlags} from '../../lib/command.js'
-import {isoTime} from '../../lib/render.js'
 import {createToken, type CreateTokenResult} from '../../services/tokens.js'
 
 /** `apikey tokens create`: a provisioning token for CI. */
@@ -27,7 +26,7 @@ export default class TokensCreate extends ApikeyCommand<CreateTokenResult> {
       timeoutMs: flags.timeout * 1000,
     })
     if (!this.jsonEnabled()) {
-      this.info(`${this.paint('green', '✓')} Created provisioning token ${result.id} (${result.start}) for ${result.app}, scope ${result.scope}, expires ${isoTime(result.expiresAt)}`)
+      this.info(`${this.paint('green', '✓')} Created provisioning token ${result.id} (${result.start}) for ${result.app}, scope ${result.scope}, expires ${this.deps.time(result.expiresAt)}`)
       this.warnLine('this is the only time the token is shown: store it as the masked CI secret APIKEY_TOKEN now')
       this.deps.stdout.write(`${result.token}\n`)
     }

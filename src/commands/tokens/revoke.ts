@@ -1,7 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import type {InputRules} from '../../lib/input-guard.js'
 import {ApikeyCommand, networkFlags} from '../../lib/command.js'
-import {isoTime} from '../../lib/render.js'
 import {revokeToken, type RevokeTokenResult} from '../../services/tokens.js'
 
 /** `apikey tokens revoke TOKEN_ID`. */
@@ -18,7 +17,7 @@ export default class TokensRevoke extends ApikeyCommand<RevokeTokenResult> {
     const r = await revokeToken(this.deps, {id: args.tokenId, yes: flags.yes, ...(flags.server === undefined ? {} : {server: flags.server}), timeoutMs: flags.timeout * 1000})
     if (!this.jsonEnabled()) {
       const t = r.token
-      if (r.alreadyRevoked) this.log(`${t.id} (${t.start}) was already revoked (at ${isoTime(t.revokedAt)}); nothing changed`)
+      if (r.alreadyRevoked) this.log(`${t.id} (${t.start}) was already revoked (${this.deps.time(t.revokedAt, 'stdout', 'at')}); nothing changed`)
       else this.log(`${this.paint('green', '✓')} Revoked provisioning token ${t.id} (${t.start}) of ${t.app}`)
     }
     return r

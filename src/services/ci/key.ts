@@ -18,7 +18,6 @@ import {maskSecret} from '../../lib/api/redact.js'
 import type {Deps} from '../../lib/deps.js'
 import {VARIABLE_PATTERN} from '../../lib/project-file.js'
 import {durationFlag, resolveApp, withFlagNames} from '../common.js'
-import {isoTime} from '../../lib/render.js'
 import {noServerError, resolveServer} from '../server-url.js'
 import {prepareKeyStore, unstoredKeyError, writeKeyToStore, type StoredKey} from '../store-key.js'
 import {detectBuildMetadata, type MetadataSource} from './metadata.js'
@@ -286,7 +285,7 @@ export async function ciKey(deps: Deps, input: CiKeyInput): Promise<{result: CiK
     throw unstoredKeyError(
       issued,
       stripped,
-      `fix the cause and run the job again; the undelivered key ${issued.id} cannot be revoked with a provisioning token and expires on its own at ${isoTime(issued.expiresAt)} (a member of the app's team can revoke it sooner: apikey keys revoke ${issued.id} --yes)`,
+      `fix the cause and run the job again; the undelivered key ${issued.id} cannot be revoked with a provisioning token and expires on its own ${deps.time(issued.expiresAt, 'stderr', 'at')} (a member of the app's team can revoke it sooner: apikey keys revoke ${issued.id} --yes)`,
     )
   }
   const result: CiKeyResult = {

@@ -12,7 +12,6 @@ import {ApikeyError} from '../../core/errors.js'
 import {parseKey} from '../../core/key-format.js'
 import {DEFAULT_KEY_ENV_VAR, type AppView, type KeyRotation, type KeyView} from '../../core/wire.js'
 import type {Deps} from '../../lib/deps.js'
-import {isoTime} from '../../lib/render.js'
 import {durationFlag, signedInApi, withFlagNames} from '../common.js'
 import {keychainEntry} from '../key-sources.js'
 import {refuseSecret} from '../secret-args.js'
@@ -90,7 +89,7 @@ export async function rotateKey(deps: Deps, input: RotateKeyInput): Promise<Rota
   const variable = project?.project.variable ?? DEFAULT_KEY_ENV_VAR
   const envValue = deps.env[variable]
   if (envValue !== undefined && envValue !== '' && parseKey(envValue).start === before.key.start) {
-    warnings.push(`${variable} in your environment still holds the old key; it stops working at ${isoTime(answer.oldKey.rotation.graceEndsAt)}: update it`)
+    warnings.push(`${variable} in your environment still holds the old key; it stops working ${deps.time(answer.oldKey.rotation.graceEndsAt, 'stderr', 'at')}: update it`)
   }
   const {key: secret, ...newKey} = answer.newKey
   return {

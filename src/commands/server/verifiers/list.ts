@@ -25,8 +25,8 @@ export default class ServerVerifiersList extends ApikeyCommand<VerifiersListResu
     if (!this.jsonEnabled()) {
       if (result.verifiers.length === 0) this.log(`no verifiers in ${result.dbPath}; add one: apikey server verifiers add NAME [--env prod]`)
       for (const v of result.verifiers) {
-        const state = v.revokedAt === null ? 'active' : `revoked ${new Date(v.revokedAt).toISOString()}`
-        this.log(`${v.name}\t${v.id}\t${v.start}\t${describeVerifierScope(v.allowedEnvs)}\tcreated ${new Date(v.createdAt).toISOString()}\t${state}`)
+        const state = v.revokedAt === null ? 'active' : `revoked ${this.deps.time(v.revokedAt, 'stdout')}`
+        this.log(`${v.name}\t${v.id}\t${v.start}\t${describeVerifierScope(v.allowedEnvs)}\tcreated ${this.deps.time(v.createdAt, 'stdout')}\t${state}`)
       }
     }
     return result

@@ -30,7 +30,7 @@ export default class ServerVerifiersRevoke extends ApikeyCommand<VerifiersRevoke
     const {revokeVerifier} = await import('../../../server/services/verifiers.js')
     const result = await revokeVerifier({env: this.deps.env, ...(flags.db === undefined ? {} : {dbPath: flags.db}), verifier: args.verifier})
     if (!this.jsonEnabled()) {
-      this.log(`${result.alreadyRevoked ? 'already revoked' : 'revoked'} verifier ${result.name} (${result.id}) at ${new Date(result.revokedAt).toISOString()}`)
+      this.log(`${result.alreadyRevoked ? 'already revoked' : 'revoked'} verifier ${result.name} (${result.id}) ${this.deps.time(result.revokedAt, 'stdout', 'at')}`)
     }
     return result
   }
