@@ -12,12 +12,12 @@ import {isAbsolute, join, relative, resolve} from 'node:path'
 import {ApikeyError, isAuthFailure, usageError} from '../core/errors.js'
 import {isKeyEnvironment, isValidSlug, KEY_ENVIRONMENTS, parseKey, SLUG_RULE, type KeyEnvironment} from '../core/key-format.js'
 import {isValidAppName, isValidEmail} from '../core/validation.js'
-import type {AppView, KeyWhoamiResponse, MeResponse} from '../core/wire.js'
+import type {AppView, MeResponse} from '../core/wire.js'
 import type {ApiClient} from '../lib/api/client.js'
 import type {Deps} from '../lib/deps.js'
 import {PROJECT_FILE_NAME, VARIABLE_PATTERN, writeProjectFile, type KeyStore, type ProjectFile} from '../lib/project-file.js'
-import {isoTime} from '../lib/render.js'
 import {durationFlag} from './common.js'
+import {describeStoredKey, endReplacedKey, INIT_GRACE, replacedKeyMessage, type ReplacedKey, type StoredKeyFacts} from './replaced-key.js'
 import {prepareKeyStore, unstoredKeyError, writeKeyToStore, type PreparedStore, type StoredKey} from './store-key.js'
 import {guessAppSlugs, titleFromSlug} from './project-guess.js'
 import {noServerError, normaliseServerUrl, resolveServer, type ResolvedServer} from './server-url.js'
@@ -51,27 +51,8 @@ export interface InitInput {
   timeoutMs: number
 }
 
-/** Default grace period of a key that `init` replaces: short, because the replaced key is stored nowhere any more. */
-export const INIT_GRACE = '1h'
-
-/**
- * What became of the key that was stored where init stored the new one.
- * `ended`: it ends at `endsAt` (ms since epoch) after the grace period, replaced by the new key;
- * `already-ended`: it was revoked, expired or rotated before (nothing to do);
- * `not-ended`: init could not end it — `reason` says why and `command` ends it.
- * The key is named by id (when known) and display start, never by its secret.
- */
-export interface ReplacedKey {
-  id: string | null
-  start: string
-  env: string
-  outcome: 'ended' | 'already-ended' | 'not-ended'
-  /** When it stops (or stopped) working, ms since epoch, when known. */
-  endsAt: number | null
-  reason?: string
-  /** The command that ends it (`apikey keys revoke KEY_ID`), for `not-ended`. */
-  command?: string
-}
+/** What became of a replaced key (see `services/replaced-key.ts`). */
+export {INIT_GRACE, replacedKeyMessage, type ReplacedKey} from './replaced-key.js'
 
 /** Where the key was stored (see `services/store-key.ts`). */
 export type {StoredKey} from './store-key.js'
@@ -256,17 +237,6 @@ export async function init(deps: Deps, input: InitInput): Promise<InitResult> {
   }
 }
 
-/** A key found at the store, with what the service says about it (or why it could not say). */
-interface StoredKeyFacts {
-  start: string
-  app: string
-  env: string
-  /** The service's answer, or undefined when it could not be asked or does not know the key. */
-  who?: KeyWhoamiResponse
-  /** Why the service gave no answer. */
-  problem?: string
-}
-
 /** The value at the prepared store, or undefined when there is none. */
 async function storedValue(deps: Deps, prepared: PreparedStore): Promise<string | undefined> {
   if (prepared.store === 'dotenv') {
@@ -277,19 +247,6 @@ async function storedValue(deps: Deps, prepared: PreparedStore): Promise<string 
   const keychain = await deps.keychain()
   const value = await keychain.get(prepared.service, prepared.account).catch(() => null)
   return value === null || value === '' ? undefined : value
-}
-
-/** What the service says about a stored value; undefined when the value is not a well-formed key. */
-async function describeStoredKey(api: ApiClient, value: string): Promise<StoredKeyFacts | undefined> {
-  const parsed = parseKey(value)
-  if (!parsed.valid) return undefined
-  const facts: StoredKeyFacts = {start: parsed.start!, app: parsed.app!, env: parsed.env!}
-  try {
-    facts.who = await api.whoamiKey(value)
-  } catch (error) {
-    facts.problem = error instanceof Error ? error.message : String(error)
-  }
-  return facts
 }
 
 /**
@@ -312,50 +269,6 @@ function storedKeyToKeep(
       ? {store: 'dotenv', path: prepared.path, variable: prepared.variable, change: 'unchanged', created: false, git: prepared.git}
       : {store: 'keychain', service: prepared.service, account: prepared.account}
   return {key: {id: k.id, start: k.start, env: k.env, expiresAt: k.expiresAt}, stored, where: prepared.store === 'dotenv' ? prepared.path : 'the OS keychain'}
-}
-
-/**
- * Ends the key that the new key replaced at the store, as `keys rotate` ends a
- * rotated key: it keeps working for `graceMs`, then stops (the service records the
- * new key as its replacement). Only an active key of the developer, for the same
- * app and env, is ended; anything else is reported with the command that ends it.
- * Never throws: the new key is already stored.
- */
-async function endReplacedKey(
-  api: ApiClient,
-  old: StoredKeyFacts,
-  fresh: {id: string; app: string; env: string; username: string; graceMs: number},
-): Promise<ReplacedKey> {
-  const k = old.who?.key
-  const base = {id: k?.id ?? null, start: old.start, env: old.env}
-  const revokeCommand = k === undefined ? `apikey keys list --app ${old.app}, then apikey keys revoke KEY_ID` : `apikey keys revoke ${k.id}`
-  if (k === undefined) {
-    return {...base, outcome: 'not-ended', endsAt: null, reason: `the key service could not say which key it is (${old.problem ?? 'no answer'})`, command: revokeCommand}
-  }
-  if (k.status !== 'active') return {...base, outcome: 'already-ended', endsAt: k.revokedAt ?? k.expiresAt, reason: `it was already ${k.status}`}
-  if (k.rotation) return {...base, outcome: 'already-ended', endsAt: k.rotation.graceEndsAt, reason: `it was already rotated (replaced by ${k.rotation.replacedBy})`}
-  const notEnded = (reason: string): ReplacedKey => ({...base, outcome: 'not-ended', endsAt: k.expiresAt, reason, command: revokeCommand})
-  if (old.app !== fresh.app || old.env !== fresh.env) return notEnded(`it is a key of ${old.app === fresh.app ? `env ${old.env}` : `app ${old.app}`}, not replaced by the new ${fresh.env} key`)
-  if (k.createdBy !== fresh.username) return notEnded(`it is ${k.createdBy}'s key, not yours: ask ${k.createdBy} or an owner of the team`)
-  try {
-    const answer = await api.replaceKey(k.id, {replacementId: fresh.id, graceMs: fresh.graceMs})
-    return {...base, outcome: 'ended', endsAt: answer.oldKey.rotation.graceEndsAt}
-  } catch (error) {
-    return notEnded(`the key service did not end it: ${error instanceof Error ? error.message : String(error)}`)
-  }
-}
-
-/** One line about a {@link ReplacedKey} for the person running init. */
-export function replacedKeyMessage(r: ReplacedKey, time: (ms: number | null, preposition?: string) => string = (ms, preposition) => (preposition === undefined || ms === null ? isoTime(ms) : `${preposition} ${isoTime(ms)}`)): string {
-  const name = `${r.id === null ? 'the key' : `key ${r.id}`} (${r.start})`
-  switch (r.outcome) {
-    case 'ended':
-      return `the replaced ${name} keeps working, and stops ${time(r.endsAt, 'at')} (pass --grace to choose how long)`
-    case 'already-ended':
-      return `the replaced ${name} needs no ending: ${r.reason}`
-    default:
-      return `the replaced ${name} was NOT ended and ${r.endsAt === null ? 'may still work' : `works, and stops ${time(r.endsAt, 'at')}`}: ${r.reason}; end it: ${r.command}`
-  }
 }
 
 /** Flag checks that need no network (exit 2 naming the flag and the rule). */

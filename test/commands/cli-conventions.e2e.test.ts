@@ -96,7 +96,7 @@ describe('secrets where an id or slug belongs', () => {
 })
 
 describe('keys create --store never silently overwrites a stored key', () => {
-  it('refuses (exit 2 naming --replace and the stored key) and issues nothing; --replace warns naming the replaced key; a different env warns', async () => {
+  it('refuses (exit 2 naming --replace and the stored key) and issues nothing; --replace names a key of another env with the command that ends it and ends an active key of yours of the same env; a different env warns', async () => {
     const {repo, ann, key, keyId} = await project('store-replace')
     const before = await keyCount(ann, repo)
     const refused = await ann.run(['keys', 'create', '--env', 'test', '--store', 'dotenv', '--yes'], repo)
@@ -109,9 +109,18 @@ describe('keys create --store never silently overwrites a stored key', () => {
 
     const replaced = await ann.run(['keys', 'create', '--env', 'test', '--store', 'dotenv', '--yes', '--replace'], repo)
     expect(replaced.code, replaced.stderr).toBe(0)
-    expect(replaced.stderr).toMatch(new RegExp(`replaced the key ak_store-replace_dev_\\w{4}… \\(${keyId}\\)`))
+    // A key of another env is not ended on its own: it is named with the command that ends it.
+    expect(replaced.stderr).toMatch(new RegExp(`the replaced key ${keyId} \\(ak_store-replace_dev_\\w{4}…\\) was NOT ended .*apikey keys revoke ${keyId}`))
     expect(replaced.stderr).toMatch(/test key but apikey\.json "env" is dev/)
-    expect(parseDotenv(await readFile(join(repo, '.env'))).API_KEY).toMatch(/^ak_store-replace_test_/)
+    const testKey = parseDotenv(await readFile(join(repo, '.env'))).API_KEY!
+    expect(testKey).toMatch(/^ak_store-replace_test_/)
+
+    // Replacing an active key of yours for the same app and env ends it after --grace (as init and rotate do).
+    const again = await ann.run(['keys', 'create', '--env', 'test', '--store', 'dotenv', '--yes', '--replace', '--grace', '0', '--json'], repo)
+    expect(again.code, again.stderr).toBe(0)
+    expect(again.json.replaced).toMatchObject({outcome: 'ended', env: 'test'})
+    const ended = await ann.run(['whoami', '--key', testKey, '--json'], repo)
+    expect(ended.json.lookup.apiKey).toMatchObject({status: 'expired', rotation: {replacedBy: again.json.id}})
 
     // A new file (nothing stored yet) needs no --replace.
     const fresh = await ann.run(['keys', 'create', '--env', 'dev', '--store', 'dotenv', '--dotenv-file', '.env.other', '--yes'], repo)

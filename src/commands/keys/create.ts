@@ -24,7 +24,8 @@ With --store dotenv|keychain it is written through the same safe writer as apike
     'dotenv-file': Flags.string({description: 'env file for --store dotenv (default: apikey.json "envFile" or .env)'}),
     var: Flags.string({description: 'variable name for --store dotenv (default: apikey.json "variable" or the service default, API_KEY)'}),
     yes: Flags.boolean({char: 'y', description: 'consent to add the env file to .gitignore without asking'}),
-    replace: Flags.boolean({description: 'with --store: replace a different key already stored there (otherwise refused)'}),
+    replace: Flags.boolean({description: 'with --store: replace a different key already stored there (otherwise refused); an active key of yours for the same app and env is ended after --grace'}),
+    grace: Flags.string({description: 'with --replace: how long the replaced key of yours keeps working, e.g. 10m, 0 for at once (default 1h)'}),
     'no-gitignore': Flags.boolean({description: 'never edit .gitignore; refuse if the env file is not ignored'}),
   }
 
@@ -40,6 +41,7 @@ With --store dotenv|keychain it is written through the same safe writer as apike
       ...(flags.var === undefined ? {} : {variable: flags.var}),
       yes: flags.yes,
       replace: flags.replace,
+      ...(flags.grace === undefined ? {} : {grace: flags.grace}),
       noGitignore: flags['no-gitignore'],
       ...(flags.server === undefined ? {} : {server: flags.server}),
       timeoutMs: flags.timeout * 1000,

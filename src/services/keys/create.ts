@@ -11,6 +11,7 @@ import type {Deps} from '../../lib/deps.js'
 import type {FoundProjectFile} from '../../lib/project-file.js'
 import {VARIABLE_PATTERN, type KeyStore} from '../../lib/project-file.js'
 import {durationFlag, resolveApp, signedInApi, withFlagNames} from '../common.js'
+import {describeStoredKey, endReplacedKey, INIT_GRACE, replacedKeyMessage, type ReplacedKey, type StoredKeyFacts} from '../replaced-key.js'
 import {prepareKeyStore, unstoredKeyError, writeKeyToStore, type PreparedStore, type StoredKey} from '../store-key.js'
 
 /** Input of {@link createKey} (the flags of `apikey keys create`). */
@@ -27,6 +28,8 @@ export interface CreateKeyInput {
   yes: boolean
   /** `--replace`: overwrite a different key already stored at the target. */
   replace?: boolean
+  /** `--grace` as given: how long a replaced key of yours keeps working; default {@link INIT_GRACE}. */
+  grace?: string
   noGitignore: boolean
   server?: string
   timeoutMs: number
@@ -53,6 +56,8 @@ export interface CreateKeyResult {
    * keychain entry of another app or environment than apikey.json's).
    */
   lookup?: {byDefault: boolean; whoami: string | null; run: string | null}
+  /** The key the new one replaced at the store (`--replace`), and what became of it. */
+  replaced?: ReplacedKey
   warnings: string[]
 }
 
@@ -92,6 +97,7 @@ export async function createKey(deps: Deps, input: CreateKeyInput): Promise<Crea
   if (!isKeyEnvironment(envText)) throw usageError(`--env "${envText}" must be one of ${KEY_ENVIRONMENTS.join(', ')}`, [], {flag: '--env'})
   const env = envText
   const expiresInMs = input.expiresIn === undefined ? undefined : durationFlag('--expires-in', input.expiresIn)
+  const graceMs = durationFlag('--grace', input.grace ?? INIT_GRACE, {allowZero: true})
   if (input.variable !== undefined && !VARIABLE_PATTERN.test(input.variable)) throw usageError(`--var "${input.variable}" is not a valid environment variable name`, [], {flag: '--var'})
   if (input.name !== undefined && (input.name.trim() === '' || input.name.length > 100)) throw usageError('--name must be 1–100 characters', [], {flag: '--name'})
   const app = await resolveApp(deps, input.app)
@@ -113,6 +119,7 @@ export async function createKey(deps: Deps, input: CreateKeyInput): Promise<Crea
         })()
 
   let lookup: CreateKeyResult['lookup']
+  let replacedFacts: StoredKeyFacts | undefined
   if (prepared !== undefined) {
     // Never overwrite a different stored key silently.
     const existing = await storedValue(deps, prepared)
@@ -121,17 +128,11 @@ export async function createKey(deps: Deps, input: CreateKeyInput): Promise<Crea
       const start = parseKey(existing).start ?? 'a value that is not a valid key'
       if (input.replace !== true) {
         throw usageError(`${where} already holds a key (${start}); it was not replaced and no key was issued`, [
-          'pass --replace to replace it (the old key keeps working until it expires or is revoked)',
+          'pass --replace to replace it (an active key of yours for the same app and env is then ended after --grace, default 1h)',
           prepared.store === 'dotenv' ? 'or store the new key elsewhere: --dotenv-file PATH or --var NAME' : 'or print the new key instead: leave out --store',
         ], {flag: '--replace', stored: start})
       }
-      let oldId: string | undefined
-      try {
-        oldId = (await api.whoamiKey(existing)).key.id
-      } catch {
-        // Not a key this service knows (or not valid any more): name it by its start only.
-      }
-      warnings.push(`replaced the key ${start}${oldId === undefined ? '' : ` (${oldId})`} in ${where}; it keeps working until it expires${oldId === undefined ? '' : ` or you revoke it: apikey keys revoke ${oldId}`}`)
+      replacedFacts = await describeStoredKey(api, existing)
     }
     lookup = lookupOf(deps.cwd, project, prepared, app, env)
     const projectEnv = project?.project.env
@@ -169,6 +170,13 @@ export async function createKey(deps: Deps, input: CreateKeyInput): Promise<Crea
       throw unstoredKeyError(issued, error, `fix the cause, then revoke it (apikey keys revoke ${issued.id} --yes) and create another`)
     }
   }
+  // The replaced key is stored nowhere any more: end it as init does (or name it with the command that ends it).
+  let replaced: ReplacedKey | undefined
+  if (stored !== null && replacedFacts !== undefined) {
+    const username = (await api.me()).user.username
+    replaced = await endReplacedKey(api, replacedFacts, {id: issued.id, app, env, username, graceMs})
+    warnings.push(replacedKeyMessage(replaced, (ms, preposition) => deps.time(ms, 'stderr', preposition)))
+  }
   return {
     server: server.url,
     app,
@@ -182,6 +190,7 @@ export async function createKey(deps: Deps, input: CreateKeyInput): Promise<Crea
     stored,
     ...(stored === null ? {key: issued.key} : {}),
     ...(stored === null || lookup === undefined ? {} : {lookup}),
+    ...(replaced === undefined ? {} : {replaced}),
     warnings,
   }
 }
