@@ -155,7 +155,7 @@ describe('apikey keys limit / apps limit', () => {
     const pasted = await ann.run(['keys', 'limit', keyId, '--rpm', key], repo)
     expect(pasted.code).toBe(2)
     expect(pasted.stdout + pasted.stderr).not.toContain(key)
-    expect(pasted.stderr).toMatch(/not a number \(not shown\)/)
+    expect(pasted.stderr).toMatch(/--rpm contains what looks like an API key[\s\S]*not shown/)
   })
 
   it('an API key or token given as KEY_ID or APP is refused before any request (exit 2) and never echoed', async () => {
@@ -177,7 +177,7 @@ describe('apikey keys limit / apps limit', () => {
       expect(r.stderr).not.toMatch(/HTTP ->/)
     }
     const json = await ann.run(['keys', 'limit', key, '--rpm', '10', '--json'], repo)
-    expect(json.json.error).toMatchObject({code: 'usage', exitCode: 2, details: {flag: 'KEY_ID', expected: 'key id', got: 'api-key'}})
+    expect(json.json.error).toMatchObject({code: 'usage', exitCode: 2, details: {field: 'KEY_ID', reason: 'secret', secretKind: 'api-key'}})
     expect(json.json.error.message).toContain(`${key.slice(0, 'ak_limit-secret_dev_'.length + 4)}…`)
     expect(json.stdout).not.toContain(key)
   })
