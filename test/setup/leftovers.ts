@@ -19,6 +19,8 @@ export default function setup(): () => void {
     const left = readdirSync(runDir)
     rmSync(runDir, {recursive: true, force: true})
     if (left.length > 0) {
+      // An error in a global teardown is printed but does not change the exit status by itself.
+      process.exitCode = 1
       throw new Error(`the tests left ${left.length} temporary director${left.length === 1 ? 'y' : 'ies'} behind (make them with test/helpers/temp.ts, or remove them): ${left.sort().join(', ')}`)
     }
   }
