@@ -143,6 +143,42 @@ function checkRotatable(old: ApiKey, now: number): void {
   if (status === 'expired') throw stateConflict(`key ${old.id} expired at ${new Date(old.expiresAt ?? now).toISOString()}; an expired key cannot be rotated — issue a new key instead`, old, now)
 }
 
+/**
+ * Ends `old` in favour of `fresh` inside a rotation transaction: the old key
+ * stops verifying at min(its expiry, now + grace) and records `replacedBy`;
+ * one `key.rotate` audit entry names both keys. Shared by rotation (a key
+ * issued in the same transaction) and replacement (a key issued earlier).
+ * @param options.grace - grace period in ms (already validated).
+ * @param options.details - extra audit details of the caller.
+ * @returns the old key as stored afterwards.
+ * @throws ApikeyError `conflict` when the old key was rotated concurrently.
+ */
+async function endInFavourOf(
+  repos: Repositories,
+  old: ApiKey,
+  fresh: ApiKey,
+  options: {grace: number; now: number; actor: Actor; details: Record<string, unknown>},
+): Promise<ApiKey> {
+  const {grace, now, actor} = options
+  const graceEndsAt = Math.min(old.expiresAt ?? Number.MAX_SAFE_INTEGER, now + grace)
+  const changed = await repos.keys.markRotated(old.id, {rotatedAt: now, replacedBy: fresh.id, graceEndsAt})
+  if (!changed) throw stateConflict(`key ${old.id} was rotated concurrently`, old, now)
+  await repos.audit.append({
+    at: now,
+    actorUserId: actor.userId,
+    actorTokenId: null,
+    action: 'key.rotate',
+    targetType: 'key',
+    targetId: old.id,
+    appId: old.appId,
+    sourceAddress: actor.sourceAddress,
+    details: {app: old.appSlug, env: old.env, newKeyId: fresh.id, newStart: fresh.start, graceMs: grace, graceEndsAt, ...options.details},
+  })
+  const updated = await repos.keys.findById(old.id)
+  if (updated === undefined) throw new Error(`key ${old.id} vanished during rotation`)
+  return updated
+}
+
 /** The 404 for an unknown key id (the id is echoed only when it has the shape of a key id). */
 export function keyNotFound(id: string): ApikeyError {
   return new ApikeyError(`no key with id ${id}`, {code: 'key_not_found', details: {keyId: id}})
@@ -244,22 +280,7 @@ export class KeyLifecycle {
           expiresAt,
           createdAt: now,
         })
-        const graceEndsAt = Math.min(old.expiresAt ?? Number.MAX_SAFE_INTEGER, now + grace)
-        const changed = await repos.keys.markRotated(old.id, {rotatedAt: now, replacedBy: fresh.id, graceEndsAt})
-        if (!changed) throw stateConflict(`key ${old.id} was rotated concurrently`, old, now)
-        await repos.audit.append({
-          at: now,
-          actorUserId: actor.userId,
-          actorTokenId: null,
-          action: 'key.rotate',
-          targetType: 'key',
-          targetId: old.id,
-          appId: app.id,
-          sourceAddress: actor.sourceAddress,
-          details: {app: app.slug, env: old.env, newKeyId: fresh.id, newStart: fresh.start, graceMs: grace, graceEndsAt, newExpiresAt: expiresAt},
-        })
-        const updated = await repos.keys.findById(old.id)
-        if (updated === undefined) throw new Error(`key ${old.id} vanished during rotation`)
+        const updated = await endInFavourOf(repos, old, fresh, {grace, now, actor, details: {newExpiresAt: expiresAt}})
         return {app, old: updated, fresh}
       }),
     )
@@ -294,22 +315,7 @@ export class KeyLifecycle {
       if (fresh.createdByTokenId !== null || fresh.createdByUserId !== actor.userId) throw unsuitable('the replacement must be a key you issued')
       if (keyStatus(fresh, now) !== 'active' || fresh.rotation !== null) throw unsuitable(`the replacement ${fresh.id} is not an active, never rotated key`)
       checkRotatable(old, now)
-      const graceEndsAt = Math.min(old.expiresAt ?? Number.MAX_SAFE_INTEGER, now + grace)
-      const changed = await repos.keys.markRotated(old.id, {rotatedAt: now, replacedBy: fresh.id, graceEndsAt})
-      if (!changed) throw stateConflict(`key ${old.id} was rotated concurrently`, old, now)
-      await repos.audit.append({
-        at: now,
-        actorUserId: actor.userId,
-        actorTokenId: null,
-        action: 'key.rotate',
-        targetType: 'key',
-        targetId: old.id,
-        appId: old.appId,
-        sourceAddress: actor.sourceAddress,
-        details: {app: old.appSlug, env: old.env, newKeyId: fresh.id, newStart: fresh.start, graceMs: grace, graceEndsAt, existingReplacement: true},
-      })
-      const updated = await repos.keys.findById(old.id)
-      if (updated === undefined) throw new Error(`key ${old.id} vanished during rotation`)
+      const updated = await endInFavourOf(repos, old, fresh, {grace, now, actor, details: {existingReplacement: true}})
       return {app: old.appSlug, old: updated, fresh}
     })
     const rotation = old.rotation as KeyRotation
