@@ -113,7 +113,7 @@ export async function preflightGithubEnv(file: string): Promise<void> {
 function stripStoreSuggestions(error: unknown): unknown {
   if (!(error instanceof ApikeyError) || !error.suggestions.some((s) => s.includes('--store'))) return error
   const suggestions = error.suggestions.filter((s) => !s.includes('--store'))
-  suggestions.push('or keep the key off disk: --output github-env (GitHub Actions), or export API_KEY="$(npx --no apikey ci key --raw)"')
+  suggestions.push('or keep the key off disk: --output github-env (GitHub Actions), or export API_KEY="$(npx --no -- apikey ci key --raw)"')
   return new ApikeyError(error.message, {code: error.code, exitCode: error.exitCode, suggestions, details: error.details, cause: error})
 }
 
