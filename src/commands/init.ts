@@ -66,7 +66,7 @@ In a project that already has apikey.json, it finds the app and issues your own 
       } else {
         this.log(`${ok} Stored it in the OS keychain (service ${s.service}, account ${s.account})`)
       }
-      if (result.replaced?.outcome === 'ended') this.log(`${ok} Ended the replaced key: ${replacedKeyMessage(result.replaced, (ms, preposition) => this.deps.time(ms, 'stdout', preposition)).replace(/^the replaced /, '')}`)
+      if (result.replaced?.outcome === 'ended') this.log(`${ok} Ended the replaced key: ${replacedKeyMessage(result.replaced, (ms, preposition) => this.deps.time(ms, 'stdout', preposition), flags.grace !== undefined).replace(/^the replaced /, '')}`)
       if (result.projectFile.written) this.log(`${ok} Wrote ${result.projectFile.path}: commit it so teammates can run apikey init`)
       this.log(`Check it any time with: apikey whoami`)
     }

@@ -31,6 +31,8 @@ export interface ReplacedKey {
   reason?: string
   /** The command that ends it (`apikey keys revoke KEY_ID`), for `not-ended`. */
   command?: string
+  /** For `ended`: the grace period it was given, in ms (0: it stopped working at once). */
+  graceMs?: number
 }
 
 /** A key found at the store, with what the service says about it (or why it could not say). */
@@ -82,21 +84,27 @@ export async function endReplacedKey(
   if (k.createdBy !== fresh.username) return notEnded(`it is ${k.createdBy}'s key, not yours: ask ${k.createdBy} or an owner of the team`)
   try {
     const answer = await api.replaceKey(k.id, {replacementId: fresh.id, graceMs: fresh.graceMs})
-    return {...base, outcome: 'ended', endsAt: answer.oldKey.rotation.graceEndsAt}
+    return {...base, outcome: 'ended', endsAt: answer.oldKey.rotation.graceEndsAt, graceMs: fresh.graceMs}
   } catch (error) {
     return notEnded(`the key service did not end it: ${error instanceof Error ? error.message : String(error)}`)
   }
 }
 
-/** One line about a {@link ReplacedKey} for the person who replaced it. */
+/**
+ * One line about a {@link ReplacedKey} for the person who replaced it. A key
+ * ended with no grace period "stopped working at once"; `--grace` is suggested
+ * only when `graceGiven` is false (the default grace was used).
+ */
 export function replacedKeyMessage(
   r: ReplacedKey,
   time: (ms: number | null, preposition?: string) => string = (ms, preposition) => (preposition === undefined || ms === null ? isoTime(ms) : `${preposition} ${isoTime(ms)}`),
+  graceGiven = false,
 ): string {
   const name = `${r.id === null ? 'the key' : `key ${r.id}`} (${r.start})`
   switch (r.outcome) {
     case 'ended':
-      return `the replaced ${name} keeps working, and stops ${time(r.endsAt, 'at')} (pass --grace to choose how long)`
+      if (r.graceMs === 0) return `the replaced ${name} stopped working at once (${time(r.endsAt)})`
+      return `the replaced ${name} keeps working, and stops ${time(r.endsAt, 'at')}${graceGiven ? '' : ' (pass --grace to choose how long)'}`
     case 'already-ended':
       return `the replaced ${name} needs no ending: ${r.reason}`
     default:

@@ -113,7 +113,10 @@ export async function whoami(deps: Deps, input: WhoamiInput): Promise<WhoamiResu
     result.lookup = {state: 'ok', server: serverInfo, app: answer.app, apiKey: answer.key}
     const k = answer.key
     const fix = remedy(k)
-    if (k.status === 'revoked') result.warnings.push(`this key was revoked${k.revokedAt ? ` ${deps.time(k.revokedAt, 'stderr', 'at')}` : ''}${k.revokedBy ? ` by ${k.revokedBy}` : ''}; ${fix}`)
+    if (k.status !== 'active' && k.rotation) {
+      // A replaced key is not fixed by a new key: the replacement already exists.
+      result.warnings.push(`this key was replaced by ${k.rotation.replacedBy} ${deps.time(k.rotation.rotatedAt, 'stderr', 'at')} and stopped working ${deps.time(k.status === 'revoked' && k.revokedAt ? k.revokedAt : k.rotation.graceEndsAt, 'stderr', 'at')}; use the new key (apikey whoami shows the key stored in this project)`)
+    } else if (k.status === 'revoked') result.warnings.push(`this key was revoked${k.revokedAt ? ` ${deps.time(k.revokedAt, 'stderr', 'at')}` : ''}${k.revokedBy ? ` by ${k.revokedBy}` : ''}; ${fix}`)
     else if (k.status === 'expired') result.warnings.push(`this key expired ${deps.time(k.expiresAt ?? 0, 'stderr', 'at')}; ${fix}`)
     else {
       if (k.rotation) {

@@ -118,9 +118,14 @@ describe('keys create --store never silently overwrites a stored key', () => {
     // Replacing an active key of yours for the same app and env ends it after --grace (as init and rotate do).
     const again = await ann.run(['keys', 'create', '--env', 'test', '--store', 'dotenv', '--yes', '--replace', '--grace', '0', '--json'], repo)
     expect(again.code, again.stderr).toBe(0)
-    expect(again.json.replaced).toMatchObject({outcome: 'ended', env: 'test'})
+    expect(again.json.replaced).toMatchObject({outcome: 'ended', env: 'test', graceMs: 0})
+    expect(again.json.warnings.join('\n')).toMatch(/stopped working at once/)
+    expect(again.json.warnings.join('\n')).not.toMatch(/keeps working|pass --grace/)
     const ended = await ann.run(['whoami', '--key', testKey, '--json'], repo)
     expect(ended.json.lookup.apiKey).toMatchObject({status: 'expired', rotation: {replacedBy: again.json.id}})
+    // A replaced key names its replacement instead of asking for a new key.
+    expect(ended.json.warnings.join('\n')).toContain(`replaced by ${again.json.id}`)
+    expect(ended.json.warnings.join('\n')).not.toContain('--new-key')
 
     // A new file (nothing stored yet) needs no --replace.
     const fresh = await ann.run(['keys', 'create', '--env', 'dev', '--store', 'dotenv', '--dotenv-file', '.env.other', '--yes'], repo)

@@ -50,10 +50,22 @@ describe('init --new-key over a stored key of yours', () => {
     const plain = await ann.run(['init', '--new-key', '--grace', '0'], repo)
     expect(plain.code, plain.stderr).toBe(0)
     expect(plain.stdout).toContain(`Ended the replaced key: key ${r.json.key.id}`)
+    // With --grace 0 the key stopped at once, and --grace was given: no hint to pass it.
+    expect(plain.stdout).toMatch(/stopped working at once/)
+    expect(plain.stdout).not.toMatch(/keeps working|pass --grace/)
     expect(plain.stdout + plain.stderr).not.toContain(newKey)
     const ended = await whoami(repo, newKey, ann.env)
     expect(ended.code).toBe(1)
     expect(ended.json.lookup.apiKey.status).toBe('expired')
+    // A replaced key names the key that replaced it instead of asking for a new key.
+    const replacedBy = ended.json.lookup.apiKey.rotation.replacedBy
+    expect(ended.json.warnings.join('\n')).toContain(`replaced by ${replacedBy}`)
+    expect(ended.json.warnings.join('\n')).not.toContain('init --new-key')
+
+    const given = await ann.run(['init', '--new-key', '--grace', '10m'], repo)
+    expect(given.code, given.stderr).toBe(0)
+    expect(given.stdout).toMatch(/keeps working, and stops/)
+    expect(given.stdout).not.toContain('pass --grace')
   })
 
   it('a bad --grace is a usage error before anything is issued', async () => {

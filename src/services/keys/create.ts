@@ -175,7 +175,7 @@ export async function createKey(deps: Deps, input: CreateKeyInput): Promise<Crea
   if (stored !== null && replacedFacts !== undefined) {
     const username = (await api.me()).user.username
     replaced = await endReplacedKey(api, replacedFacts, {id: issued.id, app, env, username, graceMs})
-    warnings.push(replacedKeyMessage(replaced, (ms, preposition) => deps.time(ms, 'stderr', preposition)))
+    warnings.push(replacedKeyMessage(replaced, (ms, preposition) => deps.time(ms, 'stderr', preposition), input.grace !== undefined))
   }
   return {
     server: server.url,
