@@ -178,3 +178,33 @@ export function renameFields(error: unknown, fields: Record<string, string>): un
     cause: error,
   })
 }
+
+/**
+ * Adds the command that lists the valid ids to a "no such key" or "no such
+ * token" error (`key_not_found`, `not_found`): `apikey keys list --app APP` or
+ * `apikey tokens list --app APP`, with the app of `apikey.json` when there is
+ * one. Other errors pass through unchanged.
+ * @param what - which ids the command took: `keys` or `tokens`.
+ * @throws the error of `work`, with the list command added to its suggestions.
+ */
+export async function withListCommand<T>(deps: Deps, what: 'keys' | 'tokens', work: () => Promise<T>): Promise<T> {
+  try {
+    return await work()
+  } catch (error) {
+    if (!(error instanceof ApikeyError) || (error.code !== 'key_not_found' && error.code !== 'not_found')) throw error
+    let app: string | undefined
+    try {
+      app = (await deps.project())?.project.app
+    } catch {
+      // An unreadable apikey.json: the placeholder below still names the command.
+    }
+    const list = `apikey ${what} list --app ${app !== undefined && isValidSlug(app) ? app : 'APP'}`
+    throw new ApikeyError(error.message, {
+      code: error.code,
+      exitCode: error.exitCode,
+      suggestions: [...error.suggestions.filter((s) => s !== list), `see the ${what === 'keys' ? 'key' : 'token'} ids: ${list}`],
+      details: error.details,
+      cause: error,
+    })
+  }
+}

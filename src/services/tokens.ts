@@ -6,7 +6,7 @@
 import {ApikeyError, usageError} from '../core/errors.js'
 import {PROVISIONING_TOKEN_PREFIX, type TokenScope, type TokenView} from '../core/wire.js'
 import type {Deps} from '../lib/deps.js'
-import {durationFlag, needsYes, resolveApp, signedInApi, withFlagNames} from './common.js'
+import {durationFlag, needsYes, resolveApp, signedInApi, withFlagNames, withListCommand} from './common.js'
 import {refuseSecret} from './secret-args.js'
 
 /** Input of {@link createToken}. */
@@ -82,6 +82,6 @@ export async function revokeToken(deps: Deps, input: {id: string; yes: boolean; 
     const ok = await deps.prompter.confirm({message: `Revoke provisioning token ${input.id}? CI jobs using it can no longer get keys.`, flag: '--yes', default: false})
     if (!ok) throw new ApikeyError(`not revoked: ${input.id} is unchanged`, {code: 'cancelled'})
   }
-  const answer = await api.revokeToken(input.id)
+  const answer = await withListCommand(deps, 'tokens', async () => api.revokeToken(input.id))
   return {server: server.url, token: answer.token, alreadyRevoked: answer.alreadyRevoked}
 }

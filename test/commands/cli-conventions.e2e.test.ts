@@ -277,3 +277,23 @@ describe('messages name flags and the next command', () => {
     expect(r.stdout).toMatch(/^ak_rotate-unsafe_dev_/)
   })
 })
+
+describe('an unknown id names the command that lists the ids', () => {
+  it('keys revoke/rotate/limit and tokens revoke with an id the service does not know exit 1 and suggest the list command for the app of apikey.json', async () => {
+    const {repo, ann} = await project('unknown-ids')
+    const unknownKey = 'key_' + 'Z'.repeat(20)
+    for (const args of [
+      ['keys', 'revoke', 'key_doesnotexist', '--yes'],
+      ['keys', 'revoke', unknownKey, '--yes'],
+      ['keys', 'rotate', unknownKey, '--yes'],
+      ['keys', 'limit', unknownKey, '--rpm', '10'],
+    ]) {
+      const r = await ann.run(args, repo)
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(1)
+      expect(r.stderr, args.join(' ')).toContain('apikey keys list --app unknown-ids')
+    }
+    const token = await ann.run(['tokens', 'revoke', 'tok_' + 'Z'.repeat(20), '--yes', '--json'], repo)
+    expect(token.code, token.stderr).toBe(1)
+    expect(token.json.error.suggestions.join('\n')).toContain('apikey tokens list --app unknown-ids')
+  })
+})

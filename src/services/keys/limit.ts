@@ -6,7 +6,7 @@
 import {ApikeyError} from '../../core/errors.js'
 import type {LimitView} from '../../core/wire.js'
 import type {Deps} from '../../lib/deps.js'
-import {rpmChange, signedInApi, withFlagNames, type LimitFlags} from '../common.js'
+import {rpmChange, signedInApi, withFlagNames, withListCommand, type LimitFlags} from '../common.js'
 import {refuseSecret} from '../secret-args.js'
 
 /** Input of {@link setKeyLimit}. */
@@ -39,7 +39,7 @@ export async function setKeyLimit(deps: Deps, input: SetKeyLimitInput): Promise<
   refuseSecret(input.id, 'key id', 'KEY_ID')
   const rpm = rpmChange(input, 'key', input.id)
   const {api, server} = await signedInApi(deps, input)
-  const answer = await withFlagNames(api.setKeyLimit(input.id, {rpm}), {rpm: '--rpm'})
+  const answer = await withListCommand(deps, 'keys', async () => withFlagNames(api.setKeyLimit(input.id, {rpm}), {rpm: '--rpm'}))
   if (answer.keyId === null || answer.effective === null) {
     throw new ApikeyError(`the service at ${server.url} answered without the key id or the limit in force; it may be an older version`, {code: 'server_error'})
   }

@@ -6,7 +6,7 @@ import {ApikeyError, usageError} from '../../core/errors.js'
 import type {AppView, GetKeyResponse, KeyView} from '../../core/wire.js'
 import type {ApiClient} from '../../lib/api/client.js'
 import type {Deps} from '../../lib/deps.js'
-import {needsYes, signedInApi, withFlagNames} from '../common.js'
+import {needsYes, signedInApi, withFlagNames, withListCommand} from '../common.js'
 import {refuseSecret} from '../secret-args.js'
 
 /** Input of {@link revokeKey}. */
@@ -48,14 +48,14 @@ export async function revokeKey(deps: Deps, input: RevokeKeyInput): Promise<Revo
     throw usageError(`--reason must be 1–${MAX_REASON_LENGTH} characters without control characters`, [], {flag: '--reason'})
   }
   const {api, server} = await signedInApi(deps, input)
-  const current = await readKey(api, input.id)
+  const current = await withListCommand(deps, 'keys', async () => readKey(api, input.id))
   if (!input.yes && current?.key.status !== 'revoked') {
     if (!deps.prompter.interactive) throw needsYes(`revoking key ${input.id}`)
     const what = current === undefined ? `${input.id} (a key of another team)` : describeKey(current.key, current.app)
     const ok = await deps.prompter.confirm({message: `Revoke ${what}? Everything using it stops working at once.`, flag: '--yes', default: false})
     if (!ok) throw new ApikeyError(`not revoked: ${input.id} is unchanged`, {code: 'cancelled'})
   }
-  const answer = await withFlagNames(api.revokeKey(input.id, reason === undefined ? undefined : {reason}), {reason: '--reason'})
+  const answer = await withListCommand(deps, 'keys', async () => withFlagNames(api.revokeKey(input.id, reason === undefined ? undefined : {reason}), {reason: '--reason'}))
   return {
     server: server.url,
     app: current === undefined ? {slug: answer.key.app, team: ''} : {slug: current.app.slug, team: current.app.team.slug},

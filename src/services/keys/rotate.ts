@@ -12,7 +12,7 @@ import {ApikeyError} from '../../core/errors.js'
 import {parseKey} from '../../core/key-format.js'
 import {DEFAULT_KEY_ENV_VAR, type AppView, type KeyRotation, type KeyView} from '../../core/wire.js'
 import type {Deps} from '../../lib/deps.js'
-import {durationFlag, signedInApi, withFlagNames} from '../common.js'
+import {durationFlag, signedInApi, withFlagNames, withListCommand} from '../common.js'
 import {keychainEntry} from '../key-sources.js'
 import {refuseSecret} from '../secret-args.js'
 import {prepareKeyStore, writeKeyToStore, type PreparedStore, type StoredKey} from '../store-key.js'
@@ -59,7 +59,7 @@ export async function rotateKey(deps: Deps, input: RotateKeyInput): Promise<Rota
   refuseSecret(input.id, 'key id', 'KEY_ID')
   const graceMs = input.grace === undefined ? undefined : durationFlag('--grace', input.grace, {allowZero: true})
   const {api, server} = await signedInApi(deps, input)
-  const before = await api.getKey(input.id)
+  const before = await withListCommand(deps, 'keys', async () => api.getKey(input.id))
   const warnings: string[] = []
   const notUpdated: string[] = []
   const copies = await findLocalCopies(deps, before.key, before.app, server.host, warnings, input.yes, notUpdated)
@@ -74,7 +74,7 @@ export async function rotateKey(deps: Deps, input: RotateKeyInput): Promise<Rota
     }
   }
 
-  const answer = await withFlagNames(api.rotateKey(input.id, graceMs === undefined ? {} : {graceMs}), {graceMs: '--grace'})
+  const answer = await withListCommand(deps, 'keys', async () => withFlagNames(api.rotateKey(input.id, graceMs === undefined ? {} : {graceMs}), {graceMs: '--grace'}))
   const updated: StoredKey[] = []
   for (const copy of confirmed) {
     try {
