@@ -14,9 +14,13 @@
  *   secret and shows at most the key's display start (prefix, app, env and 4
  *   characters) or the token's 4-character prefix — never the value.
  * - Bidirectional-override and -isolate characters (U+202A–U+202E,
- *   U+2066–U+2069), zero-width and direction marks (U+200B–U+200F), lone UTF-16
- *   surrogates and control characters other than tab and line breaks are
- *   refused: they make a name display as something else.
+ *   U+2066–U+2069), zero-width and direction marks (U+200B–U+200F), every other
+ *   invisible format character (Unicode Cf, e.g. U+00AD, U+061C, U+2060, U+FEFF),
+ *   line and paragraph separators, lone UTF-16 surrogates and control
+ *   characters other than tab and line breaks are refused: they make a name
+ *   display as something else.
+ * - Secrets are found also when disguised: another case, percent-encoded,
+ *   invisible characters inside, split by whitespace.
  * - A username (rule `username`) that does not have the shape of a username
  *   ({@link USERNAME_PATTERN}, case-insensitive), or that equals the password
  *   given with it, is treated as a pasted password: refused and never shown.
@@ -30,7 +34,7 @@
  * `secretKind` — never the value.
  */
 import {ApikeyError} from './errors.js'
-import {KEY_ENVIRONMENTS} from './key-format.js'
+import {CHECKSUM_LENGTH, KEY_ENVIRONMENTS, SECRET_LENGTH} from './key-format.js'
 import {USERNAME_PATTERN, USERNAME_RULE} from './validation.js'
 import {PROVISIONING_TOKEN_PREFIX, SESSION_TOKEN_PREFIX, VERIFIER_TOKEN_PREFIX} from './wire.js'
 
@@ -88,9 +92,21 @@ const UNSAFE_CHARACTER = /[\u202A-\u202E\u2066-\u2069\u200B-\u200F\u0000-\u0008\
 
 /**
  * The first secret in `text`, or undefined. Finds whole, truncated or edited
- * API keys and session, provisioning and verifier tokens anywhere in the text.
+ * API keys and session, provisioning and verifier tokens anywhere in the text,
+ * also when disguised: written in another case, percent-encoded (`%5F` for
+ * `_`), with invisible format characters inside, or split by whitespace (see
+ * {@link secretCandidates}).
  */
 export function findSecret(text: string): FoundSecret | undefined {
+  for (const candidate of secretCandidates(text)) {
+    const found = findPlainSecret(candidate)
+    if (found !== undefined) return found
+  }
+  return undefined
+}
+
+/** {@link findSecret} on the text exactly as given. */
+function findPlainSecret(text: string): FoundSecret | undefined {
   for (const key of text.matchAll(KEY_IN_TEXT_G)) {
     const [, prefix, app, env, tail] = key as unknown as [string, string, string, string, string]
     if (looksRandom(tail)) return {kind: 'api-key', shown: `an API key (${prefix}_${app}_${env}_${tail.slice(0, 4)}…)`}
@@ -101,6 +117,47 @@ export function findSecret(text: string): FoundSecret | undefined {
     if (found !== undefined) return {kind: found[1], shown: `${found[2]} (${found[0]}…)`}
   }
   return undefined
+}
+
+/**
+ * Invisible format characters (Unicode category Cf: soft hyphen, word joiner,
+ * byte-order mark, direction marks…), line and paragraph separators, the
+ * combining grapheme joiner and the Hangul fillers: removed before looking for
+ * a secret, refused in free text by {@link checkInput}.
+ */
+const INVISIBLE = /[\p{Cf}\p{Zl}\p{Zp}\u034F\u115F\u1160\u3164\uFFA0]/gu
+/** A whitespace-separated word made only of characters a key or token consists of. */
+const SECRET_PIECE = /^[0-9A-Za-z_-]+$/
+/** How many consecutive words are joined when looking for a key split by whitespace (a key has no spaces; a paste split across lines gives a few pieces). */
+const MAX_JOINED_PIECES = 6
+
+/**
+ * The forms of `text` in which a secret is looked for: as given; with
+ * percent-escapes decoded (up to three times) and invisible characters
+ * removed; that in lower case (a key written in capitals still names its
+ * prefix, app and env, and its checksum lets anyone recover the case); and
+ * runs of up to {@link MAX_JOINED_PIECES} whitespace-separated pieces joined
+ * together (a key split by a space or line break).
+ */
+export function secretCandidates(text: string): string[] {
+  const out = new Set<string>([text])
+  let decoded = text
+  for (let i = 0; i < 3 && /%[0-9A-Fa-f]{2}/.test(decoded); i++) decoded = decoded.replace(/%([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)))
+  const visible = decoded.replace(INVISIBLE, '')
+  for (const form of [visible, visible.toLowerCase()]) {
+    out.add(form)
+    const words = form.split(/\s+/).filter((word) => word.length > 0)
+    for (let start = 0; start < words.length; start++) {
+      if (!SECRET_PIECE.test(words[start]!)) continue
+      let joined = words[start]!
+      for (let end = start + 1; end < Math.min(words.length, start + MAX_JOINED_PIECES); end++) {
+        if (!SECRET_PIECE.test(words[end]!)) break
+        joined += words[end]!
+        out.add(joined)
+      }
+    }
+  }
+  return [...out]
 }
 
 /**
@@ -123,15 +180,63 @@ export const MIN_RANDOM_ONLY_TAIL = 20
  * description that shows no part of the secret: `<prefix>_<app>_<env>_***` for
  * a key, `aks_***` (etc.) for a token. For messages and debug output.
  */
-export function scrubSecrets(text: string): string {
-  return text
+export function scrubSecrets(input: string): string {
+  // Invisible characters carry nothing a reader needs and could hide a secret from the patterns.
+  const text = input.replace(INVISIBLE, '')
+  const scrubbed = text
     .replace(KEY_IN_TEXT_G, (_m, prefix: string, app: string, env: string) => `${prefix}_${app}_${env}_***`)
     .replace(TOKEN_IN_TEXT_G, (_m, prefix: string) => `${prefix}***`)
+  // A disguised secret (other case, encoded, split) cannot be cut out piece by piece: withhold the whole text.
+  return findSecret(scrubbed) === undefined && !hasSplitSecret(text) ? scrubbed : SECRET_WITHHELD
 }
+
+/** Whether a secret in `text` continues past whitespace (so masking the first piece would leave the rest shown). */
+function hasSplitSecret(text: string): boolean {
+  for (const form of [text, text.toLowerCase()]) {
+    const words = form.split(/\s+/).filter((word) => word.length > 0)
+    for (let start = 0; start < words.length; start++) {
+      if (!SECRET_PIECE.test(words[start]!)) continue
+      let joined = words[start]!
+      for (let end = start + 1; end < Math.min(words.length, start + MAX_JOINED_PIECES); end++) {
+        if (!SECRET_PIECE.test(words[end]!)) break
+        const boundary = joined.length
+        joined += words[end]!
+        if (secretSpans(joined, boundary)) return true
+      }
+    }
+  }
+  return false
+}
+
+/**
+ * Whether a key or token found in `text` is cut by `boundary` (where two
+ * whitespace-separated pieces were joined): its random part starts before the
+ * boundary, is shorter there than a whole one ({@link SECRET_LENGTH} +
+ * {@link CHECKSUM_LENGTH} for a key, {@link TOKEN_RANDOM_LENGTH} for a token)
+ * and continues after it.
+ */
+function secretSpans(text: string, boundary: number): boolean {
+  for (const m of text.matchAll(KEY_IN_TEXT_G)) {
+    const tail = m[4] ?? ''
+    const tailStart = m.index + m[0].length - tail.length
+    if (looksRandom(tail) && tailStart < boundary && boundary - tailStart < SECRET_LENGTH + CHECKSUM_LENGTH && m.index + m[0].length > boundary) return true
+  }
+  for (const m of text.matchAll(TOKEN_IN_TEXT_G)) {
+    const randomStart = m.index + (m[1]?.length ?? 0)
+    if (randomStart < boundary && boundary - randomStart < TOKEN_RANDOM_LENGTH && m.index + m[0].length > boundary) return true
+  }
+  return false
+}
+
+/** Length of the random part of a session, provisioning or verifier token (base62 characters after its prefix). */
+export const TOKEN_RANDOM_LENGTH = 40
+
+/** What {@link scrubSecrets} answers for text holding a disguised secret. */
+export const SECRET_WITHHELD = '[withheld: contains what looks like a key or token]'
 
 /** Does `text` contain a character that {@link checkInput} refuses (bidi control, zero-width, lone surrogate, control)? */
 export function hasUnsafeCharacter(text: string): boolean {
-  return UNSAFE_CHARACTER.test(text)
+  return UNSAFE_CHARACTER.test(text) || new RegExp(INVISIBLE.source, 'u').test(text)
 }
 
 /** Options of {@link checkInput}. */
@@ -175,7 +280,7 @@ export function checkInput(value: string, field: string, options: CheckInputOpti
     throw refusal(
       field,
       'unsafe-character',
-      `${field} contains an invisible or direction-changing character (a bidirectional control U+202A–U+202E or U+2066–U+2069, a zero-width character U+200B–U+200F, a lone surrogate or a control character); such text displays as something it is not`,
+      `${field} contains an invisible or direction-changing character (a bidirectional control U+202A–U+202E or U+2066–U+2069, a zero-width character U+200B–U+200F, another invisible format character such as U+00AD, U+061C, U+2060 or U+FEFF, a line or paragraph separator, a lone surrogate or a control character); such text displays as something it is not`,
       ['retype the value without copying it from a formatted document'],
     )
   }

@@ -24,7 +24,7 @@ import {ApikeyError} from '../core/errors.js'
 import {systemClock, type Clock} from './clock.js'
 import type {Database} from './db/schema.js'
 import {guardRequest} from './input-guard.js'
-import {REDACT_PATHS, REDACTED, safePath, serializers} from './logging.js'
+import {REDACT_PATHS, REDACTED, serializers} from './logging.js'
 import {problemTypeUri} from '../core/problem-types.js'
 import {PROBLEM_CONTENT_TYPE, PROBLEM_STATUS, problemType, toProblem, UnavailableError} from './problems.js'
 import {docsRoutes, docsUrlOf, publicUrlOf} from './routes/docs.js'
@@ -243,7 +243,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setErrorHandler((error: FastifyError | ApikeyError, request, reply) => sendProblem(toApikeyError(error, request), request, reply, error))
 
   app.setNotFoundHandler((request, reply) =>
-    sendProblem(new ApikeyError(`no route ${request.method} ${safePath(request.url)}`, {code: 'not_found', details: {docsUrl: docsUrlOf(settings, request)}}), request, reply),
+    sendProblem(new ApikeyError(`no route ${request.method} for this path (the path is not repeated here; see /openapi.json for the routes)`, {code: 'not_found', details: {docsUrl: docsUrlOf(settings, request)}}), request, reply),
   )
 
   // The document names this service as its server (settings.publicUrl, else where the request came in).
@@ -308,7 +308,7 @@ function toApikeyError(error: FastifyError | ApikeyError, request: FastifyReques
     }
   }
   const status = error.statusCode ?? 500
-  if (status === 404) return {error: new ApikeyError(`no route ${request.method} ${safePath(request.url)}`, {code: 'not_found'})}
+  if (status === 404) return {error: new ApikeyError(`no route ${request.method} for this path (the path is not repeated here; see /openapi.json for the routes)`, {code: 'not_found'})}
   if (status < 500) {
     // Never echo a parser message: JSON.parse messages quote the input (which may hold a password).
     const detail =

@@ -6,6 +6,7 @@
  * fields should any code log them anyway.
  */
 import {KEY_ENVIRONMENTS, KEY_SCAN_PATTERN} from '../core/key-format.js'
+import {findSecret} from '../core/secrets.js'
 import {PROVISIONING_TOKEN_PREFIX, SESSION_TOKEN_PREFIX, VERIFIER_TOKEN_PREFIX} from '../core/wire.js'
 
 /** Replacement text for redacted values. */
@@ -28,7 +29,8 @@ const LOOSE_KEY_PATTERN = new RegExp(`[a-z]{2,8}_[a-z0-9-]{3,32}_(?:${KEY_ENVIRO
 
 /**
  * The path of a URL without its query string, safe to log or answer with: each path segment that
- * holds something key- or token-shaped (raw or percent-decoded, even glued to other text) or that
+ * holds something key- or token-shaped (raw or percent-decoded, even glued to other text, in another
+ * case, or split by encoded whitespace — the free-text guard's findSecret) or that
  * cannot be percent-decoded at all is replaced by {@link REDACTED} as a whole.
  */
 export function safePath(url: string): string {
@@ -42,7 +44,7 @@ export function safePath(url: string): string {
       } catch {
         return REDACTED
       }
-      return [segment, decoded].some((text) => LOOSE_KEY_PATTERN.test(text) || redactSecrets(text) !== text) ? REDACTED : segment
+      return [segment, decoded].some((text) => LOOSE_KEY_PATTERN.test(text) || redactSecrets(text) !== text || findSecret(text) !== undefined) ? REDACTED : segment
     })
     .join('/')
 }

@@ -104,4 +104,38 @@ describe('the free-text guard', () => {
     expect(refusal(() => checkInput('akp_4fT9…', 'TOKEN_ID', {rule: 'id'})).suggestions[0]).toContain('apikey tokens list')
     expect(() => checkInput('ak_weather-app_dev_4fT9…', '--name')).not.toThrow()
   })
+  it('finds secrets disguised by case, percent-encoding, invisible characters or whitespace, and scrubs text holding one', () => {
+    for (const [kind, secret] of Object.entries(SHAPES)) {
+      for (const variant of [
+        secret.toUpperCase(),
+        secret.replaceAll('_', '%5F'),
+        encodeURIComponent(encodeURIComponent(secret)).replaceAll('_', '%255F'),
+        `${secret.slice(0, 20)} ${secret.slice(20)}`,
+        `name: ${secret.slice(0, 16)}\n${secret.slice(16, 30)}  ${secret.slice(30)} (copied)`,
+        `${secret.slice(0, 22)}\u2060${secret.slice(22)}`,
+        `${secret.slice(0, 22)}\uFEFF${secret.slice(22)}`,
+        `${secret.slice(0, 22)}\u00AD${secret.slice(22)}`,
+        `${secret.slice(0, 22)}\u034F${secret.slice(22)}`,
+      ]) {
+        expect(findSecret(variant)?.kind, JSON.stringify(variant.slice(0, 8))).toBe(kind)
+        const scrubbed = scrubSecrets(`debug: ${variant}`)
+        expect(scrubbed).not.toContain(secret.slice(-12))
+        expect(scrubbed.toLowerCase()).not.toContain(secret.slice(-12).toLowerCase())
+        expect(refusal(() => checkInput(variant, '--name')).details).toMatchObject({field: '--name', reason: 'secret', secretKind: kind})
+      }
+    }
+    // Ordinary names with spaces, capitals or encoded characters still pass.
+    for (const ok of ['Weather App (prod)', 'WEATHER-APP PROD KEY', 'build 1234 of weather-app', 'ak_weather-app_dev key', '100%25 done', 'nightly CI_RUN_42']) {
+      expect(findSecret(ok), ok).toBeUndefined()
+      expect(() => checkInput(ok, '--name')).not.toThrow()
+    }
+  })
+
+  it('refuses every invisible format character and line/paragraph separator in free text, not only the bidi and zero-width ranges', () => {
+    for (const ch of ['\u061C', '\u2060', '\uFEFF', '\u180E', '\u00AD', '\u034F', '\u2028', '\u2029', '\u2064', '\u3164']) {
+      expect(hasUnsafeCharacter(`weather${ch}app`), ch.codePointAt(0)!.toString(16)).toBe(true)
+      expect(refusal(() => checkInput(`weather${ch}app`, 'name')).details).toMatchObject({field: 'name', reason: 'unsafe-character'})
+    }
+    expect(hasUnsafeCharacter('Wetter-App für Zürich 🌦')).toBe(false)
+  })
 })

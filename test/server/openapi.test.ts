@@ -77,7 +77,7 @@ describe('GET /openapi.json and the error envelope', () => {
 
   it('unknown routes and methods answer 404 problem details', async () => {
     const res = await h.request('GET', '/v2/nothing')
-    expect(expectProblemShape(res, 404, 'not_found').detail).toBe('no route GET /v2/nothing')
+    expect(expectProblemShape(res, 404, 'not_found').detail).toBe('no route GET for this path (the path is not repeated here; see /openapi.json for the routes)')
     expectProblemShape(await h.request('PUT', '/v1/meta'), 404, 'not_found')
   })
 

@@ -91,6 +91,14 @@ describe('a secret in any free-text field is refused by the service, never store
       'provisioning token': (await h.createToken(session, 'weather-app')).token,
       'verifier token': await h.addVerifier('billing'),
     }
+    // Disguised forms: every shape in capitals (a key's checksum gives its case back), and the API key
+    // percent-encoded, split by a space or a line break, and with invisible characters inside.
+    for (const [kind, secret] of Object.entries({...secrets})) secrets[`${kind} in capitals`] = secret.toUpperCase()
+    secrets['API key with %5F for _'] = secretKey.replaceAll('_', '%5F')
+    secrets['API key split by a space'] = `${secretKey.slice(0, 24)} ${secretKey.slice(24)}`
+    secrets['API key split by a line break'] = `${secretKey.slice(0, 30)}\n${secretKey.slice(30)}`
+    secrets['API key with a word joiner inside'] = `${secretKey.slice(0, 26)}\u2060${secretKey.slice(26)}`
+    secrets['API key with a soft hyphen inside'] = `${secretKey.slice(0, 26)}\u00AD${secretKey.slice(26)}`
   })
   afterAll(async () => h.cleanup())
 

@@ -6,6 +6,7 @@
  */
 import {createHash, createHmac, randomBytes, scrypt, timingSafeEqual} from 'node:crypto'
 import {randomBase62} from '../../core/key-format.js'
+import {TOKEN_RANDOM_LENGTH} from '../../core/secrets.js'
 import {PROVISIONING_TOKEN_PREFIX, SESSION_TOKEN_PREFIX, VERIFIER_TOKEN_PREFIX} from '../../core/wire.js'
 import type {ScryptCost} from '../settings.js'
 
@@ -23,7 +24,7 @@ export const defaultRandom: RandomBase62 = randomBase62
 /** Length of the random part of public ids, in base62 characters (~119 bits). */
 export const ID_LENGTH = 20
 /** Length of the random part of session tokens, in base62 characters (~238 bits). */
-export const SESSION_TOKEN_LENGTH = 40
+export const SESSION_TOKEN_LENGTH = TOKEN_RANDOM_LENGTH
 /** Shape of a session token: `aks_` + 40 base62. */
 export const SESSION_TOKEN_PATTERN = tokenPattern(SESSION_TOKEN_PREFIX, SESSION_TOKEN_LENGTH)
 /** Shape of a key id: `key_` + 20 base62. */
@@ -31,12 +32,12 @@ export const KEY_ID_PATTERN = /^key_[0-9A-Za-z]{20}$/
 /** Shape of a provisioning token id: `tok_` + 20 base62. */
 export const TOKEN_ID_PATTERN = /^tok_[0-9A-Za-z]{20}$/
 /** Length of the random part of provisioning tokens, in base62 characters (~238 bits). */
-export const PROVISIONING_TOKEN_LENGTH = 40
+export const PROVISIONING_TOKEN_LENGTH = TOKEN_RANDOM_LENGTH
 /** Shape of a provisioning token: `akp_` + 40 base62. */
 export const PROVISIONING_TOKEN_PATTERN = tokenPattern(PROVISIONING_TOKEN_PREFIX, PROVISIONING_TOKEN_LENGTH)
 
 /** Length of the random part of verifier tokens, in base62 characters (~238 bits). */
-export const VERIFIER_TOKEN_LENGTH = 40
+export const VERIFIER_TOKEN_LENGTH = TOKEN_RANDOM_LENGTH
 /** Shape of a verifier token: `akv_` + 40 base62. */
 export const VERIFIER_TOKEN_PATTERN = tokenPattern(VERIFIER_TOKEN_PREFIX, VERIFIER_TOKEN_LENGTH)
 
