@@ -68,6 +68,16 @@ describe('who may rotate, replace and revoke a key', () => {
     expect(who.body.key).toMatchObject({status: 'revoked', revokedBy: 'ann', revokedAt: T0 + 5000})
   })
 
+  it("a member cannot rate-limit a colleague's personal key; its holder, a team owner and a service admin can; team keys stay open to members", async () => {
+    const personal = await h.issueKey(dee, 'weather-app', {env: 'dev'})
+    const refused = expectProblemShape(await h.request('PUT', `/v1/keys/${personal.id}/limit`, {token: cy, body: {rpm: 1}}), 403, 'forbidden')
+    expect(refused.detail).toContain('only dee (who holds it) or an owner of team mobile can change its rate limit')
+    expect(refused.suggestions.join(' ')).toContain(`apikey keys limit ${personal.id} --rpm N`)
+    for (const token of [dee, ann, root]) expect((await h.request('PUT', `/v1/keys/${personal.id}/limit`, {token, body: {rpm: 100}})).status).toBe(200)
+    const service = await h.issueKey(ann, 'weather-app', {env: 'stage', kind: 'service'})
+    expect((await h.request('PUT', `/v1/keys/${service.id}/limit`, {token: cy, body: {rpm: 5}})).status).toBe(200)
+  })
+
   it('the holder may revoke their own personal key; any member may revoke a team key', async () => {
     const personal = await h.issueKey(dee, 'weather-app', {env: 'dev'})
     expect((await h.request('DELETE', `/v1/keys/${personal.id}`, {token: dee})).body.key.revokedBy).toBe('dee')

@@ -56,7 +56,7 @@ function badKeyId(id: string, keyPrefix: string): ApikeyError {
 export const MAX_REASON_LENGTH = 500
 
 /** A personal key: a `dev` key issued by a person (not by a provisioning token). */
-function isPersonal(key: ApiKey): boolean {
+export function isPersonal(key: ApiKey): boolean {
   return key.kind === 'dev' && key.createdByTokenId === null
 }
 
@@ -64,11 +64,16 @@ function isPersonal(key: ApiKey): boolean {
  * The 403 for acting on a colleague's personal key.
  * @param rule who may, e.g. `only ann (who holds it) can rotate it`.
  */
-function personalKeyError(key: ApiKey, app: App, verb: string, rule: string): ApikeyError {
+export function personalKeyError(key: ApiKey, app: App, verb: 'rotate' | 'revoke' | 'limit', rule: string): ApikeyError {
   return new ApikeyError(`key ${key.id} (${key.start}) is the personal ${key.env} key of ${key.createdBy}: ${rule}`, {
     code: 'forbidden',
-    suggestions: verb === 'rotate' ? [`issue your own key: apikey init --app ${app.slug}`, `or, to stop it, an owner of team ${app.team.slug} runs: apikey keys revoke ${key.id}`] : [`ask ${key.createdBy} or an owner of team ${app.team.slug}: apikey keys revoke ${key.id}`],
-    details: {keyId: key.id, holder: key.createdBy, owningTeam: app.team.slug, rule: 'personal keys are rotated only by their holder and revoked by their holder or team owners'},
+    suggestions:
+      verb === 'rotate'
+        ? [`issue your own key: apikey init --app ${app.slug}`, `or, to stop it, an owner of team ${app.team.slug} runs: apikey keys revoke ${key.id}`]
+        : verb === 'limit'
+          ? [`ask ${key.createdBy} or an owner of team ${app.team.slug}: apikey keys limit ${key.id} --rpm N`, `or set the app-wide limit: apikey apps limit ${app.slug} --rpm N`]
+          : [`ask ${key.createdBy} or an owner of team ${app.team.slug}: apikey keys revoke ${key.id}`],
+    details: {keyId: key.id, holder: key.createdBy, owningTeam: app.team.slug, rule: 'personal keys are rotated only by their holder; revoked and rate-limited by their holder or team owners'},
   })
 }
 

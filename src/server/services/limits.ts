@@ -17,6 +17,7 @@ import type {Principal} from './auth.js'
 import type {ServiceContext} from './context.js'
 import {KEY_ID_PATTERN} from './crypto.js'
 import {keyNotFound} from './lifecycle.js'
+import {isPersonal, personalKeyError} from './keys.js'
 
 export type {EffectiveLimit, LimitSource, LimitView} from '../../core/wire.js'
 
@@ -52,7 +53,8 @@ export class LimitsService {
   }
 
   /**
-   * Sets (or with `rpm: null` removes) a key's override; members of the owning team only.
+   * Sets (or with `rpm: null` removes) a key's override; members of the owning team only, and for a
+   * personal key (see {@link isPersonal}) its holder or an owner of the team (service admins: any key).
    * Appends audit event `key.limit` ({from, to} in rpm).
    * @throws ApikeyError `validation` (rpm) | `key_not_found` | `forbidden`.
    */
@@ -64,7 +66,13 @@ export class LimitsService {
     if (key === undefined) throw keyNotFound(keyId)
     const app = await repos.apps.findById(key.appId)
     if (app === undefined) throw new Error(`app of key ${key.id} is missing`)
-    if (!principal.user.isAdmin) await requireMember(repos, principal, app, 'change its rate limits')
+    if (!principal.user.isAdmin) {
+      const role = await requireMember(repos, principal, app, 'change its rate limits')
+      // Limiting a colleague's personal key is policing it: its holder or a team owner only, as for revoking.
+      if (isPersonal(key) && key.createdByUserId !== principal.user.id && role !== 'owner') {
+        throw personalKeyError(key, app, 'limit', `only ${key.createdBy} (who holds it) or an owner of team ${app.team.slug} can change its rate limit`)
+      }
+    }
     const overrides = await this.write(principal, app, key, rpm)
     this.onChange()
     return {keyId: key.id, app: app.slug, env: key.env, rpm, effective: effectiveLimit(this.ctx.settings, key.env, overrides)}
