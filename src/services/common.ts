@@ -4,7 +4,7 @@
  * duration flags. No prompting: these commands never sign in on their
  * own; they say what to run.
  */
-import {ApikeyError, usageError} from '../core/errors.js'
+import {ApikeyError, isAuthFailure, usageError} from '../core/errors.js'
 import {formatDuration, parseDuration, parseInstant} from '../core/duration.js'
 import {isValidSlug, SLUG_RULE} from '../core/key-format.js'
 import {MAX_RPM} from '../core/wire.js'
@@ -30,7 +30,43 @@ export async function signedInApi(deps: Deps, input: {server?: string; timeoutMs
   if (server === undefined) throw noServerError()
   const session = await currentSession(deps, server)
   if (session === undefined) throw notSignedIn(server.url)
-  return {api: await deps.api({server: server.url, token: session.token, timeoutMs: input.timeoutMs}), server}
+  const api = await deps.api({server: server.url, token: session.token, timeoutMs: input.timeoutMs})
+  return {api: session.tokenSource === 'env' ? blameEnvToken(api, server.url) : api, server}
+}
+
+/** Client calls that do not send the session token. */
+const SESSIONLESS_CALLS = new Set<PropertyKey>(['meta', 'login', 'whoamiKey'])
+
+/**
+ * The client, whose session calls turn a rejected token (exit 4) into an error
+ * saying that the token came from `APIKEY_TOKEN`, with the ways out:
+ * `unset APIKEY_TOKEN` (then the stored session is used) or `apikey login`.
+ */
+function blameEnvToken(api: ApiClient, serverUrl: string): ApiClient {
+  return new Proxy(api, {
+    get(target, prop, receiver) {
+      const value: unknown = Reflect.get(target, prop, receiver)
+      if (typeof value !== 'function' || SESSIONLESS_CALLS.has(prop)) return value
+      return (...args: unknown[]) => {
+        const out: unknown = value.apply(target, args)
+        if (!(out instanceof Promise)) return out
+        return out.catch((error: unknown) => {
+          throw isAuthFailure(error) ? envTokenRejected(error as ApikeyError, serverUrl) : error
+        })
+      }
+    },
+  })
+}
+
+/** The error for a session token from `APIKEY_TOKEN` that the service rejected. */
+export function envTokenRejected(error: ApikeyError, serverUrl: string): ApikeyError {
+  return new ApikeyError(`the session token in APIKEY_TOKEN was rejected by ${serverUrl}: ${error.message}`, {
+    code: error.code,
+    exitCode: error.exitCode,
+    suggestions: ['unset APIKEY_TOKEN (to use the session stored by apikey login)', `or sign in: apikey login --server ${serverUrl}`],
+    details: {...error.details, tokenSource: 'APIKEY_TOKEN'},
+    cause: error,
+  })
 }
 
 /**

@@ -294,7 +294,7 @@ async function signedIn(deps: Deps, server: ResolvedServer, timeoutMs: number, w
       if (session.tokenSource === 'env' || !deps.prompter.interactive) {
         throw new ApikeyError(`the session token from ${session.tokenSource === 'env' ? 'APIKEY_TOKEN' : `the ${session.tokenSource}`} was rejected by ${server.url} (expired or revoked)`, {
           code: 'unauthenticated',
-          suggestions: [`apikey login --server ${server.url}`],
+          suggestions: [...(session.tokenSource === 'env' ? ['unset APIKEY_TOKEN (to use the session stored by apikey login)'] : []), `apikey login --server ${server.url}`],
         })
       }
       warnings.push('your session expired: signing in again')

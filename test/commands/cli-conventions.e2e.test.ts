@@ -297,3 +297,19 @@ describe('an unknown id names the command that lists the ids', () => {
     expect(token.json.error.suggestions.join('\n')).toContain('apikey tokens list --app unknown-ids')
   })
 })
+
+describe('a session token from APIKEY_TOKEN that the service rejects', () => {
+  it('exits 4 saying the token came from APIKEY_TOKEN, suggesting unset APIKEY_TOKEN and apikey login, without echoing it', async () => {
+    const {repo, ann} = await project('env-token')
+    for (const bogus of ['aks_bogus', 'aks_' + 'A'.repeat(40)]) {
+      for (const args of [['keys', 'list'], ['tokens', 'list'], ['init', '--new-key']]) {
+        const r = await ann.run(args, repo, {APIKEY_TOKEN: bogus})
+        expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(4)
+        expect(r.stderr, args.join(' ')).toContain('APIKEY_TOKEN')
+        expect(r.stderr, args.join(' ')).toContain('unset APIKEY_TOKEN')
+        expect(r.stderr, args.join(' ')).toContain('apikey login')
+        expect(r.stdout + r.stderr).not.toContain(bogus)
+      }
+    }
+  })
+})
