@@ -382,6 +382,8 @@ export interface VerifyResponse {
   docsUrl: string
   /** The command callers without a key are told to run (service setting). Absent from services older than this field. */
   getKeyCommand?: string
+  /** Kind of the key (`dev`, `ci`, `service`) when the key is known; it decides which command replaces it. Absent from services older than this field. */
+  keyKind?: KeyKind
 }
 
 /** `PUT /v1/keys/{id}/limit` and `PUT /v1/apps/{slug}/limit` request: a rate-limit override in requests per minute; null removes it (back to the app's or the environment's default). */

@@ -5,6 +5,7 @@
  */
 import {ApikeyError, ExitCode} from '../core/errors.js'
 import {parseKey, type KeyProblem} from '../core/key-format.js'
+import {replacementCommand} from '../core/replacement-command.js'
 import type {AppView, KeyView} from '../core/wire.js'
 import type {Deps} from '../lib/deps.js'
 import {locateKey, type KeySourceName, type KeySourceReport} from './key-sources.js'
@@ -142,10 +143,10 @@ export async function whoami(deps: Deps, input: WhoamiInput): Promise<WhoamiResu
  * rotate those) is replaced by a new key of the same app and environment.
  */
 export function remedy(key: Pick<KeyView, 'kind' | 'id' | 'app' | 'env' | 'status'>): string {
-  if (key.kind === 'ci') return 'ci keys are issued per build: re-run the CI job (its apikey ci key step issues a fresh key)'
-  if (key.kind === 'dev') return 'run: apikey init --new-key'
-  if (key.status === 'revoked' || key.status === 'expired') return `issue a new key: apikey keys create --app ${key.app} --env ${key.env}`
-  return `run: apikey keys rotate ${key.id}`
+  const command = replacementCommand(key)
+  if (key.kind === 'ci') return `ci keys are issued per build: re-run the CI job (its ${command} step issues a fresh key)`
+  if (key.kind !== 'dev' && (key.status === 'revoked' || key.status === 'expired')) return `issue a new key: ${command}`
+  return `run: ${command}`
 }
 
 /** The error for a key that fails the offline checks, naming each wrong part. */

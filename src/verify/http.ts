@@ -195,7 +195,7 @@ export function problemFor(verdict: Verdict): ProblemResponse | null {
   const missing = verdict.code === 'MALFORMED' && verdict.source === 'local' && verdict.message.startsWith('missing key')
   const problemCode: KeyProblemCode = missing ? 'missing_key' : (PROBLEM_OF[verdict.code] ?? 'verification_unavailable')
   const row = {...KEY_PROBLEMS[problemCode], code: problemCode}
-  const commands = verdict.suggestions.length > 0 ? [...new Set(verdict.suggestions)] : suggestionsFor(verdict.code, verdict.keyId, verdict.getKeyCommand)
+  const commands = verdict.suggestions.length > 0 ? [...new Set(verdict.suggestions)] : suggestionsFor(verdict)
   const named = commands.filter((c) => verdict.message.includes(c))
   let detail = verdict.message
   if (commands.length > 0 && named.length === 0) detail += `. Run \`${commands.join('` or `')}\``

@@ -1,6 +1,7 @@
 /**
  * Verdicts the verifier decides itself, and the commands it tells callers to run.
  */
+import {replacementCommand} from '../core/replacement-command.js'
 import type {VerifyResponse} from '../core/wire.js'
 import type {Verdict} from './types.js'
 
@@ -73,7 +74,7 @@ export function pastDeadlineVerdict(verdict: VerifyResponse, deadline: number): 
     code: 'EXPIRED',
     rateLimit: null,
     message: `the API key expired (or its rotation grace period ended) at ${new Date(deadline).toISOString()}`,
-    suggestions: suggestionsFor('EXPIRED', verdict.keyId, verdict.getKeyCommand),
+    suggestions: suggestionsFor({...verdict, code: 'EXPIRED'}),
     source: 'cache',
     stale: true,
   }
@@ -92,15 +93,26 @@ export function rateLimitedVerdict(verdict: VerifyResponse, limit: number, reset
   }
 }
 
-/** Commands for a verdict code, built on `getKeyCommand` (used when the service sent none). */
-export function suggestionsFor(code: string, keyId: string | null, getKeyCommand: string = GET_KEY_COMMAND): string[] {
-  switch (code) {
+/**
+ * Commands for a verdict, used only when the service sent none (a service older than its
+ * suggestions, or a cached VALID verdict whose deadline passed here). An expired or revoked key
+ * whose kind, app and environment the verdict names gets {@link replacementCommand}'s command
+ * (`apikey init --new-key` for a personal dev key, `apikey keys create --app APP --env ENV` for a
+ * service key, `apikey ci key` for a CI key); without them, the get-key command with `--new-key`.
+ */
+export function suggestionsFor(verdict: Pick<VerifyResponse, 'app' | 'env' | 'keyKind' | 'getKeyCommand'> & {code: string}): string[] {
+  const getKeyCommand = verdict.getKeyCommand ?? GET_KEY_COMMAND
+  switch (verdict.code) {
     case 'MALFORMED':
     case 'NOT_FOUND':
       return [getKeyCommand]
     case 'EXPIRED':
     case 'REVOKED':
       // An ended key cannot be rotated (the service refuses): a new key replaces it.
+      if (verdict.keyKind !== undefined && verdict.app !== null && verdict.env !== null) {
+        const status = verdict.code === 'EXPIRED' ? 'expired' : 'revoked'
+        return [replacementCommand({kind: verdict.keyKind, app: verdict.app.slug, env: verdict.env, status}, getKeyCommand)]
+      }
       return [newKeyCommand(getKeyCommand)]
     default:
       return []

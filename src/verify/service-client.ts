@@ -7,7 +7,7 @@
  * policy decides what to answer then.
  */
 import {KEY_ENVIRONMENTS, type KeyEnvironment} from '../core/key-format.js'
-import type {RateLimitState, VerifyCode, VerifyContext, VerifyResponse} from '../core/wire.js'
+import type {KeyKind, RateLimitState, VerifyCode, VerifyContext, VerifyResponse} from '../core/wire.js'
 import type {VerifierClock} from './clock.js'
 import type {VerifierCheck} from './types.js'
 import {suggestionsFor} from './messages.js'
@@ -15,6 +15,7 @@ import {fetchTransport, nodeHttpTransport, type ClosableTransport, type FetchLik
 
 const CODES: ReadonlySet<string> = new Set<VerifyCode>(['VALID', 'MALFORMED', 'NOT_FOUND', 'EXPIRED', 'REVOKED', 'RATE_LIMITED', 'FORBIDDEN'])
 const ENVS: ReadonlySet<string> = new Set(KEY_ENVIRONMENTS)
+const KINDS: ReadonlySet<string> = new Set<KeyKind>(['dev', 'ci', 'service'])
 
 /** The service's answer to one verification: a verdict, or why there is none. */
 export type ServiceAnswer = {kind: 'verdict'; verdict: VerifyResponse} | {kind: 'unavailable'; reason: string}
@@ -143,7 +144,7 @@ export function interpret(status: number, body: string): ServiceAnswer {
   }
   const verdict = asVerdict(value)
   if (verdict === null) return {kind: 'unavailable', reason: 'the service answered 200 with a body that is not a verdict'}
-  if (verdict.suggestions.length === 0) verdict.suggestions = suggestionsFor(verdict.code, verdict.keyId, verdict.getKeyCommand)
+  if (verdict.suggestions.length === 0) verdict.suggestions = suggestionsFor(verdict)
   return {kind: 'verdict', verdict}
 }
 
@@ -186,5 +187,6 @@ export function asVerdict(value: unknown): VerifyResponse | null {
     suggestions: Array.isArray(v.suggestions) ? v.suggestions.filter((s): s is string => typeof s === 'string') : [],
     docsUrl: str(v.docsUrl) ?? '',
     ...(str(v.getKeyCommand) === null ? {} : {getKeyCommand: str(v.getKeyCommand) as string}),
+    ...(typeof v.keyKind === 'string' && KINDS.has(v.keyKind) ? {keyKind: v.keyKind as KeyKind} : {}),
   }
 }

@@ -62,6 +62,7 @@ describe('verifier scope (--env)', () => {
       suggestions: ['apikey keys create --app weather-app --env prod'],
       docsUrl: `${h.url}/docs`,
       getKeyCommand: 'apikey init',
+      keyKind: 'dev',
     })
     expect(res.text).not.toContain(dev.key)
     const ok = await h.verify(prodOnly, prod.key)

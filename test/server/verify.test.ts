@@ -53,6 +53,7 @@ describe('POST /v1/verify', () => {
       suggestions: [],
       docsUrl: `${f.h.url}/docs`,
       getKeyCommand: 'apikey init',
+      keyKind: 'dev',
     })
     expect(res.text).not.toContain(f.key.key)
   })
@@ -151,6 +152,29 @@ describe('POST /v1/verify', () => {
     expect(res.body).toMatchObject({valid: false, code: 'EXPIRED', team: 'mobile', keyId: f.key.id, expiresAt: f.key.expiresAt, suggestions: ['apikey init --new-key']})
     expect(res.body.app.slug).toBe('weather-app')
     expect(res.body.message).toContain(new Date(f.key.expiresAt).toISOString())
+  })
+
+  it.each([
+    ['service', 'test', 'apikey keys create --app weather-app --env test'],
+    ['service', 'dev', 'apikey keys create --app weather-app --env dev'],
+    ['ci', 'ci', 'apikey ci key'],
+    ['dev', 'dev', 'apikey init --new-key'],
+  ] as const)('an expired or revoked %s key (%s) is told the command that issues a key of its kind, in the verdict and the auth-request header', async (kind, env, command) => {
+    const gatewaySuggestion = async (key: string) =>
+      (await fetch(`${f.h.url}/v1/verify/auth-request`, {headers: {'x-verifier-token': f.verifier, 'x-api-key': key}})).headers.get('x-apikey-suggestion')
+    const revoked = await f.h.issueKey(f.ann, 'weather-app', {env, kind})
+    expect((await f.h.request('DELETE', `/v1/keys/${revoked.id}`, {token: f.ann})).status).toBe(200)
+    const r = await f.h.verify(f.verifier, revoked.key)
+    expect(r.body).toMatchObject({code: 'REVOKED', keyKind: kind, suggestions: [command]})
+    expect(r.body.message.endsWith(`Get a new key: ${command}`)).toBe(true)
+    expect(await gatewaySuggestion(revoked.key)).toBe(command)
+
+    const expiring = await f.h.issueKey(f.ann, 'weather-app', {env, kind, expiresAt: f.h.clock.now() + 60_000})
+    f.h.clock.advance(60_000)
+    const e = await f.h.verify(f.verifier, expiring.key)
+    expect(e.body).toMatchObject({code: 'EXPIRED', keyKind: kind, suggestions: [command]})
+    expect(e.body.message.endsWith(`Get a new key: ${command}`)).toBe(true)
+    expect(await gatewaySuggestion(expiring.key)).toBe(command)
   })
 
   it('a key within 14 days of its expiry is VALID with a rotate suggestion', async () => {

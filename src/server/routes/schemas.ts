@@ -554,6 +554,7 @@ export const verifyResponse = {
     suggestions: {type: 'array', items: {type: 'string'}},
     docsUrl: {type: 'string'},
     getKeyCommand: {type: 'string', description: 'the command callers without a key are told to run (from the service settings)'},
+    keyKind: {type: 'string', enum: ['dev', 'ci', 'service'], description: 'kind of a known key (absent for MALFORMED and NOT_FOUND); it decides the command that replaces an expired or revoked key'},
   },
   additionalProperties: false,
 } as const

@@ -16,11 +16,12 @@
 import {isPlausibleEpochMs} from '../../core/duration.js'
 import {ApikeyError} from '../../core/errors.js'
 import {generateKey, parseKey, type KeyEnvironment} from '../../core/key-format.js'
+import {replacementCommand} from '../../core/replacement-command.js'
 import {isValidEmail} from '../../core/validation.js'
 import type {CreateKeyResponse, KeyKind, KeyMetadata, KeyRotation, KeyView, RevokeKeyResponse, RotateKeyResponse} from '../../core/wire.js'
 import type {ApiKey, App, ProvisioningToken, Team} from '../model.js'
 import {inTransaction, isUniqueViolation, type Repositories} from '../repositories/index.js'
-import {DAY_MS, maxKeyLifetimeMs} from '../settings.js'
+import {DAY_MS, getKeyCommandOf, maxKeyLifetimeMs} from '../settings.js'
 import type {ServiceContext} from './context.js'
 import {keyHash, newId} from './crypto.js'
 import {keyStatus, keyView, tokenStatus} from './views.js'
@@ -126,21 +127,31 @@ function days(ms: number): string {
 }
 
 /** The 409 for a state change that the key's state forbids. */
-function stateConflict(message: string, key: ApiKey, now: number, extra: Record<string, unknown> = {}): ApikeyError {
-  return new ApikeyError(message, {code: 'conflict', details: {keyId: key.id, status: keyStatus(key, now), ...extra}})
+function stateConflict(message: string, key: ApiKey, now: number, extra: Record<string, unknown> = {}, suggestions?: string[]): ApikeyError {
+  return new ApikeyError(message, {code: 'conflict', details: {keyId: key.id, status: keyStatus(key, now), ...extra}, ...(suggestions === undefined ? {} : {suggestions})})
 }
 
 /**
  * The state rules of rotation: a revoked, expired or already rotated key cannot be rotated.
  * @throws ApikeyError `conflict` naming the state and what to do instead.
  */
-function checkRotatable(old: ApiKey, now: number): void {
+function checkRotatable(old: ApiKey, now: number, getKeyCommand: string): void {
   const status = keyStatus(old, now)
-  if (status === 'revoked') throw stateConflict(`key ${old.id} was revoked at ${new Date(old.revokedAt ?? now).toISOString()}; a revoked key cannot be rotated — issue a new key instead`, old, now)
+  const issueNew = (ended: 'expired' | 'revoked'): {message: string; suggestions: string[]} => {
+    const command = replacementCommand({kind: old.kind, app: old.appSlug, env: old.env, status: ended}, getKeyCommand)
+    return {message: `a${ended === 'expired' ? 'n' : ''} ${ended} key cannot be rotated — issue a new key instead: ${command}`, suggestions: [command]}
+  }
+  if (status === 'revoked') {
+    const {message, suggestions} = issueNew('revoked')
+    throw stateConflict(`key ${old.id} was revoked at ${new Date(old.revokedAt ?? now).toISOString()}; ${message}`, old, now, {}, suggestions)
+  }
   if (old.rotation !== null) {
     throw stateConflict(`key ${old.id} was already rotated at ${new Date(old.rotation.rotatedAt).toISOString()}; rotate its replacement ${old.rotation.replacedBy} instead`, old, now, {replacedBy: old.rotation.replacedBy})
   }
-  if (status === 'expired') throw stateConflict(`key ${old.id} expired at ${new Date(old.expiresAt ?? now).toISOString()}; an expired key cannot be rotated — issue a new key instead`, old, now)
+  if (status === 'expired') {
+    const {message, suggestions} = issueNew('expired')
+    throw stateConflict(`key ${old.id} expired at ${new Date(old.expiresAt ?? now).toISOString()}; ${message}`, old, now, {}, suggestions)
+  }
 }
 
 /**
@@ -266,7 +277,7 @@ export class KeyLifecycle {
         if (old === undefined) throw keyNotFound(keyId)
         const app = await repos.apps.findById(old.appId)
         if (app === undefined) throw new Error(`app of key ${old.id} is missing`)
-        checkRotatable(old, now)
+        checkRotatable(old, now, getKeyCommandOf(this.ctx.settings))
         this.checkPointOfContact(app, old.env)
         const lifetime = old.expiresAt === null ? this.ctx.settings.keyTtlMs[old.env] : old.expiresAt - old.createdAt
         const expiresAt = now + Math.min(Math.max(lifetime, 1), maxKeyLifetimeMs(this.ctx.settings, old.env))
@@ -314,7 +325,7 @@ export class KeyLifecycle {
       if (fresh.appId !== old.appId || fresh.env !== old.env) throw unsuitable(`the replacement must be a key of the same app and env (${old.appSlug}, ${old.env})`)
       if (fresh.createdByTokenId !== null || fresh.createdByUserId !== actor.userId) throw unsuitable('the replacement must be a key you issued')
       if (keyStatus(fresh, now) !== 'active' || fresh.rotation !== null) throw unsuitable(`the replacement ${fresh.id} is not an active, never rotated key`)
-      checkRotatable(old, now)
+      checkRotatable(old, now, getKeyCommandOf(this.ctx.settings))
       const updated = await endInFavourOf(repos, old, fresh, {grace, now, actor, details: {existingReplacement: true}})
       return {app: old.appSlug, old: updated, fresh}
     })

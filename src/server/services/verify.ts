@@ -31,6 +31,7 @@
  */
 import {hash} from 'node:crypto'
 import {MAX_KEY_LENGTH, parseKey, type KeyEnvironment} from '../../core/key-format.js'
+import {replacementCommand} from '../../core/replacement-command.js'
 import type {VerifyCode, VerifyContext, VerifyResponse} from '../../core/wire.js'
 import type {ApiKey, App, Verifier} from '../model.js'
 import {UnavailableError} from '../problems.js'
@@ -191,15 +192,16 @@ export class VerifyService {
     const deadline = record.deadline
     let verdict: VerifyResponse
     if (status === 'revoked') {
+      const command = this.replacement(key, 'revoked')
       verdict = this.verdict('REVOKED', null, key, {
-        message: `this API key was revoked at ${new Date(key.revokedAt ?? now).toISOString()}. Get a new key: ${getKeyCommandOf(this.ctx.settings)} --new-key`,
-        suggestions: [`${getKeyCommandOf(this.ctx.settings)} --new-key`],
+        message: `this API key was revoked at ${new Date(key.revokedAt ?? now).toISOString()}. Get a new key: ${command}`,
+        suggestions: [command],
       })
     } else if (status === 'expired') {
       const rotated = key.rotation !== null ? ` It was rotated and replaced by ${key.rotation.replacedBy}: switch to the new key.` : ''
       verdict = this.verdict('EXPIRED', record.appView, key, {
-        message: `this API key expired at ${new Date(deadline ?? now).toISOString()}.${rotated} Get a new key: ${getKeyCommandOf(this.ctx.settings)} --new-key`,
-        suggestions: [`${getKeyCommandOf(this.ctx.settings)} --new-key`],
+        message: `this API key expired at ${new Date(deadline ?? now).toISOString()}.${rotated} Get a new key: ${this.replacement(key, 'expired')}`,
+        suggestions: [this.replacement(key, 'expired')],
         expiresAt: deadline,
       })
     } else if (input.verifier.allowedEnvs !== null && !input.verifier.allowedEnvs.includes(key.env)) {
@@ -210,6 +212,11 @@ export class VerifyService {
     // Usage counts the client's network only when the caller named the client (never the verifier's own address).
     this.usage.record(input.source, key, verdict.code, context, now)
     return verdict
+  }
+
+  /** The command that replaces an ended key: by its kind, app and environment (see {@link replacementCommand}). */
+  private replacement(key: ApiKey, status: 'expired' | 'revoked'): string {
+    return replacementCommand({kind: key.kind, app: key.appSlug, env: key.env, status}, getKeyCommandOf(this.ctx.settings))
   }
 
   /**
@@ -301,6 +308,7 @@ export class VerifyService {
       // The service's own docs page is per request (its URL): the route fills it in when no URL is configured.
       docsUrl: this.ctx.settings.docsUrl ?? '',
       getKeyCommand: getKeyCommandOf(this.ctx.settings),
+      ...(key === null ? {} : {keyKind: key.kind}),
     }
   }
 
