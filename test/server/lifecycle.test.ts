@@ -101,6 +101,25 @@ describe('key lifecycle routes', () => {
       expect(r3.detail).toMatch(/expired at 2030-01-01T00:00:01.000Z; an expired key cannot be rotated/)
       expect(r3.status).toBe(409)
     })
+
+    it('409 for an ended key names the command that issues a new key of its kind (service → keys create, dev → init --new-key)', async () => {
+      for (const [body, command] of [
+        [{env: 'test', kind: 'service'}, 'apikey keys create --app weather-app --env test'],
+        [{env: 'dev'}, 'apikey init --new-key'],
+      ] as const) {
+        const revoked = await h.issueKey(ann, 'weather-app', body)
+        expect((await h.request('DELETE', `/v1/keys/${revoked.id}`, {token: ann})).status).toBe(200)
+        const r = expectProblemShape(await h.request('POST', `/v1/keys/${revoked.id}/rotate`, {token: ann, body: {}}), 409, 'conflict')
+        expect(r.detail).toMatch(new RegExp(`a revoked key cannot be rotated — issue a new key instead: ${command}$`))
+        expect(r.suggestions).toEqual([command])
+
+        const short = await h.issueKey(ann, 'weather-app', {...body, expiresAt: h.clock.now() + 1000})
+        h.clock.advance(1000)
+        const e = expectProblemShape(await h.request('POST', `/v1/keys/${short.id}/rotate`, {token: ann, body: {}}), 409, 'conflict')
+        expect(e.detail).toMatch(new RegExp(`an expired key cannot be rotated — issue a new key instead: ${command}$`))
+        expect(e.suggestions).toEqual([command])
+      }
+    })
   })
 
   describe('DELETE /v1/keys/{id}', () => {
