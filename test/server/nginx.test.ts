@@ -291,6 +291,22 @@ describe.skipIf(NGINX === undefined)('real nginx with examples/nginx/nginx.conf'
     expect(res.body.detail).toMatch(/^This API key expired /)
   })
 
+  it('a revoked or expired service key → 401 naming the command that issues a service key (keys create), not init --new-key', async () => {
+    const revoked = await h.issueKey(ann, 'weather-app', {env: 'test', kind: 'service'})
+    expect((await h.request('DELETE', `/v1/keys/${revoked.id}`, {token: ann})).status).toBe(200)
+    const r = await send(port, '/', {'x-api-key': revoked.key})
+    expect(r.status).toBe(401)
+    expect(r.body).toMatchObject({code: 'key_revoked', suggestions: ['apikey keys create --app weather-app --env test']})
+    expect(r.body.detail).toContain('Get a new key: apikey keys create --app weather-app --env test (see')
+
+    const short = await h.issueKey(ann, 'weather-app', {env: 'test', kind: 'service', expiresAt: h.clock.now() + 60_000})
+    h.clock.advance(60_000)
+    const e = await send(port, '/', {'x-api-key': short.key})
+    h.clock.advance(-60_000)
+    expect(e.status).toBe(401)
+    expect(e.body).toMatchObject({code: 'key_expired', suggestions: ['apikey keys create --app weather-app --env test']})
+  })
+
   it('the key store failing (UNAVAILABLE) → 503 with Retry-After, never 500', async () => {
     const raw = new BetterSqlite3(h.dbPath)
     raw.exec('alter table api_keys rename to api_keys_hidden')
@@ -311,5 +327,41 @@ describe.skipIf(NGINX === undefined)('real nginx with examples/nginx/nginx.conf'
     expect(res.status).toBe(503)
     expect(res.headers['retry-after']).toBe('1')
     expect(res.body).toMatchObject({code: 'verification_unavailable', reason: 'UNAVAILABLE'})
+  })
+})
+
+describe.skipIf(NGINX === undefined)('real nginx with examples/nginx/nginx.conf and the default service settings (no --public-url)', () => {
+  let h: Harness
+  let nginx: Nginx
+  let upstream: Server
+
+  beforeAll(async () => {
+    h = await startHarness()
+    upstream = createServer((_req, res) => res.writeHead(200).end('{}'))
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
+    nginx = await startNginx(h.dir, new URL(h.url), (upstream.address() as AddressInfo).port, await h.addVerifier('nginx'))
+  })
+
+  afterAll(async () => {
+    await stopNginx(nginx)
+    await new Promise((resolve) => upstream?.close(resolve))
+    await h?.cleanup()
+  })
+
+  it('the docs link of a 401 answers 200 through the gateway, as HTML and as Markdown, without a key', async () => {
+    const res = await send(nginx.port, '/v1/forecast/paris')
+    expect(res.status).toBe(401)
+    const docsUrl: string = res.body.docsUrl
+    expect(res.body.detail).toContain(`(see ${docsUrl})`)
+    // The link as a caller resolves it: against the gateway it came from.
+    const link = new URL(docsUrl, `http://127.0.0.1:${nginx.port}/v1/forecast/paris`)
+    expect(link.origin).toBe(`http://127.0.0.1:${nginx.port}`)
+    const html = await send(nginx.port, link.pathname + link.search)
+    expect(html.status, nginx.errors()).toBe(200)
+    expect(html.headers['content-type']).toMatch(/^text\/html/)
+    expect(html.text).toContain('apikey init')
+    const markdown = await send(nginx.port, link.pathname + link.search, {accept: 'text/markdown'})
+    expect(markdown.status).toBe(200)
+    expect(markdown.headers['content-type']).toMatch(/^text\/markdown/)
   })
 })

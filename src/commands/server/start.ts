@@ -4,6 +4,14 @@ import {PREFIX_PATTERN} from '../../core/key-format.js'
 import {ApikeyCommand} from '../../lib/command.js'
 import {isHttpUrl} from '../../lib/project-file.js'
 
+/**
+ * The line `server start` prints when no `--public-url` is set: links in answers (the docs page of
+ * every refusal) are then built from each request's Host header, which behind a gateway is the
+ * gateway's own address or its upstream name.
+ */
+export const PUBLIC_URL_NOTICE =
+  '  links (the docs page named in refusals) are built from each request\'s Host header, or are relative when it is not a plain host name: behind a gateway, set --public-url URL (or APIKEY_PUBLIC_URL) to the address callers reach this service at, or serve its /docs page unprotected on the gateway'
+
 /** `--json` result of `apikey server start` (printed once the service listens). */
 export interface ServerStartResult {
   url: string
@@ -82,6 +90,7 @@ export default class ServerStart extends ApikeyCommand<ServerStartResult | undef
       this.info(`apikey key service listening on ${server.url}`)
       this.info(`  database: ${server.dbPath}`)
       this.info(`  data dir: ${server.dataDir}`)
+      if (flags['public-url'] === undefined) this.info(PUBLIC_URL_NOTICE)
       this.info('  stop with Ctrl+C (SIGINT) or SIGTERM')
     }
     await new Promise<void>((resolve) => {

@@ -118,7 +118,7 @@ export async function verifyRoutes(app: FastifyInstance, deps: RouteDeps): Promi
           204: {description: 'VALID', type: 'null'},
           401: {
             description:
-              'the key is missing or invalid: X-Apikey-Code names why (MALFORMED, NOT_FOUND, EXPIRED, REVOKED), X-Apikey-Suggestion the command to run (from the service settings; e.g. apikey init, or apikey init --new-key for an expired or revoked key), X-Apikey-Docs-Url the docs page',
+              'the key is missing or invalid: X-Apikey-Code names why (MALFORMED, NOT_FOUND, EXPIRED, REVOKED), X-Apikey-Suggestion the command to run (e.g. apikey init from the service settings; for an expired or revoked key the command for its kind: apikey init --new-key for a dev key, apikey keys create --app APP --env ENV for a service key, apikey ci key for a CI key), X-Apikey-Docs-Url the docs page',
             type: 'null',
           },
           403: {
