@@ -163,6 +163,10 @@ describe('apikey ci key', () => {
     const refused = await wrong.run(['ci', 'key', '--app', 'ci-creds', '--output', 'json', '--json'], repo)
     expect(refused.code).toBe(1)
     expect(refused.json.error.code).toBe('forbidden')
+    // The refusal names the token's own app and how the other app's team issues a token for it.
+    expect(refused.json.error.message).toContain('"ci-other"')
+    expect(refused.json.error.suggestions.join('\n')).toContain('apikey ci key --app ci-other')
+    expect(refused.json.error.suggestions.join('\n')).toContain('apikey tokens create --app ci-creds --scope ci')
 
     expect((await ann.run(['tokens', 'revoke', tokenId, '--yes'], repo)).code).toBe(0)
     const revoked = await githubJob(token)

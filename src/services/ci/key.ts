@@ -127,12 +127,30 @@ async function withoutStoreSuggestions<T>(work: Promise<T>): Promise<T> {
 
 /**
  * The service's suggestions for a rejected provisioning token name raw API
- * routes (`POST /v1/tokens`); the CLI names the command.
+ * routes (`POST /v1/tokens`); the CLI names the command. A token of another
+ * app (the service names it in the problem's `app` member) gets the two ways out: a key of
+ * the token's own app, or a token of this app from its team.
  */
 async function withProvisioningSuggestions<T>(work: Promise<T>, app: string): Promise<T> {
   try {
     return await work
   } catch (error) {
+    const extensions = error instanceof ApikeyError ? ((error.details['extensions'] ?? {}) as Record<string, unknown>) : {}
+    if (error instanceof ApikeyError && error.code === 'forbidden' && extensions['credential'] === 'provisioning_token') {
+      const tokenApp = typeof extensions['app'] === 'string' ? extensions['app'] : undefined
+      if (tokenApp !== undefined && tokenApp !== app) {
+        throw new ApikeyError(error.message, {
+          code: error.code,
+          exitCode: error.exitCode,
+          suggestions: [
+            `this token issues keys of app ${tokenApp} only: apikey ci key --app ${tokenApp}`,
+            `for app ${app}, a member of its team creates a provisioning token: apikey tokens create --app ${app} --scope ci, stored as this job's APIKEY_TOKEN secret`,
+          ],
+          details: error.details,
+          cause: error,
+        })
+      }
+    }
     if (!(error instanceof ApikeyError) || !error.suggestions.some((s) => /\/v1\/|tokens create --app APP/.test(s))) throw error
     const suggestions = error.suggestions.map((s) =>
       /POST \/v1\/tokens|tokens create --app APP/.test(s) ? `ask a member of the app's team for a new provisioning token: apikey tokens create --app ${app} --scope ci` : s,
