@@ -166,6 +166,17 @@ describe('keys', () => {
     expect((await ann.run(['whoami', later.json.key], repo)).stderr).not.toMatch(/less than 14 days/)
   })
 
+  it('rotate of a revoked service key exits 1 and names the command that issues a new one (keys create for its app and env)', async () => {
+    const {repo, ann} = await project('ended-app')
+    const created = await ann.run(['keys', 'create', '--env', 'test', '--json'], repo)
+    expect(created.code, created.stderr).toBe(0)
+    expect((await ann.run(['keys', 'revoke', created.json.id, '--yes'], repo)).code).toBe(0)
+    const r = await ann.run(['keys', 'rotate', created.json.id], repo)
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain('a revoked key cannot be rotated — issue a new key instead: apikey keys create --app ended-app --env test')
+    expect(r.stderr).not.toContain('--new-key')
+  })
+
   it("another team's key: rotate and revoke exit 1 naming the owning team; unknown id exit 1; bad durations exit 2", async () => {
     const {repo, keyId} = await project('owned-app')
     const bob = await developer('bob')
