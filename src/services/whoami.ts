@@ -114,10 +114,11 @@ export async function whoami(deps: Deps, input: WhoamiInput): Promise<WhoamiResu
     result.lookup = {state: 'ok', server: serverInfo, app: answer.app, apiKey: answer.key}
     const k = answer.key
     const fix = remedy(k)
-    if (k.status !== 'active' && k.rotation) {
-      // A replaced key is not fixed by a new key: the replacement already exists.
-      result.warnings.push(`this key was replaced by ${k.rotation.replacedBy} ${deps.time(k.rotation.rotatedAt, 'stderr', 'at')} and stopped working ${deps.time(k.status === 'revoked' && k.revokedAt ? k.revokedAt : k.rotation.graceEndsAt, 'stderr', 'at')}; use the new key (apikey whoami shows the key stored in this project)`)
-    } else if (k.status === 'revoked') result.warnings.push(`this key was revoked${k.revokedAt ? ` ${deps.time(k.revokedAt, 'stderr', 'at')}` : ''}${k.revokedBy ? ` by ${k.revokedBy}` : ''}; ${fix}`)
+    // A replaced key is not fixed by a new key: the replacement already exists.
+    const replaced = k.rotation ? `it was replaced by ${k.rotation.replacedBy} ${deps.time(k.rotation.rotatedAt, 'stderr', 'at')}: use the new key (apikey whoami shows the key stored in this project)` : undefined
+    if (k.status === 'expired' && k.rotation) {
+      result.warnings.push(`this key stopped working ${deps.time(k.rotation.graceEndsAt, 'stderr', 'at')}: ${replaced}`)
+    } else if (k.status === 'revoked') result.warnings.push(`this key was revoked${k.revokedAt ? ` ${deps.time(k.revokedAt, 'stderr', 'at')}` : ''}${k.revokedBy ? ` by ${k.revokedBy}` : ''}; ${replaced ?? fix}`)
     else if (k.status === 'expired') result.warnings.push(`this key expired ${deps.time(k.expiresAt ?? 0, 'stderr', 'at')}; ${fix}`)
     else {
       if (k.rotation) {
