@@ -221,6 +221,12 @@ export async function init(deps: Deps, input: InitInput): Promise<InitResult> {
 
   // 6. The secret-free project file for teammates.
   const projectPath = project?.path ?? join(projectDir, PROJECT_FILE_NAME)
+  // apikey.json is shared with the team: it is never changed here, so a key of another env is named now, with the ways to agree.
+  if (project !== undefined && project.project.env !== undefined && project.project.env !== env) {
+    warnings.push(
+      `${project.path} still says env ${project.project.env}: it is shared with the team and was not changed, so status, whoami and run will say your stored ${env} key differs; to make them agree, run apikey init --env ${project.project.env} --replace, or edit "env" in ${PROJECT_FILE_NAME}`,
+    )
+  }
   const projectFile: ProjectFile = project?.project ?? {server: server.url, app: app.slug, env, store, envFile, variable}
   const written = project ? false : await writeProjectFile(projectPath, projectFile)
 

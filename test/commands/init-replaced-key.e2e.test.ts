@@ -158,6 +158,11 @@ describe('init --env over a stored key of another environment', () => {
     const stageKey = await storedKey(repo)
     expect(stageKey).toMatch(/^ak_env-app_stage_/)
     expect(JSON.parse(await readFile(join(repo, 'apikey.json'), 'utf8')).env).toBe('dev')
+    // init says at once that apikey.json was left at dev, and how to make the two agree.
+    const left = replaced.json.warnings.join('\n')
+    expect(left).toMatch(/apikey\.json still says env dev: it is shared with the team and was not changed/)
+    expect(left).toContain('apikey init --env dev --replace')
+    expect(left).toContain('edit "env" in apikey.json')
 
     const status = await ann.run(['status', '--json'], repo)
     expect(status.json.warnings.join('\n')).toMatch(/holds a stage key \(ak_env-app_stage_\S+\) but apikey\.json says app env-app, env dev/)
