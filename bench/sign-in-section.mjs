@@ -8,6 +8,7 @@ export function signInSection(r) {
   const u = r.unbounded.floods[0]
   return `## Sign-in under attack (bench/sign-in.mjs)
 
+Run on its own (not in the same run as the sections above)${r.machine.date ? `, ${r.machine.date}` : ''}: ${r.machine.cores} cores, Node ${r.machine.node ?? process.version}.
 Default scrypt cost (N = ${r.scryptCost.N}, r = ${r.scryptCost.r}, p = ${r.scryptCost.p}); the service alone in its process; clients from different 127.x source addresses.
 Method: see the comment at the top of \`bench/sign-in.mjs\`. Reproduce: \`npm run bench\` (or \`npm run build && node bench/sign-in.mjs --update-doc\`).
 

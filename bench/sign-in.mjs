@@ -180,7 +180,7 @@ const bounded = await scenario({}, ROUNDS)
 const unbounded = await scenario({passwordHashing: {shared: {active: 100000, queued: 0}, reserved: {active: 1, queued: 0}}}, 1)
 const result = {
   method: 'see the comment at the top of bench/sign-in.mjs',
-  machine: {cores: cpus().length, loadAverage1m: round1(loadavg()[0])},
+  machine: {cores: cpus().length, loadAverage1m: round1(loadavg()[0]), node: process.version, date: new Date().toISOString()},
   scryptCost: DEFAULT_SCRYPT_COST,
   bounded,
   unbounded,
