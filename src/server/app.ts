@@ -39,6 +39,7 @@ import {defaultRandom, type RandomBase62} from './services/crypto.js'
 import {KeysService} from './services/keys.js'
 import {AuditService} from './services/audit.js'
 import {bearerToken} from './services/auth.js'
+import {ADMIN_CHANGE_POLL_MS, AdminChangeFeed} from './services/admin-changes.js'
 import {KeyLifecycle, LifecycleEvents} from './services/lifecycle.js'
 import {outOfScope, TokensService} from './services/tokens.js'
 import {PROVISIONING_TOKEN_PREFIX} from '../core/wire.js'
@@ -85,6 +86,11 @@ export interface AppDeps {
    * default a new emitter. Pass one to subscribe (e.g. a verifier cache, tests).
    */
   events?: LifecycleEvents
+  /**
+   * How often admin changes made by other processes are read from the audit log, in ms
+   * (default {@link ADMIN_CHANGE_POLL_MS}); 0 = only when `pollAdminChanges()` is called (tests).
+   */
+  adminChangePollMs?: number
 }
 
 /**
@@ -134,7 +140,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     keys: new KeysService(ctx, lifecycle),
     tokens: new TokensService(ctx),
     audit: new AuditService(ctx),
-    verifiers: new VerifierAuth(ctx),
+    verifiers: new VerifierAuth(ctx, events),
     verify,
     usage,
     limits: new LimitsService(ctx, () => verify.invalidate()),
@@ -152,7 +158,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     usage.flush().catch((error: unknown) => app.log.error({err: error}, 'writing usage failed; kept for the next flush'))
   }, settings.usageFlushIntervalMs)
   flushTimer.unref()
+  // Admin commands on the host (server users/verifiers) change the database from another process: their changes become events here.
+  const adminChanges = new AdminChangeFeed(ctx, events)
+  app.decorate('pollAdminChanges', () => adminChanges.poll())
+  void adminChanges.poll().catch(() => undefined)
+  const adminPollMs = deps.adminChangePollMs ?? ADMIN_CHANGE_POLL_MS
+  const adminTimer =
+    adminPollMs > 0
+      ? setInterval(() => {
+          adminChanges.poll().catch((error: unknown) => app.log.warn({err: error}, 'reading admin changes from the audit log failed; read again next time'))
+        }, adminPollMs)
+      : undefined
+  adminTimer?.unref()
   app.addHook('onClose', async () => {
+    if (adminTimer !== undefined) clearInterval(adminTimer)
     clearInterval(flushTimer)
     await usage.flush().catch((error: unknown) => app.log.error({err: error}, 'writing usage on close failed'))
   })

@@ -41,6 +41,8 @@ export interface StartServerOptions {
   settings?: ServerSettingsInput
   /** Lifecycle emitter to announce key state changes on; default a new one (see {@link RunningServer.events}). */
   events?: LifecycleEvents
+  /** How often admin changes of other processes are read, in ms; 0 = only on `pollAdminChanges()` (see `AppDeps.adminChangePollMs`). */
+  adminChangePollMs?: number
   /** Where verification token buckets live; default in process (see `AppDeps.rateLimitStore`). */
   rateLimitStore?: RateLimitStore
 }
@@ -63,6 +65,11 @@ export interface RunningServer {
    * @throws the database error when the write fails (the counts are kept for the next flush).
    */
   flushUsage(): Promise<void>
+  /**
+   * Reads changes made by `apikey server …` admin commands (another process) from the audit log now and
+   * emits them on {@link RunningServer.events} (otherwise every second). Resolves to how many were emitted.
+   */
+  pollAdminChanges(): Promise<number>
   /** Counters of the sign-in path: password hashing per lane, with peaks (see `services/hash-gate.ts`). */
   signInStats(): SignInStats
   /** Stops listening (in-flight requests finish), writes usage held in memory, then closes the database. Idempotent. */
@@ -110,6 +117,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       ...(options.clock === undefined ? {} : {clock: options.clock}),
       ...(options.random === undefined ? {} : {random: options.random}),
       ...(options.rateLimitStore === undefined ? {} : {rateLimitStore: options.rateLimitStore}),
+      ...(options.adminChangePollMs === undefined ? {} : {adminChangePollMs: options.adminChangePollMs}),
       ...(options.settings === undefined ? {} : {settings: options.settings}),
       ...(options.logStream === undefined ? {} : {logStream: options.logStream as DestinationStream}),
       ...(options.logLevel === undefined ? {} : {logLevel: options.logLevel}),
@@ -134,6 +142,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       pepperSource: pepper.source,
       events,
       flushUsage: () => app.flushUsage(),
+      pollAdminChanges: () => app.pollAdminChanges(),
       signInStats: () => app.signInStats(),
       close: () => {
         closing ??= app.close().then(() => handle.close())

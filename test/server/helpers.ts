@@ -107,6 +107,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     host: '127.0.0.1',
     port: 0,
     logLevel: (options.logLevel ?? 'debug') as LogLevel,
+    // Admin changes are read when a test asks (pollAdminChanges), so event-counting tests see only their own events.
+    adminChangePollMs: 0,
     ...rest,
     dbPath,
     clock,

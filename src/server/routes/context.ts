@@ -36,6 +36,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Writes usage and last-used times held in memory now (see `services/usage.ts`). */
     flushUsage(): Promise<void>
+    /** Reads admin changes from the audit log now and emits them (otherwise every second); resolves to how many. */
+    pollAdminChanges(): Promise<number>
     /** Counters of the sign-in path: password hashing per lane (see `services/hash-gate.ts`). */
     signInStats(): SignInStats
   }

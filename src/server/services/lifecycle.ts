@@ -27,7 +27,19 @@ import {keyHash, newId} from './crypto.js'
 import {keyStatus, keyView, tokenStatus} from './views.js'
 
 /** What changed. `key.*` events list the keys whose verdict may have changed; `app.transferred` lists every key of the app. */
-export type LifecycleEventType = 'key.created' | 'key.rotated' | 'key.revoked' | 'key.expiry_changed' | 'app.transferred'
+export type LifecycleEventType =
+  | 'key.created'
+  | 'key.rotated'
+  | 'key.revoked'
+  | 'key.expiry_changed'
+  | 'app.transferred'
+  // Changes made by `apikey server …` admin commands, read from the audit log (services/admin-changes.ts).
+  | 'team.created'
+  | 'user.created'
+  | 'user.promoted'
+  | 'membership.added'
+  | 'verifier.created'
+  | 'verifier.revoked'
 
 /**
  * A committed change of key state, for cache invalidation. Emitted after the
@@ -37,8 +49,10 @@ export interface LifecycleEvent {
   type: LifecycleEventType
   /** Public ids of the keys concerned (`key.rotated`: the old key and its replacement). */
   keyIds: string[]
-  /** Slug of the app the keys belong to. */
+  /** Slug of the app the keys belong to ('' for an admin change, which concerns no app). */
   app: string
+  /** Admin changes: the team, user or verifier changed (audit target type and public id). */
+  target?: {type: string; id: string}
   /** When the change took effect, ms since epoch (the injected clock). */
   at: number
   /** `key.rotated`: id of the replacement key. */

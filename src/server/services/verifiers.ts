@@ -20,6 +20,7 @@ import {UnavailableError, validationError} from '../problems.js'
 import {inTransaction, isUniqueViolation, repositories} from '../repositories/index.js'
 import {resolveServerPaths} from '../settings.js'
 import type {ServiceContext} from './context.js'
+import type {LifecycleEvents} from './lifecycle.js'
 import {defaultRandom, newId, newVerifierToken, sha256Hex, tokenStart, VERIFIER_TOKEN_PATTERN, type RandomBase62} from './crypto.js'
 
 /** Rule for verifier names: 1–64 of letters, digits, `.`, `_`, `-`, starting with a letter or digit. */
@@ -240,12 +241,21 @@ export function verifierRejected(detail: string): ApikeyError {
 /**
  * Authenticates verifier tokens with a small cache: a lookup (found or not) is reused
  * for at most `settings.verifierCacheMs` (≤ 5 s, injected clock), so a revoked token
- * stops working within that bound. Malformed tokens are refused without a lookup.
+ * stops working within that bound — at once when the revocation's change event arrives
+ * (services/admin-changes.ts). Malformed tokens are refused without a lookup.
  */
 export class VerifierAuth {
   private readonly cache = new Map<string, {verifier: Verifier | undefined; fetchedAt: number}>()
 
-  constructor(private readonly ctx: ServiceContext) {}
+  /** @param events - when given, a verifier created or revoked by an admin command drops the cache at once. */
+  constructor(
+    private readonly ctx: ServiceContext,
+    events?: LifecycleEvents,
+  ) {
+    events?.subscribe((event) => {
+      if (event.type === 'verifier.revoked' || event.type === 'verifier.created') this.cache.clear()
+    })
+  }
 
   /**
    * @param token the bearer credential, or undefined when none was sent.
