@@ -98,6 +98,8 @@ const UNSAFE_CHARACTER = /[\u202A-\u202E\u2066-\u2069\u200B-\u200F\u0000-\u0008\
  * {@link secretCandidates}).
  */
 export function findSecret(text: string): FoundSecret | undefined {
+  // Every key and token has an underscore, in any disguise but percent-encoding: most text is done here.
+  if (!text.includes('_') && !text.includes('%')) return undefined
   for (const candidate of secretCandidates(text)) {
     const found = findPlainSecret(candidate)
     if (found !== undefined) return found
@@ -146,18 +148,28 @@ export function secretCandidates(text: string): string[] {
   const visible = decoded.replace(INVISIBLE, '')
   for (const form of [visible, visible.toLowerCase()]) {
     out.add(form)
-    const words = form.split(/\s+/).filter((word) => word.length > 0)
-    for (let start = 0; start < words.length; start++) {
-      if (!SECRET_PIECE.test(words[start]!)) continue
-      let joined = words[start]!
-      for (let end = start + 1; end < Math.min(words.length, start + MAX_JOINED_PIECES); end++) {
-        if (!SECRET_PIECE.test(words[end]!)) break
-        joined += words[end]!
-        out.add(joined)
-      }
-    }
+    for (const {joined} of joinedPieces(form)) out.add(joined)
   }
   return [...out]
+}
+
+/**
+ * Every run of 2 to {@link MAX_JOINED_PIECES} consecutive whitespace-separated
+ * pieces of `text` made only of {@link SECRET_PIECE} characters, joined without
+ * the whitespace; `boundary` is where the last piece begins in `joined`.
+ */
+function* joinedPieces(text: string): Generator<{joined: string; boundary: number}> {
+  const words = text.split(/\s+/).filter((word) => word.length > 0)
+  for (let start = 0; start < words.length; start++) {
+    if (!SECRET_PIECE.test(words[start]!)) continue
+    let joined = words[start]!
+    for (let end = start + 1; end < Math.min(words.length, start + MAX_JOINED_PIECES); end++) {
+      if (!SECRET_PIECE.test(words[end]!)) break
+      const boundary = joined.length
+      joined += words[end]!
+      yield {joined, boundary}
+    }
+  }
 }
 
 /**
@@ -193,17 +205,7 @@ export function scrubSecrets(input: string): string {
 /** Whether a secret in `text` continues past whitespace (so masking the first piece would leave the rest shown). */
 function hasSplitSecret(text: string): boolean {
   for (const form of [text, text.toLowerCase()]) {
-    const words = form.split(/\s+/).filter((word) => word.length > 0)
-    for (let start = 0; start < words.length; start++) {
-      if (!SECRET_PIECE.test(words[start]!)) continue
-      let joined = words[start]!
-      for (let end = start + 1; end < Math.min(words.length, start + MAX_JOINED_PIECES); end++) {
-        if (!SECRET_PIECE.test(words[end]!)) break
-        const boundary = joined.length
-        joined += words[end]!
-        if (secretSpans(joined, boundary)) return true
-      }
-    }
+    for (const {joined, boundary} of joinedPieces(form)) if (secretSpans(joined, boundary)) return true
   }
   return false
 }

@@ -26,7 +26,7 @@ import type {
 } from '../../core/wire.js'
 import type {ApiKey, App} from '../model.js'
 import {validationError} from '../problems.js'
-import {repositories} from '../repositories/index.js'
+import {repositories, type Repositories} from '../repositories/index.js'
 import {notMemberError, requireMember} from './access.js'
 import {appNotFound} from './apps.js'
 import type {Principal} from './auth.js'
@@ -50,6 +50,18 @@ function badKeyId(id: string, keyPrefix: string): ApikeyError {
       : 'no key with this id (key ids look like key_ followed by 20 letters and digits)',
     {code: 'key_not_found', suggestions: looksLikeKey ? ['apikey whoami'] : []},
   )
+}
+
+/**
+ * A key and the app it belongs to.
+ * @throws ApikeyError `key_not_found` for an unknown id; Error when the key's app is missing (a broken database).
+ */
+export async function findKeyWithApp(repos: Repositories, id: string): Promise<{key: ApiKey; app: App}> {
+  const key = await repos.keys.findById(id)
+  if (key === undefined) throw keyNotFound(id)
+  const app = await repos.apps.findById(key.appId)
+  if (app === undefined) throw new Error(`app of key ${key.id} is missing`)
+  return {key, app}
 }
 
 /** Longest revocation reason, in characters. */
@@ -124,10 +136,7 @@ export class KeysService {
   private async keyForMember(principal: Principal, id: string, what: string): Promise<{key: ApiKey; app: App}> {
     if (!KEY_ID_PATTERN.test(id)) throw badKeyId(id, this.ctx.settings.keyPrefix)
     const repos = repositories(this.ctx.db)
-    const key = await repos.keys.findById(id)
-    if (key === undefined) throw keyNotFound(id)
-    const app = await repos.apps.findById(key.appId)
-    if (app === undefined) throw new Error(`app of key ${key.id} is missing`)
+    const {key, app} = await findKeyWithApp(repos, id)
     await requireMember(repos, principal, app, what)
     return {key, app}
   }
@@ -240,10 +249,7 @@ export class KeysService {
     const reason = checkReason(request.reason)
     if (!KEY_ID_PATTERN.test(id)) throw badKeyId(id, this.ctx.settings.keyPrefix)
     const repos = repositories(this.ctx.db)
-    const key = await repos.keys.findById(id)
-    if (key === undefined) throw keyNotFound(id)
-    const app = await repos.apps.findById(key.appId)
-    if (app === undefined) throw new Error(`app of key ${key.id} is missing`)
+    const {key, app} = await findKeyWithApp(repos, id)
     const role = await repos.teams.roleOf(principal.user.id, app.team.id)
     const byTeamRules = role !== undefined && (!isPersonal(key) || key.createdByUserId === principal.user.id || role === 'owner')
     let asAdmin = false

@@ -16,8 +16,7 @@ import {appNotFound} from './apps.js'
 import type {Principal} from './auth.js'
 import type {ServiceContext} from './context.js'
 import {KEY_ID_PATTERN} from './crypto.js'
-import {keyNotFound} from './lifecycle.js'
-import {isPersonal, personalKeyError} from './keys.js'
+import {findKeyWithApp, isPersonal, personalKeyError} from './keys.js'
 
 export type {EffectiveLimit, LimitSource, LimitView} from '../../core/wire.js'
 
@@ -62,10 +61,7 @@ export class LimitsService {
     const rpm = this.checkRpm(request)
     if (!KEY_ID_PATTERN.test(keyId)) throw new ApikeyError('no key with this id (key ids look like key_ followed by 20 letters and digits)', {code: 'key_not_found'})
     const repos = repositories(this.ctx.db)
-    const key = await repos.keys.findById(keyId)
-    if (key === undefined) throw keyNotFound(keyId)
-    const app = await repos.apps.findById(key.appId)
-    if (app === undefined) throw new Error(`app of key ${key.id} is missing`)
+    const {key, app} = await findKeyWithApp(repos, keyId)
     if (!principal.user.isAdmin) {
       const role = await requireMember(repos, principal, app, 'change its rate limits')
       // Limiting a colleague's personal key is policing it: its holder or a team owner only, as for revoking.
