@@ -1,34 +1,48 @@
 #!/usr/bin/env node
-// Benchmarks (`npm run bench`): each result is a ratio against a baseline
-// measured in the same run, on the same machine. Writes docs/benchmarks.md.
+// Benchmarks (`npm run bench`): every result is compared with a baseline measured in the same run,
+// on the same machine, in interleaved rounds (A, B, A, B, …) with the median and the min–max of the
+// per-round ratios. Writes docs/benchmarks.md: one section per measurement, each with the machine,
+// date, load average, method, how to reproduce it, the target and whether it is met.
 //
-// cold start: `apikey --version` and `apikey whoami --offline KEY` against
-// `node -e 0`, timed by hyperfine (target: at most 2.5x).
-// install: each package packed and installed into an empty project (bench/install.mjs).
+// Sections (each its own process; JSON in, Markdown out):
+//   coldstart  every CLI command against `node -e 0` (bench/cold-start.mjs, hyperfine)
+//   install    each package packed and installed into an empty project (bench/install.mjs)
+//   verifier   the verifier library's cache hits (bench/verifier.mjs)
+//   throughput /v1/verify vs a trivial route (bench/service.mjs)
+//   distinct   200,000 distinct keys vs 1,000 (bench/service.mjs)
+//   latency    1,000,000 keys stored vs 1,000, cache off (bench/service.mjs)
+//   storage, reports, mixed, ingest   usage at 100k/1M/10M verifications (bench/usage.mjs)
+//   signin     sign-in under attack (bench/sign-in.mjs)
 //
-// Options: `--only install` runs only the install section and replaces it in
-// docs/benchmarks.md (no hyperfine needed); `--with-server` also installs the
-// key service plugin (compiles better-sqlite3 where no prebuilt binary downloads).
+// Options: `--only SECTION[,SECTION…]` runs those sections and replaces only them in
+// docs/benchmarks.md; `--quick` (or BENCH_QUICK=1) small sizes and short rounds for development —
+// numbers from it are not for the record (the sections say "quick mode"); `--with-server` also
+// installs the key service plugin in the install section; `--no-write` prints only.
+// Sizes and durations: environment variables named in each script's header comment.
 import {execFileSync} from 'node:child_process'
-import {mkdtempSync, readFileSync, writeFileSync, rmSync} from 'node:fs'
-import {cpus, totalmem, tmpdir, hostname, loadavg} from 'node:os'
+import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {fileURLToPath} from 'node:url'
-import {checksumOf} from '../dist/core/key-format.js'
+import {cpus} from 'node:os'
+import {QUICK, load1, machineLine, root} from './lib.mjs'
 import {signInSection} from './sign-in-section.mjs'
 
-const root = fileURLToPath(new URL('..', import.meta.url))
-const bin = join(root, 'bin', 'run.js')
 const out = join(root, 'docs', 'benchmarks.md')
+const SECTIONS = ['coldstart', 'install', 'verifier', 'throughput', 'distinct', 'latency', 'mixed', 'reports', 'ingest', 'storage', 'signin']
 
 const args = process.argv.slice(2)
 const onlyAt = args.findIndex((a) => a === '--only' || a.startsWith('--only='))
-const only = onlyAt < 0 ? undefined : args[onlyAt].includes('=') ? args[onlyAt].slice('--only='.length) : args[onlyAt + 1]
-if (only !== undefined && only !== 'install') {
-  console.error(`bench: --only ${only}: unknown section (known: install)`)
-  process.exit(2)
+const onlyArg = onlyAt < 0 ? undefined : args[onlyAt].includes('=') ? args[onlyAt].slice('--only='.length) : args[onlyAt + 1]
+const only = onlyArg === undefined ? undefined : onlyArg.split(',').filter(Boolean)
+for (const s of only ?? []) {
+  if (!SECTIONS.includes(s)) {
+    console.error(`bench: --only ${s}: unknown section (known: ${SECTIONS.join(', ')})`)
+    process.exit(2)
+  }
 }
+const selected = only ?? SECTIONS
 const withServer = args.includes('--with-server')
+const noWrite = args.includes('--no-write')
+const quickEnv = QUICK ? {BENCH_QUICK: '1'} : {}
 
 function have(cmd) {
   try {
@@ -38,161 +52,298 @@ function have(cmd) {
     return false
   }
 }
-const machine = () => {
-  const cpu = cpus()[0]?.model ?? 'unknown CPU'
-  return `Machine: ${cpu}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${process.platform}/${process.arch} (${hostname()}).\nDate: ${new Date().toISOString()}.`
-}
 
 function runJson(script, extraEnv = {}, scriptArgs = []) {
-  console.error(`\nbench: node ${script} ${scriptArgs.join(' ')}`)
-  const text = execFileSync(process.execPath, [join(root, 'bench', script), ...scriptArgs], {cwd: root, env: {...process.env, ...extraEnv}, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024})
+  console.error(`\nbench: node bench/${script} ${scriptArgs.join(' ')}`)
+  const text = execFileSync(process.execPath, [join(root, 'bench', script), ...scriptArgs], {cwd: root, env: {...process.env, ...quickEnv, ...extraEnv}, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 256 * 1024 * 1024})
   return JSON.parse(text.slice(text.indexOf('{')))
 }
 
-const INSTALL_HEADING = '## Install footprint: each user installs only their part'
+const met = (b) => (b ? 'met' : '**NOT met**')
+const fmt = (n) => (n === null || n === undefined ? '—' : Math.round(n).toLocaleString('en-US'))
+/** "median (min–max)" of a spread. */
+const mm = (s, f = (x) => x) => (s === null || s === undefined || s.median === null ? '—' : `${f(s.median)} (${f(s.min)}–${f(s.max)})`)
+const mmInt = (s) => mm(s, fmt)
+const ratioText = (s) => mm(s, (x) => `${x}x`)
+const loadText = (s) => (typeof s === 'number' ? `${s}` : `${s.median} (${s.min}–${s.max} over the rounds)`)
 
-/** The install section of docs/benchmarks.md from bench/install.mjs's result. */
+/** The lines every section starts with: machine, date, load, quick-mode warning. */
+function header(loadAverage, date = new Date().toISOString()) {
+  const quick = QUICK ? '\n**Quick mode (`--quick`): small sizes and short rounds, for development only; not the record.**\n' : ''
+  return `${machineLine()}
+Date: ${date}. One-minute load average during the section: ${loadText(loadAverage)} on ${cpus().length} cores.${quick}`
+}
+
+// ---- renderers: JSON of a script → Markdown section (heading first; the heading is how --only finds it) ----
+
+const H = {
+  coldstart: '## Cold start of every command',
+  install: '## Install footprint: each user installs only their part',
+  verifier: '## Verifier library: cache hits',
+  throughput: '## Key service: /v1/verify against a trivial route',
+  distinct: '## Key service: many distinct keys',
+  latency: '## Key service: latency with many keys stored',
+  mixed: '## Mixed load: /v1/verify while the service records, issues and reports',
+  reports: '## Usage reports at growing size',
+  ingest: '## Usage ingestion: new rows into an empty and a full database',
+  storage: '## Usage storage',
+  signin: '## Sign-in under attack',
+}
+
+function coldstartSection(r) {
+  const rows = r.commands.map((c) => `| ${c.command} | ${mm(c.meanMs)} | ${ratioText(c.ratio)} | ${c.met === null ? '—' : `≤ 2x: ${met(c.met)}`} |`).join('\n')
+  return `${H.coldstart}
+
+${header(r.loadAverage, r.date)}
+Method: ${r.rounds} rounds; each round is one \`hyperfine -N --warmup 1 --runs ${r.runsPerRound}\` over every command below, \`node -e 0\` first; a command's ratio in a round = its mean / the mean of \`node -e 0\` in that round. Shown: median (min–max) over the rounds. \`whoami KEY\` looks the key up on a key service started from this checkout (its own process); \`status\` runs with an empty home (nothing to ask). Every command is run once before timing and must exit 0.
+Reproduce: \`npm run bench -- --only coldstart\` (bench/cold-start.mjs).
+
+| command | mean ms | ratio to node -e 0 | target |
+|---|---|---|---|
+${rows}
+
+All commands ≤ 2x: ${met(r.met)}.
+`
+}
+
 function installSection(r) {
   const yes = (b) => (b ? 'yes' : 'no')
-  const met = (b) => (b ? 'met' : 'NOT met')
   const row = (name, x, target) =>
     `| ${name} | ${x.packages} | ${x.MB} | ${x.seconds} | ${yes(x.compilerRan)} | ${x.serviceDependencies.length === 0 ? 'none' : x.serviceDependencies.join(', ')} | ${yes(x.ebadengine)} | ${target} |`
-  return `${INSTALL_HEADING}
+  return `${H.install}
 
-${machine()} npm ${r.npm}. Load average when the section was written: ${loadavg()[0].toFixed(1)} (seconds depend on it and on the network).
+${machineLine()} npm ${r.npm}.
+Date: ${new Date().toISOString()}. Load average when the section was written: ${load1()} (seconds depend on it and on the network).
 Method: ${r.method}. Packages include the installed package itself; MB = \`du -sk node_modules\`; seconds = wall time of \`npm install\` (downloads included).
 Reproduce: \`npm run bench -- --only install\` (add \`--with-server\` for the key service row).
 
 | install | packages | MB on disk | seconds | compiler ran | service deps | EBADENGINE | target |
 |---|---|---|---|---|---|---|---|
-${row('\`apikey\` (CLI: app developers, CI)', r.cli, `≤ 25 MB, no compiler, no service deps: ${met(r.targets.cliAtMost25MB && r.targets.cliNoCompiler && r.targets.cliNoServiceDependencies)}`)}
-${row('\`@apikey/verify\` (protected APIs)', r.verify, `0 dependencies: ${met(r.targets.verifyNoDependencies)} (${r.verify.dependencies})`)}
-${r.server ? row('\`apikey\` + \`@apikey/server\` (key service host)', r.server, '—') + '\n\nUntil the key service became its own package (\`@apikey/server\`), installing the CLI alone installed what the last row installs, compiler included.\n' : ''}
+${row('`apikey` (CLI: app developers, CI)', r.cli, `≤ 25 MB, no compiler, no service deps: ${met(r.targets.cliAtMost25MB && r.targets.cliNoCompiler && r.targets.cliNoServiceDependencies)}`)}
+${row('`@apikey/verify` (protected APIs)', r.verify, `0 dependencies: ${met(r.targets.verifyNoDependencies)} (${r.verify.dependencies})`)}
+${r.server ? row('`apikey` + `@apikey/server` (key service host)', r.server, '—') + '\n\nUntil the key service became its own package (`@apikey/server`), installing the CLI alone installed what the last row installs, compiler included.\n' : ''}
 Packed tarballs: ${Object.entries(r.tarballs).map(([k, v]) => `${k} ${v.packedKB} KB (${v.files} files)`).join(', ')}.
 From the CLI's install, against a key service started from this checkout: \`apikey login\` exit ${r.fromInstall.login}, \`apikey init\` exit ${r.fromInstall.init} (key stored in .env: ${yes(r.fromInstall.keyStored)}), \`apikey whoami\` lookup ${r.fromInstall.whoami}; \`apikey server start\` exit ${r.fromInstall.serverStartExit} naming @apikey/server: ${yes(r.fromInstall.serverStartNamesPackage)}.
 `
 }
 
-if (only === 'install') {
-  const install = runJson('install.mjs', {}, withServer ? ['--with-server'] : [])
-  const section = installSection(install)
-  const doc = readFileSync(out, 'utf8')
-  const start = doc.indexOf(INSTALL_HEADING)
-  let next
-  if (start >= 0) {
-    const end = doc.indexOf('\n## ', start + INSTALL_HEADING.length)
-    next = doc.slice(0, start) + section + (end < 0 ? '' : doc.slice(end))
-  } else {
-    const at = doc.indexOf('\n## ', doc.indexOf('\n## ') + 1)
-    next = at < 0 ? `${doc}\n${section}` : `${doc.slice(0, at + 1)}${section}\n${doc.slice(at + 1)}`
-  }
-  writeFileSync(out, next)
-  console.log(`\n${section}\nwritten to ${out}`)
-  process.exit(Object.values(install.targets).every(Boolean) ? 0 : 1)
-}
+function verifierSection(v) {
+  return `${H.verifier}
 
-if (!have('hyperfine')) {
-  console.error('bench: hyperfine is not installed (apt-get install -y hyperfine)')
-  process.exit(1)
-}
-
-const work = mkdtempSync(join(tmpdir(), 'apikey-bench-'))
-const body = 'ak_weather-app_dev_' + 'x7Kq'.repeat(7) + 'ab'
-const key = body + checksumOf(body)
-const env = {...process.env, HOME: work, XDG_CONFIG_HOME: join(work, 'c'), OCLIF_SKIP_NEW_VERSION_CHECK: 'true', NO_COLOR: '1'}
-delete env.API_KEY
-const node = process.execPath
-const commands = {
-  baseline: `${node} -e 0`,
-  version: `${node} ${bin} --version`,
-  whoamiOffline: `${node} ${bin} whoami --offline ${key}`,
-  // For reference: the same --version through oclif (what every other command pays).
-  oclifVersion: `env APIKEY_NO_FAST_PATH=1 ${node} ${bin} --version`,
-}
-const json = join(work, 'hyperfine.json')
-execFileSync(
-  'hyperfine',
-  ['-N', '--warmup', '5', '--min-runs', '30', '--export-json', json, '-n', 'node -e 0', commands.baseline, '-n', 'apikey --version', commands.version, '-n', 'apikey whoami --offline KEY', commands.whoamiOffline, '-n', 'apikey --version via oclif (APIKEY_NO_FAST_PATH=1)', commands.oclifVersion],
-  {cwd: work, env, stdio: ['ignore', 'inherit', 'inherit']},
-)
-const results = JSON.parse(readFileSync(json, 'utf8')).results
-rmSync(work, {recursive: true, force: true})
-const [base, version, whoami, oclif] = results
-const ms = (r) => (r.mean * 1000).toFixed(1)
-const sd = (r) => (r.stddev * 1000).toFixed(1)
-const ratio = (r) => r.mean / base.mean
-const row = (r, target) => `| ${r.command} | ${ms(r)} ± ${sd(r)} | ${(r.median * 1000).toFixed(1)} | ${ratio(r).toFixed(2)}x | ${target} | ${ratio(r) <= 2.5 || target === '—' ? 'met' : 'NOT met'} |`
-
-const cpu = cpus()[0]?.model ?? 'unknown CPU'
-const section = `## Cold start
-
-Machine: ${cpu}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${process.platform}/${process.arch} (${hostname()}).
-Date: ${new Date().toISOString()}.
-Method: \`hyperfine -N --warmup 5 --min-runs 30\`, the three commands in one run; ratio = mean / mean of \`node -e 0\`.
-Reproduce: \`npm run bench\`.
-
-| command | mean ± σ (ms) | median (ms) | ratio | target | |
-|---|---|---|---|---|---|
-${row(base, '—')}
-${row(version, '≤ 2.5x')}
-${row(whoami, '≤ 2.5x')}
-${row(oclif, '—')}
-
-\`--version\` and \`whoami --offline KEY\` take a fast path in \`bin/run.js\` that skips loading oclif
-(src/fast-path.ts; same output, checked by test/commands/fast-path.e2e.test.ts). The last row shows
-what loading oclif costs every other command.
-`
-
-// The verifier (in-process cache hits vs parseKey) and the key service (/v1/verify vs a trivial
-// route, 1M vs 1k keys, usage ingestion) print JSON; each is run as its own process.
-const verifier = runJson('verifier.mjs')
-const service = runJson('service.mjs')
-const signIn = runJson('sign-in.mjs')
-const install = runJson('install.mjs', {}, withServer ? ['--with-server'] : [])
-const fmt = (n) => Math.round(n).toLocaleString('en-US')
-
-const verifierSection = `## Verifier library: cache hits
-
-Method: ${verifier.method}; the baseline is \`parseKey\` (the offline checksum check every verification starts with), in the same process.
+${header(load1())}
+Method: ${v.method}; the baseline is \`parseKey\` (the offline checksum check every verification starts with), in the same process.
+Reproduce: \`npm run bench -- --only verifier\` (bench/verifier.mjs).
 
 | measure | per second (best) | ratio to parseKey | target |
 |---|---|---|---|
-| parseKey alone | ${fmt(verifier.parseKeyPerSecond.best)} | 1.00 | — |
-| cache hit, usage events recorded and sent | ${fmt(verifier.cacheHitPerSecond.best)} | ${verifier.ratioCacheHitToParseKey} | ≥ 500,000/s: ${verifier.target.metWithUsage ? 'met' : 'NOT met'} |
-| cache hit, usage off | ${fmt(verifier.cacheHitNoUsagePerSecond.best)} | ${verifier.ratioCacheHitNoUsageToParseKey} | ≥ 500,000/s: ${verifier.target.metWithoutUsage ? 'met' : 'NOT met'} |
+| parseKey alone | ${fmt(v.parseKeyPerSecond.best)} | 1.00 | — |
+| cache hit, usage events recorded and sent | ${fmt(v.cacheHitPerSecond.best)} | ${v.ratioCacheHitToParseKey} | ≥ 500,000/s: ${met(v.target.metWithUsage)} |
+| cache hit, usage off | ${fmt(v.cacheHitNoUsagePerSecond.best)} | ${v.ratioCacheHitNoUsageToParseKey} | ≥ 500,000/s: ${met(v.target.metWithoutUsage)} |
 
-Misses (each asks a local stand-in of /v1/verify): node:http keep-alive vs fetch = ${verifier.ratioNodeHttpToFetch.concurrency1}x at 1 in flight, ${verifier.ratioNodeHttpToFetch.concurrency32}x at 32.
+Misses (each asks a local stand-in of /v1/verify): node:http keep-alive vs fetch = ${v.ratioNodeHttpToFetch.concurrency1}x at 1 in flight, ${v.ratioNodeHttpToFetch.concurrency32}x at 32.
 `
+}
 
-const serviceSection = `## Key service: /v1/verify throughput, latency at 1M keys, usage ingestion
+function throughputSection(s) {
+  const t = s.throughput
+  const row = (x, ratio, target) => `| ${x.route} | ${mmInt(x.reqPerSec)} | ${mm(x.serverCpuMicrosPerRequest)} | ${mm(x.p99Ms)} | ${ratio} | ${target} |`
+  return `${H.throughput}
 
-Raw results of \`node bench/service.mjs\` (see the comment at its top for the method):
+${header(t.loadAverage, t.date)}
+Method: 10 keep-alive connections (one autocannon instance per connection, each walking its own shuffled order of the keys), ${s.rounds} interleaved rounds of ${s.roundSeconds} s per case (trivial, verify, hot key, auth-request, then again); ratio = the case's req/s / GET /v1/meta's in the same round, median (min–max) over the rounds. CPU µs/request = the service process's user + system time (/proc) / requests.
+Reproduce: \`npm run bench -- --only throughput\` (bench/service.mjs, BENCH_ONLY=throughput).
 
-\`\`\`json
-${JSON.stringify(service, null, 2)}
-\`\`\`
+| route | req/s | service CPU µs/request | p99 ms | ratio to GET /v1/meta | target |
+|---|---|---|---|---|---|
+${row(t.trivialRoute, '1', '—')}
+${row(t.verify, ratioText(t.ratio), `≥ 0.8x: ${met(t.met)}`)}
+${row(t.verifyHotKey, ratioText(t.hotKeyRatio), '—')}
+${row(t.authRequest, ratioText(t.authRequestRatio), '—')}
+
+Context: with the key-record cache off (after the rounds, one run) ${fmt(t.verifyUncached.reqPerSec)} req/s, ${t.verifyUncached.serverCpuMicrosPerRequest} µs/request. Floors on this machine, same load generator, interleaved: a bare Fastify app answers a POST with the same body at ${ratioText(t.floors.fastify.ratio)} its GET rate; a bare node:http server at ${ratioText(t.floors.nodeHttp.ratio)} (its POST: ${mmInt(t.floors.nodeHttp.post)} req/s). Non-2xx answers: ${t.verify.non2xx + t.verifyHotKey.non2xx + t.authRequest.non2xx}.
 `
+}
 
-// Hand-written analysis (profiles, experiments) kept across runs.
-const analysis = readFileSync(join(root, 'bench', 'analysis.md'), 'utf8')
+function distinctSection(s) {
+  const d = s.distinct
+  return `${H.distinct}
 
-const doc = `# Benchmarks
+${header(d.loadAverage, d.date)}
+Method: one database with ${fmt(d.keysStored)} keys, one service; POST /v1/verify at 10 connections, each walking its own shuffled order of either the first 1,000 keys or all ${fmt(d.keysStored)} (no two connections send the same sequence); ${s.rounds} interleaved rounds of ${s.roundSeconds} s per case after a warm-up of each; ratio = req/s with all keys / req/s with 1,000 in the same round.
+Reproduce: \`npm run bench -- --only distinct\` (bench/service.mjs, BENCH_ONLY=distinct; BENCH_DISTINCT_KEYS).
 
-Every number below is measured by \`npm run bench\` in one run on the machine named in the first
-section; ratios are against a baseline measured in the same run. Tests never assert on time.
+| keys walked | req/s | p99 ms | service CPU µs/request |
+|---|---|---|---|
+| 1,000 | ${mmInt(d.few.reqPerSec)} | ${mm(d.few.p99Ms)} | ${mm(d.few.serverCpuMicrosPerRequest)} |
+| ${fmt(d.keysStored)} | ${mmInt(d.many.reqPerSec)} | ${mm(d.many.p99Ms)} | ${mm(d.many.serverCpuMicrosPerRequest)} |
 
-${section}
-${installSection(install)}
-${verifierSection}
-${serviceSection}
-${signInSection(signIn)}
-${analysis}`
-writeFileSync(out, doc)
-console.log(`
-${section}
-${installSection(install)}
-${verifierSection}
-${serviceSection}
-${signInSection(signIn)}
-written to ${out}`)
-if (ratio(version) > 2.5 || ratio(whoami) > 2.5 || !Object.values(install.targets).every(Boolean)) process.exitCode = 1
+Ratio ${fmt(d.keysStored)} / 1,000: ${ratioText(d.ratio)} — target ≥ 0.8x: ${met(d.met)}. Non-2xx answers: ${d.non2xx}.
+`
+}
+
+function latencySection(s) {
+  const l = s.latency
+  return `${H.latency}
+
+${header(l.loadAverage, l.date)}
+Method: POST /v1/verify on one keep-alive connection, one request after another, key-record cache off (every verification reads SQLite), sub-millisecond timing; two services at once — ${fmt(l.small.keys)} and ${fmt(l.big.keys)} keys stored — ${s.rounds} interleaved rounds of ${s.roundSeconds} s each; ratio per round = ${fmt(l.big.keys)} / ${fmt(l.small.keys)}.
+Reproduce: \`npm run bench -- --only latency\` (bench/service.mjs, BENCH_ONLY=latency; BENCH_KEYS).
+
+| keys stored | p50 ms | p99 ms | req/s |
+|---|---|---|---|
+| ${fmt(l.small.keys)} | ${mm(l.small.p50Ms)} | ${mm(l.small.p99Ms)} | ${mmInt(l.small.reqPerSec)} |
+| ${fmt(l.big.keys)} | ${mm(l.big.p50Ms)} | ${mm(l.big.p99Ms)} | ${mmInt(l.big.reqPerSec)} |
+
+p99 ratio ${ratioText(l.p99Ratio)} — target ≤ 1.2x: ${met(l.met)}; p50 ratio ${ratioText(l.p50Ratio)}.
+`
+}
+
+function datasetText(u, short = false) {
+  if (short) return `Data set: built as described under "${H.reports.slice(3)}" (${u.rollupNote}).`
+  const sets = u.datasets.map((d) => `${fmt(d.verifications)} verifications in ${fmt(d.events)} events (built in ${d.buildSeconds} s${d.rollup ? `, ${d.rollupRuns} rollups taking ${d.rollupSeconds} s` : ''})`).join('; ')
+  return `Data: ${u.days} simulated days sent through POST /v1/usage (1,000-event batches, 2 clients) to a service whose injected clock is moved hour by hour; ${u.rollupNote}. Mix: ${u.mix}. Data sets: ${sets}.`
+}
+
+function mixedSection(u) {
+  const m = u.mixed
+  const c = m.cases
+  const row = (name, what, ratio, target) => `| ${what} | ${mmInt(c[name].reqPerSec)} | ${mm(c[name].p99Ms)} | ${ratio} | ${mm(c[name].eldP99Ms)} / ${mm(c[name].eldMaxMs)} | ${c[name].backgroundPerSecond ? mm(c[name].backgroundPerSecond) : '—'} | ${target} |`
+  return `${H.mixed}
+
+${header(m.loadAverage, m.date)}
+Method: one service on a copy of the ${fmt(m.verificationsStored)}-verification data set (below); POST /v1/verify at 10 connections (each its own shuffled order of 1,000 keys, records cached after a warm-up); ${u.rounds} interleaved rounds of ${m.secondsPerCase} s per case: idle; while 2 clients post 1,000-event usage batches of new rows; while one client issues keys (POST /v1/apps/bench-app/keys) in a loop; while one client fetches the ${u.days}-day usage report in a loop. The background clients run in their own process (bench/background.mjs). Event-loop delay: \`monitorEventLoopDelay\` inside the service's process, reset before each case. Ratio = the case's req/s / idle req/s in the same round.
+${datasetText(u)}
+Reproduce: \`npm run bench -- --only mixed\` (bench/usage.mjs mixed).
+
+| case | verify req/s | verify p99 ms | ratio to idle | service event-loop delay p99 / max ms | background requests/s | target |
+|---|---|---|---|---|---|---|
+${row('idle', 'idle', '1', '—')}
+${row('usage', 'usage batches posted (2 clients)', ratioText(m.ratioUsageToIdle), `≥ 0.8x: ${met(m.met.usageAtLeast0_8)}`)}
+${row('issue', 'keys issued in a loop', ratioText(m.ratioIssueToIdle), `≥ 0.8x: ${met(m.met.issueAtLeast0_8)}`)}
+${row('report', `${u.days}-day usage report in a loop`, ratioText(m.ratioReportToIdle), `p99 ≤ 10 ms: ${met(m.met.reportP99AtMost10ms)}`)}
+
+Usage batches stored meanwhile: ${mmInt(c.usage.backgroundEventsPerSec)} events/s. Non-2xx: verify ${['idle', 'usage', 'issue', 'report'].reduce((a, n) => a + c[n].non2xx, 0)}, background ${['usage', 'issue', 'report'].reduce((a, n) => a + c[n].backgroundNon2xx, 0)}.
+`
+}
+
+function reportsSection(u) {
+  const r = u.reports
+  const rows = r.perSize.map((s, i) => `| ${fmt(s.verifications)} | ${mm(s.ms)} | ${mm(s.eldMaxMs)} | ${fmt(s.totalInReport)} ${s.countsMatch ? '(all)' : '(**differs from the verifications sent**)'} | ${i === r.perSize.length - 1 ? `≤ 200 ms: ${met(r.met.largestAtMost200ms)}` : '—'} |`).join('\n')
+  return `${H.reports}
+
+${header(r.loadAverage, r.date)}
+Method: GET /v1/apps/bench-app/usage over the ${r.range} of each data set, one service per data set, all running; ${u.rounds} interleaved rounds, each ${r.requestsPerRound} requests per size one after another (the round's value is their median); ratio per round = largest / smallest.
+${datasetText(u)}
+Reproduce: \`npm run bench -- --only reports\` (bench/usage.mjs reports; BENCH_REPORT_SIZES, BENCH_USAGE_KEYS, BENCH_USAGE_DAYS, BENCH_DATA_DIR to keep the data sets).
+
+| verifications stored | report ms | service event-loop delay max ms | total in the report | target |
+|---|---|---|---|---|
+${rows}
+
+Ratio ${fmt(r.perSize.at(-1).verifications)} / ${fmt(r.perSize[0].verifications)}: ${ratioText(r.ratioLargestToSmallest)} — target ≤ 1.5x: ${met(r.met.flatAtMost1_5)}. Every report counts exactly the verifications sent: ${met(r.met.countsMatch)}.
+`
+}
+
+function ingestSection(u) {
+  const g = u.ingest
+  return `${H.ingest}
+
+${header(g.loadAverage, g.date)}
+Method: POST /v1/usage batches of ${fmt(g.batchSize)} events, each event of count 1 from a client network not sent before (so every event makes a new row), ${g.clients} clients at once; two services running: one on an empty database, one on a copy of the ${fmt(g.storedBefore.largest)}-verification data set; ${u.rounds} interleaved rounds of ${fmt(g.eventsPerRound)} events per database (batches generated before the timed part); slowdown per round = empty / full. Lost = acknowledged − counted in the database (minute rows since the start, read with SQLite after the services closed).
+${datasetText(u)}
+Reproduce: \`npm run bench -- --only ingest\` (bench/usage.mjs ingest; BENCH_INGEST_EVENTS).
+
+| database | events/s | service event-loop delay max ms | acknowledged | lost | target |
+|---|---|---|---|---|---|
+| empty | ${mmInt(g.eventsPerSec.empty)} | ${mm(g.eldMaxMs.empty)} | ${fmt(g.acknowledged.empty)} | ${g.lost.empty} | ≥ 50,000/s: ${met(g.eventsPerSec.empty.median >= 50_000)} |
+| ${fmt(g.storedBefore.largest)} verifications stored | ${mmInt(g.eventsPerSec.largest)} | ${mm(g.eldMaxMs.largest)} | ${fmt(g.acknowledged.largest)} | ${g.lost.largest} | ≥ 50,000/s: ${met(g.eventsPerSec.largest.median >= 50_000)} |
+
+Slowdown empty → full: ${ratioText(g.slowdownEmptyToLargest)} — target ≤ 1.3x: ${met(g.met.flatAtMost1_3)}. 0 lost: ${met(g.met.noneLost)}. Failed batches: ${g.failedBatches}.
+While the data sets were built (same path, mixed events): ${u.datasets.map((d) => `${fmt(d.verifications)}: first day ${fmt(d.ingestFirstDayEventsPerSec)}, last day ${fmt(d.ingestLastDayEventsPerSec)} events/s`).join('; ')} (hour-sized batches, single-shot, for orientation only).
+`
+}
+
+function storageSection(u) {
+  const s = u.storage
+  const rows = s.sets
+    .map((x) => `| ${fmt(x.verifications)} | ${Object.entries(x.tables).map(([t, v]) => `${t}: ${fmt(v.rows)} rows, ${v.bytesPerRow ?? '—'} B/row`).join('; ')} | ${fmt(x.usageRows)} | ${fmt(x.bytesPerRow)} | ${(x.bytesPerMillionVerifications / 2 ** 20).toFixed(1)} MiB | ${(x.databaseFileBytes / 2 ** 20).toFixed(1)} MiB |`)
+    .join('\n')
+  return `${H.storage}
+
+${header(s.loadAverage, s.date)}
+Method: the data sets below after they were built; bytes of every usage table (not the idempotency keys of batches) and of its indexes from SQLite's dbstat; per row = bytes / rows over all those tables; per million verifications = bytes / (verifications / 1,000,000).
+${datasetText(u)}
+Reproduce: \`npm run bench -- --only storage\` (bench/usage.mjs storage).
+
+| verifications | tables | usage rows | bytes per row | per million verifications | database file |
+|---|---|---|---|---|---|
+${rows}
+`
+}
+
+// ---- run ----
+
+const sections = {}
+if (selected.includes('coldstart')) {
+  if (!have('hyperfine')) {
+    console.error('bench: hyperfine is not installed (apt-get install -y hyperfine)')
+    process.exit(1)
+  }
+  sections.coldstart = coldstartSection(runJson('cold-start.mjs'))
+}
+let install
+if (selected.includes('install')) {
+  install = runJson('install.mjs', {}, withServer ? ['--with-server'] : [])
+  sections.install = installSection(install)
+}
+if (selected.includes('verifier')) sections.verifier = verifierSection(runJson('verifier.mjs'))
+const serviceParts = ['throughput', 'distinct', 'latency'].filter((s) => selected.includes(s))
+if (serviceParts.length > 0) {
+  const service = runJson('service.mjs', {BENCH_ONLY: serviceParts.join(',')})
+  if (service.throughput) sections.throughput = throughputSection(service)
+  if (service.distinct) sections.distinct = distinctSection(service)
+  if (service.latency) sections.latency = latencySection(service)
+}
+const usageParts = ['storage', 'reports', 'mixed', 'ingest'].filter((s) => selected.includes(s))
+if (usageParts.length > 0) {
+  const usage = runJson('usage.mjs', {}, usageParts)
+  if (usage.mixed) sections.mixed = mixedSection(usage)
+  if (usage.reports) sections.reports = reportsSection(usage)
+  if (usage.ingest) sections.ingest = ingestSection(usage)
+  if (usage.storage) sections.storage = storageSection(usage)
+}
+if (selected.includes('signin')) sections.signin = signInSection(runJson('sign-in.mjs'))
+
+/** `doc` with the section under `heading` replaced by `text` (or inserted before the hand-written analysis). */
+function replaceSection(doc, heading, text) {
+  const start = doc.indexOf(`${heading}`)
+  if (start >= 0) {
+    const end = doc.indexOf('\n## ', start + heading.length)
+    return doc.slice(0, start) + text + (end < 0 ? '' : doc.slice(end))
+  }
+  const at = doc.indexOf('\n## Where ')
+  return at < 0 ? `${doc}\n${text}` : `${doc.slice(0, at + 1)}${text}\n${doc.slice(at + 1)}`
+}
+
+const intro = `# Benchmarks
+
+Generated by \`npm run bench\` (bench/run.mjs); each section names its machine, date and load average.
+Every comparison is measured in interleaved rounds (A, B, A, B, …) in one run on one machine; shown
+are the median and, in parentheses, the min–max over the rounds. Tests never assert on time.
+Full run: \`npm run bench\`; one section: \`npm run bench -- --only SECTION\` (${SECTIONS.join(', ')}).
+`
+let doc
+if (only === undefined) {
+  const analysis = readFileSync(join(root, 'bench', 'analysis.md'), 'utf8')
+  doc = `${intro}\n${SECTIONS.map((s) => sections[s]).filter(Boolean).join('\n')}\n${analysis}`
+} else {
+  doc = existsSync(out) ? readFileSync(out, 'utf8') : intro
+  for (const s of only) doc = replaceSection(doc, H[s], sections[s])
+}
+const text = SECTIONS.map((s) => sections[s]).filter(Boolean).join('\n')
+if (noWrite) console.log(text)
+else {
+  writeFileSync(out, doc)
+  console.log(`\n${text}\nwritten to ${out}`)
+}
+if (install !== undefined && !Object.values(install.targets).every(Boolean)) process.exitCode = 1
