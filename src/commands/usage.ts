@@ -31,6 +31,9 @@ export default class Usage extends ApikeyCommand<UsageResult> {
         ['app', r.app],
         ['from', this.deps.time(r.since, 'stdout')],
         ['until', this.deps.time(r.until, 'stdout')],
+        ...(r.requested !== undefined && (r.resolution !== 'minute' || r.since > Math.floor(r.requested.since / 60_000) * 60_000)
+          ? [['covered', `${r.resolution === 'minute' ? 'the kept part of the range' : `whole ${r.resolution}s (finer counts are no longer kept)`}; asked from ${this.deps.time(r.requested.since, 'stdout')}`] as [string, string]]
+          : []),
         ['requests', String(r.total)],
         ['outcomes', counts(r.byCode)],
         ['keys', r.byKey.map((k) => `${k.keyId} (${k.env}) ${k.total}`).join(', ') || '—'],

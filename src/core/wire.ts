@@ -430,13 +430,23 @@ export interface UsageBucketView {
   count: number
 }
 
-/** `GET /v1/apps/{slug}/usage?since=&until=` 200 body: counts over whole minutes in [since, until). */
+/**
+ * `GET /v1/apps/{slug}/usage?since=&until=` 200 body: counts over [since, until), the range
+ * covered: the requested one rounded to minutes, widened to whole hours or days where finer
+ * counts are no longer kept (`resolution`), and cut to what retention keeps.
+ */
 export interface UsageReportView {
   app: string
-  /** ms since epoch (a minute boundary). */
+  /** ms since epoch (a minute, hour or day boundary, see `resolution`). */
   since: number
   /** ms since epoch, exclusive. */
   until: number
+  /** The range as asked (or defaulted), ms since epoch. */
+  requested: {since: number; until: number}
+  /** What the covered range is aligned to: `minute` unless widened to `hour` or `day`. */
+  resolution: 'minute' | 'hour' | 'day'
+  /** Consecutive parts of the covered range and the level (daily, hourly, per-minute counts) each was read from. */
+  parts: Array<{level: 'minute' | 'hour' | 'day'; since: number; until: number}>
   /** Which sources were counted: `verify` (service-side verifications), `gateway` (nginx form), `reported` (verifier batches). */
   sources: string[]
   total: number

@@ -152,12 +152,27 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorateRequest('provisioner', null)
   app.decorateRequest('verifier', null)
   app.decorate('flushUsage', () => usage.flush())
+  app.decorate('rollupUsage', () => usage.maintain())
   app.decorate('signInStats', () => auth.stats())
   // Usage and last-used times recorded in memory are written on a wall-clock timer and on close.
   const flushTimer = setInterval(() => {
     usage.flush().catch((error: unknown) => app.log.error({err: error}, 'writing usage failed; kept for the next flush'))
   }, settings.usageFlushIntervalMs)
   flushTimer.unref()
+  // Rollup and retention of usage: small transactions on a wall-clock timer (0 = only when asked).
+  let maintaining = false
+  const rollupTimer =
+    settings.usageRollupIntervalMs > 0
+      ? setInterval(() => {
+          if (maintaining) return
+          maintaining = true
+          usage
+            .maintain()
+            .catch((error: unknown) => app.log.error({err: error}, 'usage rollup or retention failed; the next pass goes on from what was committed'))
+            .finally(() => (maintaining = false))
+        }, settings.usageRollupIntervalMs)
+      : undefined
+  rollupTimer?.unref()
   // Admin commands on the host (server users/verifiers) change the database from another process: their changes become events here.
   const adminChanges = new AdminChangeFeed(ctx, events)
   app.decorate('pollAdminChanges', () => adminChanges.poll())
@@ -173,6 +188,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onClose', async () => {
     if (adminTimer !== undefined) clearInterval(adminTimer)
     clearInterval(flushTimer)
+    if (rollupTimer !== undefined) clearInterval(rollupTimer)
+    await usage.stopMaintenance()
     await usage.flush().catch((error: unknown) => app.log.error({err: error}, 'writing usage on close failed'))
   })
   events.onListenerError((error, event) => app.log.error({err: error, event: event.type}, 'a lifecycle listener failed'))

@@ -9,6 +9,7 @@ import type {Clock} from './clock.js'
 import {openDatabase} from './db/connection.js'
 import {repositories} from './repositories/index.js'
 import type {SignInStats} from './services/auth.js'
+import type {MaintenanceResult} from './services/usage.js'
 import type {RandomBase62} from './services/crypto.js'
 import type {RateLimitStore} from './services/rate-limit.js'
 import {LifecycleEvents} from './services/lifecycle.js'
@@ -65,6 +66,13 @@ export interface RunningServer {
    * @throws the database error when the write fails (the counts are kept for the next flush).
    */
   flushUsage(): Promise<void>
+  /**
+   * Runs one usage rollup and retention pass now (otherwise every `settings.usageRollupIntervalMs`):
+   * closed hours of minutes into hours, rolled days of hours into days, then old rows deleted in
+   * bounded batches. Resolves to the work done; a pass already running is waited for first.
+   * @throws the database error of a failed transaction (committed work stays; the next pass goes on from there).
+   */
+  rollupUsage(): Promise<MaintenanceResult>
   /**
    * Reads changes made by `apikey server …` admin commands (another process) from the audit log now and
    * emits them on {@link RunningServer.events} (otherwise every second). Resolves to how many were emitted.
@@ -142,6 +150,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       pepperSource: pepper.source,
       events,
       flushUsage: () => app.flushUsage(),
+      rollupUsage: () => app.rollupUsage(),
       pollAdminChanges: () => app.pollAdminChanges(),
       signInStats: () => app.signInStats(),
       close: () => {

@@ -218,8 +218,33 @@ export interface ServerSettings {
   lastUsedWriteIntervalMs: number
   /** How often usage recorded in memory (server-side verifications, `last_used_at`) is written, in ms of wall time. Default 5000. */
   usageFlushIntervalMs: number
-  /** How long aggregated usage is kept, in ms. Default 90 days. */
+  /**
+   * How long usage is kept (as daily counts), in ms; also the oldest a reported event may be.
+   * Default 90 days. At least {@link ServerSettings.usageHourRetentionMs}.
+   */
   usageRetentionMs: number
+  /**
+   * How long usage is kept per minute, in ms (only minutes already added into hours are
+   * deleted). Default 48 hours; at least an hour and at most {@link ServerSettings.usageHourRetentionMs}.
+   */
+  usageMinuteRetentionMs: number
+  /**
+   * How long usage is kept per hour, in ms (only hours already added into days are deleted).
+   * Default 35 days (a 28-day baseline plus a week); at least a day.
+   */
+  usageHourRetentionMs: number
+  /**
+   * How often closed hours and days are rolled up and old usage deleted, in ms of wall time
+   * (see `UsageService.maintain`). Default 60 000; 0 = only when `rollupUsage()` is called.
+   */
+  usageRollupIntervalMs: number
+  /** Most usage rows deleted per retention transaction (other writes run between two). Default 5000. */
+  usagePruneBatchRows: number
+  /**
+   * Pause between two transactions of a rollup or retention pass, in ms. Default 0 (the pass
+   * only yields to other work). Tests and benchmarks set it to stretch a pass.
+   */
+  usageMaintenancePauseMs: number
   /** Most events accepted in one `POST /v1/usage` batch. Default 5000. */
   maxUsageBatch: number
   /** Largest per-key or per-app override of the rate limit, in requests per minute. Default 1 000 000. */
@@ -236,6 +261,8 @@ export interface VerifyRateLimit {
 
 /** One minute in milliseconds. */
 export const MINUTE_MS = 60_000
+/** One hour in milliseconds. */
+export const HOUR_MS = 60 * MINUTE_MS
 
 /** Defaults of {@link ServerSettings}. */
 export const DEFAULT_SETTINGS: ServerSettings = {
@@ -276,6 +303,11 @@ export const DEFAULT_SETTINGS: ServerSettings = {
   lastUsedWriteIntervalMs: MINUTE_MS,
   usageFlushIntervalMs: 5000,
   usageRetentionMs: 90 * DAY_MS,
+  usageMinuteRetentionMs: 2 * DAY_MS,
+  usageHourRetentionMs: 35 * DAY_MS,
+  usageRollupIntervalMs: MINUTE_MS,
+  usagePruneBatchRows: 5000,
+  usageMaintenancePauseMs: 0,
   maxUsageBatch: 5000,
   maxRpm: MAX_RPM,
 }
@@ -344,6 +376,9 @@ export function resolveSettings(input: ServerSettingsInput = {}): ServerSettings
     ['lastUsedWriteIntervalMs', settings.lastUsedWriteIntervalMs],
     ['usageFlushIntervalMs', settings.usageFlushIntervalMs],
     ['usageRetentionMs', settings.usageRetentionMs],
+    ['usageMinuteRetentionMs', settings.usageMinuteRetentionMs],
+    ['usageHourRetentionMs', settings.usageHourRetentionMs],
+    ['usagePruneBatchRows', settings.usagePruneBatchRows],
     ['maxUsageBatch', settings.maxUsageBatch],
     ['maxRpm', settings.maxRpm],
   ]
@@ -353,7 +388,13 @@ export function resolveSettings(input: ServerSettingsInput = {}): ServerSettings
   if (!Number.isSafeInteger(settings.rotationGraceMs) || settings.rotationGraceMs < 0 || settings.rotationGraceMs > settings.maxRotationGraceMs) {
     throw new RangeError(`settings.rotationGraceMs must be an integer number of ms between 0 and maxRotationGraceMs (${settings.maxRotationGraceMs}), got ${settings.rotationGraceMs}`)
   }
-  for (const [name, value] of [['keyCacheMs', settings.keyCacheMs], ['keyCacheSyncMs', settings.keyCacheSyncMs], ['verifierCacheMs', settings.verifierCacheMs]] as const) {
+  for (const [name, value] of [
+    ['keyCacheMs', settings.keyCacheMs],
+    ['keyCacheSyncMs', settings.keyCacheSyncMs],
+    ['verifierCacheMs', settings.verifierCacheMs],
+    ['usageRollupIntervalMs', settings.usageRollupIntervalMs],
+    ['usageMaintenancePauseMs', settings.usageMaintenancePauseMs],
+  ] as const) {
     if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`settings.${name} must be a non-negative integer number of ms, got ${value}`)
   }
   for (const [name, value] of [
@@ -362,6 +403,12 @@ export function resolveSettings(input: ServerSettingsInput = {}): ServerSettings
     ['passwordHashing.reserved.queued', settings.passwordHashing.reserved.queued],
   ] as const) {
     if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`settings.${name} must be a non-negative integer, got ${value}`)
+  }
+  if (settings.usageMinuteRetentionMs < HOUR_MS || settings.usageMinuteRetentionMs > settings.usageHourRetentionMs) {
+    throw new RangeError(`settings.usageMinuteRetentionMs must be between an hour (${HOUR_MS}) and usageHourRetentionMs (${settings.usageHourRetentionMs}), got ${settings.usageMinuteRetentionMs}`)
+  }
+  if (settings.usageHourRetentionMs < DAY_MS || settings.usageHourRetentionMs > settings.usageRetentionMs) {
+    throw new RangeError(`settings.usageHourRetentionMs must be between a day (${DAY_MS}) and usageRetentionMs (${settings.usageRetentionMs}), got ${settings.usageHourRetentionMs}`)
   }
   if (settings.verifierCacheMs > MAX_VERIFIER_CACHE_MS) throw new RangeError(`settings.verifierCacheMs must be at most ${MAX_VERIFIER_CACHE_MS} ms, got ${settings.verifierCacheMs}`)
   if (settings.rateLimitStoreFailure !== 'open' && settings.rateLimitStoreFailure !== 'closed') {

@@ -113,7 +113,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     dbPath,
     clock,
     logStream,
-    settings: {scryptCost: TEST_SCRYPT, ...options.settings},
+    // Usage rollups run when a test asks (rollupUsage), never on a wall-clock timer.
+    settings: {scryptCost: TEST_SCRYPT, usageRollupIntervalMs: 0, ...options.settings},
   })
   const request: Harness['request'] = async (method, path, opts = {}) => {
     const headers: Record<string, string> = {...opts.headers}

@@ -212,13 +212,16 @@ describe('usage', () => {
     expect(rawRows(f.h, `select last_used_at from api_keys where id = '${f.k1.id}'`)[0]?.last_used_at).toBe(T0)
   })
 
-  it('retention: usage older than 90 days is pruned', async () => {
+  it('retention: usage older than 90 days is pruned from every level by the rollup pass', async () => {
     await ingest([event(f.k1.id, 0)])
     await f.h.server.flushUsage()
     expect(rawRows(f.h, 'select count(*) as n from usage_minutes')[0]?.n).toBeGreaterThan(0)
+    f.h.clock.advance(3 * DAY_MS)
+    await f.h.server.rollupUsage()
+    expect(rawRows(f.h, 'select (select count(*) from usage_minute) as m, (select count(*) from usage_hour) as h, (select count(*) from usage_day) as d')[0]).toEqual({m: 0, h: 1, d: 1})
     f.h.clock.advance(91 * DAY_MS)
-    await f.h.server.flushUsage()
-    expect(rawRows(f.h, 'select count(*) as n from usage_minutes')[0]?.n).toBe(0)
+    await f.h.server.rollupUsage()
+    expect(rawRows(f.h, 'select (select count(*) from usage_minute) as m, (select count(*) from usage_hour) as h, (select count(*) from usage_day) as d')[0]).toEqual({m: 0, h: 0, d: 0})
   })
 })
 

@@ -153,9 +153,13 @@ export interface RateLimitOverridesTable {
   updated_by: string | null
 }
 
-/** `usage_minutes`: counts per key, UTC minute (ms of its start) and combination of the other columns. */
-export interface UsageMinutesTable {
+/**
+ * `usage_minutes`: a read-only view over `usage_minute` with text values and `minute` in ms
+ * (the layout of the table it replaced; for inspection and tools, never written).
+ */
+export interface UsageMinutesView {
   key_id: string
+  /** Start of the UTC minute, ms since epoch. */
   minute: number
   /** `verify` (POST /v1/verify), `gateway` (auth-request form), `reported` (POST /v1/usage). */
   source: string
@@ -168,6 +172,40 @@ export interface UsageMinutesTable {
   /** Keyed hash of the client network, never an address. */
   network: string
   count: number
+}
+
+/** `usage_values`: every usage dimension value (text) once, with the integer id usage rows hold. */
+export interface UsageValuesTable {
+  id: Generated<number>
+  value: string
+}
+
+/**
+ * `usage_minute`, `usage_hour`, `usage_day`: counts per time bucket and combination of
+ * dimension values, each an id in `usage_values` (`key_id` is the id of the key id's text).
+ */
+export interface UsageLevelTable {
+  /** Start of the bucket in minutes since the Unix epoch (UTC): a multiple of 60 for hours, of 1440 for days. */
+  minute: number
+  key_id: number
+  source: number
+  code: number
+  route: number
+  client_app: number
+  app_version: number
+  ua_family: number
+  ua_os: number
+  network: number
+  count: number
+}
+
+/** `usage_levels`: rollup and retention progress per level (`minute`, `hour`, `day`), in minutes since the epoch. */
+export interface UsageLevelsTable {
+  level: string
+  /** Buckets of this level before it are added into the next coarser level; null before the first rollup. */
+  rolled_before: number | null
+  /** Rows of this level before it are deleted (or about to be) and never read. */
+  pruned_before: number
 }
 
 /** `usage_batches`: idempotency keys of usage batches already stored, per verifier. */
@@ -201,7 +239,12 @@ export interface Database {
   server_meta: ServerMetaTable
   verifier_tokens: VerifierTokensTable
   rate_limit_overrides: RateLimitOverridesTable
-  usage_minutes: UsageMinutesTable
+  usage_minutes: UsageMinutesView
+  usage_values: UsageValuesTable
+  usage_minute: UsageLevelTable
+  usage_hour: UsageLevelTable
+  usage_day: UsageLevelTable
+  usage_levels: UsageLevelsTable
   usage_batches: UsageBatchesTable
   sign_in_networks: SignInNetworksTable
 }

@@ -1,13 +1,16 @@
-import {sql, type Kysely} from 'kysely'
+import {CompiledQuery, sql, type Kysely} from 'kysely'
 import type {Database} from '../db/schema.js'
 
 /** Where a usage count came from. */
 export type UsageSource = 'verify' | 'gateway' | 'reported'
 
-/** Dimensions usage is counted by (columns of `usage_minutes`). `network` values are keyed hashes, never addresses. */
-export type UsageDimension = 'code' | 'route' | 'client_app' | 'app_version' | 'ua_family' | 'ua_os' | 'network'
+/** Dimensions usage is counted by (columns of the usage tables besides `minute`, `key_id` and `count`). `network` values are keyed hashes, never addresses. */
+export type UsageDimension = 'source' | 'code' | 'route' | 'client_app' | 'app_version' | 'ua_family' | 'ua_os' | 'network'
 
-/** One aggregated count to add: a key, a minute, a source and one value per dimension. */
+/** Every dimension column, in primary-key order. */
+export const USAGE_DIMENSIONS: readonly UsageDimension[] = ['source', 'code', 'route', 'client_app', 'app_version', 'ua_family', 'ua_os', 'network']
+
+/** One aggregated count to add: a key, a minute, a source and one value per dimension (text). */
 export interface UsageCount {
   keyId: string
   /** Start of the UTC minute, ms since epoch. */
@@ -23,88 +26,207 @@ export interface UsageCount {
   count: number
 }
 
-/** Filter of the report queries: the keys of one app, minutes in [since, until), some sources. */
-export interface UsageRange {
-  appId: string
+/**
+ * A count with every value replaced by its `usage_values` id: `[minute, keyId, source, code,
+ * route, clientApp, appVersion, uaFamily, uaOs, network, count]`, `minute` in minutes since the epoch.
+ */
+export type EncodedCount = [number, number, number, number, number, number, number, number, number, number, number]
+
+/** A usage level (table `usage_<level>`). */
+export type UsageLevel = 'minute' | 'hour' | 'day'
+
+/** Length of a bucket of each level, in minutes. */
+export const LEVEL_MINUTES: Readonly<Record<UsageLevel, number>> = {minute: 1, hour: 60, day: 1440}
+
+/**
+ * Rollup and retention progress (`usage_levels`), in minutes since the epoch:
+ * minutes before `hoursFrom` are added into `usage_hour`, hours before `daysFrom` into
+ * `usage_day` (0 before the first rollup); rows of a level before its `…PrunedBefore` are
+ * deleted or about to be, and never read.
+ */
+export interface UsageMarks {
+  /** Minutes before it are in `usage_hour` (the `minute` level's `rolled_before`); null before the first rollup. */
+  hoursFrom: number | null
+  /** Hours before it are in `usage_day`; null before the first rollup. */
+  daysFrom: number | null
+  minutePrunedBefore: number
+  hourPrunedBefore: number
+  dayPrunedBefore: number
+}
+
+/** One part of a report range read from one level: buckets in [since, until), minutes since the epoch. */
+export interface UsagePart {
+  level: UsageLevel
   since: number
   until: number
-  sources: UsageSource[]
+}
+
+/** One row of {@link UsageRepository.report}: summed counts of one combination (ids). */
+export interface ReportRow {
+  keyId: number
+  source: number
+  code: number
+  route: number
+  clientApp: number
+  appVersion: number
+  uaFamily: number
+  uaOs: number
+  network: number
+  count: number
 }
 
 /** Rows per INSERT statement (11 bound parameters each; SQLite allows 32 766). */
 const CHUNK = 2500
+/** Values per interning statement. */
+const VALUE_CHUNK = 500
+const KEY_COLUMNS = `minute, key_id, ${USAGE_DIMENSIONS.join(', ')}`
+const GROUP_COLUMNS = `key_id, ${USAGE_DIMENSIONS.join(', ')}`
 
-/** SQL for `usage_minutes`. */
+/** SQL for the usage tables (`usage_values`, `usage_minute|hour|day`, `usage_levels`, `usage_batches`). */
 export class UsageRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
-  /** Adds counts (upsert: existing rows are incremented). Call inside a transaction for all-or-nothing. */
-  async add(counts: UsageCount[]): Promise<void> {
-    for (let i = 0; i < counts.length; i += CHUNK) {
+  /**
+   * Ids of `values` in `usage_values`, adding the missing ones. Ids never change and are never
+   * reused once committed. Call inside the transaction that uses them.
+   */
+  async intern(values: string[]): Promise<Map<string, number>> {
+    const ids = new Map<string, number>()
+    for (let i = 0; i < values.length; i += VALUE_CHUNK) {
+      const chunk = values.slice(i, i + VALUE_CHUNK)
       await this.db
-        .insertInto('usage_minutes')
-        .values(
-          counts.slice(i, i + CHUNK).map((c) => ({
-            key_id: c.keyId,
-            minute: c.minute,
-            source: c.source,
-            code: c.code,
-            route: c.route,
-            client_app: c.clientApp,
-            app_version: c.appVersion,
-            ua_family: c.uaFamily,
-            ua_os: c.uaOs,
-            network: c.network,
-            count: c.count,
-          })),
-        )
-        .onConflict((oc) =>
-          oc.columns(['key_id', 'minute', 'source', 'code', 'route', 'client_app', 'app_version', 'ua_family', 'ua_os', 'network']).doUpdateSet({count: sql<number>`count + excluded.count`}),
-        )
+        .insertInto('usage_values')
+        .values(chunk.map((value) => ({value})))
+        .onConflict((oc) => oc.column('value').doNothing())
         .execute()
+      for (const row of await this.db.selectFrom('usage_values').select(['id', 'value']).where('value', 'in', chunk).execute()) ids.set(row.value, row.id)
+    }
+    return ids
+  }
+
+  /** Ids of `values` already in `usage_values` (absent values are left out). */
+  async idsOf(values: string[]): Promise<Map<string, number>> {
+    const ids = new Map<string, number>()
+    for (let i = 0; i < values.length; i += VALUE_CHUNK) {
+      for (const row of await this.db.selectFrom('usage_values').select(['id', 'value']).where('value', 'in', values.slice(i, i + VALUE_CHUNK)).execute()) ids.set(row.value, row.id)
+    }
+    return ids
+  }
+
+  /** Text of value ids. */
+  async valuesOf(ids: number[]): Promise<Map<number, string>> {
+    const values = new Map<number, string>()
+    for (let i = 0; i < ids.length; i += VALUE_CHUNK) {
+      for (const row of await this.db.selectFrom('usage_values').select(['id', 'value']).where('id', 'in', ids.slice(i, i + VALUE_CHUNK)).execute()) values.set(row.id, row.value)
+    }
+    return values
+  }
+
+  /** Rollup and retention progress. */
+  async marks(): Promise<UsageMarks> {
+    const rows = await this.db.selectFrom('usage_levels').select(['level', 'rolled_before', 'pruned_before']).execute()
+    const of = (level: UsageLevel) => rows.find((r) => r.level === level)
+    return {
+      hoursFrom: of('minute')?.rolled_before ?? null,
+      daysFrom: of('hour')?.rolled_before ?? null,
+      minutePrunedBefore: of('minute')?.pruned_before ?? 0,
+      hourPrunedBefore: of('hour')?.pruned_before ?? 0,
+      dayPrunedBefore: of('day')?.pruned_before ?? 0,
     }
   }
 
-  private scope(range: UsageRange) {
-    return this.db
-      .selectFrom('usage_minutes')
-      .where('key_id', 'in', (eb) => eb.selectFrom('api_keys').select('id').where('app_id', '=', range.appId))
-      .where('minute', '>=', range.since)
-      .where('minute', '<', range.until)
-      .where('source', 'in', range.sources)
+  /**
+   * Adds encoded counts to one level, bucketed to it (upsert: existing rows are incremented).
+   * Call inside a transaction for all-or-nothing.
+   */
+  async add(level: UsageLevel, counts: EncodedCount[]): Promise<void> {
+    const width = LEVEL_MINUTES[level]
+    for (let i = 0; i < counts.length; i += CHUNK) {
+      const chunk = counts.slice(i, i + CHUNK)
+      const params: number[] = []
+      for (const c of chunk) {
+        params.push(Math.floor(c[0] / width) * width, c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10])
+      }
+      const placeholders = chunk.map(() => '(?,?,?,?,?,?,?,?,?,?,?)').join(',')
+      await this.db.executeQuery(CompiledQuery.raw(`insert into usage_${level} (${KEY_COLUMNS}, count) values ${placeholders} on conflict do update set count = count + excluded.count`, params))
+    }
   }
 
-  /** Sums per key, source and code. */
-  async totals(range: UsageRange): Promise<Array<{keyId: string; source: UsageSource; code: string; count: number}>> {
-    const rows = await this.scope(range)
-      .select(['key_id', 'source', 'code', sql<number>`sum(count)`.as('total')])
-      .groupBy(['key_id', 'source', 'code'])
-      .execute()
-    return rows.map((r) => ({keyId: r.key_id, source: r.source as UsageSource, code: r.code, count: Number(r.total)}))
+  /** The first bucket start of `level` at or after `from` (minutes), or undefined when there is none. */
+  async firstBucketFrom(level: UsageLevel, from: number): Promise<number | undefined> {
+    const row = await sql<{m: number | null}>`select min(minute) as m from ${sql.table(`usage_${level}`)} where minute >= ${from}`.execute(this.db)
+    const m = row.rows[0]?.m
+    return m === null || m === undefined ? undefined : Number(m)
   }
 
-  /** The `limit` most frequent values of one dimension, most frequent first (ties by value). */
-  async top(range: UsageRange, dimension: Exclude<UsageDimension, 'code' | 'network'>, limit: number): Promise<Array<{value: string; count: number}>> {
-    const rows = await this.scope(range)
-      .select([sql.ref<string>(dimension).as('value'), sql<number>`sum(count)`.as('total')])
-      .groupBy(dimension)
-      .orderBy('total', 'desc')
-      .orderBy('value')
-      .limit(limit)
-      .execute()
-    return rows.map((r) => ({value: r.value, count: Number(r.total)}))
+  /**
+   * Adds the rows of `from` (a finer level) in [since, until) into one bucket `since` of `to`
+   * (upsert). @returns rows read.
+   */
+  async rollInto(from: UsageLevel, to: UsageLevel, since: number, until: number): Promise<number> {
+    const result = await sql
+      .raw(
+        `insert into usage_${to} (${KEY_COLUMNS}, count) select ${since}, ${GROUP_COLUMNS}, sum(count) from usage_${from} ` +
+          `where minute >= ${since} and minute < ${until} group by ${GROUP_COLUMNS} on conflict do update set count = count + excluded.count`,
+      )
+      .execute(this.db)
+    return Number(result.numAffectedRows ?? 0)
   }
 
-  /** Distinct values of `network` other than `exclude`. */
-  async distinctNetworks(range: UsageRange, exclude: string): Promise<number> {
-    const row = await this.scope(range).select(sql<number>`count(distinct network)`.as('n')).where('network', '!=', exclude).executeTakeFirst()
-    return Number(row?.n ?? 0)
+  /**
+   * Moves `level`'s `rolled_before` from `expected` to `next` (creating it from null when `expected` is null).
+   * @throws Error when it is no longer `expected` (another pass moved it): the caller's transaction must roll back.
+   */
+  async advanceRolled(level: 'minute' | 'hour', expected: number | null, next: number): Promise<void> {
+    const result = await this.db
+      .updateTable('usage_levels')
+      .set({rolled_before: next})
+      .where('level', '=', level)
+      .where((eb) => (expected === null ? eb('rolled_before', 'is', null) : eb('rolled_before', '=', expected)))
+      .executeTakeFirst()
+    if (Number(result.numUpdatedRows) !== 1) throw new Error(`usage rollup of level ${level} moved meanwhile (expected ${expected}); this pass stops`)
   }
 
-  /** Deletes rows of minutes before `before` (ms). @returns rows deleted. */
-  async pruneBefore(before: number): Promise<number> {
-    const result = await this.db.deleteFrom('usage_minutes').where('minute', '<', before).executeTakeFirst()
-    return Number(result.numDeletedRows)
+  /** Raises `level`'s `pruned_before` to `before` (never lowers it). */
+  async markPruned(level: UsageLevel, before: number): Promise<void> {
+    await this.db.updateTable('usage_levels').set({pruned_before: before}).where('level', '=', level).where('pruned_before', '<', before).execute()
+  }
+
+  /** Deletes at most `limit` rows of `level` with buckets before `before` (the oldest first). @returns rows deleted. */
+  async pruneLevel(level: UsageLevel, before: number, limit: number): Promise<number> {
+    // Time leads the primary key: the oldest rows are one range at the front.
+    const result = await sql.raw(`delete from usage_${level} where minute < ${Math.floor(before)} order by minute limit ${Math.floor(limit)}`).execute(this.db)
+    return Number(result.numAffectedRows ?? 0)
+  }
+
+  /**
+   * Summed counts per combination of the keys of app `appId` over `parts`, for `sources` (value ids),
+   * in one statement (one consistent read).
+   */
+  async report(appId: string, parts: UsagePart[], sources: number[]): Promise<ReportRow[]> {
+    if (parts.length === 0 || sources.length === 0) return []
+    const filter = `key_id in (select v.id from api_keys a join usage_values v on v.value = a.id where a.app_id = ?) and source in (${sources.map(Number).join(',')})`
+    const selects = parts.map((p) => `select ${GROUP_COLUMNS}, count from usage_${p.level} where minute >= ${Math.floor(p.since)} and minute < ${Math.floor(p.until)} and ${filter}`)
+    const query = `select ${GROUP_COLUMNS}, sum(count) as n from (${selects.join(' union all ')}) group by ${GROUP_COLUMNS}`
+    const result = await this.db.executeQuery<Record<string, number>>(CompiledQuery.raw(query, parts.map(() => appId)))
+    return result.rows.map((r) => ({
+      keyId: r.key_id!,
+      source: r.source!,
+      code: r.code!,
+      route: r.route!,
+      clientApp: r.client_app!,
+      appVersion: r.app_version!,
+      uaFamily: r.ua_family!,
+      uaOs: r.ua_os!,
+      network: r.network!,
+      count: Number(r.n),
+    }))
+  }
+
+  /** Dictionary ids and key rows of app `appId`'s keys that have usage. */
+  async keysOf(appId: string): Promise<Array<{id: number; keyId: string; env: string}>> {
+    const rows = await sql<{id: number; key_id: string; env: string}>`select v.id as id, a.id as key_id, a.env as env from api_keys a join usage_values v on v.value = a.id where a.app_id = ${appId}`.execute(this.db)
+    return rows.rows.map((r) => ({id: r.id, keyId: r.key_id, env: r.env}))
   }
 
   /** The stored answer (JSON) of a batch a verifier already sent under `key`, or undefined. */

@@ -24,6 +24,8 @@ import type {ServerSettings} from '../settings.js'
  */
 export type RouteAuth = 'public' | 'session' | 'sessionOrProvisioning' | 'apiKey' | 'verifier'
 
+import type {MaintenanceResult} from '../services/usage.js'
+
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** How this route authenticates; default `session`. */
@@ -36,6 +38,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Writes usage and last-used times held in memory now (see `services/usage.ts`). */
     flushUsage(): Promise<void>
+    /** Runs one usage rollup and retention pass now (otherwise every `settings.usageRollupIntervalMs`; see `services/usage.ts`). */
+    rollupUsage(): Promise<MaintenanceResult>
     /** Reads admin changes from the audit log now and emits them (otherwise every second); resolves to how many. */
     pollAdminChanges(): Promise<number>
     /** Counters of the sign-in path: password hashing per lane (see `services/hash-gate.ts`). */

@@ -645,7 +645,7 @@ export const limitResponse = {
 export const usageQuery = {
   type: 'object',
   properties: {
-    since: {type: 'string', pattern: '^[0-9]{1,16}$', description: 'start, ms since the Unix epoch (default: 24 h before until)'},
+    since: {type: 'string', pattern: '^[0-9]{1,16}$', description: 'start, ms since the Unix epoch (default: 24 h before until); before what retention keeps, the answer starts at the oldest kept day'},
     until: {type: 'string', pattern: '^[0-9]{1,16}$', description: 'end (exclusive), ms since the Unix epoch (default: the end of the current minute)'},
     source: {type: 'string', pattern: '^(verify|gateway|reported)(,(verify|gateway|reported))*$', description: 'comma-separated sources to count (default all)'},
   },
@@ -658,11 +658,28 @@ const countMap = {type: 'object', additionalProperties: {type: 'integer'}} as co
 /** `GET /v1/apps/{slug}/usage` 200 body. */
 export const usageReportResponse = {
   type: 'object',
-  required: ['app', 'since', 'until', 'sources', 'total', 'bySource', 'byCode', 'byKey', 'byRoute', 'byClientApp', 'byAppVersion', 'byUserAgentFamily', 'byUserAgentOs', 'distinctNetworks'],
+  required: ['app', 'since', 'until', 'requested', 'resolution', 'parts', 'sources', 'total', 'bySource', 'byCode', 'byKey', 'byRoute', 'byClientApp', 'byAppVersion', 'byUserAgentFamily', 'byUserAgentOs', 'distinctNetworks'],
   properties: {
     app: {type: 'string'},
-    since: ms('start of the range'),
-    until: ms('end of the range (exclusive)'),
+    since: ms('start of the range covered (the requested one rounded to minutes, widened to hours or days where finer counts are no longer kept, cut to what retention keeps)'),
+    until: ms('end of the range covered (exclusive)'),
+    requested: {
+      type: 'object',
+      required: ['since', 'until'],
+      properties: {since: ms('start as asked (or defaulted)'), until: ms('end as asked (or defaulted)')},
+      additionalProperties: false,
+    },
+    resolution: {type: 'string', enum: ['minute', 'hour', 'day'], description: 'what the covered range is aligned to: minute when only rounded to minutes, hour or day when widened'},
+    parts: {
+      type: 'array',
+      description: 'consecutive parts of the covered range and the level each was read from (whole days from daily counts, whole hours from hourly counts, the rest from minutes)',
+      items: {
+        type: 'object',
+        required: ['level', 'since', 'until'],
+        properties: {level: {type: 'string', enum: ['minute', 'hour', 'day']}, since: ms('start of the part'), until: ms('end of the part (exclusive)')},
+        additionalProperties: false,
+      },
+    },
     sources: {type: 'array', items: {type: 'string'}},
     total: {type: 'integer'},
     bySource: countMap,

@@ -18,8 +18,8 @@ import {MAX_USAGE_EVENT_COUNT, type UsageEventRequest, type UsageIngestResponse}
 import {isPlausibleEpochMs} from '../../core/duration.js'
 import {redactSecrets} from '../logging.js'
 import {UnavailableError, validationError} from '../problems.js'
-import {inDurableTransaction, inTransaction, isUniqueViolation, repositories} from '../repositories/index.js'
-import type {UsageCount, UsageSource} from '../repositories/usage.js'
+import {inDurableTransaction, inTransaction, isUniqueViolation, repositories, type Repositories} from '../repositories/index.js'
+import {LEVEL_MINUTES, type EncodedCount, type ReportRow, type UsageCount, type UsageLevel, type UsageMarks, type UsagePart, type UsageSource} from '../repositories/usage.js'
 import {DAY_MS, MINUTE_MS} from '../settings.js'
 import {requireMember} from './access.js'
 import {appNotFound} from './apps.js'
@@ -62,13 +62,30 @@ export interface KeyUsage {
   byCode: Record<string, number>
 }
 
-/** `GET /v1/apps/{slug}/usage` 200 body. Counts over minutes in [since, until). */
+/** One part of a report's range and the level it was read from: buckets in [since, until), ms since epoch. */
+export interface UsageReportPart {
+  level: UsageLevel
+  since: number
+  until: number
+}
+
+/**
+ * `GET /v1/apps/{slug}/usage` 200 body. Counts over [since, until): the range actually
+ * covered, which is the requested one rounded to minutes, or widened to whole hours or days
+ * where minutes or hours are no longer kept (`resolution`), and cut to what is still kept.
+ */
 export interface UsageReport {
   app: string
-  /** Start of the range, ms since epoch (a minute boundary). */
+  /** Start of the range covered, ms since epoch (a minute, hour or day boundary, see `resolution`). */
   since: number
-  /** End of the range (exclusive), ms since epoch (a minute boundary). */
+  /** End of the range covered (exclusive), ms since epoch. */
   until: number
+  /** The range as asked (or defaulted), ms since epoch. */
+  requested: {since: number; until: number}
+  /** What the edges of the covered range are aligned to: `minute` when only rounded to minutes; `hour` or `day` when widened to them. */
+  resolution: UsageLevel
+  /** Where the counts came from: consecutive parts of [since, until), each read from one level (coarsest first where it answers). */
+  parts: UsageReportPart[]
   /** Sources counted (see the module comment). */
   sources: UsageSource[]
   /** Every counted event. */
@@ -95,6 +112,81 @@ export const MAX_VALUE_LENGTH = 200
 export const UNKNOWN = 'unknown'
 /** Every usage source. */
 export const USAGE_SOURCES: readonly UsageSource[] = ['verify', 'gateway', 'reported']
+/** Most value ids kept in memory (ids never change once committed; the cache starts over when full). */
+const VALUE_CACHE_SIZE = 100_000
+
+/** Work done by one {@link UsageService.maintain} pass. */
+export interface MaintenanceResult {
+  /** Hours of minutes added into `usage_hour` (hours without usage are skipped and not counted). */
+  hoursRolled: number
+  /** Days of hours added into `usage_day`. */
+  daysRolled: number
+  /** Rows deleted per level. */
+  pruned: Record<UsageLevel, number>
+  /** Retention transactions run. */
+  pruneBatches: number
+}
+
+/** Floor of `value` to a multiple of `unit`. */
+function floorTo(value: number, unit: number): number {
+  return Math.floor(value / unit) * unit
+}
+
+/** Ceiling of `value` to a multiple of `unit`. */
+function ceilTo(value: number, unit: number): number {
+  return Math.ceil(value / unit) * unit
+}
+
+const HOUR_MIN = LEVEL_MINUTES.hour
+const DAY_MIN = LEVEL_MINUTES.day
+const LEVEL_ORDER: Record<UsageLevel, number> = {minute: 0, hour: 1, day: 2}
+
+/**
+ * Which levels answer buckets [since, until) (minutes since the epoch), given the rollup and
+ * retention progress: whole days from `usage_day` where days are rolled, whole hours from
+ * `usage_hour` where hours are rolled, the rest from `usage_minute`. An edge that falls where
+ * minutes (hours) are no longer kept is widened to its hour (day); the start is cut to
+ * `oldest` (a day boundary: what retention keeps).
+ * @returns the covered range, its resolution and its parts (empty when the range is).
+ */
+export function planUsageRange(since: number, until: number, marks: UsageMarks, oldest: number): {since: number; until: number; resolution: UsageLevel; parts: UsagePart[]} {
+  const hoursFrom = marks.hoursFrom ?? 0
+  const daysFrom = marks.daysFrom ?? 0
+  let s = Math.max(since, oldest, marks.dayPrunedBefore)
+  let u = Math.max(until, s)
+  let resolution: UsageLevel = 'minute'
+  const widen = (level: UsageLevel) => {
+    if (LEVEL_ORDER[level] > LEVEL_ORDER[resolution]) resolution = level
+  }
+  // An edge where hours are gone needs a whole day; where only minutes are gone, a whole hour.
+  if (s < marks.hourPrunedBefore) {
+    if (s % DAY_MIN !== 0) (s = floorTo(s, DAY_MIN)), widen('day')
+  } else if (s < marks.minutePrunedBefore && s % HOUR_MIN !== 0) (s = floorTo(s, HOUR_MIN)), widen('hour')
+  if (u < marks.hourPrunedBefore) {
+    if (u % DAY_MIN !== 0) (u = ceilTo(u, DAY_MIN)), widen('day')
+  } else if (u < marks.minutePrunedBefore && u % HOUR_MIN !== 0) (u = ceilTo(u, HOUR_MIN)), widen('hour')
+  const parts: UsagePart[] = []
+  const minutes = (a: number, b: number) => {
+    if (a < b) parts.push({level: 'minute', since: a, until: b})
+  }
+  const hours = (a: number, b: number) => {
+    const from = ceilTo(a, HOUR_MIN)
+    const to = Math.min(floorTo(b, HOUR_MIN), hoursFrom)
+    if (from < to) {
+      minutes(a, from)
+      parts.push({level: 'hour', since: from, until: to})
+      minutes(to, b)
+    } else minutes(a, b)
+  }
+  const from = ceilTo(s, DAY_MIN)
+  const to = Math.min(floorTo(u, DAY_MIN), daysFrom)
+  if (from < to) {
+    hours(s, from)
+    parts.push({level: 'day', since: from, until: to})
+    hours(to, u)
+  } else hours(s, u)
+  return {since: s, until: u, resolution, parts}
+}
 
 /** A printable, bounded dimension value: control characters dropped, secrets redacted, cut to {@link MAX_VALUE_LENGTH}. */
 export function dimensionValue(value: string | null | undefined): string {
@@ -129,7 +221,12 @@ export class UsageService {
   private readonly uaCache = new Map<string, UserAgentFamily>()
   private readonly networkCache = new Map<string, string>()
   private readonly valueCache = new Map<string, string>()
+  /** Committed `usage_values` ids by text. */
+  private readonly valueIds = new Map<string, number>()
   private lastPruneAt = Number.NEGATIVE_INFINITY
+  /** The rollup and retention pass running, if any (passes run one at a time). */
+  private maintenance: Promise<MaintenanceResult> | undefined
+  private stopped = false
 
   constructor(private readonly ctx: ServiceContext) {
     this.networkKey = createHmac('sha256', ctx.pepper).update('apikey usage network v1', 'utf8').digest()
@@ -217,7 +314,8 @@ export class UsageService {
 
   /**
    * Writes usage and `last_used_at` held in memory, in one transaction; on failure they
-   * are kept for the next flush (and the error is rethrown). Prunes old usage at most hourly.
+   * are kept for the next flush (and the error is rethrown). Forgets batch idempotency keys
+   * older than a day at most hourly (usage retention runs in {@link maintain}).
    */
   async flush(): Promise<void> {
     const counts = [...this.pending.values()]
@@ -227,14 +325,13 @@ export class UsageService {
     const prune = now - this.lastPruneAt >= 3_600_000
     if (counts.length === 0 && touches.length === 0 && !prune) return
     this.pending = new Map()
+    let learned: Map<string, number>
     try {
-      await inTransaction(this.ctx.db, async (repos) => {
-        await repos.usage.add(counts)
+      learned = await inTransaction(this.ctx.db, async (repos) => {
+        const ids = await this.store(repos, counts)
         await repos.keys.touchLastUsed(touches)
-        if (prune) {
-          await repos.usage.pruneBefore(now - this.ctx.settings.usageRetentionMs)
-          await repos.usage.pruneBatchesBefore(now - IDEMPOTENCY_WINDOW_MS)
-        }
+        if (prune) await repos.usage.pruneBatchesBefore(now - IDEMPOTENCY_WINDOW_MS)
+        return ids
       })
     } catch (error) {
       for (const count of counts) {
@@ -245,6 +342,7 @@ export class UsageService {
       }
       throw error
     }
+    this.remember(learned)
     if (prune) this.lastPruneAt = now
     for (const touch of touches) {
       const entry = this.lastUsed.get(touch.id)
@@ -256,13 +354,177 @@ export class UsageService {
   }
 
   /**
-   * Deletes usage older than `settings.usageRetentionMs` (default 90 days) before `now` (ms).
-   * @returns rows deleted.
+   * Adds counts inside the caller's transaction: values interned to ids, each count added
+   * to its minute and — when that minute (hour) was already rolled up — to its hour (day)
+   * too, so a late count is in every level a report may read, exactly once. Levels whose
+   * bucket is already pruned are skipped.
+   * @returns ids learned in this transaction (to cache once it committed).
    */
-  async prune(now: number = this.ctx.clock.now()): Promise<number> {
-    const deleted = await repositories(this.ctx.db).usage.pruneBefore(now - this.ctx.settings.usageRetentionMs)
-    this.lastPruneAt = now
-    return deleted
+  private async store(repos: Repositories, counts: UsageCount[]): Promise<Map<string, number>> {
+    if (counts.length === 0) return new Map()
+    const missing = new Set<string>()
+    for (const c of counts) {
+      for (const value of [c.keyId, c.source, c.code, c.route, c.clientApp, c.appVersion, c.uaFamily, c.uaOs, c.network]) if (!this.valueIds.has(value)) missing.add(value)
+    }
+    const learned = missing.size === 0 ? new Map<string, number>() : await repos.usage.intern([...missing])
+    const id = (value: string): number => {
+      const found = this.valueIds.get(value) ?? learned.get(value)
+      if (found === undefined) throw new Error('a usage value was not interned')
+      return found
+    }
+    const marks = await repos.usage.marks()
+    const minutes: EncodedCount[] = []
+    const hours: EncodedCount[] = []
+    const days: EncodedCount[] = []
+    for (const c of counts) {
+      const minute = Math.floor(c.minute / MINUTE_MS)
+      const row: EncodedCount = [minute, id(c.keyId), id(c.source), id(c.code), id(c.route), id(c.clientApp), id(c.appVersion), id(c.uaFamily), id(c.uaOs), id(c.network), c.count]
+      if (minute >= marks.minutePrunedBefore) minutes.push(row)
+      if (marks.hoursFrom !== null && minute < marks.hoursFrom && minute >= marks.hourPrunedBefore) hours.push(row)
+      if (marks.daysFrom !== null && minute < marks.daysFrom && minute >= marks.dayPrunedBefore) days.push(row)
+    }
+    await repos.usage.add('minute', minutes)
+    await repos.usage.add('hour', hours)
+    await repos.usage.add('day', days)
+    return learned
+  }
+
+  /** Caches ids of a committed transaction. */
+  private remember(learned: Map<string, number>): void {
+    if (learned.size === 0) return
+    if (this.valueIds.size + learned.size > VALUE_CACHE_SIZE) this.valueIds.clear()
+    for (const [value, id] of learned) this.valueIds.set(value, id)
+  }
+
+  /**
+   * One rollup and retention pass ({@link rollUp} then {@link prune}); passes run one at a
+   * time (a call during a pass waits for it, then runs its own). Every transaction is small:
+   * one hour, one day, or `settings.usagePruneBatchRows` deleted rows.
+   * @throws the database error of a failed transaction (what committed before stays; the next pass goes on from there).
+   */
+  async maintain(): Promise<MaintenanceResult> {
+    const previous = this.maintenance ?? Promise.resolve(undefined)
+    const run = previous
+      .catch(() => undefined)
+      .then(async () => {
+        const rolled = await this.rollUp()
+        const pruned = await this.prune()
+        return {...rolled, ...pruned}
+      })
+    this.maintenance = run
+    try {
+      return await run
+    } finally {
+      if (this.maintenance === run) this.maintenance = undefined
+    }
+  }
+
+  /** Stops maintenance passes after their current transaction (on close) and waits for the one running. */
+  async stopMaintenance(): Promise<void> {
+    this.stopped = true
+    await this.maintenance?.catch(() => undefined)
+  }
+
+  private async pause(): Promise<void> {
+    const ms = this.ctx.settings.usageMaintenancePauseMs
+    await new Promise<void>((resolve) => (ms > 0 ? setTimeout(resolve, ms) : setImmediate(resolve)))
+  }
+
+  /**
+   * Adds every closed hour of minutes into `usage_hour`, then every day whose hours are all
+   * rolled into `usage_day`; one bucket per transaction, each committing the sum and the moved
+   * `rolled_before` together (a pass killed at any point neither loses nor repeats a bucket).
+   * Usage held in memory is written first.
+   */
+  async rollUp(): Promise<{hoursRolled: number; daysRolled: number}> {
+    await this.flush().catch(() => undefined)
+    const closedHour = floorTo(Math.floor(this.ctx.clock.now() / MINUTE_MS), HOUR_MIN)
+    let hoursRolled = 0
+    let daysRolled = 0
+    while (!this.stopped) {
+      const step = await inTransaction(this.ctx.db, async (repos) => {
+        const marks = await repos.usage.marks()
+        const from = marks.hoursFrom
+        if (from === null) {
+          const first = await repos.usage.firstBucketFrom('minute', 0)
+          const start = Math.min(floorTo(first ?? closedHour, HOUR_MIN), closedHour)
+          await repos.usage.advanceRolled('minute', null, start)
+          if (marks.daysFrom === null) await repos.usage.advanceRolled('hour', null, floorTo(start, DAY_MIN))
+          return 'started'
+        }
+        if (from >= closedHour) return 'done'
+        const first = await repos.usage.firstBucketFrom('minute', from)
+        if (first === undefined || first >= closedHour) {
+          await repos.usage.advanceRolled('minute', from, closedHour)
+          return 'skipped'
+        }
+        const hour = floorTo(first, HOUR_MIN)
+        await repos.usage.rollInto('minute', 'hour', hour, hour + HOUR_MIN)
+        await repos.usage.advanceRolled('minute', from, hour + HOUR_MIN)
+        return 'rolled'
+      })
+      if (step === 'done') break
+      if (step === 'rolled') hoursRolled++
+      await this.pause()
+    }
+    while (!this.stopped) {
+      const step = await inTransaction(this.ctx.db, async (repos) => {
+        const marks = await repos.usage.marks()
+        const from = marks.daysFrom
+        if (from === null || marks.hoursFrom === null) return 'done'
+        const closedDay = floorTo(marks.hoursFrom, DAY_MIN)
+        if (from >= closedDay) return 'done'
+        const first = await repos.usage.firstBucketFrom('hour', from)
+        if (first === undefined || first >= closedDay) {
+          await repos.usage.advanceRolled('hour', from, closedDay)
+          return 'skipped'
+        }
+        const day = floorTo(first, DAY_MIN)
+        await repos.usage.rollInto('hour', 'day', day, day + DAY_MIN)
+        await repos.usage.advanceRolled('hour', from, day + DAY_MIN)
+        return 'rolled'
+      })
+      if (step === 'done') break
+      if (step === 'rolled') daysRolled++
+      await this.pause()
+    }
+    return {hoursRolled, daysRolled}
+  }
+
+  /**
+   * Deletes usage past its level's retention, only what is already rolled up: minutes before
+   * `now - settings.usageMinuteRetentionMs` (whole hours), hours before `now - settings.usageHourRetentionMs`
+   * (whole days), days before `now - settings.usageRetentionMs` (whole days). A level's
+   * `pruned_before` moves first (reports stop reading those rows), then rows go in transactions
+   * of at most `settings.usagePruneBatchRows`.
+   */
+  async prune(): Promise<{pruned: Record<UsageLevel, number>; pruneBatches: number}> {
+    const nowMinute = Math.floor(this.ctx.clock.now() / MINUTE_MS)
+    const settings = this.ctx.settings
+    const pruned: Record<UsageLevel, number> = {minute: 0, hour: 0, day: 0}
+    let pruneBatches = 0
+    const batch = settings.usagePruneBatchRows
+    for (const level of ['minute', 'hour', 'day'] as const) {
+      if (this.stopped) break
+      const before = await inTransaction(this.ctx.db, async (repos) => {
+        const marks = await repos.usage.marks()
+        let target: number
+        if (level === 'minute') target = Math.min(marks.hoursFrom ?? 0, floorTo(nowMinute - settings.usageMinuteRetentionMs / MINUTE_MS, HOUR_MIN))
+        else if (level === 'hour') target = Math.min(marks.daysFrom ?? 0, floorTo(nowMinute - settings.usageHourRetentionMs / MINUTE_MS, DAY_MIN))
+        else target = floorTo(nowMinute - settings.usageRetentionMs / MINUTE_MS, DAY_MIN)
+        await repos.usage.markPruned(level, target)
+        const after = await repos.usage.marks()
+        return level === 'minute' ? after.minutePrunedBefore : level === 'hour' ? after.hourPrunedBefore : after.dayPrunedBefore
+      })
+      while (!this.stopped) {
+        const deleted = await inTransaction(this.ctx.db, (repos) => repos.usage.pruneLevel(level, before, batch))
+        pruneBatches++
+        pruned[level] += deleted
+        if (deleted < batch) break
+        await this.pause()
+      }
+    }
+    return {pruned, pruneBatches}
   }
 
   /**
@@ -300,6 +562,7 @@ export class UsageService {
     let skipped = 0
     const used = new Map<string, number>()
     let written: Array<{id: string; at: number}> = []
+    let learned = new Map<string, number>()
     try {
       await inDurableTransaction(this.ctx.db, async (repos) => {
         if (idempotencyKey !== undefined) {
@@ -332,7 +595,7 @@ export class UsageService {
           used.set(event.keyId, Math.max(used.get(event.keyId) ?? 0, event.at))
           stored += count
         }
-        await repos.usage.add([...rows.values()])
+        learned = await this.store(repos, [...rows.values()])
         // Within the transaction: a failure here leaves nothing of the batch behind.
         written = [...used].filter(([id]) => this.shouldWriteLastUsed(id)).map(([id, at]) => ({id, at}))
         await repos.keys.touchLastUsed(written)
@@ -341,6 +604,7 @@ export class UsageService {
         }
       })
       if (duplicate !== undefined) return duplicate
+      this.remember(learned)
       for (const {id, at} of written) this.markWritten(id, at)
     } catch (error) {
       if (error instanceof ApikeyError) throw error
@@ -366,11 +630,16 @@ export class UsageService {
   }
 
   /**
-   * Usage of an app's keys over minutes in [since, until) — members of the owning team
-   * (and admins) only. Flushes in-memory usage first. Default range: the last 24 hours.
+   * Usage of an app's keys over [since, until) — members of the owning team (and admins)
+   * only. Flushes in-memory usage first. Default range: the last 24 hours. Reads the
+   * coarsest level that answers each part (see {@link planUsageRange}) in one transaction;
+   * any range is answered: a start before what retention keeps is cut to the oldest kept day
+   * and an end more than a day ahead to a day ahead (nothing is stored beyond either), so
+   * the work is bounded by the rows kept, never by the length asked for. The answer's
+   * `since`, `until` and `resolution` say what was covered.
    * @param query.since, query.until ms since epoch (rounded down to minutes).
    * @param query.sources which sources to count; default all.
-   * @throws ApikeyError `validation` (range) | `not_found` | `forbidden` naming the owning team.
+   * @throws ApikeyError `validation` (since not before until, an implausible instant) | `not_found` | `forbidden` naming the owning team.
    */
   async report(principal: Principal, slug: string, query: {since?: number | undefined; until?: number | undefined; sources?: UsageSource[] | undefined}): Promise<UsageReport> {
     const repos = repositories(this.ctx.db)
@@ -383,43 +652,85 @@ export class UsageService {
     for (const [field, value] of [['since', query.since], ['until', query.until]] as const) {
       if (value !== undefined && value !== 0 && !isPlausibleEpochMs(value)) throw validationError(field, `milliseconds since the Unix epoch (UTC); ${value} is not a plausible instant (seconds by mistake?)`)
     }
-    if (since >= until) throw validationError('since', 'must be before until')
+    if (since >= until) throw validationError('since', `must be before until (since ${since}, until ${until}, ms since the epoch)`)
     await this.flush().catch(() => undefined)
     const sources = query.sources ?? [...USAGE_SOURCES]
-    const range = {appId: app.id, since: minuteOf(since), until: minuteOf(until), sources}
-    const usage = repos.usage
-    const keys = new Map((await repos.keys.listForApp(app.id)).map((k) => [k.id, k]))
+    const nowMinute = Math.floor(now / MINUTE_MS)
+    const oldest = floorTo(nowMinute - this.ctx.settings.usageRetentionMs / MINUTE_MS, DAY_MIN)
+    const newest = Math.ceil((now + DAY_MS) / MINUTE_MS) + 1
+    const read = await inTransaction(this.ctx.db, async (trx) => {
+      const marks = await trx.usage.marks()
+      const plan = planUsageRange(Math.floor(since / MINUTE_MS), Math.min(Math.floor(until / MINUTE_MS), newest), marks, oldest)
+      const sourceIds = [...(await trx.usage.idsOf(sources)).values()]
+      const rows = await trx.usage.report(app.id, plan.parts, sourceIds)
+      return {plan, rows, keys: await trx.usage.keysOf(app.id), unknown: (await trx.usage.idsOf([UNKNOWN])).get(UNKNOWN)}
+    })
+    const {plan, rows} = read
+    const values = await this.valuesOf(rows)
+    const text = (id: number) => values.get(id) ?? UNKNOWN
+    const keys = new Map(read.keys.map((k) => [k.id, k]))
     const bySource: Record<string, number> = {}
     const byCode: Record<string, number> = {}
-    const perKey = new Map<string, KeyUsage>()
+    const perKey = new Map<number, KeyUsage>()
+    const tops = {route: new Map<number, number>(), clientApp: new Map<number, number>(), appVersion: new Map<number, number>(), uaFamily: new Map<number, number>(), uaOs: new Map<number, number>()}
+    const networks = new Set<number>()
+    const add = (into: Map<number, number>, id: number, count: number) => into.set(id, (into.get(id) ?? 0) + count)
     let total = 0
-    for (const sum of await usage.totals(range)) {
-      total += sum.count
-      bySource[sum.source] = (bySource[sum.source] ?? 0) + sum.count
-      byCode[sum.code] = (byCode[sum.code] ?? 0) + sum.count
-      let entry = perKey.get(sum.keyId)
+    for (const row of rows) {
+      total += row.count
+      const source = text(row.source)
+      const code = text(row.code)
+      bySource[source] = (bySource[source] ?? 0) + row.count
+      byCode[code] = (byCode[code] ?? 0) + row.count
+      let entry = perKey.get(row.keyId)
       if (entry === undefined) {
-        entry = {keyId: sum.keyId, env: keys.get(sum.keyId)?.env ?? UNKNOWN, total: 0, byCode: {}}
-        perKey.set(sum.keyId, entry)
+        const key = keys.get(row.keyId)
+        entry = {keyId: key?.keyId ?? text(row.keyId), env: key?.env ?? UNKNOWN, total: 0, byCode: {}}
+        perKey.set(row.keyId, entry)
       }
-      entry.total += sum.count
-      entry.byCode[sum.code] = (entry.byCode[sum.code] ?? 0) + sum.count
+      entry.total += row.count
+      entry.byCode[code] = (entry.byCode[code] ?? 0) + row.count
+      add(tops.route, row.route, row.count)
+      add(tops.clientApp, row.clientApp, row.count)
+      add(tops.appVersion, row.appVersion, row.count)
+      add(tops.uaFamily, row.uaFamily, row.count)
+      add(tops.uaOs, row.uaOs, row.count)
+      if (row.network !== read.unknown) networks.add(row.network)
     }
+    const top = (counts: Map<number, number>): UsageBucket[] =>
+      [...counts]
+        .map(([id, count]) => ({value: text(id), count}))
+        .sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0))
+        .slice(0, MAX_REPORT_VALUES)
+    const ms = (minute: number) => minute * MINUTE_MS
     return {
       app: app.slug,
-      since: range.since,
-      until: range.until,
+      since: ms(plan.since),
+      until: ms(plan.until),
+      requested: {since, until},
+      resolution: plan.resolution,
+      parts: plan.parts.map((p) => ({level: p.level, since: ms(p.since), until: ms(p.until)})),
       sources,
       total,
       bySource,
       byCode,
       byKey: [...perKey.values()].sort((a, b) => b.total - a.total || (a.keyId < b.keyId ? -1 : 1)),
-      byRoute: await usage.top(range, 'route', MAX_REPORT_VALUES),
-      byClientApp: await usage.top(range, 'client_app', MAX_REPORT_VALUES),
-      byAppVersion: await usage.top(range, 'app_version', MAX_REPORT_VALUES),
-      byUserAgentFamily: await usage.top(range, 'ua_family', MAX_REPORT_VALUES),
-      byUserAgentOs: await usage.top(range, 'ua_os', MAX_REPORT_VALUES),
-      distinctNetworks: await usage.distinctNetworks(range, UNKNOWN),
+      byRoute: top(tops.route),
+      byClientApp: top(tops.clientApp),
+      byAppVersion: top(tops.appVersion),
+      byUserAgentFamily: top(tops.uaFamily),
+      byUserAgentOs: top(tops.uaOs),
+      distinctNetworks: networks.size,
     }
+  }
+
+  /** Text of the value ids in `rows`, but networks'. */
+  private async valuesOf(rows: ReportRow[]): Promise<Map<number, string>> {
+    const ids = new Set<number>()
+    for (const row of rows) {
+      // Networks are only counted, never shown: their text is not needed.
+      ids.add(row.keyId).add(row.source).add(row.code).add(row.route).add(row.clientApp).add(row.appVersion).add(row.uaFamily).add(row.uaOs)
+    }
+    return repositories(this.ctx.db).usage.valuesOf([...ids])
   }
 }
