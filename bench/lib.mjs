@@ -7,6 +7,7 @@ import {mkdtempSync, readFileSync} from 'node:fs'
 import {cpus, loadavg, tmpdir, totalmem, hostname} from 'node:os'
 import {join, resolve} from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
+import {rawLoad, requestBytes} from './load.mjs'
 
 export const root = fileURLToPath(new URL('..', import.meta.url))
 export const dist = resolve(process.env.APIKEY_DIST ?? join(root, 'packages', 'server', 'dist'))
@@ -38,19 +39,6 @@ export const load1 = () => Number(loadavg()[0].toFixed(2))
 export function machineLine() {
   const cpu = cpus()[0]?.model ?? 'unknown CPU'
   return `Machine: ${cpu}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${process.platform}/${process.arch} (${hostname()}).`
-}
-
-export async function loadAutocannon() {
-  try {
-    return (await import('autocannon')).default
-  } catch {
-    if (process.env.AUTOCANNON_PATH) {
-      const require = createRequire(join(resolve(process.env.AUTOCANNON_PATH), 'noop.js'))
-      return require('autocannon')
-    }
-    console.error('bench: autocannon is not installed. Run: npm i -D autocannon@9 (or set AUTOCANNON_PATH to a directory where it is installed)')
-    process.exit(1)
-  }
 }
 
 /** better-sqlite3 (the service's driver), for reading bench databases directly. */
@@ -273,40 +261,43 @@ export function rng(seed) {
 /** The JSON body of POST /v1/verify for one key. */
 export const verifyBody = (key) => JSON.stringify({key, context: {clientIp: '198.51.100.7', route: '/v1/bench', userAgent: 'okhttp/4.12.0'}})
 
+const requestCache = new WeakMap()
+const orderCache = new Map()
+/** The per-connection order of `n` requests for connection `c` (seeded shuffle, cached). */
+export function orderOf(n, c) {
+  const id = `${n}:${c}`
+  let order = orderCache.get(id)
+  if (order === undefined) {
+    order = permutation(n, 0x9e3779b9 ^ Math.imul(c + 1, 2654435761))
+    orderCache.set(id, order)
+  }
+  return order
+}
+
 /**
  * POST /v1/verify load: `connections` keep-alive connections for `seconds`, each walking its
- * own shuffled order of `keys` (one autocannon instance of one connection per order, all at once),
- * so no two connections send the same sequence.
- * @returns {reqPerSec, requests, non2xx, p50Ms (median of connections), p99Ms (highest of connections)}
+ * own shuffled order of `keys` (or of prepared `bodies`), so no two connections send the same
+ * sequence (load.mjs rawLoad).
+ * @returns {reqPerSec, requests, non2xx (errors included), p50Ms, p99Ms, maxMs}
  */
-export async function verifyLoad(autocannon, {url, verifier, keys, bodies, connections = 10, seconds}) {
+export async function verifyLoad({url, verifier, keys, bodies, connections = 10, seconds}) {
   const all = bodies ?? keys.map(verifyBody)
-  const headers = {authorization: `Bearer ${verifier}`, 'content-type': 'application/json'}
-  const results = await Promise.all(
-    Array.from({length: connections}, (_, c) => {
-      const order = permutation(all.length, 0x9e3779b9 ^ (c + 1) * 2654435761)
-      let i = 0
-      return new Promise((resolve, reject) => {
-        autocannon(
-          {
-            url,
-            connections: 1,
-            duration: seconds,
-            requests: [{method: 'POST', path: '/v1/verify', headers, setupRequest: (req) => ({...req, body: all[order[i++ % order.length]]})}],
-          },
-          (error, result) => (error ? reject(error) : resolve(result)),
-        )
-      })
-    }),
-  )
-  const total = results.reduce((sum, r) => sum + r.requests.total, 0)
-  return {
-    reqPerSec: Math.round(results.reduce((sum, r) => sum + r.requests.total / r.duration, 0)),
-    requests: total,
-    non2xx: results.reduce((sum, r) => sum + r.non2xx + r.errors, 0),
-    p50Ms: median(results.map((r) => r.latency.p50)),
-    p99Ms: Math.max(...results.map((r) => r.latency.p99)),
+  let byUrl = requestCache.get(all)
+  if (byUrl === undefined) requestCache.set(all, (byUrl = new Map()))
+  let requests = byUrl.get(url + verifier)
+  if (requests === undefined) {
+    const headers = {authorization: `Bearer ${verifier}`, 'content-type': 'application/json'}
+    requests = all.map((body) => requestBytes(url, {method: 'POST', path: '/v1/verify', headers, body}))
+    byUrl.set(url + verifier, requests)
   }
+  const r = await rawLoad({url, requests, order: (c) => (requests.length === 1 ? undefined : orderOf(requests.length, c)), connections, seconds})
+  return {...r, non2xx: r.non2xx + r.errors}
+}
+
+/** Load on one fixed request ({method, path, headers?, body?}) over `connections` connections (load.mjs rawLoad). */
+export async function routeLoad(url, request, seconds, connections = 10) {
+  const r = await rawLoad({url, requests: [requestBytes(url, request)], connections, seconds})
+  return {...r, non2xx: r.non2xx + r.errors}
 }
 
 /** Signs `bench` in; resolves to the session token. */

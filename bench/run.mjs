@@ -146,21 +146,23 @@ Misses (each asks a local stand-in of /v1/verify): node:http keep-alive vs fetch
 
 function throughputSection(s) {
   const t = s.throughput
-  const row = (x, ratio, target) => `| ${x.route} | ${mmInt(x.reqPerSec)} | ${mm(x.serverCpuMicrosPerRequest)} | ${mm(x.p99Ms)} | ${ratio} | ${target} |`
+  const row = (x, ratio, target) => `| ${x.route} | ${mmInt(x.reqPerSec)} | ${mm(x.serverCpuMicrosPerRequest)} | ${mm(x.generatorCpuMicrosPerRequest)} | ${mm(x.p99Ms)} | ${ratio} | ${target} |`
   return `${H.throughput}
 
 ${header(t.loadAverage, t.date)}
-Method: 10 keep-alive connections (one autocannon instance per connection, each walking its own shuffled order of the keys), ${s.rounds} interleaved rounds of ${s.roundSeconds} s per case (trivial, verify, hot key, auth-request, then again); ratio = the case's req/s / GET /v1/meta's in the same round, median (min–max) over the rounds. CPU µs/request = the service process's user + system time (/proc) / requests.
+Method: 10 keep-alive connections from bench/load.mjs (prebuilt requests; with several keys each connection walks its own shuffled order of them), ${s.rounds} interleaved rounds of ${s.roundSeconds} s per case (trivial, verify, hot key, auth-request, bare node:http POST, then again); ratio = the case's req/s / GET /v1/meta's in the same round, median (min–max) over the rounds. CPU µs/request = user + system time / requests, of the service process (/proc) and of the load generator (the bench process; both share the cores).
 Reproduce: \`npm run bench -- --only throughput\` (bench/service.mjs, BENCH_ONLY=throughput).
 
-| route | req/s | service CPU µs/request | p99 ms | ratio to GET /v1/meta | target |
-|---|---|---|---|---|---|
+| route | req/s | service CPU µs/request | load generator CPU µs/request | p99 ms | ratio to GET /v1/meta | target |
+|---|---|---|---|---|---|---|
 ${row(t.trivialRoute, '1', '—')}
 ${row(t.verify, ratioText(t.ratio), `≥ 0.8x: ${met(t.met)}`)}
 ${row(t.verifyHotKey, ratioText(t.hotKeyRatio), '—')}
 ${row(t.authRequest, ratioText(t.authRequestRatio), '—')}
 
-Context: with the key-record cache off (after the rounds, one run) ${fmt(t.verifyUncached.reqPerSec)} req/s, ${t.verifyUncached.serverCpuMicrosPerRequest} µs/request. Floors on this machine, same load generator, interleaved: a bare Fastify app answers a POST with the same body at ${ratioText(t.floors.fastify.ratio)} its GET rate; a bare node:http server at ${ratioText(t.floors.nodeHttp.ratio)} (its POST: ${mmInt(t.floors.nodeHttp.post)} req/s). Non-2xx answers: ${t.verify.non2xx + t.verifyHotKey.non2xx + t.authRequest.non2xx}.
+Second baseline, in the same rounds: a bare node:http server (own process) answering a POST with the same body, ${mmInt(t.bareNodePost.reqPerSec)} req/s; /v1/verify (1,000 keys) / that: ${ratioText(t.ratioToBareNodePost)}.
+
+Context: with the key-record cache off (after the rounds, one run) ${fmt(t.verifyUncached.reqPerSec)} req/s, ${t.verifyUncached.serverCpuMicrosPerRequest} µs/request. Floor on this machine, same load generator, interleaved rounds after the others: a bare Fastify app answers a POST with the same body at ${ratioText(t.fastifyFloor.ratio)} its GET rate. Non-2xx answers: ${t.verify.non2xx + t.verifyHotKey.non2xx + t.authRequest.non2xx}.
 `
 }
 

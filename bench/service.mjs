@@ -8,16 +8,18 @@
 //  throughput: POST /v1/verify req/s vs GET /v1/meta (a trivial route on the same server) —
 //     target ≥ 0.8x — with 1,000 distinct keys (records cached after a warm-up), one hot key and
 //     the nginx auth-request form; plus the service's CPU time per request (µs, from /proc).
-//     For context: the key-record cache off (keyCacheMs 0), and the GET-vs-POST ratio of a bare
-//     Fastify app (fastifyFloor) and of a bare node:http server answering the same body.
+//     Second baseline in the same rounds: a bare node:http server answering a POST with the same
+//     body. For context: the key-record cache off (keyCacheMs 0), and the GET-vs-POST ratio of a
+//     bare Fastify app (fastifyFloor).
 //  distinct:   POST /v1/verify req/s walking 200,000 distinct keys (BENCH_DISTINCT_KEYS) vs 1,000
 //     keys of the same database and server — target ≥ 0.8x.
 //  latency:    POST /v1/verify p50/p99 on one connection with 1,000,000 keys stored (BENCH_KEYS)
 //     vs 1,000, the key-record cache off so every verification reads SQLite, both services
 //     running, interleaved — target p99 ratio ≤ 1.2.
 //
-// Needs the compiled service (npm run build → packages/server/dist/, or APIKEY_DIST=<outDir of tsc>) and
-// autocannon 9. Options: BENCH_ROUND_SECONDS (s per case per round, default 3; quick 1),
+// Load generator: bench/load.mjs (prebuilt request bytes, exact percentiles); each case's CPU time
+// per request is given for the service and for this process (the generator), which share the cores.
+// Needs the compiled service (npm run build → packages/server/dist/, or APIKEY_DIST=<outDir of tsc>). Options: BENCH_ROUND_SECONDS (s per case per round, default 3; quick 1),
 // BENCH_KEYS, BENCH_DISTINCT_KEYS, BENCH_ONLY (comma list of throughput,distinct,latency; default all),
 // BENCH_QUICK=1 (small sizes, for development).
 import http from 'node:http'
@@ -25,7 +27,7 @@ import {fork} from 'node:child_process'
 import {rmSync} from 'node:fs'
 import {cpus} from 'node:os'
 import {fileURLToPath} from 'node:url'
-import {QUICK, interleaved, load1, loadAutocannon, loadService, prepare, round, size, spread, startService, verifyBody, verifyLoad} from './lib.mjs'
+import {QUICK, interleaved, load1, loadService, prepare, round, routeLoad, size, spread, startService, verifyBody, verifyLoad} from './lib.mjs'
 
 const rounds = Math.max(1, size('BENCH_ROUNDS', 5, 5))
 const roundSeconds = size('BENCH_ROUND_SECONDS', 3, 1)
@@ -33,39 +35,25 @@ const bigCount = size('BENCH_KEYS', 1_000_000, 20_000)
 const distinctCount = size('BENCH_DISTINCT_KEYS', 200_000, 20_000)
 const only = new Set((process.env.BENCH_ONLY ?? 'throughput,distinct,latency').split(','))
 
-const autocannon = await loadAutocannon()
 const svc = await loadService()
 
-/**
- * A load of `connections` one-connection autocannon instances on the same request, rebuilt per
- * request like verifyLoad's (so both pay the same load-generator cost); req/s summed.
- */
-async function routeLoad(url, request, seconds, connections = 10) {
-  const results = await Promise.all(
-    Array.from(
-      {length: connections},
-      () => new Promise((resolve, reject) => autocannon({url, connections: 1, duration: seconds, requests: [{...request, setupRequest: (req) => ({...req})}]}, (e, r) => (e ? reject(e) : resolve(r)))),
-    ),
-  )
-  return {
-    reqPerSec: Math.round(results.reduce((sum, r) => sum + r.requests.total / r.duration, 0)),
-    requests: results.reduce((sum, r) => sum + r.requests.total, 0),
-    non2xx: results.reduce((sum, r) => sum + r.non2xx + r.errors, 0),
-    p99Ms: Math.max(...results.map((r) => r.latency.p99)),
-  }
-}
-
-/** A load plus the service's CPU time per request (µs; user + system, all threads). */
+/** A load plus the CPU time per request (µs; user + system, all threads) of the service and of this process (the load generator). */
 async function withCpu(server, load) {
   const before = server.cpuMicros()
+  const self = process.cpuUsage()
   const result = await load()
   const after = server.cpuMicros()
-  return {...result, serverCpuMicrosPerRequest: before === undefined || after === undefined || result.requests === 0 ? null : round((after - before) / result.requests, 1)}
+  const mine = process.cpuUsage(self)
+  return {
+    ...result,
+    serverCpuMicrosPerRequest: before === undefined || after === undefined || result.requests === 0 ? null : round((after - before) / result.requests, 1),
+    generatorCpuMicrosPerRequest: result.requests === 0 ? null : round((mine.user + mine.system) / result.requests, 1),
+  }
 }
 
 /**
  * One connection (keep-alive), requests one after another for `seconds`; latency per request
- * with sub-millisecond resolution (autocannon rounds to whole ms).
+ * with sub-millisecond resolution, through node:http.
  */
 async function sequential(url, bodies, seconds) {
   const agent = new http.Agent({keepAlive: true, maxSockets: 1})
@@ -94,34 +82,31 @@ async function sequential(url, bodies, seconds) {
 }
 
 /**
- * Context for the throughput ratio: a bare server answering a fixed small object to a GET and to a
- * POST with the same JSON body as /v1/verify (Fastify without hooks/logging/schemas, and node:http),
- * interleaved rounds. No POST route can do better than these ratios on this machine.
+ * Context for the throughput ratio: a bare Fastify app (no hooks, logging or schemas) answering a
+ * fixed small object to a GET and to a POST with the same JSON body as /v1/verify, interleaved
+ * rounds. No Fastify POST route can do better than this ratio on this machine.
  */
-async function floors() {
+async function fastifyFloor() {
   const child = fork(fileURLToPath(new URL('./fastify-floor-server.mjs', import.meta.url)), [], {stdio: ['ignore', 'inherit', 'inherit', 'ipc']})
   const url = await new Promise((resolve) => child.once('message', resolve))
-  const nodeChild = fork(fileURLToPath(new URL('./node-floor-server.mjs', import.meta.url)), [], {stdio: ['ignore', 'inherit', 'inherit', 'ipc']})
-  const nodeUrl = await new Promise((resolve) => nodeChild.once('message', resolve))
   const body = verifyBody('ak_bench-app_prod_' + 'x'.repeat(32))
-  const post = (path) => ({method: 'POST', path, headers: {'content-type': 'application/json'}, body})
   const rows = await interleaved(
     {
-      fastifyGet: () => routeLoad(url, {method: 'GET', path: '/get'}, roundSeconds),
-      fastifyPost: () => routeLoad(url, post('/post'), roundSeconds),
-      nodeGet: () => routeLoad(nodeUrl, {method: 'GET', path: '/'}, roundSeconds),
-      nodePost: () => routeLoad(nodeUrl, post('/'), roundSeconds),
+      get: () => routeLoad(url, {method: 'GET', path: '/get'}, roundSeconds),
+      post: () => routeLoad(url, {method: 'POST', path: '/post', headers: {'content-type': 'application/json'}, body}, roundSeconds),
     },
     rounds,
-    'floors',
+    'fastify floor',
   )
   child.kill()
-  nodeChild.kill()
-  return {
-    fastify: {get: spread(rows.map((r) => r.fastifyGet.reqPerSec), 0), post: spread(rows.map((r) => r.fastifyPost.reqPerSec), 0), ratio: spread(rows.map((r) => r.fastifyPost.reqPerSec / r.fastifyGet.reqPerSec))},
-    nodeHttp: {get: spread(rows.map((r) => r.nodeGet.reqPerSec), 0), post: spread(rows.map((r) => r.nodePost.reqPerSec), 0), ratio: spread(rows.map((r) => r.nodePost.reqPerSec / r.nodeGet.reqPerSec))},
-    nodePostReqPerSec: rows.map((r) => r.nodePost.reqPerSec),
-  }
+  return {get: spread(rows.map((r) => r.get.reqPerSec), 0), post: spread(rows.map((r) => r.post.reqPerSec), 0), ratio: spread(rows.map((r) => r.post.reqPerSec / r.get.reqPerSec))}
+}
+
+/** A bare node:http server (bench/node-floor-server.mjs) in its own process; resolves to {url, close()}. */
+async function nodeFloor() {
+  const child = fork(fileURLToPath(new URL('./node-floor-server.mjs', import.meta.url)), [], {stdio: ['ignore', 'inherit', 'inherit', 'ipc']})
+  const url = await new Promise((resolve) => child.once('message', resolve))
+  return {url, close: () => child.kill()}
 }
 
 const results = {machine: {cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version}, quick: QUICK, rounds, roundSeconds, loadAverageStart: load1()}
@@ -135,29 +120,34 @@ if (only.has('throughput')) {
   const base = {url: server.url, verifier: prepared.verifier, connections: 10}
   const meta = {method: 'GET', path: '/v1/meta'}
   const gateway = {method: 'GET', path: '/v1/verify/auth-request', headers: {'x-verifier-token': prepared.verifier, 'x-api-key': prepared.keys[0], 'x-real-ip': '198.51.100.7'}}
+  const bare = await nodeFloor()
+  const barePost = {method: 'POST', path: '/', headers: {'content-type': 'application/json'}, body: verifyBody(prepared.keys[0])}
   await routeLoad(server.url, meta, 2) // warm-up
-  await verifyLoad(autocannon, {...base, keys: prepared.keys, seconds: 2}) // warm-up: every key's record cached
+  await verifyLoad({...base, keys: prepared.keys, seconds: 2}) // warm-up: every key's record cached
   const rows = await interleaved(
     {
       trivial: () => withCpu(server, () => routeLoad(server.url, meta, roundSeconds)),
-      verify: () => withCpu(server, () => verifyLoad(autocannon, {...base, keys: prepared.keys, seconds: roundSeconds})),
-      hot: () => withCpu(server, () => verifyLoad(autocannon, {...base, keys: prepared.keys.slice(0, 1), seconds: roundSeconds})),
+      verify: () => withCpu(server, () => verifyLoad({...base, keys: prepared.keys, seconds: roundSeconds})),
+      hot: () => withCpu(server, () => verifyLoad({...base, keys: prepared.keys.slice(0, 1), seconds: roundSeconds})),
       gateway: () => withCpu(server, () => routeLoad(server.url, gateway, roundSeconds)),
+      bareNodePost: () => routeLoad(bare.url, barePost, roundSeconds),
     },
     rounds,
     'throughput',
   )
   await server.close()
+  bare.close()
   // The same 1,000 keys with the key-record cache off: every verification is an HMAC and a SQLite read.
   const uncachedServer = await start(prepared.dbPath, {keyCacheMs: 0})
-  await verifyLoad(autocannon, {...base, url: uncachedServer.url, keys: prepared.keys, seconds: 1})
-  const uncached = await withCpu(uncachedServer, () => verifyLoad(autocannon, {...base, url: uncachedServer.url, keys: prepared.keys, seconds: roundSeconds * 2}))
+  await verifyLoad({...base, url: uncachedServer.url, keys: prepared.keys, seconds: 1})
+  const uncached = await withCpu(uncachedServer, () => verifyLoad({...base, url: uncachedServer.url, keys: prepared.keys, seconds: roundSeconds * 2}))
   await uncachedServer.close()
   rmSync(prepared.dir, {recursive: true, force: true})
-  const floor = await floors()
+  const floor = await fastifyFloor()
   const summary = (name) => ({
     reqPerSec: spread(rows.map((r) => r[name].reqPerSec), 0),
     serverCpuMicrosPerRequest: spread(rows.map((r) => r[name].serverCpuMicrosPerRequest), 1),
+    generatorCpuMicrosPerRequest: spread(rows.map((r) => r[name].generatorCpuMicrosPerRequest), 1),
     p99Ms: spread(rows.map((r) => r[name].p99Ms), 1),
     non2xx: rows.reduce((sum, r) => sum + r[name].non2xx, 0),
   })
@@ -171,11 +161,13 @@ if (only.has('throughput')) {
     verifyHotKey: {route: 'POST /v1/verify, one key', ...summary('hot')},
     authRequest: {route: 'GET /v1/verify/auth-request, one key', ...summary('gateway')},
     verifyUncached: {route: 'POST /v1/verify, 1,000 distinct keys, key-record cache off (keyCacheMs 0), after the rounds', reqPerSec: uncached.reqPerSec, serverCpuMicrosPerRequest: uncached.serverCpuMicrosPerRequest},
+    bareNodePost: {route: 'POST / of a bare node:http server answering {"ok":true} (own process), same body', reqPerSec: spread(rows.map((r) => r.bareNodePost.reqPerSec), 0)},
     ratio: ratio('verify'),
+    ratioToBareNodePost: ratio('verify', 'bareNodePost'),
     hotKeyRatio: ratio('hot'),
     authRequestRatio: ratio('gateway'),
     cpuRatio: spread(rows.map((r) => r.trivial.serverCpuMicrosPerRequest / r.verify.serverCpuMicrosPerRequest)),
-    floors: floor,
+    fastifyFloor: floor,
     target: '≥ 0.8',
     rounds: rows,
   }
@@ -194,12 +186,12 @@ if (only.has('distinct')) {
   const base = {url: server.url, verifier: prepared.verifier, connections: 10}
   const few = prepared.keys.slice(0, 1000).map(verifyBody)
   const many = prepared.keys.map(verifyBody)
-  await verifyLoad(autocannon, {...base, bodies: few, seconds: 2}) // warm-up
-  await verifyLoad(autocannon, {...base, bodies: many, seconds: 2})
+  await verifyLoad({...base, bodies: few, seconds: 2}) // warm-up
+  await verifyLoad({...base, bodies: many, seconds: 2})
   const rows = await interleaved(
     {
-      few: () => withCpu(server, () => verifyLoad(autocannon, {...base, bodies: few, seconds: roundSeconds})),
-      many: () => withCpu(server, () => verifyLoad(autocannon, {...base, bodies: many, seconds: roundSeconds})),
+      few: () => withCpu(server, () => verifyLoad({...base, bodies: few, seconds: roundSeconds})),
+      many: () => withCpu(server, () => verifyLoad({...base, bodies: many, seconds: roundSeconds})),
     },
     rounds,
     'distinct keys',
