@@ -250,9 +250,9 @@ describe('usage rollups', () => {
     // Back to the schema before the rollup tables, with usage rows as that version stored them.
     const raw = new BetterSqlite3(h.dbPath)
     const db = new Kysely<any>({dialect: new SqliteDialect({database: raw})})
-    const down = await new Migrator({db, provider: staticMigrationProvider}).migrateDown()
+    const down = await new Migrator({db, provider: staticMigrationProvider}).migrateTo('2026-12-06T23-30-00_sign-in-networks')
     expect(down.error).toBeUndefined()
-    expect(down.results?.[0]?.migrationName).toBe('2026-12-07T02-00-00_usage-rollups')
+    expect(down.results?.map((r) => r.migrationName)).toContain('2026-12-07T02-00-00_usage-rollups')
     const insert = raw.prepare('insert into usage_minutes (key_id, minute, source, code, route, client_app, app_version, ua_family, ua_os, network, count) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
     const random = prng(5)
     for (let i = 0; i < 500; i++) {
@@ -271,5 +271,16 @@ describe('usage rollups', () => {
     expect(all.distinctNetworks).toBe(9)
     await w.h.server.rollupUsage()
     await checkRanges(w, random, 10, T0, T0 + 3 * DAY_MS, 'migrated, after rollup')
+
+    // Hours and days stored before their per-app facets existed get them from the migration that adds them.
+    await w.h.stop()
+    const again = new Kysely<any>({dialect: new SqliteDialect({database: new BetterSqlite3(w.h.dbPath)})})
+    const facetsDown = await new Migrator({db: again, provider: staticMigrationProvider}).migrateDown()
+    expect(facetsDown.results?.[0]?.migrationName).toBe('2026-12-07T02-30-00_usage-facets')
+    await again.destroy()
+    w.h = await startHarness({dir, clock: new TestClock(T0 + 3 * DAY_MS)})
+    w.ann = await w.h.login('ann')
+    expect(Number(rawRows(w.h, 'select count(*) as n from usage_facet_day')[0]?.n)).toBeGreaterThan(0)
+    await checkRanges(w, random, 10, T0, T0 + 3 * DAY_MS, 'facets migrated')
   })
 })

@@ -199,6 +199,22 @@ export interface UsageLevelTable {
   count: number
 }
 
+/**
+ * `usage_facet_hour`, `usage_facet_day`: per app, bucket and source, counts per value of one facet
+ * (0 key with `code`, 1 route, 2 client app, 3 app version, 4 user-agent family, 5 user-agent OS,
+ * 6 network); `value` and `code` are `usage_values` ids, `code` 0 for facets other than key.
+ */
+export interface UsageFacetTable {
+  app_id: string
+  /** Start of the bucket in minutes since the Unix epoch, as in `usage_hour` / `usage_day`. */
+  minute: number
+  source: number
+  facet: number
+  value: number
+  code: number
+  count: number
+}
+
 /** `usage_levels`: rollup and retention progress per level (`minute`, `hour`, `day`), in minutes since the epoch. */
 export interface UsageLevelsTable {
   level: string
@@ -245,6 +261,8 @@ export interface Database {
   usage_hour: UsageLevelTable
   usage_day: UsageLevelTable
   usage_levels: UsageLevelsTable
+  usage_facet_hour: UsageFacetTable
+  usage_facet_day: UsageFacetTable
   usage_batches: UsageBatchesTable
   sign_in_networks: SignInNetworksTable
 }

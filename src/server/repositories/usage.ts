@@ -75,6 +75,27 @@ export interface ReportRow {
   count: number
 }
 
+/** Facet numbers of `usage_facet_hour|day`: which dimension a facet row counts (key rows carry the code too). */
+export const FACET = {key: 0, route: 1, clientApp: 2, appVersion: 3, uaFamily: 4, uaOs: 5, network: 6} as const
+
+/** One facet count: per app, bucket (minutes since the epoch) and source, the count of one value of one facet (ids). */
+export interface FacetRow {
+  appId: string
+  minute: number
+  source: number
+  facet: number
+  value: number
+  /** The code id for {@link FACET}.key rows, else 0. */
+  code: number
+  count: number
+}
+
+/** SQL choosing a facet's value column of a usage row `u`. */
+const FACET_VALUE_SQL = 'case f.facet when 0 then u.key_id when 1 then u.route when 2 then u.client_app when 3 then u.app_version when 4 then u.ua_family when 5 then u.ua_os else u.network end'
+/** The facet numbers as a table `f(facet)`. */
+const FACETS_TABLE_SQL = '(select 0 as facet union all select 1 union all select 2 union all select 3 union all select 4 union all select 5 union all select 6) f'
+const FACET_COLUMNS = 'app_id, minute, source, facet, value, code'
+
 /** Rows per INSERT statement (11 bound parameters each; SQLite allows 32 766). */
 const CHUNK = 2500
 /** Values per interning statement. */
@@ -152,6 +173,50 @@ export class UsageRepository {
     }
   }
 
+  /** Adds facet counts to the facets of `level` (upsert). Call inside a transaction. */
+  async addFacets(level: 'hour' | 'day', rows: FacetRow[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += CHUNK) {
+      const chunk = rows.slice(i, i + CHUNK)
+      const params: Array<string | number> = []
+      for (const r of chunk) params.push(r.appId, r.minute, r.source, r.facet, r.value, r.code, r.count)
+      const placeholders = chunk.map(() => '(?,?,?,?,?,?,?)').join(',')
+      await this.db.executeQuery(CompiledQuery.raw(`insert into usage_facet_${level} (${FACET_COLUMNS}, count) values ${placeholders} on conflict do update set count = count + excluded.count`, params))
+    }
+  }
+
+  /**
+   * Adds the facets of `from`'s rows in [since, until) into the facets of `to`, bucket `since`
+   * (upsert): from full rows of `usage_minute` for an hour, from the hour facets for a day.
+   */
+  async rollFacets(from: 'minute' | 'hour', to: 'hour' | 'day', since: number, until: number): Promise<void> {
+    const query =
+      from === 'minute'
+        ? `insert into usage_facet_${to} (${FACET_COLUMNS}, count) select a.app_id, ${since}, u.source, f.facet, ${FACET_VALUE_SQL}, case f.facet when 0 then u.code else 0 end, sum(u.count) ` +
+          `from usage_minute u join usage_values kv on kv.id = u.key_id join api_keys a on a.id = kv.value cross join ${FACETS_TABLE_SQL} ` +
+          `where u.minute >= ${since} and u.minute < ${until} group by a.app_id, u.source, f.facet, 5, 6 on conflict do update set count = count + excluded.count`
+        : `insert into usage_facet_${to} (${FACET_COLUMNS}, count) select app_id, ${since}, source, facet, value, code, sum(count) from usage_facet_${from} ` +
+          `where minute >= ${since} and minute < ${until} group by app_id, source, facet, value, code on conflict do update set count = count + excluded.count`
+    await sql.raw(query).execute(this.db)
+  }
+
+  /** Deletes at most `limit` facet rows of `level` with buckets before `before`. @returns rows deleted. */
+  async pruneFacets(level: 'hour' | 'day', before: number, limit: number): Promise<number> {
+    const result = await sql.raw(`delete from usage_facet_${level} where minute < ${Math.floor(before)} order by minute limit ${Math.floor(limit)}`).execute(this.db)
+    return Number(result.numAffectedRows ?? 0)
+  }
+
+  /** Summed facet counts of app `appId` over hour and day `parts`, for `sources` (value ids). */
+  async reportFacets(appId: string, parts: UsagePart[], sources: number[]): Promise<Array<{source: number; facet: number; value: number; code: number; count: number}>> {
+    const coarse = parts.filter((p) => p.level !== 'minute')
+    if (coarse.length === 0 || sources.length === 0) return []
+    const selects = coarse.map(
+      (p) => `select source, facet, value, code, count from usage_facet_${p.level} where app_id = ? and minute >= ${Math.floor(p.since)} and minute < ${Math.floor(p.until)} and source in (${sources.map(Number).join(',')})`,
+    )
+    const query = `select source, facet, value, code, sum(count) as n from (${selects.join(' union all ')}) group by source, facet, value, code`
+    const result = await this.db.executeQuery<Record<string, number>>(CompiledQuery.raw(query, coarse.map(() => appId)))
+    return result.rows.map((r) => ({source: r.source!, facet: r.facet!, value: r.value!, code: r.code!, count: Number(r.n)}))
+  }
+
   /** The first bucket start of `level` at or after `from` (minutes), or undefined when there is none. */
   async firstBucketFrom(level: UsageLevel, from: number): Promise<number | undefined> {
     const row = await sql<{m: number | null}>`select min(minute) as m from ${sql.table(`usage_${level}`)} where minute >= ${from}`.execute(this.db)
@@ -200,10 +265,11 @@ export class UsageRepository {
   }
 
   /**
-   * Summed counts per combination of the keys of app `appId` over `parts`, for `sources` (value ids),
-   * in one statement (one consistent read).
+   * Summed counts per combination of the keys of app `appId` over the minute `parts` (others
+   * are left out: their facets answer), for `sources` (value ids).
    */
-  async report(appId: string, parts: UsagePart[], sources: number[]): Promise<ReportRow[]> {
+  async report(appId: string, allParts: UsagePart[], sources: number[]): Promise<ReportRow[]> {
+    const parts = allParts.filter((p) => p.level === 'minute')
     if (parts.length === 0 || sources.length === 0) return []
     const filter = `key_id in (select v.id from api_keys a join usage_values v on v.value = a.id where a.app_id = ?) and source in (${sources.map(Number).join(',')})`
     const selects = parts.map((p) => `select ${GROUP_COLUMNS}, count from usage_${p.level} where minute >= ${Math.floor(p.since)} and minute < ${Math.floor(p.until)} and ${filter}`)

@@ -19,7 +19,7 @@ import {isPlausibleEpochMs} from '../../core/duration.js'
 import {redactSecrets} from '../logging.js'
 import {UnavailableError, validationError} from '../problems.js'
 import {inDurableTransaction, inTransaction, isUniqueViolation, repositories, type Repositories} from '../repositories/index.js'
-import {LEVEL_MINUTES, type EncodedCount, type ReportRow, type UsageCount, type UsageLevel, type UsageMarks, type UsagePart, type UsageSource} from '../repositories/usage.js'
+import {FACET, LEVEL_MINUTES, type EncodedCount, type FacetRow, type ReportRow, type UsageCount, type UsageLevel, type UsageMarks, type UsagePart, type UsageSource} from '../repositories/usage.js'
 import {DAY_MS, MINUTE_MS} from '../settings.js'
 import {requireMember} from './access.js'
 import {appNotFound} from './apps.js'
@@ -135,6 +135,32 @@ function floorTo(value: number, unit: number): number {
 /** Ceiling of `value` to a multiple of `unit`. */
 function ceilTo(value: number, unit: number): number {
   return Math.ceil(value / unit) * unit
+}
+
+/** The facet counts of encoded rows, bucketed to `width` minutes; rows of keys without an app are left out. */
+function facetsOf(rows: EncodedCount[], width: number, appOf: (keyId: number) => string | undefined): FacetRow[] {
+  const out = new Map<string, FacetRow>()
+  for (const r of rows) {
+    const appId = appOf(r[1])
+    if (appId === undefined) continue
+    const minute = Math.floor(r[0] / width) * width
+    const facets: Array<[number, number, number]> = [
+      [FACET.key, r[1], r[3]],
+      [FACET.route, r[4], 0],
+      [FACET.clientApp, r[5], 0],
+      [FACET.appVersion, r[6], 0],
+      [FACET.uaFamily, r[7], 0],
+      [FACET.uaOs, r[8], 0],
+      [FACET.network, r[9], 0],
+    ]
+    for (const [facet, value, code] of facets) {
+      const id = `${appId}\u0000${minute}\u0000${r[2]}\u0000${facet}\u0000${value}\u0000${code}`
+      const existing = out.get(id)
+      if (existing === undefined) out.set(id, {appId, minute, source: r[2], facet, value, code, count: r[10]})
+      else existing.count += r[10]
+    }
+  }
+  return [...out.values()]
 }
 
 const HOUR_MIN = LEVEL_MINUTES.hour
@@ -384,8 +410,15 @@ export class UsageService {
       if (marks.daysFrom !== null && minute < marks.daysFrom && minute >= marks.dayPrunedBefore) days.push(row)
     }
     await repos.usage.add('minute', minutes)
-    await repos.usage.add('hour', hours)
-    await repos.usage.add('day', days)
+    if (hours.length > 0 || days.length > 0) {
+      // Late counts: into the rolled levels and their per-app facets, as a rollup would have added them.
+      const appOf = await repos.keys.appIdsOf([...new Set(counts.map((c) => c.keyId))])
+      const keyText = new Map(counts.map((c) => [id(c.keyId), c.keyId]))
+      await repos.usage.add('hour', hours)
+      await repos.usage.addFacets('hour', facetsOf(hours, HOUR_MIN, (key) => appOf.get(keyText.get(key) ?? '')))
+      await repos.usage.add('day', days)
+      await repos.usage.addFacets('day', facetsOf(days, DAY_MIN, (key) => appOf.get(keyText.get(key) ?? '')))
+    }
     return learned
   }
 
@@ -460,6 +493,7 @@ export class UsageService {
         }
         const hour = floorTo(first, HOUR_MIN)
         await repos.usage.rollInto('minute', 'hour', hour, hour + HOUR_MIN)
+        await repos.usage.rollFacets('minute', 'hour', hour, hour + HOUR_MIN)
         await repos.usage.advanceRolled('minute', from, hour + HOUR_MIN)
         return 'rolled'
       })
@@ -481,6 +515,7 @@ export class UsageService {
         }
         const day = floorTo(first, DAY_MIN)
         await repos.usage.rollInto('hour', 'day', day, day + DAY_MIN)
+        await repos.usage.rollFacets('hour', 'day', day, day + DAY_MIN)
         await repos.usage.advanceRolled('hour', from, day + DAY_MIN)
         return 'rolled'
       })
@@ -496,7 +531,7 @@ export class UsageService {
    * `now - settings.usageMinuteRetentionMs` (whole hours), hours before `now - settings.usageHourRetentionMs`
    * (whole days), days before `now - settings.usageRetentionMs` (whole days). A level's
    * `pruned_before` moves first (reports stop reading those rows), then rows go in transactions
-   * of at most `settings.usagePruneBatchRows`.
+   * of at most `settings.usagePruneBatchRows` rows (and as many facet rows of hours and days).
    */
   async prune(): Promise<{pruned: Record<UsageLevel, number>; pruneBatches: number}> {
     const nowMinute = Math.floor(this.ctx.clock.now() / MINUTE_MS)
@@ -517,10 +552,13 @@ export class UsageService {
         return level === 'minute' ? after.minutePrunedBefore : level === 'hour' ? after.hourPrunedBefore : after.dayPrunedBefore
       })
       while (!this.stopped) {
-        const deleted = await inTransaction(this.ctx.db, (repos) => repos.usage.pruneLevel(level, before, batch))
+        const {rows, facets} = await inTransaction(this.ctx.db, async (repos) => ({
+          rows: await repos.usage.pruneLevel(level, before, batch),
+          facets: level === 'minute' ? 0 : await repos.usage.pruneFacets(level, before, batch),
+        }))
         pruneBatches++
-        pruned[level] += deleted
-        if (deleted < batch) break
+        pruned[level] += rows
+        if (rows < batch && facets < batch) break
         await this.pause()
       }
     }
@@ -662,43 +700,67 @@ export class UsageService {
       const marks = await trx.usage.marks()
       const plan = planUsageRange(Math.floor(since / MINUTE_MS), Math.min(Math.floor(until / MINUTE_MS), newest), marks, oldest)
       const sourceIds = [...(await trx.usage.idsOf(sources)).values()]
-      const rows = await trx.usage.report(app.id, plan.parts, sourceIds)
-      return {plan, rows, keys: await trx.usage.keysOf(app.id), unknown: (await trx.usage.idsOf([UNKNOWN])).get(UNKNOWN)}
+      return {
+        plan,
+        // Whole hours and days from the per-app facets, the rest from minute rows.
+        facets: await trx.usage.reportFacets(app.id, plan.parts, sourceIds),
+        rows: await trx.usage.report(app.id, plan.parts, sourceIds),
+        keys: await trx.usage.keysOf(app.id),
+        unknown: (await trx.usage.idsOf([UNKNOWN])).get(UNKNOWN),
+      }
     })
-    const {plan, rows} = read
-    const values = await this.valuesOf(rows)
+    const {plan} = read
+    const facets = read.facets
+    for (const row of read.rows) {
+      facets.push(
+        {source: row.source, facet: FACET.key, value: row.keyId, code: row.code, count: row.count},
+        {source: row.source, facet: FACET.route, value: row.route, code: 0, count: row.count},
+        {source: row.source, facet: FACET.clientApp, value: row.clientApp, code: 0, count: row.count},
+        {source: row.source, facet: FACET.appVersion, value: row.appVersion, code: 0, count: row.count},
+        {source: row.source, facet: FACET.uaFamily, value: row.uaFamily, code: 0, count: row.count},
+        {source: row.source, facet: FACET.uaOs, value: row.uaOs, code: 0, count: row.count},
+        {source: row.source, facet: FACET.network, value: row.network, code: 0, count: row.count},
+      )
+    }
+    const ids = new Set<number>()
+    for (const f of facets) {
+      // Networks are only counted, never shown: their text is not needed.
+      if (f.facet !== FACET.network) ids.add(f.source).add(f.value).add(f.code)
+    }
+    const values = await repositories(this.ctx.db).usage.valuesOf([...ids])
     const text = (id: number) => values.get(id) ?? UNKNOWN
     const keys = new Map(read.keys.map((k) => [k.id, k]))
     const bySource: Record<string, number> = {}
     const byCode: Record<string, number> = {}
     const perKey = new Map<number, KeyUsage>()
-    const tops = {route: new Map<number, number>(), clientApp: new Map<number, number>(), appVersion: new Map<number, number>(), uaFamily: new Map<number, number>(), uaOs: new Map<number, number>()}
+    const tops = new Map<number, Map<number, number>>()
     const networks = new Set<number>()
-    const add = (into: Map<number, number>, id: number, count: number) => into.set(id, (into.get(id) ?? 0) + count)
     let total = 0
-    for (const row of rows) {
-      total += row.count
-      const source = text(row.source)
-      const code = text(row.code)
-      bySource[source] = (bySource[source] ?? 0) + row.count
-      byCode[code] = (byCode[code] ?? 0) + row.count
-      let entry = perKey.get(row.keyId)
-      if (entry === undefined) {
-        const key = keys.get(row.keyId)
-        entry = {keyId: key?.keyId ?? text(row.keyId), env: key?.env ?? UNKNOWN, total: 0, byCode: {}}
-        perKey.set(row.keyId, entry)
+    for (const f of facets) {
+      if (f.facet === FACET.key) {
+        total += f.count
+        const source = text(f.source)
+        const code = text(f.code)
+        bySource[source] = (bySource[source] ?? 0) + f.count
+        byCode[code] = (byCode[code] ?? 0) + f.count
+        let entry = perKey.get(f.value)
+        if (entry === undefined) {
+          const key = keys.get(f.value)
+          entry = {keyId: key?.keyId ?? text(f.value), env: key?.env ?? UNKNOWN, total: 0, byCode: {}}
+          perKey.set(f.value, entry)
+        }
+        entry.total += f.count
+        entry.byCode[code] = (entry.byCode[code] ?? 0) + f.count
+      } else if (f.facet === FACET.network) {
+        if (f.value !== read.unknown) networks.add(f.value)
+      } else {
+        let counts = tops.get(f.facet)
+        if (counts === undefined) tops.set(f.facet, (counts = new Map()))
+        counts.set(f.value, (counts.get(f.value) ?? 0) + f.count)
       }
-      entry.total += row.count
-      entry.byCode[code] = (entry.byCode[code] ?? 0) + row.count
-      add(tops.route, row.route, row.count)
-      add(tops.clientApp, row.clientApp, row.count)
-      add(tops.appVersion, row.appVersion, row.count)
-      add(tops.uaFamily, row.uaFamily, row.count)
-      add(tops.uaOs, row.uaOs, row.count)
-      if (row.network !== read.unknown) networks.add(row.network)
     }
-    const top = (counts: Map<number, number>): UsageBucket[] =>
-      [...counts]
+    const top = (facet: number): UsageBucket[] =>
+      [...(tops.get(facet) ?? new Map<number, number>())]
         .map(([id, count]) => ({value: text(id), count}))
         .sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0))
         .slice(0, MAX_REPORT_VALUES)
@@ -715,22 +777,12 @@ export class UsageService {
       bySource,
       byCode,
       byKey: [...perKey.values()].sort((a, b) => b.total - a.total || (a.keyId < b.keyId ? -1 : 1)),
-      byRoute: top(tops.route),
-      byClientApp: top(tops.clientApp),
-      byAppVersion: top(tops.appVersion),
-      byUserAgentFamily: top(tops.uaFamily),
-      byUserAgentOs: top(tops.uaOs),
+      byRoute: top(FACET.route),
+      byClientApp: top(FACET.clientApp),
+      byAppVersion: top(FACET.appVersion),
+      byUserAgentFamily: top(FACET.uaFamily),
+      byUserAgentOs: top(FACET.uaOs),
       distinctNetworks: networks.size,
     }
-  }
-
-  /** Text of the value ids in `rows`, but networks'. */
-  private async valuesOf(rows: ReportRow[]): Promise<Map<number, string>> {
-    const ids = new Set<number>()
-    for (const row of rows) {
-      // Networks are only counted, never shown: their text is not needed.
-      ids.add(row.keyId).add(row.source).add(row.code).add(row.route).add(row.clientApp).add(row.appVersion).add(row.uaFamily).add(row.uaOs)
-    }
-    return repositories(this.ctx.db).usage.valuesOf([...ids])
   }
 }

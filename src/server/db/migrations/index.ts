@@ -10,6 +10,7 @@ import * as verification from './2026-01-05T09-00-00_verification.js'
 import * as verifierScope from './2026-11-30T12-00-00_verifier-scope.js'
 import * as signInNetworks from './2026-12-06T23-30-00_sign-in-networks.js'
 import * as usageRollups from './2026-12-07T02-00-00_usage-rollups.js'
+import * as usageFacets from './2026-12-07T02-30-00_usage-facets.js'
 
 /** Every migration by name, in order. */
 export const migrations: Readonly<Record<string, Migration>> = {
@@ -19,4 +20,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '2026-11-30T12-00-00_verifier-scope': verifierScope,
   '2026-12-06T23-30-00_sign-in-networks': signInNetworks,
   '2026-12-07T02-00-00_usage-rollups': usageRollups,
+  '2026-12-07T02-30-00_usage-facets': usageFacets,
 }
