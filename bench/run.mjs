@@ -214,7 +214,7 @@ function mixedSection(u) {
 
 ${header(m.loadAverage, m.date)}
 Method: one service on a copy of the ${fmt(m.verificationsStored)}-verification data set (below); POST /v1/verify at 10 connections (each its own shuffled order of 1,000 keys, records cached after a warm-up); ${u.rounds} interleaved rounds of ${m.secondsPerCase} s per case: idle; while 2 clients post 1,000-event usage batches of new rows; while one client issues keys (POST /v1/apps/bench-app/keys) in a loop; while one client fetches the ${u.days}-day usage report in a loop. The background clients run in their own process (bench/background.mjs). Event-loop delay: \`monitorEventLoopDelay\` inside the service's process, reset before each case. Ratio = the case's req/s / idle req/s in the same round.
-${datasetText(u)}
+${datasetText(u, true)}
 Reproduce: \`npm run bench -- --only mixed\` (bench/usage.mjs mixed).
 
 | case | verify req/s | verify p99 ms | ratio to idle | service event-loop delay p99 / max ms | background requests/s | target |
@@ -252,7 +252,7 @@ function ingestSection(u) {
 
 ${header(g.loadAverage, g.date)}
 Method: POST /v1/usage batches of ${fmt(g.batchSize)} events, each event of count 1 from a client network not sent before (so every event makes a new row), ${g.clients} clients at once; two services running: one on an empty database, one on a copy of the ${fmt(g.storedBefore.largest)}-verification data set; ${u.rounds} interleaved rounds of ${fmt(g.eventsPerRound)} events per database (batches generated before the timed part); slowdown per round = empty / full. Lost = acknowledged − counted in the database (minute rows since the start, read with SQLite after the services closed).
-${datasetText(u)}
+${datasetText(u, true)}
 Reproduce: \`npm run bench -- --only ingest\` (bench/usage.mjs ingest; BENCH_INGEST_EVENTS).
 
 | database | events/s | service event-loop delay max ms | acknowledged | lost | target |
@@ -268,12 +268,12 @@ While the data sets were built (same path, mixed events): ${u.datasets.map((d) =
 function storageSection(u) {
   const s = u.storage
   const rows = s.sets
-    .map((x) => `| ${fmt(x.verifications)} | ${Object.entries(x.tables).map(([t, v]) => `${t}: ${fmt(v.rows)} rows, ${v.bytesPerRow ?? '—'} B/row`).join('; ')} | ${fmt(x.usageRows)} | ${fmt(x.bytesPerRow)} | ${(x.bytesPerMillionVerifications / 2 ** 20).toFixed(1)} MiB | ${(x.databaseFileBytes / 2 ** 20).toFixed(1)} MiB |`)
+    .map((x) => `| ${fmt(x.verifications)} | ${Object.entries(x.tables).map(([t, v]) => v.counts ? `${t}: ${fmt(v.rows)} rows, ${v.bytesPerRow ?? '—'} B/row` : `${t}: ${fmt(v.rows)} rows, ${(v.bytes / 1024).toFixed(0)} KiB`).join('; ')} | ${fmt(x.usageRows)} | ${fmt(x.bytesPerRow)} | ${(x.bytesPerMillionVerifications / 2 ** 20).toFixed(1)} MiB | ${(x.databaseFileBytes / 2 ** 20).toFixed(1)} MiB |`)
     .join('\n')
   return `${H.storage}
 
 ${header(s.loadAverage, s.date)}
-Method: the data sets below after they were built; bytes of every usage table (not the idempotency keys of batches) and of its indexes from SQLite's dbstat; per row = bytes / rows over all those tables; per million verifications = bytes / (verifications / 1,000,000).
+Method: each data set right after it was built; bytes of every usage table and its indexes (SQLite dbstat; not the idempotency keys of batches); usage rows = rows of the tables holding counts (per minute, hour, day; other usage tables such as a dictionary of values count as bytes only); per row = all those bytes / usage rows; per million verifications = all those bytes / (verifications / 1,000,000).
 ${datasetText(u)}
 Reproduce: \`npm run bench -- --only storage\` (bench/usage.mjs storage).
 
@@ -316,14 +316,19 @@ if (usageParts.length > 0) {
 }
 if (selected.includes('signin')) sections.signin = signInSection(runJson('sign-in.mjs'))
 
-/** `doc` with the section under `heading` replaced by `text` (or inserted before the hand-written analysis). */
-function replaceSection(doc, heading, text) {
-  const start = doc.indexOf(`${heading}`)
+/**
+ * `doc` with section `name` replaced by `text`; a section not in `doc` yet goes before the next
+ * section of {@link SECTIONS} that is, else before the hand-written analysis, else at the end.
+ */
+function replaceSection(doc, name, text) {
+  const heading = H[name]
+  const start = doc.indexOf(`\n${heading}`)
   if (start >= 0) {
     const end = doc.indexOf('\n## ', start + heading.length)
-    return doc.slice(0, start) + text + (end < 0 ? '' : doc.slice(end))
+    return doc.slice(0, start + 1) + text + (end < 0 ? '' : doc.slice(end))
   }
-  const at = doc.indexOf('\n## Where ')
+  const later = SECTIONS.slice(SECTIONS.indexOf(name) + 1).map((s) => doc.indexOf(`\n${H[s]}`)).filter((at) => at >= 0)
+  const at = later.length > 0 ? Math.min(...later) : doc.indexOf('\n## Where ')
   return at < 0 ? `${doc}\n${text}` : `${doc.slice(0, at + 1)}${text}\n${doc.slice(at + 1)}`
 }
 
@@ -340,7 +345,7 @@ if (only === undefined) {
   doc = `${intro}\n${SECTIONS.map((s) => sections[s]).filter(Boolean).join('\n')}\n${analysis}`
 } else {
   doc = existsSync(out) ? readFileSync(out, 'utf8') : intro
-  for (const s of only) doc = replaceSection(doc, H[s], sections[s])
+  for (const s of SECTIONS.filter((x) => only.includes(x))) doc = replaceSection(doc, s, sections[s])
 }
 const text = SECTIONS.map((s) => sections[s]).filter(Boolean).join('\n')
 if (noWrite) console.log(text)

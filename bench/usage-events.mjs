@@ -26,9 +26,12 @@ export const CODES = [
 export const COUNTS = [1, 1, 1, 2, 3, 5, 8, 13, 20, 46]
 export const MEAN_COUNT = COUNTS.reduce((a, b) => a + b, 0) / COUNTS.length
 
+/** Share of a key's events from a network outside its own few (travel, new egress, sharing). */
+export const STRAY_SHARE = 0.02
+
 /** The mix as one sentence for docs/benchmarks.md. */
 export function describeMix(keys) {
-  return `one app with ${keys.toLocaleString('en-US')} keys (each event picks one uniformly); ${ROUTES.length} route templates (Zipf: the n-th is 1/n as frequent); ${CLIENTS.length} client apps × 3 versions, each with its own user agent; ${NETWORKS} client networks (/24); codes ${CODES.map(([c, p]) => `${c} ${p * 100}%`).join(', ')}; each event stands for ${COUNTS.join('/')} verifications (\`count\`, mean ${MEAN_COUNT}), at a uniformly random instant of its hour`
+  return `one app with ${keys.toLocaleString('en-US')} keys, each event of a uniformly chosen key; each key belongs to one of ${CLIENTS.length} client apps (each with its own user agent), which sends its newest version 70% of the time and one of two older ones otherwise, from the key's own 3 of ${NETWORKS} client networks (/24), or ${STRAY_SHARE * 100}% of the time from any of them; ${ROUTES.length} route templates (Zipf: the n-th is 1/n as frequent); codes ${CODES.map(([c, p]) => `${c} ${p * 100}%`).join(', ')}; each event stands for ${COUNTS.join('/')} verifications (\`count\`, mean ${MEAN_COUNT}), at a uniformly random instant of its hour`
 }
 
 const zipfTable = (n) => {
@@ -61,15 +64,18 @@ export function mixedEvents(keyIds, seed = 1) {
     events(n, from, spanMs) {
       const out = new Array(n)
       for (let i = 0; i < n; i++) {
-        const client = CLIENTS[Math.floor(random() * CLIENTS.length)]
-        const net = Math.floor(random() * NETWORKS)
+        const k = Math.floor(random() * keyIds.length)
+        // A key's client app and networks follow from its index (the same on every run).
+        const client = CLIENTS[k % CLIENTS.length]
+        const net = random() < STRAY_SHARE ? Math.floor(random() * NETWORKS) : ((Math.imul(k, 2654435761) >>> 0) + Math.floor(random() * 3) * 97) % NETWORKS
+        const v = random()
         out[i] = {
-          keyId: keyIds[Math.floor(random() * keyIds.length)],
+          keyId: keyIds[k],
           app: 'bench-app',
           code: CODES[pickCdf(CODE_CDF, random())][0],
           route: ROUTES[pickCdf(ROUTE_CDF, random())],
           clientApp: client.app,
-          appVersion: client.versions[Math.floor(random() * 3)],
+          appVersion: client.versions[v < 0.7 ? 2 : v < 0.85 ? 1 : 0],
           userAgent: client.userAgent,
           clientIp: `198.${18 + (net >> 8)}.${net & 255}.${1 + Math.floor(random() * 250)}`,
           at: from + Math.floor(random() * spanMs),

@@ -86,7 +86,7 @@ async function postAll(url, verifier, bodies, clients = 2) {
  * @returns {dbPath, verifier, keys (1,000 plaintexts), keyIds, verifications (acknowledged), events, rollup, …}
  */
 async function dataset(verifications) {
-  const dir = join(dataDir, `usage-${verifications}-k${usageKeys}-d${days}-v1`)
+  const dir = join(dataDir, `usage-${verifications}-k${usageKeys}-d${days}-v2`)
   const marker = join(dir, 'dataset.json')
   if (existsSync(marker)) {
     console.error(`bench: reusing the data set in ${dir}`)
@@ -182,12 +182,14 @@ function storageOf(set) {
     }
     const tables = Object.keys(bytes).sort()
     const rows = Object.fromEntries(tables.map((t) => [t, db.prepare(`select count(*) as n from "${t}"`).get().n]))
+    // Usage rows are those of tables with counts (per minute, hour, day); the others (e.g. a dictionary of values) are overhead.
+    const countTables = tables.filter((t) => db.prepare(`select name from pragma_table_info('${t}')`).all().some((c) => c.name === 'count'))
     const totalBytes = tables.reduce((a, t) => a + bytes[t], 0)
-    const totalRows = tables.reduce((a, t) => a + rows[t], 0)
+    const totalRows = countTables.reduce((a, t) => a + rows[t], 0)
     const fileBytes = db.prepare('select page_count * page_size as b from pragma_page_count(), pragma_page_size()').get().b
     return {
       verifications: set.verifications,
-      tables: Object.fromEntries(tables.map((t) => [t, {rows: rows[t], bytes: bytes[t], bytesPerRow: rows[t] === 0 ? null : Math.round(bytes[t] / rows[t])}])),
+      tables: Object.fromEntries(tables.map((t) => [t, {rows: rows[t], bytes: bytes[t], counts: countTables.includes(t), bytesPerRow: rows[t] === 0 ? null : Math.round(bytes[t] / rows[t])}])),
       usageRows: totalRows,
       usageBytes: totalBytes,
       bytesPerRow: totalRows === 0 ? null : Math.round(totalBytes / totalRows),
