@@ -16,7 +16,7 @@
 import {randomUUID} from 'node:crypto'
 import {maxHeaderSize} from 'node:http'
 import type {Socket} from 'node:net'
-import type {DestinationStream} from 'pino'
+import pino, {type DestinationStream} from 'pino'
 import fastifySwagger from '@fastify/swagger'
 import Fastify, {type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest} from 'fastify'
 import type {Kysely} from 'kysely'
@@ -24,7 +24,7 @@ import {ApikeyError} from '../core/errors.js'
 import {systemClock, type Clock} from './clock.js'
 import type {Database} from './db/schema.js'
 import {guardRequest} from './input-guard.js'
-import {REDACT_PATHS, REDACTED, serializers} from './logging.js'
+import {AccessLogController, BufferedLogStream, REDACT_PATHS, REDACTED, serializers} from './logging.js'
 import {problemTypeUri} from '../core/problem-types.js'
 import {PROBLEM_CONTENT_TYPE, PROBLEM_STATUS, problemType, toProblem, UnavailableError} from './problems.js'
 import {docsRoutes, docsUrlOf, publicUrlOf} from './routes/docs.js'
@@ -70,8 +70,13 @@ export interface AppDeps {
   random?: RandomBase62
   /** Settings over the defaults (see `settings.ts`). */
   settings?: ServerSettingsInput
-  /** Where pino writes JSON lines; default stderr (fd 2). */
+  /**
+   * Where pino writes JSON lines, one `write` per line; default stderr (fd 2), written in
+   * batches ({@link BufferedLogStream}: at most 100 ms late, errors at once).
+   */
   logStream?: DestinationStream
+  /** Write the lines to `logStream` in batches too ({@link BufferedLogStream}); default false. */
+  logBuffering?: boolean
   /** Log level; default `info`. */
   logLevel?: LogLevel
   /** Version for `GET /v1/meta`; default package.json's. */
@@ -103,13 +108,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const ctx: ServiceContext = {db: deps.db, clock: deps.clock ?? systemClock, random: deps.random ?? defaultRandom, settings, pepper: deps.pepper}
   const events = deps.events ?? new LifecycleEvents()
   const lifecycle = new KeyLifecycle(ctx, events)
+  const buffered =
+    deps.logStream === undefined ? new BufferedLogStream(pino.destination({dest: 2, sync: true})) : deps.logBuffering === true ? new BufferedLogStream(deps.logStream) : undefined
   const app = Fastify({
     logger: {
       level: deps.logLevel ?? 'info',
-      ...(deps.logStream === undefined ? {} : {stream: deps.logStream}),
+      stream: buffered ?? deps.logStream,
       redact: {paths: REDACT_PATHS, censor: REDACTED},
       serializers,
     },
+    // One line per request, when it is answered (see logging.ts).
+    logController: new AccessLogController(),
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     trustProxy: settings.trustProxy,
@@ -151,6 +160,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorateRequest('principal', null)
   app.decorateRequest('provisioner', null)
   app.decorateRequest('verifier', null)
+  app.decorateRequest('problemCode', null)
   app.decorate('flushUsage', () => usage.flush())
   app.decorate('rollupUsage', () => usage.maintain())
   app.decorate('signInStats', () => auth.stats())
@@ -191,6 +201,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (rollupTimer !== undefined) clearInterval(rollupTimer)
     await usage.stopMaintenance()
     await usage.flush().catch((error: unknown) => app.log.error({err: error}, 'writing usage on close failed'))
+    buffered?.close()
   })
   events.onListenerError((error, event) => app.log.error({err: error, event: event.type}, 'a lifecycle listener failed'))
 
@@ -406,6 +417,7 @@ function sendProblem(source: ProblemSource | ApikeyError, request: FastifyReques
     reply.header('retry-after', String(error.retryAfterSeconds))
   }
   const status = problem.status
+  request.problemCode = error.code
   if (status >= 500) {
     // Internal failures: log the original error (message and stack; never request data).
     request.log.error({err: original ?? error, code: error.code}, 'request failed')

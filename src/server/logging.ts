@@ -4,7 +4,14 @@
  * dropped, key- and token-shaped text replaced) and status only; no headers,
  * no bodies; pino `redact` removes the Authorization header and credential
  * fields should any code log them anyway.
+ *
+ * One line per request ({@link AccessLogController}): `request completed` when the answer is sent,
+ * at `info` (at `warn` for a refused credential, at `error` for a 5xx); `incoming request` only at
+ * `debug` and below. The service's own destination buffers lines ({@link BufferedLogStream}) so
+ * that a busy service does not pay one write per request.
  */
+import {LogController, type FastifyReply, type FastifyRequest} from 'fastify'
+import type {Logger} from 'pino'
 import {KEY_ENVIRONMENTS, KEY_SCAN_PATTERN} from '../core/key-format.js'
 import {findSecret} from '../core/secrets.js'
 import {PROVISIONING_TOKEN_PREFIX, SESSION_TOKEN_PREFIX, VERIFIER_TOKEN_PREFIX} from '../core/wire.js'
@@ -69,10 +76,134 @@ export const REDACT_PATHS = [
 
 /** pino serializers for Fastify's request/response log lines (no headers, no bodies). */
 export const serializers = {
-  req(request: {method: string; url: string; ip: string}): {method: string; url: string; remoteAddress: string} {
-    return {method: request.method, url: safePath(request.url), remoteAddress: request.ip}
+  req(request: {method: string; url: string; ip: string; routeOptions?: {url?: string | undefined}}): {method: string; url: string; remoteAddress: string} {
+    // A path that is exactly a route's template (e.g. `/v1/verify`) is this service's own text: no secret to look for.
+    const url = request.url === request.routeOptions?.url ? request.url : safePath(request.url)
+    return {method: request.method, url, remoteAddress: request.ip}
   },
   res(reply: {statusCode: number}): {statusCode: number} {
     return {statusCode: reply.statusCode}
   },
+}
+
+/** pino's level numbers. */
+const LEVEL_ERROR = 50
+
+/** Problem codes answered for a refused credential: their request line is a warning (security event). */
+const REFUSED_CREDENTIAL_CODES: ReadonlySet<string> = new Set(['unauthenticated', 'forbidden'])
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The problem code answered to this request (set by the error envelope), for its request line. */
+    problemCode: string | null
+  }
+}
+
+/**
+ * Fastify's request logging reduced to one line per request, logged when the answer has been sent:
+ * `{reqId, req: {method, url, remoteAddress}, res: {statusCode}, responseTime, code?, msg: "request completed"}`
+ * (`url` through {@link safePath}; `code` is the problem code of an error answer). Its level: `error`
+ * for a status of 500 or more (and for a response that failed), `warn` for a refused credential
+ * (problem codes `unauthenticated` and `forbidden`: a security event, logged at the `warn` level
+ * too), else `info`. The `incoming request` line is logged only when `debug` is enabled.
+ */
+export class AccessLogController extends LogController {
+  constructor() {
+    super({disableRequestLogging: false})
+  }
+
+  /** `incoming request` at `debug` (nothing at `info`: one line per request is enough there). */
+  override incomingRequest(request: FastifyRequest): void {
+    if ((request.log as Logger).isLevelEnabled('debug')) request.log.debug({req: request}, 'incoming request')
+  }
+
+  /** The request's one line (see the class comment). */
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const status = reply.statusCode
+    const code = request.problemCode
+    const line: Record<string, unknown> = {req: request, res: reply, responseTime: reply.elapsedTime}
+    if (code !== null) line.code = code
+    if (error !== null && error !== undefined) {
+      line.err = error
+      request.log.error(line, 'request errored')
+    } else if (status >= 500) request.log.error(line, 'request completed')
+    else if (code !== null && REFUSED_CREDENTIAL_CODES.has(code)) request.log.warn(line, 'request completed')
+    else request.log.info(line, 'request completed')
+  }
+}
+
+/** Where {@link BufferedLogStream} writes: a stream or pino destination taking whole lines. */
+export interface LogTarget {
+  write(chunk: string): unknown
+}
+
+/** Options of {@link BufferedLogStream}. */
+export interface BufferedLogOptions {
+  /** Longest time a line waits in the buffer, ms (wall clock). Default 100. */
+  maxDelayMs?: number
+  /** Buffered characters at which the buffer is written at once. Default 16 384. */
+  maxChars?: number
+}
+
+/**
+ * A pino destination that writes lines in batches: at most `maxDelayMs` (100 ms) after the first
+ * buffered line, when `maxChars` (16 KiB) are buffered, at {@link flush}, at process exit, and at
+ * once for a line of level `error` or `fatal` (with every line before it, in order). Each batch is
+ * one `write` of whole lines to the target. A service that is killed (SIGKILL) loses at most the
+ * last `maxDelayMs` of `info`/`warn` lines; errors are never held back.
+ */
+export class BufferedLogStream {
+  /** Level of the line being written (set by pino). */
+  lastLevel = 0
+  private buffer = ''
+  private timer: NodeJS.Timeout | undefined
+  private closed = false
+  private readonly maxDelayMs: number
+  private readonly maxChars: number
+  private readonly onExit = (): void => this.flush()
+
+  /** @param target where batches go (e.g. `pino.destination({dest: 2, sync: true})`, `process.stderr`). */
+  constructor(
+    private readonly target: LogTarget,
+    options: BufferedLogOptions = {},
+  ) {
+    this.maxDelayMs = options.maxDelayMs ?? 100
+    this.maxChars = options.maxChars ?? 16_384
+    // Asks pino for each line's level in `lastLevel` before `write` (pino's metadata protocol).
+    Object.defineProperty(this, Symbol.for('pino.metadata'), {value: true})
+    process.once('exit', this.onExit)
+  }
+
+  /** Buffers one line (pino calls this); writes the buffer when due (see the class comment). */
+  write(line: string): void {
+    if (this.closed) {
+      this.target.write(line)
+      return
+    }
+    this.buffer += line
+    if (this.lastLevel >= LEVEL_ERROR || this.buffer.length >= this.maxChars) this.flush()
+    else if (this.timer === undefined) {
+      this.timer = setTimeout(this.onExit, this.maxDelayMs)
+      this.timer.unref()
+    }
+  }
+
+  /** Writes every buffered line now. */
+  flush(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer)
+      this.timer = undefined
+    }
+    if (this.buffer === '') return
+    const chunk = this.buffer
+    this.buffer = ''
+    this.target.write(chunk)
+  }
+
+  /** Writes what is buffered, and every later line at once; stops listening for process exit (when the service closes). */
+  close(): void {
+    this.flush()
+    this.closed = true
+    process.off('exit', this.onExit)
+  }
 }

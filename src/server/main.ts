@@ -30,8 +30,10 @@ export interface StartServerOptions {
   homedir?: string
   /** HMAC pepper (≥ 32 bytes UTF-8), e.g. from `APIKEY_PEPPER`; default: the file `<dbPath>.pepper`, created 0600 on first start. */
   pepper?: string
-  /** Writable receiving pino JSON lines; default stderr. */
+  /** Writable receiving pino JSON lines; default stderr, written in batches (see `logging.ts`, BufferedLogStream). */
   logStream?: DestinationStream | NodeJS.WritableStream
+  /** Write the lines to `logStream` in batches too (at most 100 ms late, errors at once); default false. */
+  logBuffering?: boolean
   /** Log level; default `info`. */
   logLevel?: LogLevel
   /** Time source; default the wall clock. */
@@ -129,6 +131,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       ...(options.settings === undefined ? {} : {settings: options.settings}),
       ...(options.logStream === undefined ? {} : {logStream: options.logStream as DestinationStream}),
       ...(options.logLevel === undefined ? {} : {logLevel: options.logLevel}),
+      ...(options.logBuffering === undefined ? {} : {logBuffering: options.logBuffering}),
     })
     for (const warning of pepper.warnings) app.log.warn(warning)
     if (pepper.source === 'file-created') app.log.info({path: pepper.path}, 'created a new pepper file')

@@ -73,6 +73,7 @@ export default class ServerStart extends ApikeyCommand<ServerStartResult | undef
         logLevel: flags['log-level'],
         // stdout carries only the URL (or the --json result); logs are pino JSON lines on stderr.
         logStream: this.deps.stderr,
+        logBuffering: true,
         settings,
         env: this.deps.env,
       })
