@@ -243,6 +243,8 @@ Reproduce: \`npm run bench -- --only reports\` (bench/usage.mjs reports; BENCH_R
 ${rows}
 
 Ratio ${fmt(r.perSize.at(-1).verifications)} / ${fmt(r.perSize[0].verifications)}: ${ratioText(r.ratioLargestToSmallest)} — target ≤ 1.5x: ${met(r.met.flatAtMost1_5)}. Every report counts exactly the verifications sent: ${met(r.met.countsMatch)}.
+
+As an owner would try it, in the same rounds: \`${r.cli.command}\` (wall time of the command, signed in with APIKEY_TOKEN) on an app without usage ${mm(r.cli.emptyMs)} ms, with ${fmt(r.perSize.at(-1).verifications)} verifications stored ${mm(r.cli.largestMs)} ms: ${ratioText(r.cli.ratio)}.
 `
 }
 

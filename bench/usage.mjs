@@ -16,6 +16,8 @@
 //  reports: GET /v1/apps/bench-app/usage over the 30 days on each data set, the three services
 //           running at once, BENCH_ROUNDS interleaved rounds of BENCH_REPORT_REQUESTS requests each.
 //           Targets: ≤ 200 ms at the largest size; largest / smallest ≤ 1.5 (median of per-round ratios).
+//           In the same rounds: `apikey usage --since 30d` (the CLI, signed in with APIKEY_TOKEN) on an
+//           app without usage and on the largest data set.
 //  mixed:   POST /v1/verify throughput (10 connections, each its own shuffled order of 1,000 keys)
 //           on a copy of the largest data set, in interleaved rounds of: idle; while 2 clients post
 //           1,000-event usage batches of new rows; while keys are issued in a loop; while the
@@ -25,12 +27,14 @@
 //           into a copy of the largest data set, interleaved rounds of BENCH_INGEST_EVENTS each.
 //           Targets: ≥ 50,000 events/s; empty / largest ≤ 1.3; 0 lost (events in the database = acknowledged).
 import {copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {fork} from 'node:child_process'
+import {execFile, fork} from 'node:child_process'
+import {promisify} from 'node:util'
 import {join} from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
-import {QUICK, dist, interleaved, load1, loadService, prepare, round, signIn, size, spread, sqlite, startService, tempDir, verifyLoad} from './lib.mjs'
+import {QUICK, dist, interleaved, root, load1, loadService, prepare, round, signIn, size, spread, sqlite, startService, tempDir, verifyLoad} from './lib.mjs'
 import {describeMix, mixedEvents, MEAN_COUNT, newRowEvents} from './usage-events.mjs'
 
+const execFileAsync = promisify(execFile)
 const HOUR = 3_600_000
 const DAY = 24 * HOUR
 const sections = new Set(process.argv.slice(2).filter((a) => !a.startsWith('--')))
@@ -295,8 +299,31 @@ if (want('reports')) {
       },
     ]),
   )
+  // `apikey usage` as an owner would run it, on an app with no usage and on the largest data set.
+  const emptyDir = tempDir('reports-empty')
+  cleanup.push(emptyDir)
+  const empty = await prepare(svc, usageKeys, 0, emptyDir)
+  const emptyServer = await startService(empty.dbPath)
+  const cliTargets = {empty: {server: emptyServer, session: await signIn(emptyServer.url)}, largest: servers.at(-1)}
+  const cli = (name) => async () => {
+    const {server, session} = cliTargets[name]
+    const times = []
+    for (let i = 0; i < reportRequests; i++) {
+      const t = performance.now()
+      await execFileAsync(process.execPath, [join(root, 'bin', 'run.js'), 'usage', '--app', 'bench-app', '--since', `${days}d`, '--server', server.url, '--json'], {
+        cwd: emptyDir,
+        env: {...process.env, HOME: emptyDir, XDG_CONFIG_HOME: join(emptyDir, 'config'), APIKEY_TOKEN: session, NO_COLOR: '1', OCLIF_SKIP_NEW_VERSION_CHECK: 'true'},
+        maxBuffer: 64 * 1024 * 1024,
+      })
+      times.push(performance.now() - t)
+    }
+    return {medianMs: spread(times, 1).median}
+  }
+  cases['cli empty'] = cli('empty')
+  cases['cli largest'] = cli('largest')
   const rows = await interleaved(cases, rounds, 'reports')
   for (const {server} of servers) await server.close()
+  await emptyServer.close()
   const key = (s) => String(s.requested)
   results.reports = {
     date,
@@ -311,6 +338,12 @@ if (want('reports')) {
       countsMatch: rows.every((r) => r[key(s)].total === s.verifications),
     })),
     ratioLargestToSmallest: spread(rows.map((r) => r[key(big)].medianMs / r[key(small)].medianMs)),
+    cli: {
+      command: `apikey usage --app bench-app --since ${days}d --json`,
+      emptyMs: spread(rows.map((r) => r['cli empty'].medianMs), 0),
+      largestMs: spread(rows.map((r) => r['cli largest'].medianMs), 0),
+      ratio: spread(rows.map((r) => r['cli largest'].medianMs / r['cli empty'].medianMs)),
+    },
     rounds: rows,
   }
   const largest = results.reports.perSize.at(-1)
