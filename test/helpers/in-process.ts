@@ -86,18 +86,22 @@ interface Loaded {
 const runs = new AsyncLocalStorage<Capture>()
 let loading: Promise<Loaded> | undefined
 
-/** Loads the built CLI once per worker (native imports of dist/: the same modules oclif loads the commands with). */
+/** Loads the built CLI once per worker: the bundle bin/run.js runs (dist/cli/main.cjs), so oclif and the commands are the same module instances the binary uses. */
 function load(): Promise<Loaded> {
   loading ??= (async () => {
     routeStandardStreams()
-    const oclif = await import('@oclif/core')
+    const {loadBundle} = (await import(pathToFileURL(join(PACKAGE_ROOT, 'dist/load-bundle.js')).href)) as {loadBundle: (name: 'main') => unknown}
+    const cli = loadBundle('main') as {
+      oclif: () => Promise<typeof import('@oclif/core')>
+      cliLoadOptions: (dir: string) => Promise<Config | Config['options']>
+      runWithProcessIo: Loaded['runWithProcessIo']
+      fastPath: Loaded['fastPath']
+    }
+    const oclif = await cli.oclif()
     // As bin/run.js: the CLI with the key service plugin of this checkout (packages/server).
-    const plugins = (await import(pathToFileURL(join(PACKAGE_ROOT, 'dist/lib/plugins.js')).href)) as {cliLoadOptions: (dir: string) => Promise<Config | Config['options']>}
-    const options = await plugins.cliLoadOptions(PACKAGE_ROOT)
+    const options = await cli.cliLoadOptions(PACKAGE_ROOT)
     const config = options instanceof oclif.Config ? options : await oclif.Config.load(options)
-    const deps = (await import(pathToFileURL(join(PACKAGE_ROOT, 'dist/lib/deps.js')).href)) as {runWithProcessIo: Loaded['runWithProcessIo']}
-    const fast = (await import(pathToFileURL(join(PACKAGE_ROOT, 'dist/fast-path.js')).href)) as {fastPath: Loaded['fastPath']}
-    return {config, run: oclif.run, runWithProcessIo: deps.runWithProcessIo, fastPath: fast.fastPath}
+    return {config, run: oclif.run, runWithProcessIo: cli.runWithProcessIo, fastPath: cli.fastPath}
   })()
   return loading
 }

@@ -1,0 +1,135 @@
+#!/usr/bin/env node
+// Bundles the CLI's start-up path (docs/architecture.md, "Start-up"). Input: tsc's
+// output in dist/. Output in dist/cli/:
+// - main.cjs: src/start.ts, oclif, every command (except the key service's), the
+//   help class and the hooks, as one CommonJS script (src/load-bundle.ts loads it);
+// - got.cjs, proxy-agent.cjs, prompts.cjs: the HTTP client, the proxy agent and
+//   @inquirer/prompts, which main.cjs loads through src/load-bundle.ts when a run
+//   needs them;
+// - <bundle>.cjs.v8-cache: V8's code cache of each, written by running the CLI once.
+// Then dist/commands/**.js, dist/help.js and dist/hooks/*.js become re-exports of
+// main.cjs, so that oclif (which finds them through the manifest) and bin/run.js
+// share one copy of every module.
+import {execFileSync} from 'node:child_process'
+import {readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
+import {join, relative, sep} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {build} from 'esbuild'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const dist = join(root, 'dist')
+const out = join(dist, 'cli')
+const commandsDir = join(dist, 'commands')
+
+/**
+ * Packages that main.cjs loads from their own bundle: name in dist/cli/ → the
+ * package and what `require(package)` gives the code importing it (got is
+ * imported for its default export; the others for named ones).
+ */
+const VENDOR = {
+  got: {pkg: 'got', entry: "export {default} from 'got'", exports: '.default'},
+  // pac-proxy-agent (only for pac+ proxy URLs) stays out: it finds its WebAssembly file through import.meta.resolve.
+  'proxy-agent': {pkg: 'proxy-agent', entry: "export * from 'proxy-agent'", exports: '', external: ['pac-proxy-agent']},
+  prompts: {pkg: '@inquirer/prompts', entry: "export * from '@inquirer/prompts'", exports: ''},
+}
+
+/** Command files of the CLI (the key service plugin's `server/` commands ship in packages/server). */
+function commandFiles(dir) {
+  return readdirSync(dir, {withFileTypes: true}).flatMap((e) => {
+    const path = join(dir, e.name)
+    if (e.isDirectory()) return dir === commandsDir && e.name === 'server' ? [] : commandFiles(path)
+    return e.name.endsWith('.js') ? [path] : []
+  })
+}
+
+const posix = (path) => path.split(sep).join('/')
+const commands = commandFiles(commandsDir)
+  .map((file) => ({file, id: posix(relative(commandsDir, file)).slice(0, -'.js'.length).replaceAll('/', ':')}))
+  .sort((a, b) => (a.id < b.id ? -1 : 1))
+const entry = [
+  `export const COMMANDS = {\n${commands.map((c) => `  ${JSON.stringify(c.id)}: () => import('./${posix(relative(dist, c.file))}').then((m) => m.default),`).join('\n')}\n}`,
+  `export const help = () => import('./help.js').then((m) => m.default)`,
+  `export const commandNotFound = () => import('./hooks/command-not-found.js').then((m) => m.default)`,
+  `export * from './start.js'`,
+].join('\n')
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  // Kept readable: stack traces and --debug output name real functions.
+  minifyWhitespace: true,
+  logLevel: 'warning',
+  // `import.meta.url` of a bundled ES module: the bundle's own URL.
+  define: {'import.meta.url': '__apikeyImportMetaUrl'},
+  banner: {js: "var __apikeyImportMetaUrl = require('node:url').pathToFileURL(__filename).href;"},
+  // oclif loads these only to run a plugin from its TypeScript sources (development).
+  external: ['typescript', 'ts-node', 'tsx'],
+}
+
+/** Resolves the vendor packages to `__apikeyLoad(name)` (src/load-bundle.ts), so that main.cjs loads them only when used. */
+const vendorPlugin = {
+  name: 'apikey-vendor',
+  setup(b) {
+    const byPackage = new Map(Object.entries(VENDOR).map(([name, v]) => [v.pkg, name]))
+    b.onResolve({filter: /^(got|proxy-agent|@inquirer\/prompts)$/}, (args) => ({path: byPackage.get(args.path), namespace: 'apikey-vendor'}))
+    b.onLoad({filter: /.*/, namespace: 'apikey-vendor'}, (args) => ({contents: `module.exports = __apikeyLoad(${JSON.stringify(args.path)})${VENDOR[args.path].exports}`, loader: 'js'}))
+  },
+}
+
+/**
+ * A native `import()` call left in a bundle (not in a string): a module path only
+ * known at run time (oclif loading command, hook and help files; lilconfig its
+ * config files) or an optional package that is not installed. A script compiled
+ * by `vm` has no `import()`: src/load-bundle.ts passes one in as `__apikeyImport`.
+ */
+const IMPORT_CALL = /(?<![\w.$"'`])import\((?!\))/g
+
+/**
+ * fdir (oclif's file search, through tinyglobby) loads picomatch only after
+ * `require.resolve("picomatch")` finds it; in the bundle picomatch is bundled,
+ * so the probe (which would search node_modules from dist/cli/) is dropped.
+ */
+const fdirPlugin = {
+  name: 'apikey-fdir',
+  setup(b) {
+    b.onLoad({filter: /[\\/]node_modules[\\/]fdir[\\/]dist[\\/]index\.c?js$/}, (args) => {
+      const text = readFileSync(args.path, 'utf8')
+      if (!text.includes('require.resolve("picomatch");')) throw new Error(`bundle: ${args.path} no longer probes for picomatch as expected`)
+      return {contents: text.replace('require.resolve("picomatch");', ''), loader: 'js'}
+    })
+  },
+}
+
+rmSync(out, {recursive: true, force: true})
+await build({
+  ...common,
+  stdin: {contents: entry, resolveDir: dist, sourcefile: 'cli-entry.js', loader: 'js'},
+  outfile: join(out, 'main.cjs'),
+  plugins: [vendorPlugin, fdirPlugin],
+})
+for (const [name, v] of Object.entries(VENDOR)) {
+  await build({...common, external: [...common.external, ...(v.external ?? [])], stdin: {contents: v.entry, resolveDir: root, sourcefile: `${name}-entry.js`, loader: 'js'}, outfile: join(out, `${name}.cjs`)})
+}
+for (const file of readdirSync(out)) {
+  const text = readFileSync(join(out, file), 'utf8')
+  writeFileSync(join(out, file), text.replace(IMPORT_CALL, '__apikeyImport('))
+}
+
+// Re-exports for oclif: dist/commands/<id>.js, dist/help.js, dist/hooks/command-not-found.js.
+const stub = (file, exportName, id) => {
+  const loader = posix(relative(join(file, '..'), join(dist, 'load-bundle.js')))
+  writeFileSync(file, `// Re-export of dist/cli/main.cjs (scripts/bundle.mjs).\nimport {loadBundle} from '${loader.startsWith('.') ? loader : `./${loader}`}'\nconst cli = loadBundle('main')\nexport default await cli.${exportName}${id === undefined ? '' : `[${JSON.stringify(id)}]`}()\n`)
+}
+for (const c of commands) stub(c.file, 'COMMANDS', c.id)
+stub(join(dist, 'help.js'), 'help')
+stub(join(dist, 'hooks', 'command-not-found.js'), 'commandNotFound')
+
+// The code caches: one run that loads every bundle.
+if (process.env.APIKEY_CODE_CACHE !== 'off') {
+  execFileSync(process.execPath, ['--input-type=module', '-e', `
+    import {loadBundle} from ${JSON.stringify(new URL('../dist/load-bundle.js', import.meta.url).href)}
+    for (const name of ['main', ...${JSON.stringify(Object.keys(VENDOR))}]) loadBundle(name)
+  `], {env: {...process.env, APIKEY_CODE_CACHE: 'write'}, stdio: 'inherit'})
+}
