@@ -127,10 +127,12 @@ export async function prepare(svc, count, sample = count, dir = mkdtempSync(join
  * Starts the service on `dbPath` in a child process (bench/service-server.mjs).
  * @param options.settings settings over the bench defaults (no verification rate limits, cheap scrypt).
  * @param options.clockAt the service's clock at start (ms); default the wall clock.
+ * @param options.logLevel the service's log level; default `warn` (`null`: the service's own default).
  */
 export async function startService(dbPath, options = {}) {
   const child = fork(fileURLToPath(new URL('./service-server.mjs', import.meta.url)), [], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    // With a log level below warn, the service's log lines (stdout/stderr) go to /dev/null, as a service logging to a file would write them.
+    stdio: ['ignore', ...(options.logLevel === undefined || options.logLevel === 'warn' ? ['inherit', 'inherit'] : ['ignore', 'ignore']), 'ipc'],
     execArgv: process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [],
   })
   const exited = new Promise((resolve) => child.once('exit', resolve))
@@ -149,7 +151,7 @@ export async function startService(dbPath, options = {}) {
       child.send(message)
     })
   const started = await ask(
-    {type: 'start', dist, dbPath, pepper: PEPPER, ...(options.clockAt === undefined ? {} : {clockAt: options.clockAt}), settings: {verifyRateLimits: UNLIMITED, scryptCost: CHEAP_SCRYPT, ...options.settings}},
+    {type: 'start', dist, dbPath, pepper: PEPPER, logLevel: options.logLevel === undefined ? 'warn' : options.logLevel, ...(options.clockAt === undefined ? {} : {clockAt: options.clockAt}), settings: {verifyRateLimits: UNLIMITED, scryptCost: CHEAP_SCRYPT, ...options.settings}},
     'started',
   )
   return {

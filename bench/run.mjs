@@ -56,7 +56,9 @@ function have(cmd) {
 function runJson(script, extraEnv = {}, scriptArgs = []) {
   console.error(`\nbench: node bench/${script} ${scriptArgs.join(' ')}`)
   const text = execFileSync(process.execPath, [join(root, 'bench', script), ...scriptArgs], {cwd: root, env: {...process.env, ...quickEnv, ...extraEnv}, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 256 * 1024 * 1024})
-  return JSON.parse(text.slice(text.indexOf('{')))
+  // The result is the last pretty-printed JSON object of the output (anything before it is not).
+  const at = text.startsWith('{\n') ? Math.max(0, text.lastIndexOf('\n{\n') + 1) : text.lastIndexOf('\n{\n') + 1
+  return JSON.parse(text.slice(at))
 }
 
 const met = (b) => (b ? 'met' : '**NOT met**')
@@ -150,7 +152,7 @@ function throughputSection(s) {
   return `${H.throughput}
 
 ${header(t.loadAverage, t.date)}
-Method: 10 keep-alive connections from bench/load.mjs (prebuilt requests; with several keys each connection walks its own shuffled order of them), ${s.rounds} interleaved rounds of ${s.roundSeconds} s per case (trivial, verify, hot key, auth-request, bare node:http POST, then again); ratio = the case's req/s / GET /v1/meta's in the same round, median (min–max) over the rounds. CPU µs/request = user + system time / requests, of the service process (/proc) and of the load generator (the bench process; both share the cores).
+Method: 10 keep-alive connections from bench/load.mjs (prebuilt requests; with several keys each connection walks its own shuffled order of them), ${s.rounds} interleaved rounds of ${s.roundSeconds} s per case (trivial, verify, hot key, auth-request, bare node:http POST, verify on a second service at the default log level, then again); the first service logs at warn; ratio = the case's req/s / GET /v1/meta's in the same round, median (min–max) over the rounds. CPU µs/request = user + system time / requests, of the service process (/proc) and of the load generator (the bench process; both share the cores).
 Reproduce: \`npm run bench -- --only throughput\` (bench/service.mjs, BENCH_ONLY=throughput).
 
 | route | req/s | service CPU µs/request | load generator CPU µs/request | p99 ms | ratio to GET /v1/meta | target |
@@ -159,6 +161,7 @@ ${row(t.trivialRoute, '1', '—')}
 ${row(t.verify, ratioText(t.ratio), `≥ 0.8x: ${met(t.met)}`)}
 ${row(t.verifyHotKey, ratioText(t.hotKeyRatio), '—')}
 ${row(t.authRequest, ratioText(t.authRequestRatio), '—')}
+${row(t.defaultLogLevel, `${ratioText(t.ratioDefaultLogLevelToWarn)} of /v1/verify at warn`, `≥ 0.9x of warn: ${met(t.logMet)}`)}
 
 Second baseline, in the same rounds: a bare node:http server (own process) answering a POST with the same body, ${mmInt(t.bareNodePost.reqPerSec)} req/s; /v1/verify (1,000 keys) / that: ${ratioText(t.ratioToBareNodePost)}.
 

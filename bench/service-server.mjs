@@ -3,7 +3,8 @@
 // load generator does not share its event loop) and answers over IPC.
 //
 // Messages in → out:
-//   {type: 'start', dist, dbPath, pepper, settings, clockAt?} → {type: 'started', url, rollup: boolean}
+//   {type: 'start', dist, dbPath, pepper, settings, clockAt?, logLevel?} → {type: 'started', url, rollup: boolean}
+//       logLevel: default warn; null = the service's default.
 //       The service gets an injected clock: the wall clock plus an offset, 0 until a 'clock'
 //       message moves it (clockAt sets it at start). rollup = whether the service has rollupUsage().
 //   {type: 'clock', at} → {type: 'clocked', at}   the service's clock now reads `at` (ms) and runs on from there
@@ -32,7 +33,7 @@ process.on('message', async (message) => {
     if (message.type === 'start') {
       if (message.clockAt !== undefined) offset = message.clockAt - Date.now()
       const {startServer} = await import(pathToFileURL(join(message.dist, 'server/main.js')).href)
-      server = await startServer({dbPath: message.dbPath, port: 0, pepper: message.pepper, logLevel: message.logLevel ?? 'warn', settings: message.settings, clock})
+      server = await startServer({dbPath: message.dbPath, port: 0, pepper: message.pepper, ...(message.logLevel === null ? {} : {logLevel: message.logLevel ?? 'warn'}), settings: message.settings, clock})
       process.send({type: 'started', url: server.url, rollup: typeof server.rollupUsage === 'function'})
     } else if (message.type === 'clock') {
       offset = message.at - Date.now()

@@ -8,7 +8,8 @@
 //  throughput: POST /v1/verify req/s vs GET /v1/meta (a trivial route on the same server) —
 //     target ≥ 0.8x — with 1,000 distinct keys (records cached after a warm-up), one hot key and
 //     the nginx auth-request form; plus the service's CPU time per request (µs, from /proc).
-//     Second baseline in the same rounds: a bare node:http server answering a POST with the same
+//     In the same rounds, /v1/verify on a second service at its default log level (lines to /dev/null)
+//     against the first (log level warn) — target ≥ 0.9x. Second baseline in the same rounds: a bare node:http server answering a POST with the same
 //     body. For context: the key-record cache off (keyCacheMs 0), and the GET-vs-POST ratio of a
 //     bare Fastify app (fastifyFloor).
 //  distinct:   POST /v1/verify req/s walking 200,000 distinct keys (BENCH_DISTINCT_KEYS) vs 1,000
@@ -120,10 +121,14 @@ if (only.has('throughput')) {
   const base = {url: server.url, verifier: prepared.verifier, connections: 10}
   const meta = {method: 'GET', path: '/v1/meta'}
   const gateway = {method: 'GET', path: '/v1/verify/auth-request', headers: {'x-verifier-token': prepared.verifier, 'x-api-key': prepared.keys[0], 'x-real-ip': '198.51.100.7'}}
+  // The same keys in a second database, served at the service's default log level (lines to /dev/null).
+  const logged = await prepare(svc, 1000, 1000)
+  const loggedServer = await startService(logged.dbPath, {logLevel: null})
   const bare = await nodeFloor()
   const barePost = {method: 'POST', path: '/', headers: {'content-type': 'application/json'}, body: verifyBody(prepared.keys[0])}
   await routeLoad(server.url, meta, 2) // warm-up
   await verifyLoad({...base, keys: prepared.keys, seconds: 2}) // warm-up: every key's record cached
+  await verifyLoad({url: loggedServer.url, verifier: logged.verifier, keys: logged.keys, connections: 10, seconds: 2})
   const rows = await interleaved(
     {
       trivial: () => withCpu(server, () => routeLoad(server.url, meta, roundSeconds)),
@@ -131,11 +136,14 @@ if (only.has('throughput')) {
       hot: () => withCpu(server, () => verifyLoad({...base, keys: prepared.keys.slice(0, 1), seconds: roundSeconds})),
       gateway: () => withCpu(server, () => routeLoad(server.url, gateway, roundSeconds)),
       bareNodePost: () => routeLoad(bare.url, barePost, roundSeconds),
+      defaultLogLevel: () => withCpu(loggedServer, () => verifyLoad({url: loggedServer.url, verifier: logged.verifier, keys: logged.keys, connections: 10, seconds: roundSeconds})),
     },
     rounds,
     'throughput',
   )
   await server.close()
+  await loggedServer.close()
+  rmSync(logged.dir, {recursive: true, force: true})
   bare.close()
   // The same 1,000 keys with the key-record cache off: every verification is an HMAC and a SQLite read.
   const uncachedServer = await start(prepared.dbPath, {keyCacheMs: 0})
@@ -164,6 +172,8 @@ if (only.has('throughput')) {
     bareNodePost: {route: 'POST / of a bare node:http server answering {"ok":true} (own process), same body', reqPerSec: spread(rows.map((r) => r.bareNodePost.reqPerSec), 0)},
     ratio: ratio('verify'),
     ratioToBareNodePost: ratio('verify', 'bareNodePost'),
+    defaultLogLevel: {route: 'POST /v1/verify, 1,000 keys, service at its default log level (lines to /dev/null)', ...summary('defaultLogLevel')},
+    ratioDefaultLogLevelToWarn: ratio('defaultLogLevel', 'verify'),
     hotKeyRatio: ratio('hot'),
     authRequestRatio: ratio('gateway'),
     cpuRatio: spread(rows.map((r) => r.trivial.serverCpuMicrosPerRequest / r.verify.serverCpuMicrosPerRequest)),
@@ -172,6 +182,7 @@ if (only.has('throughput')) {
     rounds: rows,
   }
   results.throughput.met = results.throughput.ratio.median >= 0.8
+  results.throughput.logMet = results.throughput.ratioDefaultLogLevelToWarn.median >= 0.9
 }
 
 async function start(dbPath, settings) {
