@@ -76,4 +76,38 @@ describe('apikey usage', () => {
     expect(refused.code).toBe(1)
     expect(refused.stderr).toContain('weather')
   })
+
+  it('answers for an app with millions of stored verifications over 30 days, as for a small one', async () => {
+    const repo = await makeRepo('big-usage-app')
+    const env = await cliEnv()
+    expect((await runCli(['login', '--server', svc.url, '--username', 'ann', '--password-stdin'], {cwd: repo, env, input: PASSWORD})).code).toBe(0)
+    const init = await runCli(['init', '--app', 'big-usage-app', '--contact', 'ann@example.com', '--yes', '--json'], {cwd: repo, env})
+    expect(init.code, init.stderr).toBe(0)
+    const keyId = init.json.key.id as string
+    const verifier = await addVerifier({dbPath: svc.dbPath, name: 'big-usage-test'})
+    // 20,000 distinct rows (route × network × minute) standing for about 10 million verifications over the last 30 days.
+    const now = Date.now()
+    let sent = 0
+    for (let b = 0; b < 4; b++) {
+      const events = Array.from({length: 5000}, (_, i) => {
+        const n = b * 5000 + i
+        const count = 1 + (n % 999)
+        sent += count
+        return {keyId, app: 'big-usage-app', code: n % 50 === 0 ? 'RATE_LIMITED' : 'VALID', route: `/v1/items/${n % 40}`, clientIp: `198.51.${n % 200}.9`, at: now - 60_000 - Math.floor((n * 30 * 86_400_000) / 20_000), count}
+      })
+      const res = await fetch(`${svc.url}/v1/usage`, {method: 'POST', headers: {authorization: `Bearer ${verifier.token}`, 'content-type': 'application/json'}, body: JSON.stringify({events})})
+      expect(res.status).toBe(200)
+    }
+    await svc.rollupUsage()
+    const usage = await runCli(['usage', '--since', '30d', '--json'], {cwd: repo, env})
+    expect(usage.code, usage.stderr).toBe(0)
+    const r = usage.json.report
+    expect(r.total).toBe(sent)
+    expect(r.byRoute).toHaveLength(40)
+    expect(r.distinctNetworks).toBe(200)
+    expect(r.parts.map((p: {level: string}) => p.level)).toContain('day')
+    const text = await runCli(['usage', '--since', '30d'], {cwd: repo, env})
+    expect(text.code, text.stderr).toBe(0)
+    expect(text.stdout).toContain(`requests\t${sent}`)
+  })
 })

@@ -19,6 +19,8 @@ export interface TestService {
   addUser(username: string, team: string, options?: {password?: string; teamContactEmail?: string; admin?: boolean}): Promise<void>
   /** Signs in over HTTP and returns a session token (for APIKEY_TOKEN tests). */
   token(username: string, password?: string): Promise<string>
+  /** Runs the service's usage rollup and retention pass now (see `RunningServer.rollupUsage`). */
+  rollupUsage(): Promise<unknown>
   close(): Promise<void>
 }
 
@@ -69,6 +71,7 @@ export async function startTestService(): Promise<TestService> {
       if (res.status !== 201) throw new Error(`login failed: ${res.status} ${await res.text()}`)
       return ((await res.json()) as {token: string}).token
     },
+    rollupUsage: () => server.rollupUsage(),
     close: () => server.close(),
   }
 }
