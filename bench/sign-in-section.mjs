@@ -8,9 +8,9 @@ export function signInSection(r) {
   const u = r.unbounded.floods[0]
   return `## Sign-in under attack (bench/sign-in.mjs)
 
-Run on its own (not in the same run as the sections above)${r.machine.date ? `, ${r.machine.date}` : ''}: ${r.machine.cores} cores, Node ${r.machine.node ?? process.version}.
+Measured${r.machine.date ? ` ${r.machine.date}` : ''} on ${r.machine.cores} cores, Node ${r.machine.node ?? process.version}; one-minute load average at the end: ${r.machine.loadAverage1m}.
 Default scrypt cost (N = ${r.scryptCost.N}, r = ${r.scryptCost.r}, p = ${r.scryptCost.p}); the service alone in its process; clients from different 127.x source addresses.
-Method: see the comment at the top of \`bench/sign-in.mjs\`. Reproduce: \`npm run bench\` (or \`npm run build && node bench/sign-in.mjs --update-doc\`).
+Method: see the comment at the top of \`bench/sign-in.mjs\`. Reproduce: \`npm run bench -- --only signin\` (or \`npm run build && node bench/sign-in.mjs --update-doc\`).
 
 - Baseline: ann's sign-in from a known network, nothing else going on: median ${r.bounded.baselineMedianMs} ms.
 - 20 wrong passwords for ann from one address (${Object.entries(r.bounded.lockout.wrongStatuses).map(([s, n]) => `${n} × ${s}`).join(', ')}), then the right one from another address: ${r.bounded.lockout.rightPasswordFromAnotherAddress}.
