@@ -273,19 +273,27 @@ While the data sets were built (same path, mixed events): ${u.datasets.map((d) =
 
 function storageSection(u) {
   const s = u.storage
+  const mib = (b) => (b === null || b === undefined ? '—' : `${(b / 2 ** 20).toFixed(1)} MiB`)
   const rows = s.sets
-    .map((x) => `| ${fmt(x.verifications)} | ${Object.entries(x.tables).map(([t, v]) => v.counts ? `${t}: ${fmt(v.rows)} rows, ${v.bytesPerRow ?? '—'} B/row` : `${t}: ${fmt(v.rows)} rows, ${(v.bytes / 1024).toFixed(0)} KiB`).join('; ')} | ${fmt(x.usageRows)} | ${fmt(x.bytesPerRow)} | ${(x.bytesPerMillionVerifications / 2 ** 20).toFixed(1)} MiB | ${(x.databaseFileBytes / 2 ** 20).toFixed(1)} MiB |`)
+    .flatMap((x) => {
+      const counted = x.verificationsInDatabase === undefined ? '' : ` (counted in the database: ${fmt(x.verificationsInDatabase)})`
+      const levels = x.levels === undefined ? [] : Object.entries(x.levels).map(([name, l]) => `| | ${name} (${l.tables.join(', ')}) | ${fmt(l.rows)} | ${l.bytesPerRow ?? '—'} | ${mib(l.bytesPerMillionVerifications)} |`)
+      return [`| ${fmt(x.verifications)}${counted}; file ${mib(x.databaseFileBytes)} | all usage tables | ${fmt(x.usageRows)} | ${fmt(x.bytesPerRow)} | ${mib(x.bytesPerMillionVerifications)} |`, ...levels]
+    })
     .join('\n')
+  const tables = s.sets.map((x) => `${fmt(x.verifications)}: ${Object.entries(x.tables).map(([t, v]) => `${t} ${fmt(v.rows)} rows ${v.bytesPerRow ?? '—'} B/row`).join(', ')}`).join('; ')
   return `${H.storage}
 
 ${header(s.loadAverage, s.date)}
-Method: each data set right after it was built; bytes of every usage table and its indexes (SQLite dbstat; not the idempotency keys of batches); usage rows = rows of the tables holding counts (per minute, hour, day; other usage tables such as a dictionary of values count as bytes only); per row = all those bytes / usage rows; per million verifications = all those bytes / (verifications / 1,000,000).
-${datasetText(u)}
-Reproduce: \`npm run bench -- --only storage\` (bench/usage.mjs storage).
+Method: each data set right after it was built; bytes of every usage table and its indexes (SQLite dbstat; not the idempotency keys of batches); usage rows = rows of the tables holding counts; per row = bytes / rows; per million verifications = bytes / (verifications / 1,000,000). Per level (minute, hour, day, dictionary of values) from bench/usage-storage.mjs, which also counts the verifications the database holds (each once, from the coarsest level).
+${datasetText(u, true)}
+Reproduce: \`npm run bench -- --only storage\` (bench/usage.mjs storage; one database: \`node bench/usage-storage.mjs --db PATH\`).
 
-| verifications | tables | usage rows | bytes per row | per million verifications | database file |
-|---|---|---|---|---|---|
+| verifications sent | level | rows | bytes per row | per million verifications |
+|---|---|---|---|---|
 ${rows}
+
+Per table: ${tables}.
 `
 }
 

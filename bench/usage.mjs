@@ -27,7 +27,7 @@
 //           into a copy of the largest data set, interleaved rounds of BENCH_INGEST_EVENTS each.
 //           Targets: ≥ 50,000 events/s; empty / largest ≤ 1.3; 0 lost (events in the database = acknowledged).
 import {copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {execFile, fork} from 'node:child_process'
+import {execFile, execFileSync, fork} from 'node:child_process'
 import {promisify} from 'node:util'
 import {join} from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
@@ -273,7 +273,15 @@ results.rollupNote = big.rollup
   : 'this service has no rollup job (RunningServer.rollupUsage): every verification stays at minute level; the data sets were built without rollups'
 
 if (want('storage')) {
-  results.storage = {date: new Date().toISOString(), loadAverage: load1(), sets: sets.map(storageOf)}
+  // bench/usage-storage.mjs (per level: minute, hour, day, values) when it exists, next to the per-table view here.
+  const levelScript = join(root, 'bench', 'usage-storage.mjs')
+  const levelsOf = (set) => {
+    if (!existsSync(levelScript)) return undefined
+    const text = execFileSync(process.execPath, [levelScript, '--db', set.dbPath], {encoding: 'utf8', maxBuffer: 16 * 1024 * 1024})
+    const r = JSON.parse(text.slice(text.indexOf('{')))
+    return {verificationsInDatabase: r.verifications, levels: r.levels}
+  }
+  results.storage = {date: new Date().toISOString(), loadAverage: load1(), sets: sets.map((set) => ({...storageOf(set), ...levelsOf(set)}))}
 }
 
 if (want('reports')) {
