@@ -266,7 +266,7 @@ Reproduce: \`npm run bench -- --only ingest\` (bench/usage.mjs ingest; BENCH_ING
 | empty | ${mmInt(g.eventsPerSec.empty)} | ${mm(g.eldMaxMs.empty)} | ${fmt(g.acknowledged.empty)} | ${g.lost.empty} | ≥ 50,000/s: ${met(g.eventsPerSec.empty.median >= 50_000)} |
 | ${fmt(g.storedBefore.largest)} verifications stored | ${mmInt(g.eventsPerSec.largest)} | ${mm(g.eldMaxMs.largest)} | ${fmt(g.acknowledged.largest)} | ${g.lost.largest} | ≥ 50,000/s: ${met(g.eventsPerSec.largest.median >= 50_000)} |
 
-Slowdown empty → full: ${ratioText(g.slowdownEmptyToLargest)} — target ≤ 1.3x: ${met(g.met.flatAtMost1_3)}. 0 lost: ${met(g.met.noneLost)}. Failed batches: ${g.failedBatches}.
+Slowdown empty → full: ${ratioText(g.slowdownEmptyToLargest)} — target ≤ 1.3x: ${met(g.met.flatAtMost1_3)}. 0 lost: ${met(g.met.noneLost)}. Failed batches: ${g.failedBatches}; answered 503 and sent again after Retry-After: ${g.retriedBatches ?? 0} (the time includes the waits).
 While the data sets were built (same path, mixed events): ${u.datasets.map((d) => `${fmt(d.verifications)}: first day ${fmt(d.ingestFirstDayEventsPerSec)}, last day ${fmt(d.ingestLastDayEventsPerSec)} events/s`).join('; ')} (hour-sized batches, single-shot, for orientation only).
 `
 }

@@ -60,29 +60,44 @@ const cleanup = []
 async function post(url, verifier, events) {
   const res = await fetch(`${url}/v1/usage`, {method: 'POST', headers: {authorization: `Bearer ${verifier}`, 'content-type': 'application/json'}, body: typeof events === 'string' ? events : JSON.stringify({events})})
   const body = await res.json().catch(() => ({}))
-  return {ok: res.ok, status: res.status, stored: body.stored ?? 0, body}
+  return {ok: res.ok, status: res.status, stored: body.stored ?? 0, body, retryAfter: res.headers.get('retry-after')}
 }
 
-/** POSTs `bodies` (JSON strings) with `clients` clients at once; resolves to {acknowledged (verifications stored), failed, seconds}. */
+/**
+ * POSTs `bodies` (JSON strings) with `clients` clients at once; a batch answered 503 is sent again after
+ * its Retry-After (as the verifier library does), counted in `retried`.
+ * @returns {acknowledged (verifications stored), failed (batches not stored), retried, firstError, seconds}
+ */
 async function postAll(url, verifier, bodies, clients = 2) {
   let next = 0
   let acknowledged = 0
   let failed = 0
+  let retried = 0
   let firstError
   const began = performance.now()
   await Promise.all(
     Array.from({length: clients}, async () => {
       while (next < bodies.length) {
-        const r = await post(url, verifier, bodies[next++])
-        if (r.ok) acknowledged += r.stored
-        else {
+        const body = bodies[next++]
+        for (let attempt = 0; ; attempt++) {
+          const r = await post(url, verifier, body)
+          if (r.ok) {
+            acknowledged += r.stored
+            break
+          }
+          if (r.status === 503 && attempt < 20) {
+            retried++
+            await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 1000 * Number(r.retryAfter ?? 0.1) || 100)))
+            continue
+          }
           failed++
           firstError ??= `${r.status} ${JSON.stringify(r.body)}`
+          break
         }
       }
     }),
   )
-  return {acknowledged, failed, firstError, seconds: (performance.now() - began) / 1000}
+  return {acknowledged, failed, retried, firstError, seconds: (performance.now() - began) / 1000}
 }
 
 /**
@@ -110,6 +125,7 @@ async function dataset(verifications) {
   let failed = 0
   let events = 0
   let rollupSeconds = 0
+  let retriedBatches = 0
   let rollupRuns = 0
   const ingestByDay = []
   const began = performance.now()
@@ -123,6 +139,7 @@ async function dataset(verifications) {
     const r = await postAll(server.url, prepared.verifier, bodies)
     if (r.failed > 0) throw new Error(`bench: ${r.failed} usage batches failed while building the data set (first: ${r.firstError})`)
     acknowledged += r.acknowledged
+    retriedBatches += r.retried
     events += n
     if (h % 24 === 0) ingestByDay.push({day: h / 24, storedBefore: acknowledged - r.acknowledged, eventsPerSec: Math.round(n / r.seconds)})
     if (server.hasRollup) {
@@ -156,6 +173,7 @@ async function dataset(verifications) {
     rollup: server.hasRollup,
     rollupRuns,
     rollupSeconds: round(rollupSeconds, 1),
+    retriedBatches,
     buildSeconds: round((performance.now() - began) / 1000, 1),
     ingestByDay,
   }
@@ -435,7 +453,7 @@ if (want('ingest')) {
     await t.server.eldReset()
     const r = await postAll(t.server.url, t.verifier, bodies)
     t.acknowledged += r.acknowledged
-    return {eventsPerSec: Math.round(r.acknowledged / r.seconds), failedBatches: r.failed, eld: await t.server.eld()}
+    return {eventsPerSec: Math.round(r.acknowledged / r.seconds), failedBatches: r.failed, retriedBatches: r.retried, eld: await t.server.eld()}
   }
   const rows = await interleaved({empty: run('empty'), largest: run('largest')}, rounds, 'ingest')
   const lost = {}
@@ -455,6 +473,7 @@ if (want('ingest')) {
     slowdownEmptyToLargest: spread(rows.map((r) => r.empty.eventsPerSec / r.largest.eventsPerSec)),
     eldMaxMs: {empty: spread(rows.map((r) => r.empty.eld.maxMs), 1), largest: spread(rows.map((r) => r.largest.eld.maxMs), 1)},
     failedBatches: rows.reduce((a, r) => a + r.empty.failedBatches + r.largest.failedBatches, 0),
+    retriedBatches: rows.reduce((a, r) => a + r.empty.retriedBatches + r.largest.retriedBatches, 0),
     acknowledged: {empty: targets.empty.acknowledged, largest: targets.largest.acknowledged},
     lost,
     rounds: rows,
