@@ -279,10 +279,11 @@ export function orderOf(n, c) {
 /**
  * POST /v1/verify load: `connections` keep-alive connections for `seconds`, each walking its
  * own shuffled order of `keys` (or of prepared `bodies`), so no two connections send the same
- * sequence (load.mjs rawLoad).
+ * sequence (load.mjs rawLoad). With `onePass`, every key exactly once instead (split over the
+ * connections), however long that takes (at most `seconds`, default an hour).
  * @returns {reqPerSec, requests, non2xx (errors included), p50Ms, p99Ms, maxMs}
  */
-export async function verifyLoad({url, verifier, keys, bodies, connections = 10, seconds}) {
+export async function verifyLoad({url, verifier, keys, bodies, connections = 10, seconds, onePass = false}) {
   const all = bodies ?? keys.map(verifyBody)
   let byUrl = requestCache.get(all)
   if (byUrl === undefined) requestCache.set(all, (byUrl = new Map()))
@@ -291,6 +292,13 @@ export async function verifyLoad({url, verifier, keys, bodies, connections = 10,
     const headers = {authorization: `Bearer ${verifier}`, 'content-type': 'application/json'}
     requests = all.map((body) => requestBytes(url, {method: 'POST', path: '/v1/verify', headers, body}))
     byUrl.set(url + verifier, requests)
+  }
+  if (onePass) {
+    // Every key once: connection c sends keys c, c + connections, c + 2 × connections, …
+    const n = requests.length
+    const slices = Array.from({length: connections}, (_, c) => Uint32Array.from({length: Math.ceil((n - c) / connections)}, (_, j) => c + j * connections))
+    const r = await rawLoad({url, requests, order: (c) => slices[c], connections, seconds: seconds ?? 3600, limit: Math.ceil(n / connections)})
+    return {...r, non2xx: r.non2xx + r.errors}
   }
   const r = await rawLoad({url, requests, order: (c) => (requests.length === 1 ? undefined : orderOf(requests.length, c)), connections, seconds})
   return {...r, non2xx: r.non2xx + r.errors}

@@ -23,9 +23,10 @@ const CHUNKED_END = Buffer.from('0\r\n\r\n')
  * `requests[order(c)[i % n]]` for i = 0, 1, … (each waits for the previous answer).
  * @param options.requests Buffers from {@link requestBytes}
  * @param options.order (c) => Uint32Array of indexes into requests, or undefined for 0, 1, 2, …
- * @returns {reqPerSec, requests, non2xx, errors, p50Ms, p99Ms, maxMs} — answers completed in the window.
+ * @param options.limit most requests per connection (then it stops early), default no limit
+ * @returns {reqPerSec, requests, non2xx, errors, p50Ms, p99Ms, maxMs, seconds} — answers completed in the window.
  */
-export async function rawLoad({url, requests, order = () => undefined, connections = 10, seconds}) {
+export async function rawLoad({url, requests, order = () => undefined, connections = 10, seconds, limit = Infinity}) {
   const target = new URL(url)
   const port = Number(target.port)
   const host = target.hostname.replace(/^\[|\]$/g, '')
@@ -60,7 +61,7 @@ export async function rawLoad({url, requests, order = () => undefined, connectio
           resolve()
         }
         const send = () => {
-          if (performance.now() >= deadline) return finish()
+          if (performance.now() >= deadline || i >= limit) return finish()
           const index = seq === undefined ? i % n : seq[i % n]
           i++
           sentAt = performance.now()
@@ -113,7 +114,8 @@ export async function rawLoad({url, requests, order = () => undefined, connectio
       })
     }),
   )
+  const elapsed = Math.min(seconds, (performance.now() - began) / 1000)
   const sorted = latencies.subarray(0, count).sort()
   const pick = (q) => (count === 0 ? null : Math.round(sorted[Math.min(count - 1, Math.floor(count * q))] * 1000) / 1000)
-  return {reqPerSec: Math.round(count / seconds), requests: count, non2xx, errors, p50Ms: pick(0.5), p99Ms: pick(0.99), maxMs: pick(1)}
+  return {reqPerSec: Math.round(count / elapsed), requests: count, non2xx, errors, p50Ms: pick(0.5), p99Ms: pick(0.99), maxMs: pick(1), seconds: Math.round(elapsed * 100) / 100}
 }

@@ -13,7 +13,8 @@
 //     body. For context: the key-record cache off (keyCacheMs 0), and the GET-vs-POST ratio of a
 //     bare Fastify app (fastifyFloor).
 //  distinct:   POST /v1/verify req/s walking 200,000 distinct keys (BENCH_DISTINCT_KEYS) vs 1,000
-//     keys of the same database and server — target ≥ 0.8x.
+//     keys of the same database and server, after a warm-up that verifies every key once (its rate
+//     is reported as the first pass) — target ≥ 0.8x.
 //  latency:    POST /v1/verify p50/p99 on one connection with 1,000,000 keys stored (BENCH_KEYS)
 //     vs 1,000, the key-record cache off so every verification reads SQLite, both services
 //     running, interleaved — target p99 ratio ≤ 1.2.
@@ -197,7 +198,9 @@ if (only.has('distinct')) {
   const base = {url: server.url, verifier: prepared.verifier, connections: 10}
   const few = prepared.keys.slice(0, 1000).map(verifyBody)
   const many = prepared.keys.map(verifyBody)
-  await verifyLoad({...base, bodies: few, seconds: 2}) // warm-up
+  // Warm-up: every key verified once (the first pass over all keys is the cold-cache rate), then 2 s of each case.
+  const firstPass = await verifyLoad({...base, bodies: many, onePass: true})
+  await verifyLoad({...base, bodies: few, seconds: 2})
   await verifyLoad({...base, bodies: many, seconds: 2})
   const rows = await interleaved(
     {
@@ -216,7 +219,8 @@ if (only.has('distinct')) {
     few: {keys: 1000, reqPerSec: spread(rows.map((r) => r.few.reqPerSec), 0), p99Ms: spread(rows.map((r) => r.few.p99Ms), 1), serverCpuMicrosPerRequest: spread(rows.map((r) => r.few.serverCpuMicrosPerRequest), 1)},
     many: {keys: distinctCount, reqPerSec: spread(rows.map((r) => r.many.reqPerSec), 0), p99Ms: spread(rows.map((r) => r.many.p99Ms), 1), serverCpuMicrosPerRequest: spread(rows.map((r) => r.many.serverCpuMicrosPerRequest), 1)},
     ratio: spread(rows.map((r) => r.many.reqPerSec / r.few.reqPerSec)),
-    non2xx: rows.reduce((sum, r) => sum + r.few.non2xx + r.many.non2xx, 0),
+    firstPass: {reqPerSec: firstPass.reqPerSec, seconds: firstPass.seconds, requests: firstPass.requests, p99Ms: firstPass.p99Ms},
+    non2xx: rows.reduce((sum, r) => sum + r.few.non2xx + r.many.non2xx, 0) + firstPass.non2xx,
     target: '≥ 0.8',
     rounds: rows,
   }
