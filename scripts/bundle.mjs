@@ -11,7 +11,8 @@
 // main.cjs, so that oclif (which finds them through the manifest) and bin/run.js
 // share one copy of every module.
 import {execFileSync} from 'node:child_process'
-import {readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {join, relative, sep} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {build} from 'esbuild'
@@ -87,17 +88,67 @@ const vendorPlugin = {
 const IMPORT_CALL = /(?<![\w.$"'`])import\((?!\))/g
 
 /**
- * fdir (oclif's file search, through tinyglobby) loads picomatch only after
- * `require.resolve("picomatch")` finds it; in the bundle picomatch is bundled,
- * so the probe (which would search node_modules from dist/cli/) is dropped.
+ * Source changes made while bundling, each to a dependency file that would
+ * otherwise cost start-up time for nothing. The build fails when one no longer
+ * applies (the dependency changed): look at it again then.
  */
-const fdirPlugin = {
-  name: 'apikey-fdir',
+const PATCHES = [
+  {
+    // fdir (oclif's file search, through tinyglobby) loads picomatch only after require.resolve("picomatch")
+    // finds it; picomatch is bundled, so the probe (a node_modules search from dist/cli/) is dropped.
+    file: /[\\/]node_modules[\\/]fdir[\\/]dist[\\/]index\.cjs$/,
+    from: 'require.resolve("picomatch");',
+    to: '',
+  },
+  {
+    // oclif sorts each plugin's commands with localeCompare, whose first call loads ICU's collator (~12 ms).
+    // For ids of lowercase letters, ':' and '-' (every apikey id) plain code-unit order is the same order
+    // (test/commands/start-up.test.ts); any other id is still compared with localeCompare.
+    file: /[\\/]@oclif[\\/]core[\\/]lib[\\/]config[\\/]plugin\.js$/,
+    from: '.sort((a, b) => a.id.localeCompare(b.id));',
+    to: '.sort((a, b) => (/^[a-z:-]*$/.test(a.id) && /^[a-z:-]*$/.test(b.id) ? (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) : a.id.localeCompare(b.id)));',
+  },
+  {
+    // oclif warns when Node does not satisfy its own engines (>=18) by reading the package.json next to
+    // its file, which is not there in a bundle (the check always gave up silently): dropped, and with it
+    // semver (used nowhere else). apikey's own engines field (>=20.19) is stricter.
+    file: /[\\/]@oclif[\\/]core[\\/]lib[\\/]index\.js$/,
+    from: "const semver = require('semver');",
+    to: 'return;',
+  },
+]
+
+/**
+ * got imports http2-wrapper, which opens a TLS socket when it is loaded (reading the CA store, ~12 ms)
+ * and pulls in node:http2; got uses it only with its `http2` option, which src/lib/api/client.ts never
+ * sets. The got bundle gets a stand-in that fails loudly if that ever changes.
+ */
+const noHttp2Plugin = {
+  name: 'apikey-no-http2',
   setup(b) {
-    b.onLoad({filter: /[\\/]node_modules[\\/]fdir[\\/]dist[\\/]index\.c?js$/}, (args) => {
-      const text = readFileSync(args.path, 'utf8')
-      if (!text.includes('require.resolve("picomatch");')) throw new Error(`bundle: ${args.path} no longer probes for picomatch as expected`)
-      return {contents: text.replace('require.resolve("picomatch");', ''), loader: 'js'}
+    b.onResolve({filter: /^http2-wrapper$/}, () => ({path: 'http2-wrapper', namespace: 'apikey-no-http2'}))
+    b.onLoad({filter: /.*/, namespace: 'apikey-no-http2'}, () => ({
+      contents: "const unavailable = () => { throw new Error('HTTP/2 (got option http2) is not part of the apikey bundle') }\nexport default {get auto() { return unavailable() }, get globalAgent() { return unavailable() }}",
+      loader: 'js',
+    }))
+  },
+}
+
+VENDOR.got.plugins = [noHttp2Plugin]
+
+const patchPlugin = {
+  name: 'apikey-patches',
+  setup(b) {
+    b.onLoad({filter: /[\\/]node_modules[\\/].*\.c?js$/}, (args) => {
+      const patches = PATCHES.filter((p) => p.file.test(args.path))
+      if (patches.length === 0) return undefined
+      let text = readFileSync(args.path, 'utf8')
+      for (const p of patches) {
+        if (!text.includes(p.from)) throw new Error(`bundle: ${args.path} no longer contains ${JSON.stringify(p.from)}: check the patch in scripts/bundle.mjs`)
+        text = text.replace(p.from, p.to)
+        p.applied = true
+      }
+      return {contents: text, loader: 'js'}
     })
   },
 }
@@ -107,10 +158,11 @@ await build({
   ...common,
   stdin: {contents: entry, resolveDir: dist, sourcefile: 'cli-entry.js', loader: 'js'},
   outfile: join(out, 'main.cjs'),
-  plugins: [vendorPlugin, fdirPlugin],
+  plugins: [vendorPlugin, patchPlugin],
 })
+for (const p of PATCHES) if (!p.applied) throw new Error(`bundle: no file matched the patch of ${p.file}`)
 for (const [name, v] of Object.entries(VENDOR)) {
-  await build({...common, external: [...common.external, ...(v.external ?? [])], stdin: {contents: v.entry, resolveDir: root, sourcefile: `${name}-entry.js`, loader: 'js'}, outfile: join(out, `${name}.cjs`)})
+  await build({...common, plugins: v.plugins ?? [], external: [...common.external, ...(v.external ?? [])], stdin: {contents: v.entry, resolveDir: root, sourcefile: `${name}-entry.js`, loader: 'js'}, outfile: join(out, `${name}.cjs`)})
 }
 for (const file of readdirSync(out)) {
   const text = readFileSync(join(out, file), 'utf8')
@@ -126,10 +178,32 @@ for (const c of commands) stub(c.file, 'COMMANDS', c.id)
 stub(join(dist, 'help.js'), 'help')
 stub(join(dist, 'hooks', 'command-not-found.js'), 'commandNotFound')
 
-// The code caches: one run that loads every bundle.
+// The code caches: one process runs a few commands (help, and lookups against a closed port, from an
+// empty home directory) so that the functions a start needs are compiled, then writes each bundle's cache.
 if (process.env.APIKEY_CODE_CACHE !== 'off') {
-  execFileSync(process.execPath, ['--input-type=module', '-e', `
-    import {loadBundle} from ${JSON.stringify(new URL('../dist/load-bundle.js', import.meta.url).href)}
-    for (const name of ['main', ...${JSON.stringify(Object.keys(VENDOR))}]) loadBundle(name)
-  `], {env: {...process.env, APIKEY_CODE_CACHE: 'write'}, stdio: 'inherit'})
+  const home = mkdtempSync(join(tmpdir(), 'apikey-code-cache-'))
+  try {
+    const {checksumOf} = await import(new URL('../dist/core/key-format.js', import.meta.url).href)
+    const body = 'ak_weather-app_dev_' + 'Zq3'.repeat(10)
+    const warmUp = [
+      ['--help'],
+      ['keys', '--help'],
+      ['keys', 'create', '--help'],
+      ['status', '--server', 'http://127.0.0.1:9', '--timeout', '1'],
+      ['whoami', '--server', 'http://127.0.0.1:9', '--timeout', '1', '--key', body + checksumOf(body)],
+    ]
+    execFileSync(process.execPath, ['--input-type=module', '-e', `
+      import {loadBundle} from ${JSON.stringify(new URL('../dist/load-bundle.js', import.meta.url).href)}
+      const cli = loadBundle('main')
+      for (const argv of ${JSON.stringify(warmUp)}) await cli.main(argv, ${JSON.stringify(root)})
+      for (const name of ${JSON.stringify(Object.keys(VENDOR))}) loadBundle(name)
+      process.exitCode = 0
+    `], {
+      cwd: home,
+      env: {PATH: process.env.PATH, HOME: home, XDG_CONFIG_HOME: join(home, '.config'), XDG_DATA_HOME: join(home, '.local/share'), TMPDIR: home, APIKEY_CODE_CACHE: 'write', OCLIF_SKIP_NEW_VERSION_CHECK: 'true'},
+      stdio: 'ignore',
+    })
+  } finally {
+    rmSync(home, {recursive: true, force: true})
+  }
 }
