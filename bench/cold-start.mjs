@@ -2,8 +2,9 @@
 // Cold start of every CLI command against `node -e 0`, timed by hyperfine. Prints one JSON object.
 //
 // Commands: `--version`, `--help`, `X --help` for every command and topic of oclif.manifest.json,
-// `status` (no login: nothing to ask), `whoami KEY --server URL` (a real lookup against a key
-// service started from this checkout, in its own process) and `whoami --offline KEY`.
+// `status` (no login: nothing to ask), `status` signed in (asks the service), `whoami KEY --server URL`
+// (a real lookup) — both against a key service started from this checkout, in its own process — and
+// `whoami --offline KEY`.
 // Rounds (BENCH_ROUNDS, default 5): each round is one hyperfine run of every command
 // (`-N --warmup 1 --runs BENCH_COLD_RUNS`, default 3), node -e 0 first; a command's ratio in a
 // round is its mean over the mean of node -e 0 in that round; reported: median and min–max over
@@ -11,7 +12,7 @@
 import {execFileSync} from 'node:child_process'
 import {readFileSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
-import {QUICK, load1, loadService, prepare, root, size, spread, startService} from './lib.mjs'
+import {QUICK, load1, loadService, prepare, root, signIn, size, spread, startService} from './lib.mjs'
 
 const rounds = Math.max(1, size('BENCH_ROUNDS', 5, 2))
 const runs = Math.max(1, size('BENCH_COLD_RUNS', 3, 2))
@@ -22,6 +23,7 @@ const svc = await loadService()
 const prepared = await prepare(svc, 1, 1)
 const server = await startService(prepared.dbPath)
 const key = prepared.keys[0]
+const session = await signIn(server.url)
 const manifest = JSON.parse(readFileSync(join(root, 'oclif.manifest.json'), 'utf8'))
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
 const ids = Object.keys(manifest.commands).sort()
@@ -35,6 +37,8 @@ const commands = [
   ...topics.map((t) => [`apikey ${t} --help`, [bin, t, '--help']]),
   ...ids.map((id) => [`apikey ${words(id)} --help`, [bin, ...words(id).split(' '), '--help']]),
   ['apikey status', [bin, 'status']],
+  // Signed in (APIKEY_TOKEN, through env(1): hyperfine -N sets no variables): status asks the service who is signed in.
+  ['apikey status (signed in: asks a running service)', [bin, 'status', '--server', server.url], {APIKEY_TOKEN: session}],
   ['apikey whoami KEY (lookup on a running service)', [bin, 'whoami', key, '--server', server.url]],
   ['apikey whoami --offline KEY', [bin, 'whoami', '--offline', key]],
 ]
@@ -42,9 +46,11 @@ const env = {...process.env, HOME: prepared.dir, XDG_CONFIG_HOME: join(prepared.
 delete env.API_KEY
 delete env.APIKEY_SERVER
 // Every command must succeed as measured (a failing command can be fast for the wrong reason).
-for (const [name, argv] of commands) {
+/** The command line for hyperfine (variables through env(1)). */
+const line = ([, argv, vars]) => [...(vars === undefined ? [] : ['env', ...Object.entries(vars).map(([k, v]) => `${k}=${v}`)]), node, ...argv].join(' ')
+for (const [name, argv, vars] of commands) {
   try {
-    execFileSync(node, argv, {cwd: prepared.dir, env, stdio: 'ignore'})
+    execFileSync(node, argv, {cwd: prepared.dir, env: {...env, ...vars}, stdio: 'ignore'})
   } catch (error) {
     console.error(`bench/cold-start.mjs: \`${name}\` exits ${error.status}; fix it before timing it`)
     process.exitCode = 1
@@ -56,7 +62,7 @@ const json = join(prepared.dir, 'hyperfine.json')
 for (let r = 0; r < rounds; r++) {
   console.error(`bench: cold start round ${r + 1}/${rounds} (${commands.length} commands)`)
   const args = ['-N', '--warmup', '1', '--runs', String(runs), '--export-json', json, '--style', 'none']
-  for (const [name, argv] of commands) args.push('-n', name, [node, ...argv].join(' '))
+  for (const command of commands) args.push('-n', command[0], line(command))
   execFileSync('hyperfine', args, {cwd: prepared.dir, env, stdio: ['ignore', 'ignore', 'inherit']})
   const results = JSON.parse(readFileSync(json, 'utf8')).results
   perRound.push({load1: load1(), meanMs: Object.fromEntries(results.map((x) => [x.command, x.mean * 1000]))})
