@@ -7,7 +7,7 @@ import {appUsage, type UsageResult} from '../services/usage.js'
 export default class Usage extends ApikeyCommand<UsageResult> {
   static override summary = "Show your app's own traffic: keys, outcomes, routes, client apps, versions."
   static override description =
-    'For members of the owning team. Counts come from verifications (the key service, the nginx form, and batches from the verifier library). Client networks are only counted, never shown: many distinct networks and client apps on one key can mean it is shared.'
+    'For members of the owning team. Counts come from verifications (the key service, the nginx form, and batches from the verifier library). Client networks are only counted, never shown: many distinct networks and client apps on one key can mean it is shared. The service keeps counts per minute for 2 days, per hour for 35 days and per day for 90 days (its defaults): a start where finer counts are gone is widened to the whole hour or day, and a start before what is kept begins at the oldest kept day; the output says so ("covered").'
   static override examples = ['<%= config.bin %> usage', '<%= config.bin %> usage --app weather-app --since 7d', '<%= config.bin %> usage --since 2027-06-01T00:00:00Z --json']
   static override flags = {
     ...networkFlags,

@@ -225,12 +225,14 @@ export interface ServerSettings {
   usageRetentionMs: number
   /**
    * How long usage is kept per minute, in ms (only minutes already added into hours are
-   * deleted). Default 48 hours; at least an hour and at most {@link ServerSettings.usageHourRetentionMs}.
+   * deleted). Default 48 hours (or `usageHourRetentionMs` when shorter); at least an hour and at
+   * most {@link ServerSettings.usageHourRetentionMs}.
    */
   usageMinuteRetentionMs: number
   /**
    * How long usage is kept per hour, in ms (only hours already added into days are deleted).
-   * Default 35 days (a 28-day baseline plus a week); at least a day.
+   * Default 35 days (a 28-day baseline plus a week), or `usageRetentionMs` when that is shorter;
+   * at least a day.
    */
   usageHourRetentionMs: number
   /**
@@ -347,6 +349,9 @@ export function resolveSettings(input: ServerSettingsInput = {}): ServerSettings
       reserved: {...DEFAULT_SETTINGS.passwordHashing.reserved, ...input.passwordHashing?.reserved},
     },
   }
+  // Shorter usage retention without finer windows given: the finer windows shrink to fit it.
+  if (input.usageHourRetentionMs === undefined) settings.usageHourRetentionMs = Math.min(DEFAULT_SETTINGS.usageHourRetentionMs, settings.usageRetentionMs)
+  if (input.usageMinuteRetentionMs === undefined) settings.usageMinuteRetentionMs = Math.min(DEFAULT_SETTINGS.usageMinuteRetentionMs, settings.usageHourRetentionMs)
   if (!PREFIX_PATTERN.test(settings.keyPrefix)) throw new RangeError(`settings.keyPrefix "${settings.keyPrefix}" must be 2–8 lowercase letters`)
   const durations: Array<[string, number]> = [
     ['sessionTtlMs', settings.sessionTtlMs],
@@ -378,7 +383,6 @@ export function resolveSettings(input: ServerSettingsInput = {}): ServerSettings
     ['usageRetentionMs', settings.usageRetentionMs],
     ['usageMinuteRetentionMs', settings.usageMinuteRetentionMs],
     ['usageHourRetentionMs', settings.usageHourRetentionMs],
-    ['usagePruneBatchRows', settings.usagePruneBatchRows],
     ['maxUsageBatch', settings.maxUsageBatch],
     ['maxRpm', settings.maxRpm],
   ]
@@ -403,6 +407,9 @@ export function resolveSettings(input: ServerSettingsInput = {}): ServerSettings
     ['passwordHashing.reserved.queued', settings.passwordHashing.reserved.queued],
   ] as const) {
     if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`settings.${name} must be a non-negative integer, got ${value}`)
+  }
+  if (!Number.isSafeInteger(settings.usagePruneBatchRows) || settings.usagePruneBatchRows <= 0) {
+    throw new RangeError(`settings.usagePruneBatchRows must be a positive integer (rows deleted per transaction), got ${settings.usagePruneBatchRows}`)
   }
   if (settings.usageMinuteRetentionMs < HOUR_MS || settings.usageMinuteRetentionMs > settings.usageHourRetentionMs) {
     throw new RangeError(`settings.usageMinuteRetentionMs must be between an hour (${HOUR_MS}) and usageHourRetentionMs (${settings.usageHourRetentionMs}), got ${settings.usageMinuteRetentionMs}`)

@@ -12,7 +12,7 @@ import BetterSqlite3 from 'better-sqlite3'
 import {Kysely, Migrator, SqliteDialect} from 'kysely'
 import {afterEach, describe, expect, it} from 'vitest'
 import {staticMigrationProvider} from '../../src/server/db/connection.js'
-import {DAY_MS, MINUTE_MS} from '../../src/server/settings.js'
+import {DAY_MS, MINUTE_MS, resolveSettings} from '../../src/server/settings.js'
 import {expectProblemShape, startHarness, T0, TestClock, type Harness} from './helpers.js'
 
 const HOUR_MS = 60 * MINUTE_MS
@@ -282,5 +282,17 @@ describe('usage rollups', () => {
     w.ann = await w.h.login('ann')
     expect(Number(rawRows(w.h, 'select count(*) as n from usage_facet_day')[0]?.n)).toBeGreaterThan(0)
     await checkRanges(w, random, 10, T0, T0 + 3 * DAY_MS, 'facets migrated')
+  })
+})
+
+describe('usage retention settings', () => {
+  it('finer windows shrink to a shorter retention; windows out of order or negative intervals are refused with what to set', () => {
+    expect(resolveSettings({usageRetentionMs: 7 * DAY_MS})).toMatchObject({usageRetentionMs: 7 * DAY_MS, usageHourRetentionMs: 7 * DAY_MS, usageMinuteRetentionMs: 2 * DAY_MS})
+    expect(resolveSettings({usageRetentionMs: DAY_MS})).toMatchObject({usageHourRetentionMs: DAY_MS, usageMinuteRetentionMs: DAY_MS})
+    expect(resolveSettings({})).toMatchObject({usageRetentionMs: 90 * DAY_MS, usageHourRetentionMs: 35 * DAY_MS, usageMinuteRetentionMs: 2 * DAY_MS, usageRollupIntervalMs: MINUTE_MS, usagePruneBatchRows: 5000})
+    expect(() => resolveSettings({usageMinuteRetentionMs: 30 * MINUTE_MS})).toThrow(/usageMinuteRetentionMs must be between an hour/)
+    expect(() => resolveSettings({usageHourRetentionMs: 100 * DAY_MS})).toThrow(/usageHourRetentionMs must be between a day .* and usageRetentionMs/)
+    expect(() => resolveSettings({usageRollupIntervalMs: -1})).toThrow(/usageRollupIntervalMs must be a non-negative integer/)
+    expect(() => resolveSettings({usagePruneBatchRows: 0})).toThrow(/usagePruneBatchRows must be a positive integer \(rows deleted per transaction\), got 0/)
   })
 })
