@@ -11,6 +11,12 @@
  * `last_used_at` are held in memory and written every `settings.usageFlushIntervalMs`
  * and on close; a reported batch is written before its 2xx, in one transaction
  * with `synchronous=FULL`.
+ *
+ * Counts are kept per minute, hour and day (dimension values as integer ids, hours
+ * and days also as per-app facets); {@link UsageService.maintain} rolls closed hours
+ * and days up and deletes what retention no longer keeps, and reports read the
+ * coarsest level that answers ({@link planUsageRange}). docs/architecture.md
+ * ("Usage storage, rollups and reports") describes the layout and its guarantees.
  */
 import {createHmac} from 'node:crypto'
 import {ApikeyError} from '../../core/errors.js'
