@@ -83,6 +83,8 @@ describe('packages', () => {
   it('the key service plugin ships every server command, its manifest and the service dependencies', () => {
     expect(server.files).toContain('oclif.manifest.json')
     expect(server.files).toContain('dist/server/main.js')
+    // The database writer thread is loaded by URL beside its dialect, so it must be packed too.
+    expect(server.files).toContain('dist/server/db/writer-worker.js')
     const manifest = JSON.parse(readFileSync(join(server.dir, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, unknown>}
     const ids = Object.keys(manifest.commands)
     expect(ids).toContain('server:start')

@@ -62,6 +62,10 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 export interface AppDeps {
   /** Migrated database (see `db/connection.ts`). The app does not close it. */
   db: Kysely<Database>
+  /** Read-only handle for hot-path lookups (`DatabaseHandle.readDb`); default {@link db}. */
+  readDb?: Kysely<Database>
+  /** Handle for bulk writes in the writer's bounded queue (`DatabaseHandle.bulkDb`); default {@link db}. */
+  bulkDb?: Kysely<Database>
   /** HMAC key for API key lookup hashes (see `services/pepper.ts`). */
   pepper: Buffer
   /** Time source; default the wall clock. */
@@ -105,7 +109,7 @@ export interface AppDeps {
  */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const settings = resolveSettings(deps.settings)
-  const ctx: ServiceContext = {db: deps.db, clock: deps.clock ?? systemClock, random: deps.random ?? defaultRandom, settings, pepper: deps.pepper}
+  const ctx: ServiceContext = {db: deps.db, readDb: deps.readDb ?? deps.db, bulkDb: deps.bulkDb ?? deps.db, clock: deps.clock ?? systemClock, random: deps.random ?? defaultRandom, settings, pepper: deps.pepper}
   const events = deps.events ?? new LifecycleEvents()
   const lifecycle = new KeyLifecycle(ctx, events)
   const buffered =

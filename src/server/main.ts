@@ -7,6 +7,7 @@ import type {DestinationStream} from 'pino'
 import {buildApp, type LogLevel} from './app.js'
 import type {Clock} from './clock.js'
 import {openDatabase} from './db/connection.js'
+import {lockDatabaseForService} from './db/service-lock.js'
 import {repositories} from './repositories/index.js'
 import type {SignInStats} from './services/auth.js'
 import type {MaintenanceResult} from './services/usage.js'
@@ -14,7 +15,7 @@ import type {RandomBase62} from './services/crypto.js'
 import type {RateLimitStore} from './services/rate-limit.js'
 import {LifecycleEvents} from './services/lifecycle.js'
 import {loadPepper, missingPepperError, PEPPER_FINGERPRINT, pepperFingerprint, pepperPathFor, readPepper, refuseOtherPepper, storedPepperFingerprint, type Pepper} from './services/pepper.js'
-import {resolveServerPaths, type ServerSettingsInput} from './settings.js'
+import {resolveServerPaths, resolveSettings, type ServerSettingsInput} from './settings.js'
 
 /** Options of {@link startServer}. */
 export interface StartServerOptions {
@@ -89,8 +90,11 @@ export interface RunningServer {
 export {PEPPER_FINGERPRINT} from './services/pepper.js'
 
 /**
- * Starts the key service.
- * @throws ApikeyError `validation` when the pepper is too short or differs from
+ * Starts the key service: takes the database's service lock (one service per SQLite file, see
+ * `db/service-lock.ts`), opens the database with its writer thread and read connection, builds
+ * the app and listens.
+ * @throws ApikeyError `conflict` when another running service holds this database;
+ *   `validation` when the pepper is too short or differs from
  *   the one this database was started with (keys would stop verifying);
  *   `io` when the pepper file cannot be created; Error when the database cannot
  *   be opened or migrated, or the address is in use. Nothing is left open on failure.
@@ -102,9 +106,13 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const supplied = options.pepper ?? nonEmpty(options.env?.APIKEY_PEPPER)
   const pepperPath = pepperPathFor(dbPath)
   let found: Pepper | undefined
+  // Invalid settings are refused before anything is opened.
+  const writeQueueLimit = resolveSettings(options.settings).writeQueueLimit
+  const lock = lockDatabaseForService(dbPath)
   // The pepper is checked against the database before anything is written to it (migrations
   // included), and a new pepper file is made only for a database that never had one.
   const handle = await openDatabase(dbPath, {
+    writerThread: {bulkQueueLimit: writeQueueLimit},
     beforeMigrations: async (db) => {
       const stored = await storedPepperFingerprint(db)
       found = await readPepper(pepperPath, supplied)
@@ -114,6 +122,9 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       }
       refuseOtherPepper(stored, found)
     },
+  }).catch((error: unknown) => {
+    lock.release()
+    throw error
   })
   try {
     const pepper = found!
@@ -122,6 +133,8 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     const events = options.events ?? new LifecycleEvents()
     const app = await buildApp({
       db: handle.db,
+      readDb: handle.readDb,
+      bulkDb: handle.bulkDb,
       events,
       pepper: pepper.key,
       ...(options.clock === undefined ? {} : {clock: options.clock}),
@@ -157,12 +170,18 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       pollAdminChanges: () => app.pollAdminChanges(),
       signInStats: () => app.signInStats(),
       close: () => {
-        closing ??= app.close().then(() => handle.close())
+        // Stop accepting and finish in-flight requests, write usage held in memory, let the
+        // writes already queued commit, close the database, and only then let another service in.
+        closing ??= app
+          .close()
+          .then(() => handle.close())
+          .finally(() => lock.release())
         return closing
       },
     }
   } catch (error) {
     await handle.close()
+    lock.release()
     throw error
   }
 }

@@ -249,6 +249,14 @@ export interface ServerSettings {
   usageMaintenancePauseMs: number
   /** Most events accepted in one `POST /v1/usage` batch. Default 5000. */
   maxUsageBatch: number
+  /**
+   * Most bulk writes (usage batches, the usage flush, rollups, retention) waiting for the
+   * database writer at once, behind the write it is running. One more is refused at once:
+   * `POST /v1/usage` answers 503 with `Retry-After` and stores nothing of that batch (the
+   * verifier sends it again); verification and interactive writes are not affected. Default 64
+   * (with batches of `maxUsageBatch` events, a bound on the memory and the wait they hold).
+   */
+  writeQueueLimit: number
   /** Largest per-key or per-app override of the rate limit, in requests per minute. Default 1 000 000. */
   maxRpm: number
 }
@@ -311,6 +319,7 @@ export const DEFAULT_SETTINGS: ServerSettings = {
   usagePruneBatchRows: 5000,
   usageMaintenancePauseMs: 0,
   maxUsageBatch: 5000,
+  writeQueueLimit: 64,
   maxRpm: MAX_RPM,
 }
 
@@ -417,6 +426,7 @@ export function resolveSettings(input: ServerSettingsInput = {}): ServerSettings
   if (settings.usageHourRetentionMs < DAY_MS || settings.usageHourRetentionMs > settings.usageRetentionMs) {
     throw new RangeError(`settings.usageHourRetentionMs must be between a day (${DAY_MS}) and usageRetentionMs (${settings.usageRetentionMs}), got ${settings.usageHourRetentionMs}`)
   }
+  if (!Number.isSafeInteger(settings.writeQueueLimit) || settings.writeQueueLimit < 1) throw new RangeError(`settings.writeQueueLimit must be a positive integer (bulk writes waiting), got ${settings.writeQueueLimit}`)
   if (settings.verifierCacheMs > MAX_VERIFIER_CACHE_MS) throw new RangeError(`settings.verifierCacheMs must be at most ${MAX_VERIFIER_CACHE_MS} ms, got ${settings.verifierCacheMs}`)
   if (settings.rateLimitStoreFailure !== 'open' && settings.rateLimitStoreFailure !== 'closed') {
     throw new RangeError(`settings.rateLimitStoreFailure must be "open" or "closed", got ${String(settings.rateLimitStoreFailure)}`)

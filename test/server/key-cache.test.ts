@@ -1,24 +1,62 @@
 /**
  * The service's key-record cache (settings.keyCacheMs, keyCacheSyncMs): records are
  * reused for up to a minute, yet a change is seen at once in the process that made it
- * (lifecycle events) and within keyCacheSyncMs in every other process on the same
- * database (the audit log is read for changes). Two real service processes' worth of
- * apps share one SQLite file and one injected clock; nothing sleeps.
+ * (lifecycle events) and within keyCacheSyncMs in every other process writing the same
+ * database (the audit log is read for changes). The other process here is a second app
+ * built on the same SQLite file and pepper (not listening: a second *service* on one SQLite
+ * file is refused at start), with one injected clock; nothing sleeps.
  */
+import {Writable} from 'node:stream'
 import BetterSqlite3 from 'better-sqlite3'
+import type {FastifyInstance} from 'fastify'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
-import {startHarness, TestClock, verifyFixture, type Harness, type VerifyFixture} from './helpers.js'
+import {buildApp} from '../../src/server/app.js'
+import {openDatabase, type DatabaseHandle} from '../../src/server/db/connection.js'
+import {pepperPathFor, readPepper} from '../../src/server/services/pepper.js'
+import {TestClock, verifyFixture, type VerifyFixture} from './helpers.js'
+
+/** A second app on the database of `f` (its own connection, cache and clock `clock`), answering through inject. */
+interface OtherApp {
+  verify(verifierToken: string, key: string): Promise<{body: any}>
+  logs: string[]
+  stop(): Promise<void>
+}
+
+async function otherApp(f: VerifyFixture, clock: TestClock, settings: {keyCacheSyncMs: number}): Promise<OtherApp> {
+  const handle: DatabaseHandle = await openDatabase(f.h.dbPath, {mustExist: true})
+  const pepper = await readPepper(pepperPathFor(f.h.dbPath))
+  if (pepper === undefined) throw new Error('the service made no pepper file')
+  const logs: string[] = []
+  const logStream = new Writable({
+    write(chunk, _encoding, callback) {
+      logs.push(String(chunk))
+      callback()
+    },
+  })
+  const app: FastifyInstance = await buildApp({db: handle.db, pepper: pepper.key, clock, settings, logStream, logLevel: 'debug', adminChangePollMs: 0})
+  return {
+    async verify(verifierToken, key) {
+      const res = await app.inject({method: 'POST', url: '/v1/verify', headers: {authorization: `Bearer ${verifierToken}`, 'content-type': 'application/json'}, payload: JSON.stringify({key})})
+      return {body: res.json()}
+    },
+    logs,
+    async stop() {
+      await app.close()
+      await handle.close()
+    },
+  }
+}
 
 const SYNC_MS = 1000
 
-describe('key-record cache across service processes on one database', () => {
+describe('key-record cache across processes on one database', () => {
   let f: VerifyFixture
-  /** A second service on the same database file (and pepper file), same clock. */
-  let other: Harness
+  /** A second app on the same database file (and pepper file), same clock. */
+  let other: OtherApp
   beforeEach(async () => {
     const clock = new TestClock()
     f = await verifyFixture({clock, settings: {keyCacheSyncMs: SYNC_MS}})
-    other = await startHarness({dir: f.h.dir, clock, settings: {keyCacheSyncMs: SYNC_MS}})
+    other = await otherApp(f, clock, {keyCacheSyncMs: SYNC_MS})
   })
   afterEach(async () => {
     await other.stop()

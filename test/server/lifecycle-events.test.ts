@@ -191,7 +191,7 @@ describe('lifecycle change events', () => {
       const bus = new LifecycleEvents()
       const seen: LifecycleEvent[] = []
       bus.subscribe((e) => seen.push(e))
-      const lifecycle = new KeyLifecycle({db: handle.db, clock: f.h.clock, random: defaultRandom, settings: resolveSettings(), pepper: Buffer.alloc(32)}, bus)
+      const lifecycle = new KeyLifecycle({db: handle.db, readDb: handle.readDb, bulkDb: handle.bulkDb, clock: f.h.clock, random: defaultRandom, settings: resolveSettings(), pepper: Buffer.alloc(32)}, bus)
       f.h.clock.advance(1000)
       const view = await lifecycle.setExpiry(f.k1.id, T0 + 500, {userId: null, tokenId: null, sourceAddress: null})
       expect(view).toMatchObject({id: f.k1.id, expiresAt: T0 + 500, status: 'expired'})

@@ -1,27 +1,56 @@
 /**
  * Opens the service database: a SQLite file through better-sqlite3 in WAL
  * mode with a busy timeout, wrapped in Kysely, migrated to the latest schema.
+ *
+ * Two ways: the key service ({@link OpenDatabaseOptions.writerThread}) writes through one
+ * connection in a writer thread (`writer-dialect.ts`, `writer-worker.ts`) and reads its hot-path
+ * lookups through a read-only connection on the main thread; admin commands and tools use one
+ * connection on the calling thread. Either way every transaction starts with `BEGIN IMMEDIATE`,
+ * so a writer that meets another process's lock waits up to {@link BUSY_TIMEOUT_MS} instead of
+ * failing at once.
  */
 import {closeSync, existsSync, mkdirSync, openSync} from 'node:fs'
 import {dirname} from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
-import {Kysely, Migrator, SqliteDialect, type MigrationProvider, type Migration} from 'kysely'
+import {CompiledQuery, Kysely, Migrator, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type MigrationProvider, type Migration, type SqliteDialectConfig, type TransactionSettings} from 'kysely'
 import {ApikeyError} from '../../core/errors.js'
 import type {Database} from './schema.js'
 import {migrations} from './migrations/index.js'
+import {BUSY_TIMEOUT_MS, configureConnection} from './writer-protocol.js'
+import {beginStatement, rollback, WriterDialect, WriterGate, WriterThread, type WriterStats} from './writer-dialect.js'
 
-/** How long a writer waits for a lock held by another connection, in ms. */
-export const BUSY_TIMEOUT_MS = 5_000
+export {BUSY_TIMEOUT_MS} from './writer-protocol.js'
 
 /** An open database. */
 export interface DatabaseHandle {
-  /** Query builder over the whole schema. Only repositories use it. */
+  /**
+   * Query builder over the whole schema, for reads and writes. Only repositories use it. With a
+   * writer thread: its queries wait in the writer's interactive lane.
+   */
   db: Kysely<Database>
+  /**
+   * Like {@link db}, for bulk writes (usage batches, the usage flush, rollups, retention): with a
+   * writer thread they wait behind interactive writes, in a bounded queue (a write beyond the bound
+   * fails at once with `WriterQueueFullError`). Without one: {@link db} itself.
+   */
+  bulkDb: Kysely<Database>
+  /**
+   * Read-only query builder for hot-path point lookups (keys, sessions, verifier tokens, the audit
+   * log's newest entries): with a writer thread, a connection of this thread with `query_only=ON`
+   * that never waits for the writer (WAL readers see the last commit). Without one: {@link db}.
+   * Never for scans: they would block this thread.
+   */
+  readDb: Kysely<Database>
   /** Absolute or relative path of the SQLite file as opened. */
   path: string
   /** SQLite `journal_mode` in effect (`wal` for files). */
   journalMode: string
-  /** Closes the connection (idempotent). */
+  /** The writer's queue counters, or undefined without a writer thread. */
+  writerStats(): WriterStats | undefined
+  /**
+   * Closes the database (idempotent): with a writer thread, new writes are refused, the writes
+   * already waiting run to their end, then the connections close and the thread ends.
+   */
   close(): Promise<void>
 }
 
@@ -43,6 +72,12 @@ export interface OpenDatabaseOptions {
    * throwing refuses the open (the database is closed, the error rethrown).
    */
   beforeMigrations?: (db: Kysely<Database>) => Promise<void>
+  /**
+   * Write through a writer thread and read hot-path lookups through a read-only connection of
+   * this thread (see {@link DatabaseHandle}); `bulkQueueLimit` bounds the bulk writes waiting.
+   * For the key service. Default: one connection on this thread.
+   */
+  writerThread?: {bulkQueueLimit: number}
 }
 
 /**
@@ -68,39 +103,126 @@ export async function openDatabase(path: string, options: OpenDatabaseOptions = 
       }
     }
   }
+  const opened = options.writerThread !== undefined && path !== ':memory:' ? await openWithWriterThread(path, options.mustExist === true, options.writerThread.bulkQueueLimit) : openOnThisThread(path, options.mustExist === true)
+  try {
+    if (options.beforeMigrations !== undefined) await options.beforeMigrations(opened.db)
+    await migrateToLatest(opened.db)
+    opened.openReader()
+  } catch (error) {
+    await opened.close()
+    throw error
+  }
+  return opened
+}
+
+type Opened = DatabaseHandle & {openReader(): void}
+
+/** One connection on this thread (admin commands, tools). */
+function openOnThisThread(path: string, mustExist: boolean): Opened {
   let sqlite: BetterSqlite3.Database
   try {
-    sqlite = new BetterSqlite3(path, {fileMustExist: options.mustExist === true})
+    sqlite = new BetterSqlite3(path, {fileMustExist: mustExist})
   } catch (error) {
-    if (options.mustExist === true && /does not exist/i.test((error as Error).message)) throw noDatabaseError(path)
+    if (mustExist && /does not exist/i.test((error as Error).message)) throw noDatabaseError(path)
     throw error
   }
   let journalMode: string
   try {
-    sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`)
-    journalMode = String(sqlite.pragma('journal_mode = WAL', {simple: true}))
-    sqlite.pragma('foreign_keys = ON')
-    sqlite.pragma('synchronous = NORMAL')
+    journalMode = configureConnection(sqlite)
   } catch (error) {
     sqlite.close()
     throw error
   }
-  const db = new Kysely<Database>({dialect: new SqliteDialect({database: withStatementCache(sqlite)})})
+  const db = new Kysely<Database>({dialect: new ImmediateSqliteDialect({database: withStatementCache(sqlite)})})
   let closed = false
-  const close = async (): Promise<void> => {
-    if (closed) return
-    closed = true
-    await db.destroy()
-    if (sqlite.open) sqlite.close()
+  return {
+    db,
+    bulkDb: db,
+    readDb: db,
+    path,
+    journalMode,
+    writerStats: () => undefined,
+    openReader: () => undefined,
+    close: async () => {
+      if (closed) return
+      closed = true
+      await db.destroy()
+      if (sqlite.open) sqlite.close()
+    },
   }
+}
+
+/** The key service's way: a writer thread, and a read-only connection on this thread opened after the migrations. */
+async function openWithWriterThread(path: string, mustExist: boolean, bulkQueueLimit: number): Promise<Opened> {
+  let thread: WriterThread
   try {
-    if (options.beforeMigrations !== undefined) await options.beforeMigrations(db)
-    await migrateToLatest(db)
+    thread = await WriterThread.start({path, fileMustExist: mustExist})
   } catch (error) {
-    await close()
+    if (mustExist && /does not exist/i.test((error as Error).message)) throw noDatabaseError(path)
     throw error
   }
-  return {db, path, journalMode, close}
+  const gate = new WriterGate(bulkQueueLimit)
+  const db = new Kysely<Database>({dialect: new WriterDialect(thread, gate, 'interactive')})
+  const bulkDb = new Kysely<Database>({dialect: new WriterDialect(thread, gate, 'bulk')})
+  let reader: BetterSqlite3.Database | undefined
+  let readDb: Kysely<Database> = db
+  let closing: Promise<void> | undefined
+  const handle: Opened = {
+    db,
+    bulkDb,
+    get readDb() {
+      return readDb
+    },
+    path,
+    journalMode: thread.journalMode,
+    writerStats: () => gate.stats(),
+    openReader: () => {
+      const sqlite = new BetterSqlite3(path, {fileMustExist: true})
+      try {
+        sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`)
+        sqlite.pragma('query_only = ON')
+      } catch (error) {
+        sqlite.close()
+        throw error
+      }
+      reader = sqlite
+      readDb = new Kysely<Database>({dialect: new ImmediateSqliteDialect({database: withStatementCache(sqlite)})})
+    },
+    close: () => {
+      closing ??= (async () => {
+        await gate.close()
+        if (readDb !== db) await readDb.destroy()
+        if (reader?.open === true) reader.close()
+        await db.destroy()
+        await bulkDb.destroy()
+        // The writer's connection closes last, so that it checkpoints the WAL.
+        await thread.close()
+      })()
+      return closing
+    },
+  }
+  return handle
+}
+
+/** Kysely's SQLite dialect with transactions that start with `BEGIN IMMEDIATE` (see the module comment). */
+class ImmediateSqliteDialect extends SqliteDialect {
+  constructor(private readonly settings: SqliteDialectConfig) {
+    super(settings)
+  }
+
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.settings)
+  }
+}
+
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings = {}): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(beginStatement(settings)))
+  }
+
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    await rollback(connection)
+  }
 }
 
 /** The error for a database file that is not there (see {@link OpenDatabaseOptions.mustExist}). */

@@ -4,6 +4,7 @@
  */
 import {sql, type Kysely} from 'kysely'
 import type {Database} from '../db/schema.js'
+export {isWriterQueueFull, WriterQueueFullError} from '../db/writer-dialect.js'
 import {AppsRepository} from './apps.js'
 import {AuditRepository} from './audit.js'
 import {KeysRepository} from './keys.js'
@@ -52,11 +53,24 @@ export function repositories(db: Kysely<Database>): Repositories {
 }
 
 /**
- * Runs `work` in one SQLite transaction with repositories bound to it.
- * Rolls back when `work` throws, and rethrows.
+ * Runs `work` in one SQLite transaction with repositories bound to it. It starts with
+ * `BEGIN IMMEDIATE`: the write lock is taken first, so when another process holds it the
+ * transaction waits up to the busy timeout (`BUSY_TIMEOUT_MS`) instead of failing with
+ * `SQLITE_BUSY` on its first write. Rolls back when `work` throws, and rethrows.
  */
 export async function inTransaction<T>(db: Kysely<Database>, work: (repos: Repositories) => Promise<T>): Promise<T> {
   return db.transaction().execute((trx) => work(repositories(trx)))
+}
+
+/**
+ * Runs read-only `work` on one consistent snapshot (a deferred `BEGIN`: no write lock is taken,
+ * writers of other connections are not held up). `work` must not write.
+ */
+export async function inReadTransaction<T>(db: Kysely<Database>, work: (repos: Repositories) => Promise<T>): Promise<T> {
+  return db
+    .transaction()
+    .setAccessMode('read only')
+    .execute((trx) => work(repositories(trx)))
 }
 
 /**

@@ -209,16 +209,15 @@ export class KeysRepository {
   /**
    * Raises `last_used_at` of each key to the given instant (ms) — never lowers it.
    * Usage telemetry, not key state: it changes no verdict, so it does not go through
-   * the lifecycle module and emits no change event.
+   * the lifecycle module and emits no change event. One statement for any number of keys (the
+   * updates travel as one JSON parameter; a key named twice gets the later instant).
    */
   async touchLastUsed(updates: Array<{id: string; at: number}>): Promise<void> {
-    for (const update of updates) {
-      await this.db
-        .updateTable('api_keys')
-        .set({last_used_at: sql<number>`max(coalesce(last_used_at, 0), ${update.at})`})
-        .where('id', '=', update.id)
-        .execute()
-    }
+    if (updates.length === 0) return
+    const pairs = JSON.stringify(updates.map((u) => [u.id, u.at]))
+    await sql`update api_keys set last_used_at = max(coalesce(api_keys.last_used_at, 0), touched.at)
+      from (select json_extract(value, '$[0]') as id, max(json_extract(value, '$[1]')) as at from json_each(${pairs}) group by 1) as touched
+      where api_keys.id = touched.id`.execute(this.db)
   }
 
   /** App ids of the given key ids (unknown ids are absent from the map). */

@@ -55,7 +55,7 @@ export class AdminChangeFeed {
   }
 
   private async read(): Promise<number> {
-    const audit = repositories(this.ctx.db).audit
+    const audit = repositories(this.ctx.readDb).audit
     if (this.readThrough === undefined) {
       this.readThrough = await audit.lastId()
       return 0

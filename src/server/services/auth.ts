@@ -128,11 +128,13 @@ export class AuthService {
    *   account — one message for all, after similar work.
    */
   async login(username: string, password: string, source: LoginSource): Promise<CreateSessionResponse> {
+    // Lookups on the read connection (they never wait behind the writer); writes through the writer.
+    const reads = repositories(this.ctx.readDb)
     const repos = repositories(this.ctx.db)
-    const found = await repos.users.findCredentials(username)
+    const found = await reads.users.findCredentials(username)
     // Looked up for unknown users too (under an id no user has), so both take the same path.
     const networkHash = this.networkHash(found?.user.id ?? '', source.ip)
-    const knownNetwork = networkHash !== undefined && (await repos.signInNetworks.isKnown(found?.user.id ?? '', networkHash)) && found !== undefined
+    const knownNetwork = networkHash !== undefined && (await reads.signInNetworks.isKnown(found?.user.id ?? '', networkHash)) && found !== undefined
     const decision = this.throttle.begin({username, address: source.ip, knownNetwork})
     if (!decision.allowed) throw this.refused(decision.limit, decision.retryAfterSeconds)
     const attempt = decision.attempt
@@ -176,7 +178,7 @@ export class AuthService {
     })
     if (networkHash !== undefined) await repos.signInNetworks.remember(user.id, networkHash, now, this.ctx.settings.knownNetworksPerUser)
     await repos.audit.append({at: now, actorUserId: user.id, action: 'session.create', targetType: 'session', targetId: session.id, sourceAddress: source.ip})
-    const teams = await repos.teams.membershipsOf(user.id)
+    const teams = await reads.teams.membershipsOf(user.id)
     return {token, expiresAt: session.expiresAt, user: userView(user), teams: teams.map(membershipView)}
   }
 
@@ -190,7 +192,7 @@ export class AuthService {
     const token = bearerToken(authorization)
     if (token === undefined) throw unauthenticated('this request needs a session token: send "Authorization: Bearer <token>" (sign in first)')
     if (!SESSION_TOKEN_PATTERN.test(token)) throw unauthenticated('the bearer token is not a session token (aks_ followed by 40 letters and digits)')
-    const repos = repositories(this.ctx.db)
+    const repos = repositories(this.ctx.readDb)
     const session = await repos.sessions.findByTokenHash(sha256Hex(token))
     if (session === undefined) throw unauthenticated('the session token is not known (signed out, or issued by another server)')
     if (session.revokedAt !== null) throw unauthenticated('the session was signed out')

@@ -24,7 +24,7 @@ import {MAX_USAGE_EVENT_COUNT, type UsageEventRequest, type UsageIngestResponse}
 import {isPlausibleEpochMs} from '../../core/duration.js'
 import {redactSecrets} from '../logging.js'
 import {UnavailableError, validationError} from '../problems.js'
-import {inDurableTransaction, inTransaction, isUniqueViolation, repositories, type Repositories} from '../repositories/index.js'
+import {inDurableTransaction, inReadTransaction, inTransaction, isUniqueViolation, isWriterQueueFull, repositories, type Repositories} from '../repositories/index.js'
 import {FACET, LEVEL_MINUTES, type EncodedCount, type FacetRow, type ReportRow, type UsageCount, type UsageLevel, type UsageMarks, type UsagePart, type UsageSource} from '../repositories/usage.js'
 import {DAY_MS, MINUTE_MS} from '../settings.js'
 import {requireMember} from './access.js'
@@ -359,7 +359,7 @@ export class UsageService {
     this.pending = new Map()
     let learned: Map<string, number>
     try {
-      learned = await inTransaction(this.ctx.db, async (repos) => {
+      learned = await inTransaction(this.ctx.bulkDb, async (repos) => {
         const ids = await this.store(repos, counts)
         await repos.keys.touchLastUsed(touches)
         if (prune) await repos.usage.pruneBatchesBefore(now - IDEMPOTENCY_WINDOW_MS)
@@ -481,7 +481,7 @@ export class UsageService {
     let hoursRolled = 0
     let daysRolled = 0
     while (!this.stopped) {
-      const step = await inTransaction(this.ctx.db, async (repos) => {
+      const step = await inTransaction(this.ctx.bulkDb, async (repos) => {
         const marks = await repos.usage.marks()
         const from = marks.hoursFrom
         if (from === null) {
@@ -508,7 +508,7 @@ export class UsageService {
       await this.pause()
     }
     while (!this.stopped) {
-      const step = await inTransaction(this.ctx.db, async (repos) => {
+      const step = await inTransaction(this.ctx.bulkDb, async (repos) => {
         const marks = await repos.usage.marks()
         const from = marks.daysFrom
         if (from === null || marks.hoursFrom === null) return 'done'
@@ -547,7 +547,7 @@ export class UsageService {
     const batch = settings.usagePruneBatchRows
     for (const level of ['minute', 'hour', 'day'] as const) {
       if (this.stopped) break
-      const before = await inTransaction(this.ctx.db, async (repos) => {
+      const before = await inTransaction(this.ctx.bulkDb, async (repos) => {
         const marks = await repos.usage.marks()
         let target: number
         if (level === 'minute') target = Math.min(marks.hoursFrom ?? 0, floorTo(nowMinute - settings.usageMinuteRetentionMs / MINUTE_MS, HOUR_MIN))
@@ -558,7 +558,7 @@ export class UsageService {
         return level === 'minute' ? after.minutePrunedBefore : level === 'hour' ? after.hourPrunedBefore : after.dayPrunedBefore
       })
       while (!this.stopped) {
-        const {rows, facets} = await inTransaction(this.ctx.db, async (repos) => ({
+        const {rows, facets} = await inTransaction(this.ctx.bulkDb, async (repos) => ({
           rows: await repos.usage.pruneLevel(level, before, batch),
           facets: level === 'minute' ? 0 : await repos.usage.pruneFacets(level, before, batch),
         }))
@@ -584,7 +584,8 @@ export class UsageService {
    * @throws ApikeyError `validation` when the batch holds more than `settings.maxUsageBatch` events,
    *   an event's `count` is not an integer in [1, {@link MAX_USAGE_EVENT_COUNT}],
    *   or the idempotency key breaks {@link IDEMPOTENCY_KEY_PATTERN};
-   *   {@link UnavailableError} (503) when the write fails — nothing of the batch is stored.
+   *   {@link UnavailableError} (503, `Retry-After`) when the write fails or the writer's bulk queue is
+   *   full (`settings.writeQueueLimit`) — nothing of the batch is stored.
    */
   async ingest(events: UsageEventInput[], batch: {verifierId: string; idempotencyKey?: string | undefined} = {verifierId: ''}): Promise<IngestResult> {
     if (events.length > this.ctx.settings.maxUsageBatch) throw validationError('events', `at most ${this.ctx.settings.maxUsageBatch} events per batch`)
@@ -608,7 +609,7 @@ export class UsageService {
     let written: Array<{id: string; at: number}> = []
     let learned = new Map<string, number>()
     try {
-      await inDurableTransaction(this.ctx.db, async (repos) => {
+      await inDurableTransaction(this.ctx.bulkDb, async (repos) => {
         if (idempotencyKey !== undefined) {
           const stored = await repos.usage.findBatch(batch.verifierId, idempotencyKey)
           if (stored !== undefined) {
@@ -652,6 +653,9 @@ export class UsageService {
       for (const {id, at} of written) this.markWritten(id, at)
     } catch (error) {
       if (error instanceof ApikeyError) throw error
+      if (isWriterQueueFull(error)) {
+        throw new UnavailableError(`the key service is busy writing (${error.waiting} usage batches and other bulk writes are waiting); nothing of this batch was kept — send it again after Retry-After`, {cause: error, retryAfterSeconds: 1})
+      }
       // A concurrent retry of the same batch committed first: answer as a duplicate.
       if (idempotencyKey !== undefined && isUniqueViolation(error)) {
         const stored = await repositories(this.ctx.db).usage.findBatch(batch.verifierId, idempotencyKey).catch(() => undefined)
@@ -702,7 +706,7 @@ export class UsageService {
     const nowMinute = Math.floor(now / MINUTE_MS)
     const oldest = floorTo(nowMinute - this.ctx.settings.usageRetentionMs / MINUTE_MS, DAY_MIN)
     const newest = Math.ceil((now + DAY_MS) / MINUTE_MS) + 1
-    const read = await inTransaction(this.ctx.db, async (trx) => {
+    const read = await inReadTransaction(this.ctx.db, async (trx) => {
       const marks = await trx.usage.marks()
       const plan = planUsageRange(Math.floor(since / MINUTE_MS), Math.min(Math.floor(until / MINUTE_MS), newest), marks, oldest)
       const sourceIds = [...(await trx.usage.idsOf(sources)).values()]

@@ -272,7 +272,7 @@ export class VerifierAuth {
       if (!VERIFIER_TOKEN_PATTERN.test(token)) throw verifierRejected('the bearer token is not a verifier token (akv_ followed by 40 letters and digits)')
       let verifier: Verifier | undefined
       try {
-        verifier = await repositories(this.ctx.db).verifiers.findByTokenHash(sha256Hex(token))
+        verifier = await repositories(this.ctx.readDb).verifiers.findByTokenHash(sha256Hex(token))
       } catch (error) {
         throw new UnavailableError('verifier tokens cannot be checked right now (the database failed); try again shortly', {cause: error})
       }

@@ -333,7 +333,7 @@ export class VerifyService {
 
   private async sync(): Promise<void> {
     try {
-      const audit = repositories(this.ctx.db).audit
+      const audit = repositories(this.ctx.readDb).audit
       if (this.syncedThrough === undefined) {
         this.syncedThrough = await audit.lastId()
         this.invalidate()
@@ -376,7 +376,7 @@ export class VerifyService {
     let record: KeyRecord | undefined
     const generation = this.generation
     try {
-      const found = await repositories(this.ctx.db).keys.findForVerification(keyHash(this.ctx.pepper, plaintext))
+      const found = await repositories(this.ctx.readDb).keys.findForVerification(keyHash(this.ctx.pepper, plaintext))
       if (found === undefined) return undefined
       const {key, app} = found
       const limit = effectiveLimit(this.ctx.settings, key.env, found.overrides)
