@@ -94,14 +94,14 @@ function load(): Promise<Loaded> {
     const cli = loadBundle('main') as {
       oclif: () => Promise<typeof import('@oclif/core')>
       cliLoadOptions: (dir: string) => Promise<Config | Config['options']>
-      runWithProcessIo: Loaded['runWithProcessIo']
-      fastPath: Loaded['fastPath']
+      inProcessParts: () => Promise<Pick<Loaded, 'runWithProcessIo' | 'fastPath'>>
     }
     const oclif = await cli.oclif()
     // As bin/run.js: the CLI with the key service plugin of this checkout (packages/server).
     const options = await cli.cliLoadOptions(PACKAGE_ROOT)
     const config = options instanceof oclif.Config ? options : await oclif.Config.load(options)
-    return {config, run: oclif.run, runWithProcessIo: cli.runWithProcessIo, fastPath: cli.fastPath}
+    const {runWithProcessIo, fastPath} = await cli.inProcessParts()
+    return {config, run: oclif.run, runWithProcessIo, fastPath}
   })()
   return loading
 }
