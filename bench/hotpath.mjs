@@ -13,15 +13,16 @@
 // Every service logs to a file (as behind a process manager); its default level is info.
 //
 // Options: HOTPATH_SECONDS (per case per round, default 3), HOTPATH_ROUNDS (default 3),
-// HOTPATH_CONNECTIONS (default 10), HOTPATH_PROF=<dir> (node --cpu-prof of the first service),
+// HOTPATH_CONNECTIONS (default 10), HOTPATH_PROF=<dir> (node --cpu-prof of every service),
 // HOTPATH_DB=<dir> (where prepared databases are kept between runs; default the system tmp dir).
 // Needs the built service (npm run build → packages/server/dist).
 import {fork} from 'node:child_process'
-import {existsSync, mkdirSync, openSync, readFileSync, writeFileSync} from 'node:fs'
-import {loadavg, tmpdir} from 'node:os'
+import {openSync} from 'node:fs'
+import {loadavg} from 'node:os'
 import {join, resolve} from 'node:path'
-import {fileURLToPath, pathToFileURL} from 'node:url'
+import {fileURLToPath} from 'node:url'
 import autocannon from 'autocannon'
+import {dbRoot, prepare} from './hotpath-db.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const dist = resolve(process.env.APIKEY_DIST ?? join(root, 'packages', 'server', 'dist'))
@@ -30,61 +31,8 @@ const rounds = Number(process.env.HOTPATH_ROUNDS ?? 3)
 const connections = Number(process.env.HOTPATH_CONNECTIONS ?? 10)
 const manyCount = Number(process.env.HOTPATH_KEYS ?? 200_000)
 const caseNames = (process.env.HOTPATH_CASES ?? 'meta,verify,verifyMany').split(',')
-const dbRoot = process.env.HOTPATH_DB ?? join(tmpdir(), 'apikey-hotpath-bench')
-const PEPPER = 'bench-pepper-0123456789abcdef0123456789abcdef'
 const UNLIMITED = Object.fromEntries(['dev', 'test', 'stage', 'prod', 'ci'].map((env) => [env, {limit: 1_000_000_000, windowMs: 60_000}]))
 const CHEAP_SCRYPT = {N: 2 ** 10, r: 8, p: 1}
-const mod = (path) => import(pathToFileURL(join(dist, path)).href)
-
-/** A database with `count` keys of one app and a verifier (kept in `dbRoot` for the next run); the plaintexts of all keys. */
-async function prepare(count) {
-  const dir = join(dbRoot, String(count))
-  const saved = join(dir, 'keys.json')
-  if (existsSync(saved)) return {dbPath: join(dir, 'apikey.db'), ...JSON.parse(readFileSync(saved, 'utf8'))}
-  console.error(`hotpath: storing ${count} keys in ${dir}…`)
-  mkdirSync(dir, {recursive: true})
-  const [connection, users, verifiers, repos, crypto, keyFormat] = await Promise.all(
-    ['server/db/connection.js', 'server/services/users.js', 'server/services/verifiers.js', 'server/repositories/index.js', 'server/services/crypto.js', 'core/key-format.js'].map(mod),
-  )
-  const dbPath = join(dir, 'apikey.db')
-  await (await connection.openDatabase(dbPath)).close()
-  await users.addUser({dbPath, username: 'bench', password: 'bench-password-123', team: 'bench', admin: false, scryptCost: CHEAP_SCRYPT})
-  const verifier = (await verifiers.addVerifier({dbPath, name: 'bench'})).token
-  const handle = await connection.openDatabase(dbPath)
-  const pepper = Buffer.from(PEPPER, 'utf8')
-  const keys = []
-  const user = (await handle.db.selectFrom('users').select('id').executeTakeFirstOrThrow()).id
-  const team = (await handle.db.selectFrom('teams').select('id').executeTakeFirstOrThrow()).id
-  await repos.inTransaction(handle.db, async (r) => {
-    await r.apps.insert({id: 'app_bench', slug: 'bench-app', name: 'Bench', teamId: team, contactEmail: 'bench@example.com', description: null, createdBy: user, createdAt: Date.now()})
-    let rows = []
-    for (let i = 0; i < count; i++) {
-      const key = keyFormat.generateKey({prefix: 'ak', app: 'bench-app', env: 'prod'})
-      keys.push(key)
-      rows.push({
-        id: crypto.newId('key'),
-        appId: 'app_bench',
-        env: 'prod',
-        kind: 'service',
-        name: null,
-        hash: crypto.keyHash(pepper, key),
-        start: keyFormat.parseKey(key).start,
-        createdBy: user,
-        createdAt: Date.now(),
-        expiresAt: Date.now() + 365 * 86_400_000,
-        metadata: {},
-      })
-      if (rows.length === 20_000) {
-        await r.keys.insertMany(rows)
-        rows = []
-      }
-    }
-    await r.keys.insertMany(rows)
-  })
-  await handle.close()
-  writeFileSync(saved, JSON.stringify({verifier, keys}))
-  return {dbPath, verifier, keys}
-}
 
 /** A child process (bench/hotpath-server.mjs) started with `message`; stderr to `logFile`. */
 async function child(message, logFile, prof) {
@@ -114,8 +62,8 @@ async function child(message, logFile, prof) {
   }
 }
 
-const service = (prepared, logLevel, prof) =>
-  child({type: 'start', dist, dbPath: prepared.dbPath, pepper: PEPPER, logLevel, settings: {verifyRateLimits: UNLIMITED, scryptCost: CHEAP_SCRYPT}}, join(dbRoot, `service-${logLevel}.log`), prof)
+const service = (prepared, logLevel, prof = process.env.HOTPATH_PROF) =>
+  child({type: 'start', dist, dbPath: prepared.dbPath, pepper: prepared.pepper, logLevel, settings: {verifyRateLimits: UNLIMITED, scryptCost: CHEAP_SCRYPT}}, join(dbRoot, `service-${logLevel}.log`), prof)
 
 /**
  * POST /v1/verify over `keys`: each connection walks the keys from its own random start with its
@@ -153,7 +101,7 @@ const run = (options) =>
 const prepared = await prepare(1000)
 const many = caseNames.includes('verifyMany') ? await prepare(manyCount) : undefined
 const servers = {}
-const info = await service(prepared, 'info', process.env.HOTPATH_PROF)
+const info = await service(prepared, 'info')
 servers.info = info
 const cases = {}
 for (const name of caseNames) {

@@ -212,6 +212,16 @@ export interface ServerSettings {
    * unseen here. Default 1000; 0 checks before every verification.
    */
   keyCacheSyncMs: number
+  /**
+   * Memory bound of the key-record cache, in bytes of V8 heap as estimated per record (measured
+   * with bench/key-cache-memory.mjs: about 370 bytes for a key without rotation, so the default
+   * holds about 180 000 keys). When full, a new record gets in with probability 1/16 and replaces
+   * one chosen at random, so a working set larger than the bound still hits in about
+   * bound/working-set of its verifications whatever the order of the keys (least-recently-used
+   * eviction hits in none under a key walk larger than the bound). See `services/key-cache.ts`.
+   * Default 64 MiB (67 108 864); at least 65 536.
+   */
+  keyCacheMaxBytes: number
   /** How long a verifier-token lookup is reused, in ms; at most 5000 (a revoked verifier stops within it). Default 5000. */
   verifierCacheMs: number
   /** Shortest interval between two writes of one key's `last_used_at`, in ms. Default 60 000. */
@@ -269,6 +279,9 @@ export interface VerifyRateLimit {
   windowMs: number
 }
 
+/** Smallest accepted {@link ServerSettings.keyCacheMaxBytes}: 64 KiB. */
+export const MIN_KEY_CACHE_BYTES = 65_536
+
 /** One minute in milliseconds. */
 export const MINUTE_MS = 60_000
 /** One hour in milliseconds. */
@@ -309,6 +322,7 @@ export const DEFAULT_SETTINGS: ServerSettings = {
   rateLimitStoreTimeoutMs: 50,
   keyCacheMs: 60_000,
   keyCacheSyncMs: 1000,
+  keyCacheMaxBytes: 64 * 1024 * 1024,
   verifierCacheMs: 5000,
   lastUsedWriteIntervalMs: MINUTE_MS,
   usageFlushIntervalMs: 5000,
@@ -397,6 +411,9 @@ export function resolveSettings(input: ServerSettingsInput = {}): ServerSettings
   ]
   for (const [name, value] of durations) {
     if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`settings.${name} must be a positive integer number of ms, got ${value}`)
+  }
+  if (!Number.isSafeInteger(settings.keyCacheMaxBytes) || settings.keyCacheMaxBytes < MIN_KEY_CACHE_BYTES) {
+    throw new RangeError(`settings.keyCacheMaxBytes must be an integer number of bytes of at least ${MIN_KEY_CACHE_BYTES}, got ${settings.keyCacheMaxBytes}`)
   }
   if (!Number.isSafeInteger(settings.rotationGraceMs) || settings.rotationGraceMs < 0 || settings.rotationGraceMs > settings.maxRotationGraceMs) {
     throw new RangeError(`settings.rotationGraceMs must be an integer number of ms between 0 and maxRotationGraceMs (${settings.maxRotationGraceMs}), got ${settings.rotationGraceMs}`)

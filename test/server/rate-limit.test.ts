@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {clientAddressKey, takeAll, TokenBucketLimiter} from '../../src/server/services/rate-limit.js'
+import {BUCKETS_AFTER_EVICTION, clientAddressKey, MAX_BUCKETS, MemoryRateLimitStore, takeAll, TokenBucketLimiter} from '../../src/server/services/rate-limit.js'
 import {TestClock} from './helpers.js'
 
 describe('token bucket', () => {
@@ -43,5 +43,21 @@ describe('token bucket', () => {
     expect(new Set(keys).size).toBe(1)
     expect(keys[0]).toBe('2001:db8:1:2::/64')
     expect(clientAddressKey('2001:db8:1:3::1')).not.toBe(keys[0])
+  })
+
+  it('the verification store keeps at most MAX_BUCKETS buckets and, when a pass finds no full one, drops the oldest down to 90 % (one pass per 10,000 new buckets, not one per bucket)', () => {
+    const store = new MemoryRateLimitStore()
+    // A slow refill: no bucket is full again during the test, so only the oldest can go.
+    const policy = {capacity: 10, refillIntervalMs: 60_000}
+    for (let i = 0; i < MAX_BUCKETS; i++) expect(store.take(`key_${i}`, policy, 0).allowed).toBe(true)
+    expect(store.size).toBe(MAX_BUCKETS)
+    store.take('key_new', policy, 0)
+    expect(store.size).toBe(BUCKETS_AFTER_EVICTION)
+    // The newest buckets kept their state (one token taken), the oldest started over.
+    expect(store.take('key_new', policy, 0).tokens).toBe(8)
+    expect(store.take(`key_${MAX_BUCKETS - 1}`, policy, 0).tokens).toBe(8)
+    expect(store.take('key_0', policy, 0).tokens).toBe(9)
+    for (let i = 0; i < MAX_BUCKETS - BUCKETS_AFTER_EVICTION - 1; i++) store.take(`more_${i}`, policy, 0)
+    expect(store.size).toBe(MAX_BUCKETS)
   })
 })

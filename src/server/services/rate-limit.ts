@@ -21,6 +21,13 @@ interface Bucket {
 /** Most buckets kept per limiter; full buckets are evicted first when exceeded. */
 export const MAX_BUCKETS = 100_000
 
+/**
+ * Buckets left after an eviction pass that found too few full ones: 90 % of {@link MAX_BUCKETS},
+ * so that a pass (a scan of every bucket) runs at most once per 10 000 new buckets, never for
+ * each new bucket of a working set above the bound.
+ */
+export const BUCKETS_AFTER_EVICTION = 90_000
+
 /** Token buckets under one policy, keyed by string. */
 export class TokenBucketLimiter {
   private readonly buckets = new Map<string, Bucket>()
@@ -66,9 +73,10 @@ export class TokenBucketLimiter {
     for (const [key] of this.buckets) {
       if (this.refill(key, now).tokens >= this.policy.capacity) this.buckets.delete(key)
     }
-    // Still too many: drop the oldest entries (Map keeps insertion order).
+    // Still too many: drop the oldest entries (Map keeps insertion order) down to BUCKETS_AFTER_EVICTION.
+    if (this.buckets.size <= BUCKETS_AFTER_EVICTION) return
     for (const key of this.buckets.keys()) {
-      if (this.buckets.size <= MAX_BUCKETS) break
+      if (this.buckets.size <= BUCKETS_AFTER_EVICTION) break
       this.buckets.delete(key)
     }
   }
@@ -140,8 +148,9 @@ interface StoredBucket {
 
 /**
  * In-process token buckets (a `Map`), atomic within one process. State is lost on
- * restart (buckets start full). At most {@link MAX_BUCKETS} buckets: full ones are
- * dropped first, then the oldest.
+ * restart (buckets start full). At most {@link MAX_BUCKETS} buckets: when exceeded, full
+ * ones are dropped (they hold nothing a new bucket would not), then the oldest down to
+ * {@link BUCKETS_AFTER_EVICTION}.
  */
 export class MemoryRateLimitStore implements RateLimitStore {
   private readonly buckets = new Map<string, StoredBucket>()
@@ -176,8 +185,9 @@ export class MemoryRateLimitStore implements RateLimitStore {
     for (const [key, bucket] of this.buckets) {
       if (bucket.tokens + (now - bucket.updatedAt) / policy.refillIntervalMs >= bucket.capacity) this.buckets.delete(key)
     }
+    // Down to BUCKETS_AFTER_EVICTION, oldest first (Map keeps insertion order).
     for (const key of this.buckets.keys()) {
-      if (this.buckets.size <= MAX_BUCKETS) break
+      if (this.buckets.size <= BUCKETS_AFTER_EVICTION) break
       this.buckets.delete(key)
     }
   }

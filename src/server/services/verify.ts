@@ -13,10 +13,10 @@
  *    → FORBIDDEN for a key of another environment, without touching the key's bucket;
  *    checked on every request with the verifier that asks (key records are cached per key,
  *    for every verifier, so the scope is never part of them);
- * 5. the key's token bucket (atomic take) → RATE_LIMITED with real numbers.
+ * 5. the key's token bucket (atomic take; named by the key id, `key_…`) → RATE_LIMITED with real numbers.
  *
  * MALFORMED and NOT_FOUND answers also take a token from the client address's
- * failure bucket; when it is empty they become RATE_LIMITED (a flood of unknown
+ * failure bucket (`fail:<address>`); when it is empty they become RATE_LIMITED (a flood of unknown
  * keys from one address is limited, valid keys from it still pass).
  *
  * Rate-limit store failures follow `settings.rateLimitStoreFailure` within
@@ -33,7 +33,7 @@ import {hash} from 'node:crypto'
 import {MAX_KEY_LENGTH, parseKey, type KeyEnvironment} from '../../core/key-format.js'
 import {replacementCommand} from '../../core/replacement-command.js'
 import type {VerifyCode, VerifyContext, VerifyResponse} from '../../core/wire.js'
-import type {ApiKey, App, Verifier} from '../model.js'
+import type {ApiKey, Verifier} from '../model.js'
 import {UnavailableError} from '../problems.js'
 import {repositories} from '../repositories/index.js'
 import {DAY_MS, getKeyCommandOf, type RateLimitPolicy} from '../settings.js'
@@ -41,7 +41,8 @@ import type {ServiceContext} from './context.js'
 import {keyHash} from './crypto.js'
 import {parseIp} from './ip.js'
 import type {LifecycleEvents} from './lifecycle.js'
-import {bucketPolicy, effectiveLimit, type EffectiveLimit} from './limits.js'
+import {KeyRecordCache, type KeyRecord} from './key-cache.js'
+import {effectiveLimit} from './limits.js'
 import {bucketState, clientAddressKey, type BucketTake, type RateLimitStore} from './rate-limit.js'
 import type {UsageService} from './usage.js'
 import {joinOr} from './verifiers.js'
@@ -56,6 +57,9 @@ export const EXPIRY_WARNING_MS = 14 * DAY_MS
 export interface VerifyLogger {
   warn(object: Record<string, unknown>, message: string): void
 }
+
+/** The key fields a verdict needs (a cached {@link KeyRecord} has them). */
+type VerdictKey = Pick<ApiKey, 'id' | 'appSlug' | 'env' | 'kind' | 'expiresAt' | 'revokedAt' | 'rotation'>
 
 /** What verification needs of the verifier that asks: its name (for messages) and its environment scope. */
 export type VerifierScope = Pick<Verifier, 'name' | 'allowedEnvs'>
@@ -85,29 +89,14 @@ export interface VerifyInput {
   rejection?: string | undefined
 }
 
-/** A key record as verification needs it (cached briefly). */
-interface KeyRecord {
-  key: ApiKey
-  app: App
-  limit: EffectiveLimit
-  /** Read from the database at, ms (injected clock). */
-  fetchedAt: number
-  /** Computed once per fetch and shared by every verdict from this record (never mutated). */
-  appView: NonNullable<VerifyResponse['app']>
-  /** {@link deadlineOf} the key. */
-  deadline: number | null
-  /** The key's token-bucket policy and bucket name. */
-  policy: RateLimitPolicy
-  bucket: string
-}
-
 /**
- * Cache id of a key: its SHA-256 (base64), so raw keys are never held as map keys (as in the
- * verifier library). Unpeppered is fine here: it never leaves memory, and costs a fraction of
- * the HMAC that finds the key in the database.
+ * Cache id of a key: its SHA-256 as a 32-character binary (`binary`, i.e. latin1) string — the most compact
+ * string form of the digest — so raw keys are never held as map keys (as in the verifier
+ * library). Unpeppered is fine here: it never leaves memory, and costs a fraction of the HMAC
+ * that finds the key in the database.
  */
-function cacheId(plaintext: string): string {
-  return hash('sha256', plaintext, 'base64')
+export function cacheId(plaintext: string): string {
+  return hash('sha256', plaintext, 'binary')
 }
 
 /** Most audit events read in one cache sync; more means "drop everything". */
@@ -118,10 +107,8 @@ const FAILURES: ReadonlySet<VerifyCode> = new Set(['MALFORMED', 'NOT_FOUND'])
 
 /** Checks keys for protected APIs. One per app; holds the key-record cache and the buckets. */
 export class VerifyService {
-  /** Key records by SHA-256 of the key (see {@link cacheId}). */
-  private readonly records = new Map<string, KeyRecord>()
-  /** The cache id of each key id, for invalidation by id. */
-  private readonly keyById = new Map<string, string>()
+  /** Key records by SHA-256 of the key (see {@link cacheId}), at most `settings.keyCacheMaxBytes` (see key-cache.ts). */
+  private readonly records: KeyRecordCache
   /** Bumped by every invalidation: a record read while it changed is not cached (it may predate the change). */
   private generation = 0
   /** Audit-log id up to which changes are reflected in the cache (undefined: not read yet). */
@@ -138,6 +125,7 @@ export class VerifyService {
     private readonly log: VerifyLogger,
     events?: LifecycleEvents,
   ) {
+    this.records = new KeyRecordCache(ctx.settings.keyCacheMaxBytes)
     events?.subscribe((event) => this.invalidate(event.keyIds))
   }
 
@@ -146,14 +134,9 @@ export class VerifyService {
     this.generation++
     if (keyIds === undefined) {
       this.records.clear()
-      this.keyById.clear()
       return
     }
-    for (const id of keyIds) {
-      const cacheId = this.keyById.get(id)
-      if (cacheId !== undefined) this.records.delete(cacheId)
-      this.keyById.delete(id)
-    }
+    for (const id of keyIds) this.records.delete(id)
   }
 
   /**
@@ -187,7 +170,8 @@ export class VerifyService {
         return this.failure('NOT_FOUND', `this API key is not known to the key service (never issued here, or deleted). Get your own key: ${getKey}`, [getKey], clientIp, now)
       }
     }
-    const {key} = record
+    // The record holds every key field a verdict needs (a compact copy of the key row).
+    const key = record
     const status = keyStatus(key, now)
     const deadline = record.deadline
     let verdict: VerifyResponse
@@ -215,7 +199,7 @@ export class VerifyService {
   }
 
   /** The command that replaces an ended key: by its kind, app and environment (see {@link replacementCommand}). */
-  private replacement(key: ApiKey, status: 'expired' | 'revoked'): string {
+  private replacement(key: VerdictKey, status: 'expired' | 'revoked'): string {
     return replacementCommand({kind: key.kind, app: key.appSlug, env: key.env, status}, getKeyCommandOf(this.ctx.settings))
   }
 
@@ -225,7 +209,8 @@ export class VerifyService {
    * the message names the command that issues a key of an accepted environment.
    */
   private forbidden(record: KeyRecord, verifier: VerifierScope): VerifyResponse {
-    const {key, appView} = record
+    const {appView} = record
+    const key = record
     const allowed = verifier.allowedEnvs ?? []
     const suggestions = allowed.map((env) => `apikey keys create --app ${appView.slug} --env ${env}`)
     const accepts = allowed.length === 0 ? 'accepts no key environment this key service knows' : `accepts only ${joinOr(allowed)} keys`
@@ -241,8 +226,9 @@ export class VerifyService {
 
   /** VALID or RATE_LIMITED after taking a token from the key's bucket. */
   private async limited(record: KeyRecord, now: number): Promise<VerifyResponse> {
-    const {key, appView, limit, policy, deadline} = record
-    const take = await this.take(record.bucket, policy, now)
+    const {appView, limit, policy, deadline} = record
+    const key = record
+    const take = await this.take(record.id, policy, now)
     const rateLimit = take === undefined ? null : bucketState(take, policy)
     if (take !== undefined && !take.allowed) {
       const retry = rateLimit?.retryAfterSeconds ?? 1
@@ -291,7 +277,7 @@ export class VerifyService {
   private verdict(
     code: VerifyCode,
     app: VerifyResponse['app'],
-    key: ApiKey | null,
+    key: VerdictKey | null,
     extra: {message: string; suggestions: string[]; expiresAt?: number | null; rateLimit?: VerifyResponse['rateLimit']},
   ): VerifyResponse {
     return {
@@ -379,25 +365,11 @@ export class VerifyService {
       const found = await repositories(this.ctx.readDb).keys.findForVerification(keyHash(this.ctx.pepper, plaintext))
       if (found === undefined) return undefined
       const {key, app} = found
-      const limit = effectiveLimit(this.ctx.settings, key.env, found.overrides)
-      record = {
-        key,
-        app,
-        limit,
-        fetchedAt: now,
-        appView: {slug: app.slug, name: app.name, team: {slug: app.team.slug, name: app.team.name}, contactEmail: app.contactEmail},
-        deadline: deadlineOf(key),
-        policy: bucketPolicy(limit),
-        bucket: `key:${key.id}`,
-      }
+      record = this.records.record(id ?? '', key, app, effectiveLimit(this.ctx.settings, key.env, found.overrides), deadlineOf(key), now)
     } catch (error) {
       throw new UnavailableError('verification is unavailable: the key store failed; try again shortly', {cause: error, retryAfterSeconds: 1})
     }
-    if (id !== undefined && generation === this.generation) {
-      if (this.records.size >= 100_000) this.invalidate()
-      this.records.set(id, record)
-      this.keyById.set(record.key.id, id)
-    }
+    if (id !== undefined && generation === this.generation) this.records.set(record)
     return record
   }
 
@@ -436,7 +408,7 @@ export function shapeProblem(key: unknown, getKeyCommand: string): {message: str
 }
 
 /** The earliest instant after which a key stops verifying: expiry or end of a rotation grace (ms), or null. */
-export function deadlineOf(key: ApiKey): number | null {
+export function deadlineOf(key: Pick<ApiKey, 'expiresAt' | 'rotation'>): number | null {
   const candidates = [key.expiresAt, key.rotation?.graceEndsAt ?? null].filter((t): t is number => t !== null)
   return candidates.length === 0 ? null : Math.min(...candidates)
 }

@@ -37,7 +37,7 @@ export function appView(app: App): AppView {
  * `expired` when `expiresAt <= now` or a rotated key's grace has ended
  * (`graceEndsAt <= now`); else `active`. Comparisons are of UTC instants only.
  */
-export function keyStatus(key: ApiKey, now: number): KeyStatus {
+export function keyStatus(key: Pick<ApiKey, 'revokedAt' | 'expiresAt' | 'rotation'>, now: number): KeyStatus {
   if (key.revokedAt !== null && key.revokedAt <= now) return 'revoked'
   if (key.expiresAt !== null && key.expiresAt <= now) return 'expired'
   if (key.rotation !== null && key.rotation.graceEndsAt <= now) return 'expired'
