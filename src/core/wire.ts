@@ -445,8 +445,8 @@ export interface UsageReportView {
   requested: {since: number; until: number}
   /** What the covered range is aligned to: `minute` unless widened to `hour` or `day`. */
   resolution: 'minute' | 'hour' | 'day'
-  /** Consecutive parts of the covered range and the level (daily, hourly, per-minute counts) each was read from. */
-  parts: Array<{level: 'minute' | 'hour' | 'day'; since: number; until: number}>
+  /** Consecutive parts of the covered range and the level (weekly, daily, hourly, per-minute counts) each was read from. */
+  parts: Array<{level: 'minute' | 'hour' | 'day' | 'week'; since: number; until: number}>
   /** Which sources were counted: `verify` (service-side verifications), `gateway` (nginx form), `reported` (verifier batches). */
   sources: string[]
   total: number

@@ -105,7 +105,7 @@ describe('apikey usage', () => {
     expect(r.total).toBe(sent)
     expect(r.byRoute).toHaveLength(40)
     expect(r.distinctNetworks).toBe(200)
-    expect(r.parts.map((p: {level: string}) => p.level)).toContain('day')
+    expect(r.parts.map((p: {level: string}) => p.level)).toContain('week')
     const text = await runCli(['usage', '--since', '30d'], {cwd: repo, env})
     expect(text.code, text.stderr).toBe(0)
     expect(text.stdout).toContain(`requests\t${sent}`)

@@ -54,7 +54,7 @@ function rawRows(h: Harness, query: string): Array<Record<string, unknown>> {
 /** Every usage row of every level and the progress marks, in a stable order. */
 function dump(h: Harness): unknown {
   return Object.fromEntries(
-    ['usage_minute', 'usage_hour', 'usage_day', 'usage_levels'].map((table) => [table, rawRows(h, table === 'usage_levels' ? 'select * from usage_levels order by level' : `select * from ${table} order by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10`)]),
+    ['usage_minute', 'usage_hour', 'usage_day', 'usage_facet_hour', 'usage_facet_day', 'usage_facet_week', 'usage_levels'].map((table) => [table, rawRows(h, table === 'usage_levels' ? 'select * from usage_levels order by level' : table.startsWith('usage_facet') ? `select * from ${table} order by 1, 2, 3, 4, 5, 6` : `select * from ${table} order by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10`)]),
   )
 }
 
@@ -163,7 +163,7 @@ describe('usage rollups', () => {
     // A second pass finds nothing to do and changes nothing.
     const before = dump(h)
     const second = await h.server.rollupUsage()
-    expect(second).toEqual({hoursRolled: 0, daysRolled: 0, pruned: {minute: 0, hour: 0, day: 0}, pruneBatches: 3})
+    expect(second).toEqual({hoursRolled: 0, daysRolled: 0, weeksRolled: 0, pruned: {minute: 0, hour: 0, day: 0}, pruneBatches: 4})
     expect(dump(h)).toEqual(before)
 
     // Late events: for minutes already rolled into hours (within the minute window), for minutes no
@@ -183,7 +183,18 @@ describe('usage rollups', () => {
     await checkRanges(w, random, 10, T0 - DAY_MS, T0 + 46 * DAY_MS, 'late events for deleted hours')
     // Whole days are read from days; a start inside a day whose hours are gone is widened to the day.
     const whole = (await h.request('GET', `/v1/apps/weather-app/usage?since=${T0}&until=${T0 + 6 * DAY_MS}`, {token: w.ann})).body
-    expect(whole).toMatchObject({since: T0, until: T0 + 6 * DAY_MS, resolution: 'minute', parts: [{level: 'day', since: T0, until: T0 + 6 * DAY_MS}]})
+    expect(whole).toMatchObject({since: T0, until: T0 + 6 * DAY_MS, resolution: 'minute'})
+    expect(whole.parts).toEqual([{level: 'day', since: T0, until: T0 + 6 * DAY_MS}])
+    // Whole weeks (from Thursdays, as the epoch) from week facets, the days around them from days.
+    const thursday = T0 + 2 * DAY_MS
+    const fortnight = (await h.request('GET', `/v1/apps/weather-app/usage?since=${T0}&until=${T0 + 14 * DAY_MS}`, {token: w.ann})).body
+    expect(new Date(thursday).getUTCDay()).toBe(4)
+    expect(fortnight.parts).toEqual([
+      {level: 'day', since: T0, until: thursday},
+      {level: 'week', since: thursday, until: thursday + 7 * DAY_MS},
+      {level: 'day', since: thursday + 7 * DAY_MS, until: T0 + 14 * DAY_MS},
+    ])
+    expect(fortnight.total).toBe(naive(w.sent, T0, T0 + 14 * DAY_MS).total)
     expect(whole.total).toBe(naive(w.sent, T0, T0 + 6 * DAY_MS).total)
     const widened = (await h.request('GET', `/v1/apps/weather-app/usage?since=${T0 + 30 * MINUTE_MS}&until=${T0 + 6 * DAY_MS}`, {token: w.ann})).body
     expect(widened).toMatchObject({since: T0, until: T0 + 6 * DAY_MS, resolution: 'day', requested: {since: T0 + 30 * MINUTE_MS}})
@@ -234,7 +245,8 @@ describe('usage rollups', () => {
     expect(r.since).toBe(Math.floor((now - 90 * DAY_MS) / DAY_MS) * DAY_MS)
     expect(r.until).toBeLessThanOrEqual(now + DAY_MS + 2 * MINUTE_MS)
     expect(r.requested).toEqual({since: now - tenYears, until: now + tenYears})
-    expect(r.parts.length).toBeLessThanOrEqual(5)
+    // At most minutes, hours, days, weeks, days, hours, minutes.
+    expect(r.parts.length).toBeLessThanOrEqual(7)
     expect(r.total).toBe(naive(w.sent, r.since, r.until).total)
     for (const query of [`since=${now}&until=${now}`, `since=${now}&until=${now - DAY_MS}`]) {
       const problem = expectProblemShape(await h.request('GET', `/v1/apps/weather-app/usage?${query}`, {token: w.ann}), 400, 'validation')
@@ -275,8 +287,8 @@ describe('usage rollups', () => {
     // Hours and days stored before their per-app facets existed get them from the migration that adds them.
     await w.h.stop()
     const again = new Kysely<any>({dialect: new SqliteDialect({database: new BetterSqlite3(w.h.dbPath)})})
-    const facetsDown = await new Migrator({db: again, provider: staticMigrationProvider}).migrateDown()
-    expect(facetsDown.results?.[0]?.migrationName).toBe('2026-12-07T02-30-00_usage-facets')
+    const facetsDown = await new Migrator({db: again, provider: staticMigrationProvider}).migrateTo('2026-12-07T02-00-00_usage-rollups')
+    expect(facetsDown.results?.map((r) => r.migrationName)).toContain('2026-12-07T02-30-00_usage-facets')
     await again.destroy()
     w.h = await startHarness({dir, clock: new TestClock(T0 + 3 * DAY_MS)})
     w.ann = await w.h.login('ann')

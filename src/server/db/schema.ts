@@ -200,7 +200,7 @@ export interface UsageLevelTable {
 }
 
 /**
- * `usage_facet_hour`, `usage_facet_day`: per app, bucket and source, counts per value of one facet
+ * `usage_facet_hour`, `usage_facet_day`, `usage_facet_week` (weeks start on Thursdays, as the epoch does): per app, bucket and source, counts per value of one facet
  * (0 key with `code`, 1 route, 2 client app, 3 app version, 4 user-agent family, 5 user-agent OS,
  * 6 network); `value` and `code` are `usage_values` ids, `code` 0 for facets other than key.
  */
@@ -218,7 +218,7 @@ export interface UsageFacetTable {
 /** `usage_levels`: rollup and retention progress per level (`minute`, `hour`, `day`), in minutes since the epoch. */
 export interface UsageLevelsTable {
   level: string
-  /** Buckets of this level before it are added into the next coarser level; null before the first rollup. */
+  /** Buckets of this level before it are added into the next coarser level (for `day`: the week facets); null before the first rollup. */
   rolled_before: number | null
   /** Rows of this level before it are deleted (or about to be) and never read. */
   pruned_before: number
@@ -263,6 +263,7 @@ export interface Database {
   usage_levels: UsageLevelsTable
   usage_facet_hour: UsageFacetTable
   usage_facet_day: UsageFacetTable
+  usage_facet_week: UsageFacetTable
   usage_batches: UsageBatchesTable
   sign_in_networks: SignInNetworksTable
 }

@@ -35,8 +35,14 @@ export type EncodedCount = [number, number, number, number, number, number, numb
 /** A usage level (table `usage_<level>`). */
 export type UsageLevel = 'minute' | 'hour' | 'day'
 
-/** Length of a bucket of each level, in minutes. */
-export const LEVEL_MINUTES: Readonly<Record<UsageLevel, number>> = {minute: 1, hour: 60, day: 1440}
+/** A level a report reads: the usage levels and weeks (week facets only). */
+export type ReportLevel = UsageLevel | 'week'
+
+/** A level with per-app facets (table `usage_facet_<level>`). */
+export type FacetLevel = 'hour' | 'day' | 'week'
+
+/** Length of a bucket of each level, in minutes (weeks start on Thursdays, as the epoch does). */
+export const LEVEL_MINUTES: Readonly<Record<ReportLevel, number>> = {minute: 1, hour: 60, day: 1440, week: 10_080}
 
 /**
  * Rollup and retention progress (`usage_levels`), in minutes since the epoch:
@@ -49,6 +55,8 @@ export interface UsageMarks {
   hoursFrom: number | null
   /** Hours before it are in `usage_day`; null before the first rollup. */
   daysFrom: number | null
+  /** Days before it are in `usage_facet_week`; null before the first rollup. */
+  weeksFrom: number | null
   minutePrunedBefore: number
   hourPrunedBefore: number
   dayPrunedBefore: number
@@ -56,7 +64,7 @@ export interface UsageMarks {
 
 /** One part of a report range read from one level: buckets in [since, until), minutes since the epoch. */
 export interface UsagePart {
-  level: UsageLevel
+  level: ReportLevel
   since: number
   until: number
 }
@@ -150,6 +158,7 @@ export class UsageRepository {
     return {
       hoursFrom: of('minute')?.rolled_before ?? null,
       daysFrom: of('hour')?.rolled_before ?? null,
+      weeksFrom: of('day')?.rolled_before ?? null,
       minutePrunedBefore: of('minute')?.pruned_before ?? 0,
       hourPrunedBefore: of('hour')?.pruned_before ?? 0,
       dayPrunedBefore: of('day')?.pruned_before ?? 0,
@@ -174,7 +183,7 @@ export class UsageRepository {
   }
 
   /** Adds facet counts to the facets of `level` (upsert). Call inside a transaction. */
-  async addFacets(level: 'hour' | 'day', rows: FacetRow[]): Promise<void> {
+  async addFacets(level: FacetLevel, rows: FacetRow[]): Promise<void> {
     for (let i = 0; i < rows.length; i += CHUNK) {
       const chunk = rows.slice(i, i + CHUNK)
       const params: Array<string | number> = []
@@ -186,9 +195,9 @@ export class UsageRepository {
 
   /**
    * Adds the facets of `from`'s rows in [since, until) into the facets of `to`, bucket `since`
-   * (upsert): from full rows of `usage_minute` for an hour, from the hour facets for a day.
+   * (upsert): from full rows of `usage_minute` for an hour, from the hour (day) facets for a day (week).
    */
-  async rollFacets(from: 'minute' | 'hour', to: 'hour' | 'day', since: number, until: number): Promise<void> {
+  async rollFacets(from: 'minute' | 'hour' | 'day', to: FacetLevel, since: number, until: number): Promise<void> {
     const query =
       from === 'minute'
         ? `insert into usage_facet_${to} (${FACET_COLUMNS}, count) select a.app_id, ${since}, u.source, f.facet, ${FACET_VALUE_SQL}, case f.facet when 0 then u.code else 0 end, sum(u.count) ` +
@@ -200,12 +209,12 @@ export class UsageRepository {
   }
 
   /** Deletes at most `limit` facet rows of `level` with buckets before `before`. @returns rows deleted. */
-  async pruneFacets(level: 'hour' | 'day', before: number, limit: number): Promise<number> {
+  async pruneFacets(level: FacetLevel, before: number, limit: number): Promise<number> {
     const result = await sql.raw(`delete from usage_facet_${level} where minute < ${Math.floor(before)} order by minute limit ${Math.floor(limit)}`).execute(this.db)
     return Number(result.numAffectedRows ?? 0)
   }
 
-  /** Summed facet counts of app `appId` over hour and day `parts`, for `sources` (value ids). */
+  /** Summed facet counts of app `appId` over hour, day and week `parts`, for `sources` (value ids). */
   async reportFacets(appId: string, parts: UsagePart[], sources: number[]): Promise<Array<{source: number; facet: number; value: number; code: number; count: number}>> {
     const coarse = parts.filter((p) => p.level !== 'minute')
     if (coarse.length === 0 || sources.length === 0) return []
@@ -242,7 +251,7 @@ export class UsageRepository {
    * Moves `level`'s `rolled_before` from `expected` to `next` (creating it from null when `expected` is null).
    * @throws Error when it is no longer `expected` (another pass moved it): the caller's transaction must roll back.
    */
-  async advanceRolled(level: 'minute' | 'hour', expected: number | null, next: number): Promise<void> {
+  async advanceRolled(level: UsageLevel, expected: number | null, next: number): Promise<void> {
     const result = await this.db
       .updateTable('usage_levels')
       .set({rolled_before: next})

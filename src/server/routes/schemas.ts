@@ -672,11 +672,11 @@ export const usageReportResponse = {
     resolution: {type: 'string', enum: ['minute', 'hour', 'day'], description: 'what the covered range is aligned to: minute when only rounded to minutes, hour or day when widened'},
     parts: {
       type: 'array',
-      description: 'consecutive parts of the covered range and the level each was read from (whole days from daily counts, whole hours from hourly counts, the rest from minutes)',
+      description: 'consecutive parts of the covered range and the level each was read from (whole weeks, starting on Thursdays, from weekly counts, whole days from daily counts, whole hours from hourly counts, the rest from minutes)',
       items: {
         type: 'object',
         required: ['level', 'since', 'until'],
-        properties: {level: {type: 'string', enum: ['minute', 'hour', 'day']}, since: ms('start of the part'), until: ms('end of the part (exclusive)')},
+        properties: {level: {type: 'string', enum: ['minute', 'hour', 'day', 'week']}, since: ms('start of the part'), until: ms('end of the part (exclusive)')},
         additionalProperties: false,
       },
     },

@@ -25,7 +25,7 @@ import {isPlausibleEpochMs} from '../../core/duration.js'
 import {redactSecrets} from '../logging.js'
 import {UnavailableError, validationError} from '../problems.js'
 import {inDurableTransaction, inReadTransaction, inTransaction, isUniqueViolation, isWriterQueueFull, repositories, type Repositories} from '../repositories/index.js'
-import {FACET, LEVEL_MINUTES, type EncodedCount, type FacetRow, type ReportRow, type UsageCount, type UsageLevel, type UsageMarks, type UsagePart, type UsageSource} from '../repositories/usage.js'
+import {FACET, LEVEL_MINUTES, type EncodedCount, type FacetRow, type ReportLevel, type ReportRow, type UsageCount, type UsageLevel, type UsageMarks, type UsagePart, type UsageSource} from '../repositories/usage.js'
 import {DAY_MS, MINUTE_MS} from '../settings.js'
 import {requireMember} from './access.js'
 import {appNotFound} from './apps.js'
@@ -70,7 +70,8 @@ export interface KeyUsage {
 
 /** One part of a report's range and the level it was read from: buckets in [since, until), ms since epoch. */
 export interface UsageReportPart {
-  level: UsageLevel
+  /** `week` parts are read from weekly per-app facets (weeks start on Thursdays, as the epoch does). */
+  level: ReportLevel
   since: number
   until: number
 }
@@ -127,6 +128,8 @@ export interface MaintenanceResult {
   hoursRolled: number
   /** Days of hours added into `usage_day`. */
   daysRolled: number
+  /** Weeks of day facets added into `usage_facet_week`. */
+  weeksRolled: number
   /** Rows deleted per level. */
   pruned: Record<UsageLevel, number>
   /** Retention transactions run. */
@@ -171,12 +174,14 @@ function facetsOf(rows: EncodedCount[], width: number, appOf: (keyId: number) =>
 
 const HOUR_MIN = LEVEL_MINUTES.hour
 const DAY_MIN = LEVEL_MINUTES.day
+const WEEK_MIN = LEVEL_MINUTES.week
 const LEVEL_ORDER: Record<UsageLevel, number> = {minute: 0, hour: 1, day: 2}
 
 /**
  * Which levels answer buckets [since, until) (minutes since the epoch), given the rollup and
- * retention progress: whole days from `usage_day` where days are rolled, whole hours from
- * `usage_hour` where hours are rolled, the rest from `usage_minute`. An edge that falls where
+ * retention progress: whole weeks from week facets where weeks are rolled, whole days from
+ * `usage_day` where days are rolled, whole hours from `usage_hour` where hours are rolled, the
+ * rest from `usage_minute`. An edge that falls where
  * minutes (hours) are no longer kept is widened to its hour (day); the start is cut to
  * `oldest` (a day boundary: what retention keeps).
  * @returns the covered range, its resolution and its parts (empty when the range is).
@@ -184,6 +189,7 @@ const LEVEL_ORDER: Record<UsageLevel, number> = {minute: 0, hour: 1, day: 2}
 export function planUsageRange(since: number, until: number, marks: UsageMarks, oldest: number): {since: number; until: number; resolution: UsageLevel; parts: UsagePart[]} {
   const hoursFrom = marks.hoursFrom ?? 0
   const daysFrom = marks.daysFrom ?? 0
+  const weeksFrom = marks.weeksFrom ?? 0
   let s = Math.max(since, oldest, marks.dayPrunedBefore)
   let u = Math.max(until, s)
   let resolution: UsageLevel = 'minute'
@@ -210,13 +216,23 @@ export function planUsageRange(since: number, until: number, marks: UsageMarks, 
       minutes(to, b)
     } else minutes(a, b)
   }
-  const from = ceilTo(s, DAY_MIN)
-  const to = Math.min(floorTo(u, DAY_MIN), daysFrom)
+  const days = (a: number, b: number) => {
+    const from = ceilTo(a, DAY_MIN)
+    const to = Math.min(floorTo(b, DAY_MIN), daysFrom)
+    if (from < to) {
+      hours(a, from)
+      parts.push({level: 'day', since: from, until: to})
+      hours(to, b)
+    } else hours(a, b)
+  }
+  // Whole weeks from week facets, where every day of them is rolled (days before the start are gone: never read).
+  const from = ceilTo(s, WEEK_MIN)
+  const to = Math.min(floorTo(u, WEEK_MIN), weeksFrom)
   if (from < to) {
-    hours(s, from)
-    parts.push({level: 'day', since: from, until: to})
-    hours(to, u)
-  } else hours(s, u)
+    days(s, from)
+    parts.push({level: 'week', since: from, until: to})
+    days(to, u)
+  } else days(s, u)
   return {since: s, until: u, resolution, parts}
 }
 
@@ -424,6 +440,9 @@ export class UsageService {
       await repos.usage.addFacets('hour', facetsOf(hours, HOUR_MIN, (key) => appOf.get(keyText.get(key) ?? '')))
       await repos.usage.add('day', days)
       await repos.usage.addFacets('day', facetsOf(days, DAY_MIN, (key) => appOf.get(keyText.get(key) ?? '')))
+      // Weeks before the retention start are never read: nothing is added to them.
+      const weeks = days.filter((row) => marks.weeksFrom !== null && row[0] < marks.weeksFrom && floorTo(row[0], WEEK_MIN) >= marks.dayPrunedBefore)
+      await repos.usage.addFacets('week', facetsOf(weeks, WEEK_MIN, (key) => appOf.get(keyText.get(key) ?? '')))
     }
     return learned
   }
@@ -475,7 +494,7 @@ export class UsageService {
    * `rolled_before` together (a pass killed at any point neither loses nor repeats a bucket).
    * Usage held in memory is written first.
    */
-  async rollUp(): Promise<{hoursRolled: number; daysRolled: number}> {
+  async rollUp(): Promise<{hoursRolled: number; daysRolled: number; weeksRolled: number}> {
     await this.flush().catch(() => undefined)
     const closedHour = floorTo(Math.floor(this.ctx.clock.now() / MINUTE_MS), HOUR_MIN)
     let hoursRolled = 0
@@ -489,6 +508,7 @@ export class UsageService {
           const start = Math.min(floorTo(first ?? closedHour, HOUR_MIN), closedHour)
           await repos.usage.advanceRolled('minute', null, start)
           if (marks.daysFrom === null) await repos.usage.advanceRolled('hour', null, floorTo(start, DAY_MIN))
+          if (marks.weeksFrom === null) await repos.usage.advanceRolled('day', null, floorTo(start, WEEK_MIN))
           return 'started'
         }
         if (from >= closedHour) return 'done'
@@ -529,7 +549,25 @@ export class UsageService {
       if (step === 'rolled') daysRolled++
       await this.pause()
     }
-    return {hoursRolled, daysRolled}
+    let weeksRolled = 0
+    while (!this.stopped) {
+      const step = await inTransaction(this.ctx.bulkDb, async (repos) => {
+        const marks = await repos.usage.marks()
+        const from = marks.weeksFrom
+        if (from === null || marks.daysFrom === null) return 'done'
+        const closedWeek = floorTo(marks.daysFrom, WEEK_MIN)
+        if (from >= closedWeek) return 'done'
+        const week = from
+        // A week of day facets is a few thousand rows: one week per transaction.
+        await repos.usage.rollFacets('day', 'week', week, week + WEEK_MIN)
+        await repos.usage.advanceRolled('day', from, week + WEEK_MIN)
+        return 'rolled'
+      })
+      if (step === 'done') break
+      weeksRolled++
+      await this.pause()
+    }
+    return {hoursRolled, daysRolled, weeksRolled}
   }
 
   /**
@@ -567,6 +605,13 @@ export class UsageService {
         if (rows < batch && facets < batch) break
         await this.pause()
       }
+    }
+    // Week facets go once their week starts before the days kept (such a week is never read).
+    while (!this.stopped) {
+      const facets = await inTransaction(this.ctx.bulkDb, async (repos) => repos.usage.pruneFacets('week', (await repos.usage.marks()).dayPrunedBefore, batch))
+      pruneBatches++
+      if (facets < batch) break
+      await this.pause()
     }
     return {pruned, pruneBatches}
   }

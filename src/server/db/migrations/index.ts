@@ -11,6 +11,7 @@ import * as verifierScope from './2026-11-30T12-00-00_verifier-scope.js'
 import * as signInNetworks from './2026-12-06T23-30-00_sign-in-networks.js'
 import * as usageRollups from './2026-12-07T02-00-00_usage-rollups.js'
 import * as usageFacets from './2026-12-07T02-30-00_usage-facets.js'
+import * as usageFacetWeeks from './2026-12-07T03-00-00_usage-facet-weeks.js'
 
 /** Every migration by name, in order. */
 export const migrations: Readonly<Record<string, Migration>> = {
@@ -21,4 +22,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '2026-12-06T23-30-00_sign-in-networks': signInNetworks,
   '2026-12-07T02-00-00_usage-rollups': usageRollups,
   '2026-12-07T02-30-00_usage-facets': usageFacets,
+  '2026-12-07T03-00-00_usage-facet-weeks': usageFacetWeeks,
 }
