@@ -19,6 +19,9 @@
 // numbers from it are not for the record (the sections say "quick mode"); `--with-server` also
 // installs the key service plugin in the install section; `--no-write` prints only.
 // Sizes and durations: environment variables named in each script's header comment.
+// A full run (`npm run bench`) takes about 20–25 minutes on 2 quiet cores, most of it the usage
+// section (building the 100k/1M/10M data sets through POST /v1/usage with hourly rollups, 5–10 min)
+// and the cold start of 32 commands (2–3 min); `--with-server` adds the service install (≈ 5 min).
 import {execFileSync} from 'node:child_process'
 import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
