@@ -8,6 +8,7 @@ import {buildApp, type LogLevel} from './app.js'
 import type {Clock} from './clock.js'
 import {openDatabase} from './db/connection.js'
 import {lockDatabaseForService} from './db/service-lock.js'
+import type {WriterStats} from './db/writer-dialect.js'
 import {repositories} from './repositories/index.js'
 import type {SignInStats} from './services/auth.js'
 import type {MaintenanceResult} from './services/usage.js'
@@ -83,6 +84,8 @@ export interface RunningServer {
   pollAdminChanges(): Promise<number>
   /** Counters of the sign-in path: password hashing per lane, with peaks (see `services/hash-gate.ts`). */
   signInStats(): SignInStats
+  /** Counters of the database writer's queue: waiting now per lane, the bulk peak, bulk writes refused (see `db/writer-dialect.ts`). */
+  writerStats(): WriterStats
   /** Stops listening (in-flight requests finish), writes usage held in memory, then closes the database. Idempotent. */
   close(): Promise<void>
 }
@@ -146,6 +149,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       ...(options.logLevel === undefined ? {} : {logLevel: options.logLevel}),
       ...(options.logBuffering === undefined ? {} : {logBuffering: options.logBuffering}),
     })
+    handle.onWriterFailure((error) => app.log.fatal({err: error}, 'the database writer stopped: every write now fails (answered 503) until the service is restarted'))
     for (const warning of pepper.warnings) app.log.warn(warning)
     if (pepper.source === 'file-created') app.log.info({path: pepper.path}, 'created a new pepper file')
     let address: ReturnType<typeof app.server.address>
@@ -169,6 +173,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       rollupUsage: () => app.rollupUsage(),
       pollAdminChanges: () => app.pollAdminChanges(),
       signInStats: () => app.signInStats(),
+      writerStats: () => handle.writerStats() ?? {interactiveWaiting: 0, bulkWaiting: 0, bulkWaitingPeak: 0, bulkRefused: 0},
       close: () => {
         // Stop accepting and finish in-flight requests, write usage held in memory, let the
         // writes already queued commit, close the database, and only then let another service in.

@@ -64,6 +64,8 @@ describe('the database writer under load', () => {
       expect(refused[0]?.retryAfter).toBe('1')
       expect(refused[0]?.body).toMatchObject({status: 503, code: 'server_error'})
       expect(refused[0]?.body.detail).toMatch(/busy writing .* nothing of this batch was kept — send it again after Retry-After/)
+      expect(fx.h.server.writerStats()).toMatchObject({bulkWaitingPeak: 1})
+      expect(fx.h.server.writerStats().bulkRefused).toBeGreaterThanOrEqual(1)
       other.exec('commit')
       held = false
       const settled = await Promise.all(answers)

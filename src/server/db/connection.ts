@@ -48,6 +48,11 @@ export interface DatabaseHandle {
   /** The writer's queue counters, or undefined without a writer thread. */
   writerStats(): WriterStats | undefined
   /**
+   * Calls `listener` once if the writer thread fails or stops before {@link close} (every write
+   * then fails with that error). Without a writer thread: never.
+   */
+  onWriterFailure(listener: (error: Error) => void): void
+  /**
    * Closes the database (idempotent): with a writer thread, new writes are refused, the writes
    * already waiting run to their end, then the connections close and the thread ends.
    */
@@ -142,6 +147,7 @@ function openOnThisThread(path: string, mustExist: boolean): Opened {
     path,
     journalMode,
     writerStats: () => undefined,
+    onWriterFailure: () => undefined,
     openReader: () => undefined,
     close: async () => {
       if (closed) return
@@ -176,6 +182,7 @@ async function openWithWriterThread(path: string, mustExist: boolean, bulkQueueL
     path,
     journalMode: thread.journalMode,
     writerStats: () => gate.stats(),
+    onWriterFailure: (listener) => thread.onFailure(listener),
     openReader: () => {
       const sqlite = new BetterSqlite3(path, {fileMustExist: true})
       try {

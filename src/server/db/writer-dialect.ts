@@ -149,6 +149,7 @@ export class WriterThread {
   private readonly pending = new Map<number, {resolve: (reply: WriterReply) => void; reject: (error: Error) => void}>()
   private failure: Error | undefined
   private closing: Promise<void> | undefined
+  private readonly failureListeners: Array<(error: Error) => void> = []
 
   private constructor(
     private readonly worker: Worker,
@@ -164,9 +165,11 @@ export class WriterThread {
       else waiter.resolve(reply)
     })
     const fail = (error: Error): void => {
+      const first = this.failure === undefined
       this.failure ??= error
       for (const waiter of this.pending.values()) waiter.reject(this.failure)
       this.pending.clear()
+      if (first && this.closing === undefined) for (const listener of this.failureListeners) listener(this.failure)
     }
     worker.on('error', (error) => fail(new Error(`the database writer thread failed: ${error.message}`, {cause: error})))
     worker.on('exit', () => fail(new Error('the database writer thread has stopped')))
@@ -217,6 +220,14 @@ export class WriterThread {
       ...(reply.changes === undefined ? {} : {numAffectedRows: BigInt(reply.changes)}),
       ...(reply.lastInsertRowid === undefined ? {} : {insertId: BigInt(reply.lastInsertRowid)}),
     }
+  }
+
+  /**
+   * Calls `listener` once if the thread fails or stops other than through {@link close}; from then
+   * on every query fails with that error (nothing more can be written until the service restarts).
+   */
+  onFailure(listener: (error: Error) => void): void {
+    this.failureListeners.push(listener)
   }
 
   /** Closes the connection (which checkpoints the WAL) and ends the thread. Idempotent. */
