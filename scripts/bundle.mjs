@@ -109,6 +109,14 @@ const PATCHES = [
     to: '.sort((a, b) => (/^[a-z:-]*$/.test(a.id) && /^[a-z:-]*$/.test(b.id) ? (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) : a.id.localeCompare(b.id)));',
   },
   {
+    // oclif matches each dependency name against each `oclif.plugins` entry with minimatch, which parses
+    // the pattern anew each time; an entry without glob characters (every entry of apikey's) can only
+    // match itself, so it is compared as a string.
+    file: /[\\/]@oclif[\\/]core[\\/]lib[\\/]config[\\/]plugin-loader\.js$/,
+    from: 'patterns.some((w) => (0, minimatch_1.minimatch)(p, w))',
+    to: 'patterns.some((w) => (/[*?[\\]{}()!+@]/.test(w.replace(/^@(?=[^(])/, "")) ? (0, minimatch_1.minimatch)(p, w) : p === w))',
+  },
+  {
     // oclif warns when Node does not satisfy its own engines (>=18) by reading the package.json next to
     // its file, which is not there in a bundle (the check always gave up silently): dropped, and with it
     // semver (used nowhere else). apikey's own engines field (>=20.19) is stricter.

@@ -1,7 +1,7 @@
 /**
  * The bundled start-up path (scripts/bundle.mjs, src/load-bundle.ts) behaves
  * like the unbundled CLI: V8 accepts the code caches the build wrote, the
- * output does not depend on whether a cache is used, and oclif's command order
+ * output does not depend on whether a cache is used, oclif still finds its core plugin (@oclif/plugin-help), and oclif's command order
  * (which help listings follow) is the order its localeCompare sort gives.
  * Run `npm run build` first.
  */
@@ -49,7 +49,7 @@ describe('start-up bundle', () => {
     const options = await cli.cliLoadOptions(PACKAGE_ROOT)
     const config = options instanceof oclif.Config ? options : await oclif.Config.load(options)
     const plugins = config.getPluginsList()
-    expect(plugins.map((p) => p.name)).toEqual(expect.arrayContaining(['apikey', '@apikey/server']))
+    expect(plugins.map((p) => p.name)).toEqual(expect.arrayContaining(['apikey', '@oclif/plugin-help', '@apikey/server']))
     for (const plugin of plugins) {
       const ids = plugin.commands.map((c) => c.id)
       expect(ids).toEqual([...ids].sort((a, b) => a.localeCompare(b)))
