@@ -10,6 +10,8 @@
 //   verifyWarn   as verify, on a second service started with --log-level warn
 //   metaWarn     as meta, on that second service
 //   bare         a bare node:http server answering every POST with the body of a VALID verdict
+// Besides req/s, each case gives the serving process's CPU time per request (user + system, µs,
+// from /proc), which varies less than req/s on a shared machine.
 // Every service logs to a file (as behind a process manager); its default level is info.
 //
 // Options: HOTPATH_SECONDS (per case per round, default 3), HOTPATH_ROUNDS (default 3),
@@ -17,7 +19,7 @@
 // HOTPATH_DB=<dir> (where prepared databases are kept between runs; default the system tmp dir).
 // Needs the built service (npm run build → packages/server/dist).
 import {fork} from 'node:child_process'
-import {openSync} from 'node:fs'
+import {copyFileSync, openSync, readFileSync} from 'node:fs'
 import {loadavg} from 'node:os'
 import {join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -54,6 +56,11 @@ async function child(message, logFile, prof) {
   const {url} = await ask(message, 'started')
   return {
     url,
+    /** CPU time (user + system) of the process so far, µs (Linux /proc; clock ticks of 10 ms). */
+    cpuMicros: () => {
+      const fields = readFileSync(`/proc/${proc.pid}/stat`, 'utf8').split(') ')[1].split(' ')
+      return (Number(fields[11]) + Number(fields[12])) * 10_000
+    },
     close: async () => {
       const exited = new Promise((r) => proc.once('exit', r))
       await ask({type: 'stop'}, 'stopped')
@@ -105,30 +112,37 @@ const info = await service(prepared, 'info')
 servers.info = info
 const cases = {}
 for (const name of caseNames) {
-  if (name === 'meta') cases.meta = {url: info.url, requests: [{method: 'GET', path: '/v1/meta'}]}
-  else if (name === 'verify') cases.verify = verifyLoad(info.url, prepared.verifier, prepared.keys)
+  if (name === 'meta') cases.meta = {server: info, url: info.url, requests: [{method: 'GET', path: '/v1/meta'}]}
+  else if (name === 'verify') cases.verify = {server: info, ...verifyLoad(info.url, prepared.verifier, prepared.keys)}
   else if (name === 'verifyMany') {
     servers.many = await service(many, 'info')
-    cases.verifyMany = verifyLoad(servers.many.url, many.verifier, many.keys)
+    cases.verifyMany = {server: servers.many, ...verifyLoad(servers.many.url, many.verifier, many.keys)}
   } else if (name === 'verifyWarn' || name === 'metaWarn') {
-    servers.warn ??= await service(prepared, 'warn')
-    cases[name] = name === 'metaWarn' ? {url: servers.warn.url, requests: [{method: 'GET', path: '/v1/meta'}]} : verifyLoad(servers.warn.url, prepared.verifier, prepared.keys)
+    // One service per database file: the warn service gets a copy.
+    const copy = prepared.dbPath.replace(/\.db$/, '-warn.db')
+    if (servers.warn === undefined) copyFileSync(prepared.dbPath, copy)
+    servers.warn ??= await service({...prepared, dbPath: copy}, 'warn')
+    cases[name] = {server: servers.warn, ...(name === 'metaWarn' ? {url: servers.warn.url, requests: [{method: 'GET', path: '/v1/meta'}]} : verifyLoad(servers.warn.url, prepared.verifier, prepared.keys))}
   } else if (name === 'bare') {
     // The body of a VALID verdict as the service answers it.
     const probe = await fetch(`${info.url}/v1/verify`, {method: 'POST', headers: {authorization: `Bearer ${prepared.verifier}`, 'content-type': 'application/json'}, body: JSON.stringify({key: prepared.keys[0]})})
     servers.bare = await child({type: 'bare', body: await probe.text()})
-    cases.bare = {url: servers.bare.url, requests: [{method: 'POST', path: '/v1/verify', headers: {'content-type': 'application/json'}, body: JSON.stringify({key: prepared.keys[0], context: {clientIp: '198.51.100.7'}})}]}
+    cases.bare = {server: servers.bare, url: servers.bare.url, requests: [{method: 'POST', path: '/v1/verify', headers: {'content-type': 'application/json'}, body: JSON.stringify({key: prepared.keys[0], context: {clientIp: '198.51.100.7'}})}]}
   } else throw new Error(`unknown case ${name}`)
 }
 // Warm-up: JIT, and every 1,000-key record cached.
-for (const options of Object.values(cases)) await run({...options, duration: 2})
+for (const {server, ...options} of Object.values(cases)) await run({...options, duration: 2})
 const results = Object.fromEntries(caseNames.map((name) => [name, []]))
+const cpu = Object.fromEntries(caseNames.map((name) => [name, []]))
 const non2xx = Object.fromEntries(caseNames.map((name) => [name, 0]))
 const loads = []
 for (let round = 0; round < rounds; round++) {
   loads.push(Number(loadavg()[0].toFixed(2)))
   for (const name of caseNames) {
-    const r = await run({...cases[name], duration: seconds})
+    const {server, ...options} = cases[name]
+    const before = server.cpuMicros()
+    const r = await run({...options, duration: seconds})
+    cpu[name].push((server.cpuMicros() - before) / r.requests.total)
     results[name].push(r.requests.average)
     non2xx[name] += r.non2xx + r.errors
   }
@@ -143,6 +157,6 @@ const base = caseNames[0]
 const out = {seconds, rounds, connections, loadAverage1m: loads, cases: {}}
 for (const name of caseNames) {
   const ratios = results[name].map((v, i) => v / results[base][i])
-  out.cases[name] = {reqPerSec: Math.round(median(results[name])), min: Math.round(Math.min(...results[name])), max: Math.round(Math.max(...results[name])), non2xx: non2xx[name], [`ratioTo_${base}`]: Number(median(ratios).toFixed(3)), perRound: ratios.map((r) => Number(r.toFixed(2)))}
+  out.cases[name] = {serverCpuMicrosPerRequest: Number(median(cpu[name]).toFixed(1)), cpuPerRound: cpu[name].map((c) => Number(c.toFixed(1))), reqPerSec: Math.round(median(results[name])), min: Math.round(Math.min(...results[name])), max: Math.round(Math.max(...results[name])), non2xx: non2xx[name], [`ratioTo_${base}`]: Number(median(ratios).toFixed(3)), perRound: ratios.map((r) => Number(r.toFixed(2)))}
 }
 console.log(JSON.stringify(out, null, 2))
