@@ -29,7 +29,7 @@ import {problemTypeUri} from '../core/problem-types.js'
 import {PROBLEM_CONTENT_TYPE, PROBLEM_STATUS, problemType, toProblem, UnavailableError} from './problems.js'
 import {docsRoutes, docsUrlOf, publicUrlOf} from './routes/docs.js'
 import {documentRoute, MAX_PARAM_LENGTH} from './routes/openapi.js'
-import type {RouteDeps} from './routes/context.js'
+import type {RouteAuth, RouteDeps} from './routes/context.js'
 import {sharedSchemas} from './routes/schemas.js'
 import {v1Routes} from './routes/v1.js'
 import {AppsService} from './services/apps.js'
@@ -122,7 +122,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       serializers,
     },
     // One line per request, when it is answered (see logging.ts).
-    logController: new AccessLogController(),
+    logController: new AccessLogController(pino({level: deps.logLevel ?? 'info'}, buffered ?? deps.logStream ?? pino.destination(2))),
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     trustProxy: settings.trustProxy,
@@ -256,11 +256,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     refResolver: {buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`)},
   })
 
-  app.addHook('onRequest', async (request, reply) => {
-    reply.header('x-request-id', request.id)
+  /** Authenticates the caller of the route (see the module comment); may answer the request itself (auth-request form). */
+  const authenticate = async (request: FastifyRequest, reply: FastifyReply, auth: RouteAuth): Promise<void> => {
     const config = request.routeOptions.config
-    const auth = config.auth ?? 'session'
-    if (auth === 'public' || auth === 'apiKey' || request.is404) return
     if (auth === 'verifier') {
       const credential = config.verifierTokenHeader === true ? singleHeader(request.headers['x-verifier-token']) : bearerToken(request.headers.authorization)
       try {
@@ -269,7 +267,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         // The auth-request form may only answer 2xx, 401 or 403; its 401 means "the client's key".
         if (config.authRequest === true) {
           request.log.warn({code: (error as ApikeyError).code}, 'auth-request with a missing or rejected verifier token')
-          return sendUnavailable(reply, error instanceof ApikeyError && error.code === 'unauthenticated' ? 'VERIFIER_REJECTED' : 'UNAVAILABLE')
+          void sendUnavailable(reply, error instanceof ApikeyError && error.code === 'unauthenticated' ? 'VERIFIER_REJECTED' : 'UNAVAILABLE')
+          return
         }
         throw error
       }
@@ -284,11 +283,44 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return
     }
     request.principal = await routeDeps.auth.authenticate(request.headers.authorization, request.ip)
+  }
+  // Callback-style hooks: a request that needs no waiting (public routes, a verifier token checked
+  // within verifierCacheMs) passes without a promise.
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id)
+    const config = request.routeOptions.config
+    const auth = config.auth ?? 'session'
+    if (auth === 'public' || auth === 'apiKey' || request.is404) {
+      done()
+      return
+    }
+    if (auth === 'verifier') {
+      const known = routeDeps.verifiers.cached(config.verifierTokenHeader === true ? singleHeader(request.headers['x-verifier-token']) : bearerToken(request.headers.authorization))
+      if (known !== undefined) {
+        request.verifier = known
+        done()
+        return
+      }
+    }
+    authenticate(request, reply, auth).then(
+      () => {
+        if (!reply.sent) done()
+      },
+      (error: Error) => done(error),
+    )
   })
 
   // Every string of every request is checked for secrets before schemas and services see it (see input-guard.ts).
-  app.addHook('preValidation', async (request) => {
-    if (!request.is404) guardRequest(request)
+  app.addHook('preValidation', (request, _reply, done) => {
+    if (!request.is404) {
+      try {
+        guardRequest(request)
+      } catch (error) {
+        done(error as Error)
+        return
+      }
+    }
+    done()
   })
 
   app.setErrorHandler((error: FastifyError | ApikeyError, request, reply) => sendProblem(toApikeyError(error, request), request, reply, error))

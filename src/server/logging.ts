@@ -108,7 +108,13 @@ declare module 'fastify' {
  * too), else `info`. The `incoming request` line is logged only when `debug` is enabled.
  */
 export class AccessLogController extends LogController {
-  constructor() {
+  /**
+   * @param lines where the lines of answered requests go: a pino logger on the service's stream
+   *   and level, without `redact` — the line is built here from fixed fields only (never headers,
+   *   bodies or free text), and redaction is most of the cost of a log call. A request that failed
+   *   while being answered is logged through its own (redacting) logger.
+   */
+  constructor(private readonly lines: Logger) {
     super({disableRequestLogging: false})
   }
 
@@ -119,16 +125,17 @@ export class AccessLogController extends LogController {
 
   /** The request's one line (see the class comment). */
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (error !== null && error !== undefined) {
+      request.log.error({req: request, res: reply, err: error, responseTime: reply.elapsedTime, code: request.problemCode}, 'request errored')
+      return
+    }
     const status = reply.statusCode
     const code = request.problemCode
-    const line: Record<string, unknown> = {req: request, res: reply, responseTime: reply.elapsedTime}
+    const level = status >= 500 ? 'error' : code !== null && REFUSED_CREDENTIAL_CODES.has(code) ? 'warn' : 'info'
+    if (!this.lines.isLevelEnabled(level)) return
+    const line: Record<string, unknown> = {reqId: request.id, req: serializers.req(request), res: {statusCode: status}, responseTime: reply.elapsedTime}
     if (code !== null) line.code = code
-    if (error !== null && error !== undefined) {
-      line.err = error
-      request.log.error(line, 'request errored')
-    } else if (status >= 500) request.log.error(line, 'request completed')
-    else if (code !== null && REFUSED_CREDENTIAL_CODES.has(code)) request.log.warn(line, 'request completed')
-    else request.log.info(line, 'request completed')
+    this.lines[level](line, 'request completed')
   }
 }
 

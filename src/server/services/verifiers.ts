@@ -258,6 +258,22 @@ export class VerifierAuth {
   }
 
   /**
+   * The principal of `token` when its lookup is cached (younger than `settings.verifierCacheMs`)
+   * and names a verifier that is not revoked: the answer {@link authenticate} would give, without
+   * a promise. Undefined otherwise (then call {@link authenticate}, which also says why a token is refused).
+   */
+  cached(token: string | undefined): VerifierPrincipal | undefined {
+    if (token === undefined) return undefined
+    const entry = this.cache.get(token)
+    if (entry === undefined || entry.verifier === undefined) return undefined
+    const now = this.ctx.clock.now()
+    if (now - entry.fetchedAt >= this.ctx.settings.verifierCacheMs || now < entry.fetchedAt) return undefined
+    const verifier = entry.verifier
+    if (verifier.revokedAt !== null && verifier.revokedAt <= now) return undefined
+    return {verifier}
+  }
+
+  /**
    * @param token the bearer credential, or undefined when none was sent.
    * @throws ApikeyError `unauthenticated` (401) when missing, malformed, unknown or revoked;
    *   {@link UnavailableError} (503) when the database fails.
