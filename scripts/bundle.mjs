@@ -3,6 +3,7 @@
 // output in dist/. Output in dist/cli/:
 // - main.cjs: src/start.ts, oclif, every command (except the key service's), the
 //   help class and the hooks, as one CommonJS script (src/load-bundle.ts loads it);
+// - fast.cjs: the start-up fast path (src/fast-path.ts) without oclif;
 // - got.cjs, proxy-agent.cjs, prompts.cjs: the HTTP client, the proxy agent and
 //   @inquirer/prompts, which main.cjs loads through src/load-bundle.ts when a run
 //   needs them;
@@ -168,6 +169,13 @@ await build({
   outfile: join(out, 'main.cjs'),
   plugins: [vendorPlugin, patchPlugin],
 })
+// fast.cjs: the start-up fast path alone (--version, whoami --offline KEY), without oclif.
+await build({
+  ...common,
+  stdin: {contents: "export {fastPath} from './fast-path.js'", resolveDir: dist, sourcefile: 'fast-entry.js', loader: 'js'},
+  outfile: join(out, 'fast.cjs'),
+  plugins: [vendorPlugin],
+})
 for (const p of PATCHES) if (!p.applied) throw new Error(`bundle: no file matched the patch of ${p.file}`)
 for (const [name, v] of Object.entries(VENDOR)) {
   await build({...common, plugins: v.plugins ?? [], external: [...common.external, ...(v.external ?? [])], stdin: {contents: v.entry, resolveDir: root, sourcefile: `${name}-entry.js`, loader: 'js'}, outfile: join(out, `${name}.cjs`)})
@@ -193,6 +201,7 @@ if (process.env.APIKEY_CODE_CACHE !== 'off') {
   try {
     const {checksumOf} = await import(new URL('../dist/core/key-format.js', import.meta.url).href)
     const body = 'ak_weather-app_dev_' + 'Zq3'.repeat(10)
+    const fastWarmUp = [['--version'], ['whoami', '--offline', body + checksumOf(body)], ['whoami', '--offline', '--json', body + 'XXXXXX']]
     const warmUp = [
       ['--help'],
       ['keys', '--help'],
@@ -202,6 +211,8 @@ if (process.env.APIKEY_CODE_CACHE !== 'off') {
     ]
     execFileSync(process.execPath, ['--input-type=module', '-e', `
       import {loadBundle} from ${JSON.stringify(new URL('../dist/load-bundle.js', import.meta.url).href)}
+      const fast = loadBundle('fast')
+      for (const argv of ${JSON.stringify(fastWarmUp)}) await fast.fastPath(argv, new URL(${JSON.stringify(new URL('../package.json', import.meta.url).href)}))
       const cli = loadBundle('main')
       for (const argv of ${JSON.stringify(warmUp)}) await cli.main(argv, ${JSON.stringify(root)})
       for (const name of ${JSON.stringify(Object.keys(VENDOR))}) loadBundle(name)

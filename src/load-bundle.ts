@@ -1,6 +1,7 @@
 /**
  * Loads the CLI's bundles: `dist/cli/<name>.cjs`, built by scripts/bundle.mjs
- * (`main`: oclif, every command, the help class, the hooks; `got`,
+ * (`main`: oclif, every command, the help class, the hooks; `fast`: the
+ * start-up fast path of src/fast-path.ts, without oclif; `got`,
  * `proxy-agent`, `prompts`: the HTTP client, the proxy agent and the prompts,
  * loaded by `main` only when a run needs them). A bundle is compiled with its
  * V8 code cache, `dist/cli/<name>.cjs.v8-cache`, when the build wrote one for
@@ -20,7 +21,7 @@ import {fileURLToPath} from 'node:url'
 import {Script} from 'node:vm'
 
 /** Names of the bundles in `dist/cli/`. */
-export type BundleName = 'main' | 'got' | 'proxy-agent' | 'prompts'
+export type BundleName = 'main' | 'fast' | 'got' | 'proxy-agent' | 'prompts'
 
 const BUNDLE_DIR = fileURLToPath(new URL('./cli/', import.meta.url))
 const loaded = ((globalThis as {[key: symbol]: unknown})[Symbol.for('apikey.bundles')] ??= new Map<string, unknown>()) as Map<string, unknown>

@@ -1,13 +1,11 @@
 /**
- * What `bin/run.js` runs: the start-up fast path (src/fast-path.ts), else
- * oclif with the CLI's commands and, where needed, the key service plugin.
+ * What `bin/run.js` runs when the start-up fast path (src/fast-path.ts) does
+ * not apply: oclif with the CLI's commands and the key service plugin.
  * The build bundles this module with oclif and every command into
  * `dist/cli/main.cjs` (scripts/bundle.mjs), so that a start reads one file.
  * Nothing is imported up front: oclif, the fast path and each command are
  * evaluated only when a run needs them.
  */
-import {join} from 'node:path'
-import {pathToFileURL} from 'node:url'
 import type {Config} from '@oclif/core'
 
 /** oclif itself (evaluated on first use). */
@@ -28,15 +26,11 @@ export async function inProcessParts(): Promise<{runWithProcessIo: typeof import
 }
 
 /**
- * Runs `apikey` with `argv` (the words after `apikey`) for the CLI whose
- * package directory is `packageDir`; sets `process.exitCode`.
- * @param env the process environment (`APIKEY_NO_FAST_PATH` set: always oclif).
+ * Runs `apikey` with `argv` (the words after `apikey`) through oclif for the
+ * CLI whose package directory is `packageDir`; sets `process.exitCode`.
+ * (`bin/run.js` tries the fast path, bundled apart in `dist/cli/fast.cjs`, first.)
  */
-export async function main(argv: string[], packageDir: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  if (env['APIKEY_NO_FAST_PATH'] === undefined && (argv[0] === 'whoami' || argv[0] === '--version' || argv[0] === '-v')) {
-    const fast = await import('./fast-path.js')
-    if (await fast.fastPath(argv, pathToFileURL(join(packageDir, 'package.json')))) return
-  }
+export async function main(argv: string[], packageDir: string): Promise<void> {
   const [{execute}, loadOptions] = await Promise.all([oclif(), cliLoadOptions(packageDir)])
   await execute({args: argv, loadOptions})
 }

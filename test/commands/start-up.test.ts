@@ -15,7 +15,7 @@ import {cliEnv, runCli} from '../helpers/cli.js'
 import {PACKAGE_ROOT} from '../helpers/in-process.js'
 import {tempDir} from '../helpers/temp.js'
 
-const BUNDLES = ['main', 'got', 'proxy-agent', 'prompts']
+const BUNDLES = ['main', 'fast', 'got', 'proxy-agent', 'prompts']
 
 describe('start-up bundle', () => {
   for (const name of BUNDLES) {
