@@ -52,7 +52,7 @@ console.log(
       levels: {
         minute: level('minute', ['usage_minute']),
         hour: level('hour', ['usage_hour', 'usage_facet_hour']),
-        day: level('day', ['usage_day', 'usage_facet_day']),
+        day: level('day', ['usage_day', 'usage_facet_day', 'usage_facet_week']),
         values: level('values', ['usage_values']),
       },
       usageRows: totalRows,
