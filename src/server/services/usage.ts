@@ -121,6 +121,8 @@ export const UNKNOWN = 'unknown'
 export const USAGE_SOURCES: readonly UsageSource[] = ['verify', 'gateway', 'reported']
 /** Most value ids kept in memory (ids never change once committed; the cache starts over when full). */
 const VALUE_CACHE_SIZE = 100_000
+/** Keys whose last use is remembered (to write `last_used_at` at most once per `settings.lastUsedWriteIntervalMs`) before written ones are forgotten. */
+const LAST_USED_ENTRIES = 200_000
 
 /** Work done by one {@link UsageService.maintain} pass. */
 export interface MaintenanceResult {
@@ -265,6 +267,8 @@ interface LastUsed {
 export class UsageService {
   private pending = new Map<string, UsageCount>()
   private readonly lastUsed = new Map<string, LastUsed>()
+  /** Whether {@link noteUsed} already forgot written keys since the last flush (see there). */
+  private lastUsedScanned = false
   private readonly networkKey: Buffer
   private readonly uaCache = new Map<string, UserAgentFamily>()
   private readonly networkCache = new Map<string, string>()
@@ -352,7 +356,13 @@ export class UsageService {
   noteUsed(keyId: string, at: number): void {
     const entry = this.lastUsed.get(keyId)
     if (entry === undefined) {
-      if (this.lastUsed.size >= 200_000) for (const [id, e] of this.lastUsed) if (e.pendingAt === undefined) this.lastUsed.delete(id)
+      // Full: forget the keys already written, once per flush at most — when every entry is
+      // pending (more distinct keys used since the last flush than the bound), scanning again for
+      // each new key would cost the whole map per verification; the flush empties it instead.
+      if (this.lastUsed.size >= LAST_USED_ENTRIES && !this.lastUsedScanned) {
+        this.lastUsedScanned = true
+        for (const [id, e] of this.lastUsed) if (e.pendingAt === undefined) this.lastUsed.delete(id)
+      }
       this.lastUsed.set(keyId, {pendingAt: at, writtenAt: Number.NEGATIVE_INFINITY})
       return
     }
@@ -392,6 +402,7 @@ export class UsageService {
     }
     this.remember(learned)
     if (prune) this.lastPruneAt = now
+    this.lastUsedScanned = false
     for (const touch of touches) {
       const entry = this.lastUsed.get(touch.id)
       if (entry !== undefined && entry.pendingAt === touch.at) {
