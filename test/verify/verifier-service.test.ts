@@ -192,9 +192,16 @@ describe('verifier ↔ real service', () => {
 
   it('aggregated usage: the counts stored by the real service add up exactly, per route, client app, source and code', async () => {
     // Observe what goes over the wire (the real fetch to the real service; nothing is answered by the test).
+    // Each batch once: a retry (same Idempotency-Key) resends the same events, e.g. after a
+    // client timeout on the injected clock, which this loop advances faster than real I/O.
     const sent: Array<{count: number}> = []
+    const batches = new Set<string>()
     const observe = async (url: string, init: {method: string; headers: Record<string, string>; body: string; signal: AbortSignal}) => {
-      if (url.endsWith('/v1/usage')) sent.push(...(JSON.parse(init.body) as {events: Array<{count: number}>}).events)
+      const batchId = Object.entries(init.headers).find(([name]) => name.toLowerCase() === 'idempotency-key')?.[1] ?? ''
+      if (url.endsWith('/v1/usage') && !batches.has(batchId)) {
+        batches.add(batchId)
+        sent.push(...(JSON.parse(init.body) as {events: Array<{count: number}>}).events)
+      }
       return fetch(url, init)
     }
     const v = make({fetch: observe})

@@ -223,8 +223,35 @@ class ImmediateSqliteDialect extends SqliteDialect {
 }
 
 class ImmediateSqliteDriver extends SqliteDriver {
+  /**
+   * `BEGIN IMMEDIATE` waits for another connection's write lock up to {@link BUSY_TIMEOUT_MS}
+   * without blocking this thread: the connection's busy timeout is off for the `BEGIN`, which is
+   * retried on `SQLITE_BUSY` after short sleeps. (A synchronous busy wait would also stop this
+   * thread from driving a transaction of the service's writer thread in the same process — the
+   * test harness runs admin commands there — which then holds the lock until the timeout.)
+   * @throws the last `SQLITE_BUSY` error once the timeout has passed.
+   */
   override async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings = {}): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw(beginStatement(settings)))
+    const begin = CompiledQuery.raw(beginStatement(settings))
+    if (settings.accessMode === 'read only') {
+      await connection.executeQuery(begin)
+      return
+    }
+    await connection.executeQuery(CompiledQuery.raw('pragma busy_timeout = 0'))
+    try {
+      const deadline = Date.now() + BUSY_TIMEOUT_MS
+      for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
+        try {
+          await connection.executeQuery(begin)
+          return
+        } catch (error) {
+          if ((error as {code?: unknown}).code !== 'SQLITE_BUSY' || Date.now() >= deadline) throw error
+          await new Promise((resolve) => setTimeout(resolve, wait))
+        }
+      }
+    } finally {
+      await connection.executeQuery(CompiledQuery.raw(`pragma busy_timeout = ${BUSY_TIMEOUT_MS}`))
+    }
   }
 
   override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
