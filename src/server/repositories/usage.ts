@@ -69,18 +69,21 @@ export interface UsagePart {
   until: number
 }
 
-/** One row of {@link UsageRepository.report}: summed counts of one combination (ids). */
-export interface ReportRow {
-  keyId: number
-  source: number
+/**
+ * One row of {@link UsageRepository.reportSummary}. `kind` 0: key `id` with `code` (ids) and
+ * their texts; 1: source `id`; 2: value `id` of `facet`; 3: `count` is the number of distinct
+ * networks. `count` is a summed number of requests otherwise.
+ */
+export interface ReportSummaryRow {
+  kind: 0 | 1 | 2 | 3
+  facet: number
+  id: number
   code: number
-  route: number
-  clientApp: number
-  appVersion: number
-  uaFamily: number
-  uaOs: number
-  network: number
   count: number
+  /** Text of `id` (`usage_values`), null when it has none (and for kind 3). */
+  text: string | null
+  /** Text of `code` for kind 0, else null. */
+  codeText: string | null
 }
 
 /** Facet numbers of `usage_facet_hour|day`: which dimension a facet row counts (key rows carry the code too). */
@@ -140,15 +143,6 @@ export class UsageRepository {
       for (const row of await this.db.selectFrom('usage_values').select(['id', 'value']).where('value', 'in', values.slice(i, i + VALUE_CHUNK)).execute()) ids.set(row.value, row.id)
     }
     return ids
-  }
-
-  /** Text of value ids. */
-  async valuesOf(ids: number[]): Promise<Map<number, string>> {
-    const values = new Map<number, string>()
-    for (let i = 0; i < ids.length; i += VALUE_CHUNK) {
-      for (const row of await this.db.selectFrom('usage_values').select(['id', 'value']).where('id', 'in', ids.slice(i, i + VALUE_CHUNK)).execute()) values.set(row.id, row.value)
-    }
-    return values
   }
 
   /** Rollup and retention progress. */
@@ -214,16 +208,40 @@ export class UsageRepository {
     return Number(result.numAffectedRows ?? 0)
   }
 
-  /** Summed facet counts of app `appId` over hour, day and week `parts`, for `sources` (value ids). */
-  async reportFacets(appId: string, parts: UsagePart[], sources: number[]): Promise<Array<{source: number; facet: number; value: number; code: number; count: number}>> {
-    const coarse = parts.filter((p) => p.level !== 'minute')
-    if (coarse.length === 0 || sources.length === 0) return []
-    const selects = coarse.map(
-      (p) => `select source, facet, value, code, count from usage_facet_${p.level} where app_id = ? and minute >= ${Math.floor(p.since)} and minute < ${Math.floor(p.until)} and source in (${sources.map(Number).join(',')})`,
-    )
-    const query = `select source, facet, value, code, sum(count) as n from (${selects.join(' union all ')}) group by source, facet, value, code`
-    const result = await this.db.executeQuery<Record<string, number>>(CompiledQuery.raw(query, coarse.map(() => appId)))
-    return result.rows.map((r) => ({source: r.source!, facet: r.facet!, value: r.value!, code: r.code!, count: Number(r.n)}))
+  /**
+   * The aggregated report of app `appId` over `parts` for `sources` (value ids), computed in
+   * one statement so only the answer leaves SQLite: whole hours, days and weeks come from the
+   * per-app facets, minute parts from `usage_minute` (split into facets on the fly).
+   * Rows (see {@link ReportSummaryRow}): per key id and code the count, per source the count,
+   * per facet of {@link FACET}.route … uaOs the values ranked within the first `maxValues` by
+   * count (ties at the cut all included, the caller cuts), and the number of distinct networks
+   * other than `unknownNetwork` (an id, or undefined when never stored). Texts are the
+   * `usage_values` texts (null for an id without one). Call inside a read transaction.
+   */
+  async reportSummary(appId: string, parts: UsagePart[], sources: number[], unknownNetwork: number | undefined, maxValues: number): Promise<ReportSummaryRow[]> {
+    if (parts.length === 0 || sources.length === 0) return []
+    const inSources = `source in (${sources.map(Number).join(',')})`
+    const params: string[] = []
+    const selects = parts.map((p) => {
+      params.push(appId)
+      const range = (t: string) => `${t}minute >= ${Math.floor(p.since)} and ${t}minute < ${Math.floor(p.until)}`
+      return p.level === 'minute'
+        ? `select u.source as source, f.facet as facet, ${FACET_VALUE_SQL} as value, case f.facet when 0 then u.code else 0 end as code, u.count as count ` +
+            `from usage_minute u cross join ${FACETS_TABLE_SQL} where ${range('u.')} and u.${inSources} ` +
+            `and u.key_id in (select v.id from api_keys a join usage_values v on v.value = a.id where a.app_id = ?)`
+        : `select source, facet, value, code, count from usage_facet_${p.level} where app_id = ? and ${range('')} and ${inSources}`
+    })
+    const notUnknown = unknownNetwork === undefined ? '' : ` and value != ${Math.floor(unknownNetwork)}`
+    const query =
+      `with g as materialized (select source, facet, value, code, sum(count) as n from (${selects.join(' union all ')}) group by source, facet, value, code) ` +
+      `select 0 as kind, 0 as facet, k.value as id, k.code as code, k.n as n, kv.value as text, cv.value as code_text from ` +
+      `(select value, code, sum(n) as n from g where facet = 0 group by value, code) k left join usage_values kv on kv.id = k.value left join usage_values cv on cv.id = k.code ` +
+      `union all select 1, 0, s.source, 0, s.n, sv.value, null from (select source, sum(n) as n from g where facet = 0 group by source) s left join usage_values sv on sv.id = s.source ` +
+      `union all select 2, t.facet, t.value, 0, t.n, tv.value, null from (select facet, value, n, rank() over (partition by facet order by n desc) as rk from ` +
+      `(select facet, value, sum(n) as n from g where facet between 1 and 5 group by facet, value)) t left join usage_values tv on tv.id = t.value where t.rk <= ${Math.floor(maxValues)} ` +
+      `union all select 3, 6, 0, 0, count(distinct value), null, null from g where facet = 6${notUnknown}`
+    const result = await this.db.executeQuery<{kind: number; facet: number; id: number; code: number; n: number; text: string | null; code_text: string | null}>(CompiledQuery.raw(query, params))
+    return result.rows.map((r) => ({kind: r.kind as ReportSummaryRow['kind'], facet: r.facet, id: r.id, code: r.code, count: Number(r.n), text: r.text, codeText: r.code_text}))
   }
 
   /** The first bucket start of `level` at or after `from` (minutes), or undefined when there is none. */
@@ -271,31 +289,6 @@ export class UsageRepository {
     // Time leads the primary key: the oldest rows are one range at the front.
     const result = await sql.raw(`delete from usage_${level} where minute < ${Math.floor(before)} order by minute limit ${Math.floor(limit)}`).execute(this.db)
     return Number(result.numAffectedRows ?? 0)
-  }
-
-  /**
-   * Summed counts per combination of the keys of app `appId` over the minute `parts` (others
-   * are left out: their facets answer), for `sources` (value ids).
-   */
-  async report(appId: string, allParts: UsagePart[], sources: number[]): Promise<ReportRow[]> {
-    const parts = allParts.filter((p) => p.level === 'minute')
-    if (parts.length === 0 || sources.length === 0) return []
-    const filter = `key_id in (select v.id from api_keys a join usage_values v on v.value = a.id where a.app_id = ?) and source in (${sources.map(Number).join(',')})`
-    const selects = parts.map((p) => `select ${GROUP_COLUMNS}, count from usage_${p.level} where minute >= ${Math.floor(p.since)} and minute < ${Math.floor(p.until)} and ${filter}`)
-    const query = `select ${GROUP_COLUMNS}, sum(count) as n from (${selects.join(' union all ')}) group by ${GROUP_COLUMNS}`
-    const result = await this.db.executeQuery<Record<string, number>>(CompiledQuery.raw(query, parts.map(() => appId)))
-    return result.rows.map((r) => ({
-      keyId: r.key_id!,
-      source: r.source!,
-      code: r.code!,
-      route: r.route!,
-      clientApp: r.client_app!,
-      appVersion: r.app_version!,
-      uaFamily: r.ua_family!,
-      uaOs: r.ua_os!,
-      network: r.network!,
-      count: Number(r.n),
-    }))
   }
 
   /** Dictionary ids and key rows of app `appId`'s keys that have usage. */

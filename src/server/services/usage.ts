@@ -25,7 +25,7 @@ import {isPlausibleEpochMs} from '../../core/duration.js'
 import {redactSecrets} from '../logging.js'
 import {UnavailableError, validationError} from '../problems.js'
 import {inDurableTransaction, inReadTransaction, inTransaction, isUniqueViolation, isWriterQueueFull, repositories, type Repositories} from '../repositories/index.js'
-import {FACET, LEVEL_MINUTES, type EncodedCount, type FacetRow, type ReportLevel, type ReportRow, type UsageCount, type UsageLevel, type UsageMarks, type UsagePart, type UsageSource} from '../repositories/usage.js'
+import {FACET, LEVEL_MINUTES, type EncodedCount, type FacetRow, type ReportLevel, type UsageCount, type UsageLevel, type UsageMarks, type UsagePart, type UsageSource} from '../repositories/usage.js'
 import {DAY_MS, MINUTE_MS} from '../settings.js'
 import {requireMember} from './access.js'
 import {appNotFound} from './apps.js'
@@ -766,70 +766,49 @@ export class UsageService {
       const marks = await trx.usage.marks()
       const plan = planUsageRange(Math.floor(since / MINUTE_MS), Math.min(Math.floor(until / MINUTE_MS), newest), marks, oldest)
       const sourceIds = [...(await trx.usage.idsOf(sources)).values()]
+      const unknown = (await trx.usage.idsOf([UNKNOWN])).get(UNKNOWN)
       return {
         plan,
-        // Whole hours and days from the per-app facets, the rest from minute rows.
-        facets: await trx.usage.reportFacets(app.id, plan.parts, sourceIds),
-        rows: await trx.usage.report(app.id, plan.parts, sourceIds),
+        // Whole hours and days from the per-app facets, the rest from minute rows, summed in SQLite.
+        summary: await trx.usage.reportSummary(app.id, plan.parts, sourceIds, unknown, MAX_REPORT_VALUES),
         keys: await trx.usage.keysOf(app.id),
-        unknown: (await trx.usage.idsOf([UNKNOWN])).get(UNKNOWN),
       }
     })
     const {plan} = read
-    const facets = read.facets
-    for (const row of read.rows) {
-      facets.push(
-        {source: row.source, facet: FACET.key, value: row.keyId, code: row.code, count: row.count},
-        {source: row.source, facet: FACET.route, value: row.route, code: 0, count: row.count},
-        {source: row.source, facet: FACET.clientApp, value: row.clientApp, code: 0, count: row.count},
-        {source: row.source, facet: FACET.appVersion, value: row.appVersion, code: 0, count: row.count},
-        {source: row.source, facet: FACET.uaFamily, value: row.uaFamily, code: 0, count: row.count},
-        {source: row.source, facet: FACET.uaOs, value: row.uaOs, code: 0, count: row.count},
-        {source: row.source, facet: FACET.network, value: row.network, code: 0, count: row.count},
-      )
-    }
-    const ids = new Set<number>()
-    for (const f of facets) {
-      // Networks are only counted, never shown: their text is not needed.
-      if (f.facet !== FACET.network) ids.add(f.source).add(f.value).add(f.code)
-    }
-    const values = await repositories(this.ctx.db).usage.valuesOf([...ids])
-    const text = (id: number) => values.get(id) ?? UNKNOWN
     const keys = new Map(read.keys.map((k) => [k.id, k]))
     const bySource: Record<string, number> = {}
     const byCode: Record<string, number> = {}
     const perKey = new Map<number, KeyUsage>()
-    const tops = new Map<number, Map<number, number>>()
-    const networks = new Set<number>()
+    const tops = new Map<number, UsageBucket[]>()
+    let distinctNetworks = 0
     let total = 0
-    for (const f of facets) {
-      if (f.facet === FACET.key) {
-        total += f.count
-        const source = text(f.source)
-        const code = text(f.code)
-        bySource[source] = (bySource[source] ?? 0) + f.count
-        byCode[code] = (byCode[code] ?? 0) + f.count
-        let entry = perKey.get(f.value)
+    for (const r of read.summary) {
+      if (r.kind === 0) {
+        total += r.count
+        const code = r.codeText ?? UNKNOWN
+        byCode[code] = (byCode[code] ?? 0) + r.count
+        let entry = perKey.get(r.id)
         if (entry === undefined) {
-          const key = keys.get(f.value)
-          entry = {keyId: key?.keyId ?? text(f.value), env: key?.env ?? UNKNOWN, total: 0, byCode: {}}
-          perKey.set(f.value, entry)
+          const key = keys.get(r.id)
+          entry = {keyId: key?.keyId ?? r.text ?? UNKNOWN, env: key?.env ?? UNKNOWN, total: 0, byCode: {}}
+          perKey.set(r.id, entry)
         }
-        entry.total += f.count
-        entry.byCode[code] = (entry.byCode[code] ?? 0) + f.count
-      } else if (f.facet === FACET.network) {
-        if (f.value !== read.unknown) networks.add(f.value)
+        entry.total += r.count
+        entry.byCode[code] = (entry.byCode[code] ?? 0) + r.count
+      } else if (r.kind === 1) {
+        const source = r.text ?? UNKNOWN
+        bySource[source] = (bySource[source] ?? 0) + r.count
+      } else if (r.kind === 2) {
+        let bucket = tops.get(r.facet)
+        if (bucket === undefined) tops.set(r.facet, (bucket = []))
+        bucket.push({value: r.text ?? UNKNOWN, count: r.count})
       } else {
-        let counts = tops.get(f.facet)
-        if (counts === undefined) tops.set(f.facet, (counts = new Map()))
-        counts.set(f.value, (counts.get(f.value) ?? 0) + f.count)
+        distinctNetworks = r.count
       }
     }
+    // SQLite ranked by count with the ties at the cut included; the order among equal counts is by text here.
     const top = (facet: number): UsageBucket[] =>
-      [...(tops.get(facet) ?? new Map<number, number>())]
-        .map(([id, count]) => ({value: text(id), count}))
-        .sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0))
-        .slice(0, MAX_REPORT_VALUES)
+      (tops.get(facet) ?? []).sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0)).slice(0, MAX_REPORT_VALUES)
     const ms = (minute: number) => minute * MINUTE_MS
     return {
       app: app.slug,
@@ -848,7 +827,7 @@ export class UsageService {
       byAppVersion: top(FACET.appVersion),
       byUserAgentFamily: top(FACET.uaFamily),
       byUserAgentOs: top(FACET.uaOs),
-      distinctNetworks: networks.size,
+      distinctNetworks,
     }
   }
 }
