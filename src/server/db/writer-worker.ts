@@ -6,6 +6,8 @@
  * loop that answers verifications. The main thread side is `writer-dialect.ts`; the messages are
  * {@link WriterRequest} and {@link WriterReply}.
  */
+import {readlinkSync} from 'node:fs'
+import {getPriority, setPriority} from 'node:os'
 import {parentPort, workerData} from 'node:worker_threads'
 import BetterSqlite3 from 'better-sqlite3'
 import {configureConnection, type WriterOptions, type WriterReply, type WriterRequest} from './writer-protocol.js'
@@ -13,6 +15,16 @@ import {configureConnection, type WriterOptions, type WriterReply, type WriterRe
 const port = parentPort
 if (port === null) throw new Error('writer-worker.js runs only as a worker thread (new Worker(...))')
 const options = workerData as WriterOptions
+
+/**
+ * How much lower than the rest of the service the writer thread runs (Linux `nice` steps, applied
+ * to this thread alone): when the CPU is short, the event loop answering verifications and sign-ins
+ * gets it first, and bulk writes (usage batches, rollups) wait — their queue is bounded and answers
+ * 503 with Retry-After when full, and a batch is acknowledged only after its commit.
+ */
+export const WRITER_NICENESS = 10
+
+lowerOwnPriority()
 
 let sqlite: BetterSqlite3.Database
 try {
@@ -72,4 +84,20 @@ function serializeError(error: unknown): {message: string; name: string; code: s
     return {message: error.message, name: error.name, code: typeof code === 'string' ? code : undefined}
   }
   return {message: String(error), name: 'Error', code: undefined}
+}
+
+/**
+ * Lowers this thread's scheduling priority by {@link WRITER_NICENESS} below the process's (Linux:
+ * `/proc/thread-self` names the thread, and `setpriority` on a thread id affects that thread only).
+ * Elsewhere, or where the system refuses, the thread keeps the process's priority: nothing else
+ * depends on it.
+ */
+function lowerOwnPriority(): void {
+  if (process.platform !== 'linux') return
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop())
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, Math.min(19, getPriority() + WRITER_NICENESS))
+  } catch {
+    // Keep the process's priority.
+  }
 }
