@@ -263,6 +263,28 @@ interface LastUsed {
   writtenAt: number
 }
 
+/** What one rollup transaction did: nothing left (`done`), marks set for a first pass (`started`), an empty stretch passed over (`skipped`), or one bucket added up (`rolled`). */
+type RollStep = 'done' | 'started' | 'skipped' | 'rolled'
+
+/**
+ * Adds up the first bucket of `coarse` (width `width` minutes) that holds rows of `fine` at or after
+ * `from` and before `closed`, with its facets, and moves `fine`'s rolled mark past it — or, when
+ * nothing is left before `closed`, moves the mark to `closed`. Call inside a transaction.
+ */
+async function rollNextBucket(repos: Repositories, fine: 'minute' | 'hour', coarse: 'hour' | 'day', width: number, from: number, closed: number): Promise<RollStep> {
+  if (from >= closed) return 'done'
+  const first = await repos.usage.firstBucketFrom(fine, from)
+  if (first === undefined || first >= closed) {
+    await repos.usage.advanceRolled(fine, from, closed)
+    return 'skipped'
+  }
+  const bucket = floorTo(first, width)
+  await repos.usage.rollInto(fine, coarse, bucket, bucket + width)
+  await repos.usage.rollFacets(fine, coarse, bucket, bucket + width)
+  await repos.usage.advanceRolled(fine, from, bucket + width)
+  return 'rolled'
+}
+
 /** Recording, ingesting, reporting and pruning usage. */
 export class UsageService {
   private pending = new Map<string, UsageCount>()
@@ -500,6 +522,21 @@ export class UsageService {
   }
 
   /**
+   * Runs `step` in one bulk transaction after another (pausing between them) until it answers
+   * `done` or maintenance stops. @returns how many steps answered `rolled`.
+   */
+  private async eachStep(step: (repos: Repositories) => Promise<RollStep>): Promise<number> {
+    let rolled = 0
+    while (!this.stopped) {
+      const result = await inTransaction(this.ctx.bulkDb, step)
+      if (result === 'done') break
+      if (result === 'rolled') rolled++
+      await this.pause()
+    }
+    return rolled
+  }
+
+  /**
    * Adds every closed hour of minutes into `usage_hour`, then every day whose hours are all
    * rolled into `usage_day`; one bucket per transaction, each committing the sum and the moved
    * `rolled_before` together (a pass killed at any point neither loses nor repeats a bucket).
@@ -508,76 +545,34 @@ export class UsageService {
   async rollUp(): Promise<{hoursRolled: number; daysRolled: number; weeksRolled: number}> {
     await this.flush().catch(() => undefined)
     const closedHour = floorTo(Math.floor(this.ctx.clock.now() / MINUTE_MS), HOUR_MIN)
-    let hoursRolled = 0
-    let daysRolled = 0
-    while (!this.stopped) {
-      const step = await inTransaction(this.ctx.bulkDb, async (repos) => {
-        const marks = await repos.usage.marks()
-        const from = marks.hoursFrom
-        if (from === null) {
-          const first = await repos.usage.firstBucketFrom('minute', 0)
-          const start = Math.min(floorTo(first ?? closedHour, HOUR_MIN), closedHour)
-          await repos.usage.advanceRolled('minute', null, start)
-          if (marks.daysFrom === null) await repos.usage.advanceRolled('hour', null, floorTo(start, DAY_MIN))
-          if (marks.weeksFrom === null) await repos.usage.advanceRolled('day', null, floorTo(start, WEEK_MIN))
-          return 'started'
-        }
-        if (from >= closedHour) return 'done'
-        const first = await repos.usage.firstBucketFrom('minute', from)
-        if (first === undefined || first >= closedHour) {
-          await repos.usage.advanceRolled('minute', from, closedHour)
-          return 'skipped'
-        }
-        const hour = floorTo(first, HOUR_MIN)
-        await repos.usage.rollInto('minute', 'hour', hour, hour + HOUR_MIN)
-        await repos.usage.rollFacets('minute', 'hour', hour, hour + HOUR_MIN)
-        await repos.usage.advanceRolled('minute', from, hour + HOUR_MIN)
-        return 'rolled'
-      })
-      if (step === 'done') break
-      if (step === 'rolled') hoursRolled++
-      await this.pause()
-    }
-    while (!this.stopped) {
-      const step = await inTransaction(this.ctx.bulkDb, async (repos) => {
-        const marks = await repos.usage.marks()
-        const from = marks.daysFrom
-        if (from === null || marks.hoursFrom === null) return 'done'
-        const closedDay = floorTo(marks.hoursFrom, DAY_MIN)
-        if (from >= closedDay) return 'done'
-        const first = await repos.usage.firstBucketFrom('hour', from)
-        if (first === undefined || first >= closedDay) {
-          await repos.usage.advanceRolled('hour', from, closedDay)
-          return 'skipped'
-        }
-        const day = floorTo(first, DAY_MIN)
-        await repos.usage.rollInto('hour', 'day', day, day + DAY_MIN)
-        await repos.usage.rollFacets('hour', 'day', day, day + DAY_MIN)
-        await repos.usage.advanceRolled('hour', from, day + DAY_MIN)
-        return 'rolled'
-      })
-      if (step === 'done') break
-      if (step === 'rolled') daysRolled++
-      await this.pause()
-    }
-    let weeksRolled = 0
-    while (!this.stopped) {
-      const step = await inTransaction(this.ctx.bulkDb, async (repos) => {
-        const marks = await repos.usage.marks()
-        const from = marks.weeksFrom
-        if (from === null || marks.daysFrom === null) return 'done'
-        const closedWeek = floorTo(marks.daysFrom, WEEK_MIN)
-        if (from >= closedWeek) return 'done'
-        const week = from
-        // A week of day facets is a few thousand rows: one week per transaction.
-        await repos.usage.rollFacets('day', 'week', week, week + WEEK_MIN)
-        await repos.usage.advanceRolled('day', from, week + WEEK_MIN)
-        return 'rolled'
-      })
-      if (step === 'done') break
-      weeksRolled++
-      await this.pause()
-    }
+    const hoursRolled = await this.eachStep(async (repos) => {
+      const marks = await repos.usage.marks()
+      const from = marks.hoursFrom
+      if (from === null) {
+        const first = await repos.usage.firstBucketFrom('minute', 0)
+        const start = Math.min(floorTo(first ?? closedHour, HOUR_MIN), closedHour)
+        await repos.usage.advanceRolled('minute', null, start)
+        if (marks.daysFrom === null) await repos.usage.advanceRolled('hour', null, floorTo(start, DAY_MIN))
+        if (marks.weeksFrom === null) await repos.usage.advanceRolled('day', null, floorTo(start, WEEK_MIN))
+        return 'started'
+      }
+      return rollNextBucket(repos, 'minute', 'hour', HOUR_MIN, from, closedHour)
+    })
+    const daysRolled = await this.eachStep(async (repos) => {
+      const marks = await repos.usage.marks()
+      if (marks.daysFrom === null || marks.hoursFrom === null) return 'done'
+      return rollNextBucket(repos, 'hour', 'day', DAY_MIN, marks.daysFrom, floorTo(marks.hoursFrom, DAY_MIN))
+    })
+    const weeksRolled = await this.eachStep(async (repos) => {
+      const marks = await repos.usage.marks()
+      const from = marks.weeksFrom
+      if (from === null || marks.daysFrom === null) return 'done'
+      if (from >= floorTo(marks.daysFrom, WEEK_MIN)) return 'done'
+      // A week of day facets is a few thousand rows: one week per transaction.
+      await repos.usage.rollFacets('day', 'week', from, from + WEEK_MIN)
+      await repos.usage.advanceRolled('day', from, from + WEEK_MIN)
+      return 'rolled'
+    })
     return {hoursRolled, daysRolled, weeksRolled}
   }
 
