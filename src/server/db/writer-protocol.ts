@@ -7,6 +7,14 @@ import type BetterSqlite3 from 'better-sqlite3'
 /** How long a connection waits for a lock held by another connection, in ms (SQLite's busy timeout). */
 export const BUSY_TIMEOUT_MS = 5_000
 
+/**
+ * How much lower than the rest of the service the writer thread runs (Linux `nice` steps, applied
+ * to this thread alone): when the CPU is short, the event loop answering verifications and sign-ins
+ * gets it first, and bulk writes (usage batches, rollups) wait — their queue is bounded and answers
+ * 503 with Retry-After when full, and a batch is acknowledged only after its commit.
+ */
+export const WRITER_NICENESS = 10
+
 /** What the writer thread is started with (its `workerData`). */
 export interface WriterOptions {
   /** The SQLite file. */

@@ -10,19 +10,11 @@ import {readlinkSync} from 'node:fs'
 import {getPriority, setPriority} from 'node:os'
 import {parentPort, workerData} from 'node:worker_threads'
 import BetterSqlite3 from 'better-sqlite3'
-import {configureConnection, type WriterOptions, type WriterReply, type WriterRequest} from './writer-protocol.js'
+import {configureConnection, WRITER_NICENESS, type WriterOptions, type WriterReply, type WriterRequest} from './writer-protocol.js'
 
 const port = parentPort
 if (port === null) throw new Error('writer-worker.js runs only as a worker thread (new Worker(...))')
 const options = workerData as WriterOptions
-
-/**
- * How much lower than the rest of the service the writer thread runs (Linux `nice` steps, applied
- * to this thread alone): when the CPU is short, the event loop answering verifications and sign-ins
- * gets it first, and bulk writes (usage batches, rollups) wait — their queue is bounded and answers
- * 503 with Retry-After when full, and a batch is acknowledged only after its commit.
- */
-export const WRITER_NICENESS = 10
 
 lowerOwnPriority()
 
