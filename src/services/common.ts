@@ -105,7 +105,8 @@ export function durationFlag(flag: string, text: string, options: {allowZero?: b
  * Parses a `--since`-style flag: a duration back from now (`7d`) or an ISO
  * 8601 instant with an offset (`2027-06-26T00:00:00Z`).
  * @returns ms since epoch.
- * @throws ApikeyError `usage` (exit 2) naming the flag and both accepted forms.
+ * @throws ApikeyError `usage` (exit 2) naming the flag and both accepted forms: for text that is neither, a
+ *   duration over 10 years (saying so), or an instant in the future.
  */
 export function sinceFlag(flag: string, text: string, now: number): number {
   const forms = 'a duration back from now (a whole number and a unit s, m, h, d or w, e.g. 7d, 24h) or an ISO 8601 instant with an offset (e.g. 2027-06-26T00:00:00Z or 2027-06-26T00:00:00+02:00)'
@@ -114,17 +115,22 @@ export function sinceFlag(flag: string, text: string, now: number): number {
     let ms: number
     try {
       ms = parseDuration(t)
-    } catch {
-      throw usageError(`${flag}: "${text}" is not a valid duration; give ${forms}`, [`e.g. ${flag} 7d`], {flag})
+    } catch (error) {
+      // The duration's own reason (e.g. longer than the maximum of 10 years) when it is one of ours.
+      const reason = /longer than the maximum/.test((error as Error).message) ? (error as Error).message : `"${text}" is not a valid duration`
+      throw usageError(`${flag}: ${reason}; give ${forms}`, [`e.g. ${flag} 7d`], {flag})
     }
     if (ms === 0) throw usageError(`${flag}: must be longer than 0; give ${forms}`, [`e.g. ${flag} 7d`], {flag})
     return now - ms
   }
+  let at: number
   try {
-    return parseInstant(t)
+    at = parseInstant(t)
   } catch (error) {
     throw usageError(`${flag}: ${(error as Error).message}; give ${forms}`, [`e.g. ${flag} 7d or ${flag} 2027-06-26T00:00:00+02:00`], {flag})
   }
+  if (at > now) throw usageError(`${flag}: ${t} is in the future (now is ${new Date(now).toISOString()}); give a past instant or a duration back from now`, [`e.g. ${flag} 7d`], {flag})
+  return at
 }
 
 /** The `--rpm` / `--clear` flags of `apikey keys limit` and `apikey apps limit`, as typed. */

@@ -265,6 +265,20 @@ describe('messages name flags and the next command', () => {
     expect(junk.stderr).toMatch(/ISO 8601 instant with an offset \(e\.g\. 2027-06-26T00:00:00Z or 2027-06-26T00:00:00\+02:00\)/)
   })
 
+  it('--since in the future or longer than 10 years is refused by the CLI itself, naming the rule and what to give instead', async () => {
+    const {repo, ann} = await project('since-rules')
+    for (const command of ['usage', 'audit']) {
+      const future = await ann.run([command, '--since', '2099-01-01T00:00:00Z'], repo)
+      expect(future.code).toBe(2)
+      expect(future.stderr).toMatch(/--since: 2099-01-01T00:00:00Z is in the future \(now is \d{4}-/)
+      expect(future.stderr).toMatch(/give a past instant or a duration back from now/)
+      expect(future.stderr).not.toMatch(/until|ms --since the epoch/)
+      const long = await ann.run([command, '--since', '3651d'], repo)
+      expect(long.code).toBe(2)
+      expect(long.stderr).toMatch(/--since: "3651d" is longer than the maximum of 10 years/)
+    }
+  })
+
   it('rotate with a stored copy that is not safe to write says so, and not also that no copy was found', async () => {
     const {repo, ann, keyId} = await project('rotate-unsafe')
     git(repo, 'add', '-f', '.env')
